@@ -1,0 +1,96 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using NodeFleet.Config;
+using NodeFleet.Coordinator.Hosting;
+using NodeFleet.Coordinator.Store;
+using NodeFleet.IO;
+using NodeFleet.Security;
+
+namespace NodeFleet.Coordinator.Commands;
+
+/// <summary>`nodefleet-coordinator init`: creates the data directory, the CA, certificates, admin.conf and the database.</summary>
+public static class InitCommand
+{
+    public static readonly TimeSpan CaValidity = TimeSpan.FromDays(3650);
+    public static readonly TimeSpan LeafValidity = TimeSpan.FromDays(365);
+
+    public sealed record Settings(string DataDir, IReadOnlyList<string> ExtraSans, string? AdvertiseAddress);
+
+    public static int Run(Settings settings, TextWriter output, TimeProvider time)
+    {
+        var dir = new DataDirectory(settings.DataDir);
+        if (dir.IsInitialized)
+            throw new StartupException($"{dir.Path} is already initialised (found {dir.CaCert}); refusing to overwrite its CA");
+
+        var advertise = settings.AdvertiseAddress ?? $"{DefaultAdvertiseHost()}:7443";
+        var advertiseUri = Net.GrpcChannels.ToUri(advertise);
+        var advertiseHostPort = $"{advertiseUri.Host}:{advertiseUri.Port}";
+        var now = time.GetUtcNow();
+
+        Directory.CreateDirectory(dir.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(dir.PkiDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        using var caKey = Pki.NewKey();
+        using var ca = Pki.CreateCa(caKey, "nodefleet-ca", CaValidity, now);
+
+        using var servingKey = Pki.NewKey();
+        var sans = new List<string> { "localhost", "127.0.0.1", "::1", Dns.GetHostName(), advertiseUri.IdnHost.Trim('[', ']') };
+        sans.AddRange(HostAddresses());
+        sans.AddRange(settings.ExtraSans);
+        using var serving = Pki.IssueServing(ca, caKey, servingKey, "nodefleet-coordinator", sans, LeafValidity, now);
+
+        using var adminKey = Pki.NewKey();
+        using var admin = Pki.IssueClient(ca, caKey, new System.Security.Cryptography.X509Certificates.PublicKey(adminKey),
+            "admin", Roles.Admins, LeafValidity, now);
+
+        // Keys first, all 0600; the CA certificate last, since its presence marks the directory initialised.
+        AtomicFile.WriteAllText(dir.CaKey, Pki.KeyToPem(caKey), AtomicFile.Private);
+        AtomicFile.WriteAllText(dir.ServingKey, Pki.KeyToPem(servingKey), AtomicFile.Private);
+        AtomicFile.WriteAllText(dir.ServingCert, Pki.ToPem(serving), AtomicFile.Public);
+        ClientConfig.Create(advertiseHostPort, Pki.ToPem(ca), Pki.ToPem(admin), Pki.KeyToPem(adminKey)).Save(dir.AdminConf);
+        using (var store = new CoordinatorStore(dir.Database))
+        {
+            store.WriteAsync(s => s.Cluster.Upsert(new ClusterRecord { AdvertiseAddress = advertiseHostPort, CreatedAt = now.UtcDateTime }))
+                .GetAwaiter().GetResult();
+        }
+        File.SetUnixFileMode(dir.Database, AtomicFile.Private);
+        AtomicFile.WriteAllText(dir.CaCert, Pki.ToPem(ca), AtomicFile.Public);
+
+        output.WriteLine($"Initialised {dir.Path}");
+        output.WriteLine($"  CA certificate:    {dir.CaCert}");
+        output.WriteLine($"  CA hash:           {CaHash.Of(ca)}");
+        output.WriteLine($"  serving names:     {string.Join(", ", sans.Distinct(StringComparer.OrdinalIgnoreCase))}");
+        output.WriteLine($"  admin config:      {dir.AdminConf}");
+        output.WriteLine($"  advertise address: {advertiseHostPort}");
+        output.WriteLine();
+        output.WriteLine("Next: start the coordinator with");
+        output.WriteLine($"  nodefleet-coordinator run --data-dir {dir.Path}");
+        output.WriteLine("and create a join token with");
+        output.WriteLine($"  nodefleet --config {dir.AdminConf} token create --print-join-command");
+        return 0;
+    }
+
+    private static IEnumerable<string> HostAddresses()
+    {
+        try
+        {
+            return NetworkInterface.GetAllNetworkInterfaces()
+                .Where(i => i.OperationalStatus == OperationalStatus.Up)
+                .SelectMany(i => i.GetIPProperties().UnicastAddresses)
+                .Select(a => a.Address)
+                .Where(a => a.AddressFamily == AddressFamily.InterNetwork ||
+                            (a.AddressFamily == AddressFamily.InterNetworkV6 && !a.IsIPv6LinkLocal))
+                .Select(a => a.ToString())
+                .ToList();
+        }
+        catch (NetworkInformationException)
+        {
+            return [];
+        }
+    }
+
+    private static string DefaultAdvertiseHost() =>
+        HostAddresses().FirstOrDefault(a => IPAddress.TryParse(a, out var ip) && ip.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(ip))
+        ?? "127.0.0.1";
+}

@@ -1,0 +1,103 @@
+using System.Security.Authentication;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using NodeFleet.Coordinator.Nodes;
+using NodeFleet.Coordinator.Security;
+using NodeFleet.Coordinator.Services;
+using NodeFleet.Coordinator.Store;
+using NodeFleet.Coordinator.Tokens;
+using NodeFleet.Logging;
+using Serilog;
+using Serilog.Events;
+
+namespace NodeFleet.Coordinator.Hosting;
+
+/// <summary>Builds the coordinator's web host: configuration, logging, Kestrel with mTLS, services.</summary>
+public static class CoordinatorHost
+{
+    /// <param name="overrides">Settings given on the command line; they win over file and environment.</param>
+    public static WebApplication Build(string? configFile, IReadOnlyDictionary<string, string?> overrides)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Configuration.Sources.Clear();
+        var file = configFile ?? CoordinatorOptions.DefaultConfigFile;
+        if (configFile is not null && !File.Exists(configFile))
+            throw new StartupException($"config file {configFile} does not exist");
+        builder.Configuration
+            .AddYamlFile(file, optional: true, reloadOnChange: false)
+            .AddEnvironmentVariables("NODEFLEET_")
+            .AddInMemoryCollection(overrides);
+
+        var options = new CoordinatorOptions();
+        try { builder.Configuration.Bind(options); }
+        catch (InvalidOperationException e) { throw new StartupException($"configuration: {e.Message}"); }
+        options.Validate();
+
+        var dataDir = new DataDirectory(options.DataDir);
+        dataDir.EnsureUsable();
+
+        Log.Logger = LogSetup.Configure(new LoggerConfiguration(), options.LogFormat,
+            Enum.TryParse<LogEventLevel>(options.LogLevel, true, out var lvl) ? lvl : LogEventLevel.Information).CreateLogger();
+        builder.Services.AddSerilog();
+
+        var (caCert, caKey) = dataDir.LoadCa();
+        var serving = dataDir.LoadServing();
+        var time = TimeProvider.System;
+        var ca = new CertificateAuthority(caCert, caKey, time);
+
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
+        builder.Services.AddSingleton(time);
+        builder.Services.AddSingleton(dataDir);
+        builder.Services.AddSingleton(ca);
+        builder.Services.AddSingleton(_ =>
+        {
+            try { return new CoordinatorStore(dataDir.Database); }
+            catch (Exception e) when (e is IOException or LiteDB.LiteException)
+            {
+                throw new StartupException($"cannot open database {dataDir.Database}: {e.Message} (is another coordinator running on this data directory?)");
+            }
+        });
+        builder.Services.AddSingleton<TokenService>();
+        builder.Services.AddSingleton<NodeRegistry>();
+        builder.Services.AddSingleton<Presence>();
+        builder.Services.AddSingleton<HeartbeatMonitor>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<HeartbeatMonitor>());
+        builder.Services.AddGrpc(o =>
+        {
+            o.Interceptors.Add<AuthorizationInterceptor>();
+            o.EnableDetailedErrors = false;
+        });
+        builder.Services.AddGrpcHealthChecks();
+        builder.Services.AddRouting();
+
+        var listen = CoordinatorOptions.ParseListen(options.Listen);
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
+        {
+            k.Limits.Http2.MaxStreamsPerConnection = 100;
+            k.Listen(listen, l =>
+            {
+                l.Protocols = HttpProtocols.Http2;
+                l.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = serving,
+                    SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    // Discovery and join happen before a node has a certificate; every other call is checked
+                    // per service by the authorization interceptor.
+                    ClientCertificateMode = ClientCertificateMode.AllowCertificate,
+                    ClientCertificateValidation = (cert, _, _) => ca.Trusts(cert),
+                });
+            });
+        });
+
+        var app = builder.Build();
+        app.UseRouting();
+        app.MapGrpcService<BootstrapService>();
+        app.MapGrpcService<AgentLinkService>();
+        app.MapGrpcService<FleetService>();
+        app.MapGrpcHealthChecksService();
+        app.Lifetime.ApplicationStarted.Register(() =>
+            app.Logger.LogInformation("NodeFleet coordinator {Version} serving on {Listen} (data {DataDir}, CA {CaHash})",
+                BuildInfo.Version, options.Listen, dataDir.Path, ca.Hash));
+        return app;
+    }
+}

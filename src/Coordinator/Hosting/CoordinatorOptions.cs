@@ -1,0 +1,42 @@
+using System.Net;
+using NodeFleet.Config;
+
+namespace NodeFleet.Coordinator.Hosting;
+
+/// <summary>
+/// Settings of `nodefleet-coordinator run`, bound from (lowest to highest precedence) defaults,
+/// /etc/nodefleet/coordinator.yaml, NODEFLEET_* environment variables and command-line flags.
+/// </summary>
+public sealed class CoordinatorOptions
+{
+    public const string DefaultConfigFile = "/etc/nodefleet/coordinator.yaml";
+
+    public string Listen { get; set; } = "0.0.0.0:7443";
+    public string DataDir { get; set; } = DataDirectory.DefaultPath;
+    /// <summary>Duration text ("10s"); agents are told this period, and three missed heartbeats mark a node offline.</summary>
+    public string HeartbeatInterval { get; set; } = "10s";
+    public string LogFormat { get; set; } = "text";
+    public string LogLevel { get; set; } = "Information";
+
+    public TimeSpan HeartbeatPeriod => Durations.Parse(HeartbeatInterval);
+
+    /// <summary>Checks every setting, naming the one that is wrong.</summary>
+    public void Validate()
+    {
+        _ = ParseListen(Listen);
+        TimeSpan hb;
+        try { hb = HeartbeatPeriod; }
+        catch (FormatException e) { throw new StartupException($"heartbeatInterval: {e.Message}"); }
+        if (hb < TimeSpan.FromMilliseconds(100)) throw new StartupException("heartbeatInterval must be at least 100ms");
+        if (LogFormat is not ("text" or "json")) throw new StartupException($"logFormat '{LogFormat}' is not one of: text, json");
+    }
+
+    public static IPEndPoint ParseListen(string listen)
+    {
+        if (IPEndPoint.TryParse(listen, out var ep) && ep.Port != 0) return ep;
+        var colon = listen.LastIndexOf(':');
+        if (colon > 0 && listen[..colon] == "localhost" && int.TryParse(listen[(colon + 1)..], out var port) && port is > 0 and < 65536)
+            return new IPEndPoint(IPAddress.Loopback, port);
+        throw new StartupException($"listen address '{listen}' must be IP:PORT (e.g. 0.0.0.0:7443, 127.0.0.1:7443, [::]:7443)");
+    }
+}

@@ -1,0 +1,204 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
+using LiteDB;
+using NodeFleet.Coordinator.Security;
+using NodeFleet.Coordinator.Store;
+using NodeFleet.Coordinator.Tokens;
+using NodeFleet.Labels;
+using NodeFleet.Protocol.V1;
+using NodeFleet.Security;
+
+namespace NodeFleet.Coordinator.Nodes;
+
+/// <summary>The node aggregate: join, presence transitions, labels, deletion, each persisted with its event.</summary>
+public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, CertificateAuthority ca, TimeProvider time,
+    ILogger<NodeRegistry> log)
+{
+    /// <summary>Checks the token and the CSR, issues the node certificate and persists the node before returning it.</summary>
+    public async Task<X509Certificate2> JoinAsync(JoinRequest request, string peerAddress)
+    {
+        BootstrapToken token;
+        try { token = BootstrapToken.Parse(request.Token); }
+        catch (FormatException e) { throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message)); }
+
+        var nameError = LabelSyntax.NodeNameError(request.NodeName);
+        if (nameError is not null) throw new RpcException(new Status(StatusCode.InvalidArgument, nameError));
+        foreach (var (k, v) in request.Labels)
+        {
+            var e = LabelSyntax.KeyError(k) ?? LabelSyntax.ValueError(k, v);
+            if (e is not null) throw new RpcException(new Status(StatusCode.InvalidArgument, e));
+        }
+
+        PublicKey publicKey;
+        try { publicKey = Pki.ReadCsrPublicKey(request.CsrPem); }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"certificate signing request is invalid: {e.Message}"));
+        }
+        var keyHash = Pki.SpkiSha256(publicKey);
+
+        // Fail fast outside the writer; the same checks run again inside it, where they are authoritative.
+        CheckSecret(tokens.RequireUsable(token.Id), token);
+        CheckNameOwnership(store.Nodes.FindById(request.NodeName), request.NodeName, keyHash);
+
+        var cert = ca.IssueNode(request.NodeName, publicKey);
+        var now = time.GetUtcNow().UtcDateTime;
+        await store.WriteAsync(s =>
+        {
+            var record = CheckSecret(tokens.CheckUsable(s.Tokens.FindById(token.Id), token.Id), token);
+            var existing = s.Nodes.FindById(request.NodeName);
+            CheckNameOwnership(existing, request.NodeName, keyHash);
+            record.UsagesUsed++;
+            s.Tokens.Update(record);
+            var node = existing ?? new NodeRecord { Name = request.NodeName, JoinedAt = now, StatusChangedAt = now };
+            foreach (var (k, v) in request.Labels) node.Labels[k] = v;
+            node.Facts = FactsMapping.ToRecord(request.Facts);
+            node.JoinedWithToken = token.Id;
+            node.Address = peerAddress;
+            node.CertificateSerial = cert.SerialNumber;
+            node.CertificateNotAfter = cert.NotAfter.ToUniversalTime();
+            node.CertificateFingerprint = Fingerprint(cert);
+            node.PublicKeySha256 = keyHash;
+            s.Nodes.Upsert(node);
+            AddEvent(s, now, "Normal", existing is null ? "Joined" : "Rejoined", node.Name,
+                $"joined from {peerAddress} with token {token.Id}");
+        });
+        log.LogInformation("Node {Node} joined from {Address} with token {TokenId}", request.NodeName, peerAddress, token.Id);
+        return cert;
+    }
+
+    /// <summary>The registered node a client certificate belongs to, or an error saying why it is refused.</summary>
+    public NodeRecord Authenticate(string nodeName, X509Certificate2 clientCertificate)
+    {
+        var node = store.Nodes.FindById(nodeName)
+            ?? throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"node {nodeName} is not registered (it was deleted); join it again with a new token"));
+        if (node.CertificateFingerprint != Fingerprint(clientCertificate))
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"the certificate presented for node {nodeName} is no longer valid (the node was deleted or joined again with another key)"));
+        return node;
+    }
+
+    public Task MarkOnlineAsync(string name, NodeFacts? facts, string address) => store.WriteAsync(s =>
+    {
+        var node = s.Nodes.FindById(name);
+        if (node is null) return;
+        var now = time.GetUtcNow().UtcDateTime;
+        if (facts is not null) node.Facts = FactsMapping.ToRecord(facts);
+        node.Address = address;
+        node.LastSeen = now;
+        if (node.Status != NodeState.Online)
+        {
+            node.Status = NodeState.Online;
+            node.StatusReason = "connected";
+            node.StatusChangedAt = now;
+            AddEvent(s, now, "Normal", "Online", name, $"connected from {address}");
+        }
+        s.Nodes.Update(node);
+    });
+
+    public Task MarkOfflineAsync(string name, string reason, DateTime? lastSeen) => store.WriteAsync(s =>
+    {
+        var node = s.Nodes.FindById(name);
+        if (node is null || node.Status == NodeState.Offline) return;
+        var now = time.GetUtcNow().UtcDateTime;
+        node.Status = NodeState.Offline;
+        node.StatusReason = reason;
+        node.StatusChangedAt = now;
+        if (lastSeen is not null) node.LastSeen = lastSeen;
+        s.Nodes.Update(node);
+        AddEvent(s, now, "Warning", "Offline", name, reason);
+    });
+
+    /// <summary>Persists last-seen times in one batch (they are kept in memory between flushes).</summary>
+    public Task FlushLastSeenAsync(IReadOnlyCollection<(string Name, DateTime LastSeen)> seen) => store.WriteAsync(s =>
+    {
+        foreach (var (name, at) in seen)
+        {
+            var node = s.Nodes.FindById(name);
+            if (node is null || node.LastSeen >= at) continue;
+            node.LastSeen = at;
+            s.Nodes.Update(node);
+        }
+    });
+
+    public async Task<NodeRecord> LabelAsync(string name, IReadOnlyDictionary<string, string> set,
+        IReadOnlyCollection<string> remove, bool overwrite)
+    {
+        foreach (var (k, v) in set)
+        {
+            var e = LabelSyntax.KeyError(k) ?? LabelSyntax.ValueError(k, v);
+            if (e is not null) throw new RpcException(new Status(StatusCode.InvalidArgument, e));
+        }
+        foreach (var k in remove)
+        {
+            var e = LabelSyntax.KeyError(k);
+            if (e is not null) throw new RpcException(new Status(StatusCode.InvalidArgument, e));
+        }
+        return await store.WriteAsync(s =>
+        {
+            var node = s.Nodes.FindById(name) ?? throw NotFound(name);
+            foreach (var (k, v) in set)
+            {
+                if (!overwrite && node.Labels.TryGetValue(k, out var old) && old != v)
+                    throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                        $"node {name} already has label {k}={old}; use --overwrite to change it"));
+            }
+            foreach (var (k, v) in set) node.Labels[k] = v;
+            foreach (var k in remove) node.Labels.Remove(k);
+            s.Nodes.Update(node);
+            var changes = set.Select(kv => $"{kv.Key}={kv.Value}").Concat(remove.Select(k => $"{k}-"));
+            AddEvent(s, time.GetUtcNow().UtcDateTime, "Normal", "Labeled", name, string.Join(",", changes));
+            return node;
+        });
+    }
+
+    public async Task DeleteAsync(string name)
+    {
+        var deleted = await store.WriteAsync(s =>
+        {
+            if (!s.Nodes.Delete(name)) return false;
+            AddEvent(s, time.GetUtcNow().UtcDateTime, "Warning", "Deleted", name,
+                "node deleted; its certificate is refused from now on");
+            return true;
+        });
+        if (!deleted) throw NotFound(name);
+        log.LogInformation("Node {Node} deleted", name);
+    }
+
+    public NodeRecord Get(string name) => store.Nodes.FindById(name) ?? throw NotFound(name);
+
+    public IReadOnlyList<NodeRecord> List(LabelSelector selector) =>
+        store.Nodes.FindAll().Where(n => selector.Matches(n.Labels)).OrderBy(n => n.Name, StringComparer.Ordinal).ToList();
+
+    public IReadOnlyList<NodeRecord> ListOnline() =>
+        store.Nodes.Find(n => n.Status == NodeState.Online).ToList();
+
+    public IReadOnlyList<EventRecord> Events(string node, int max) =>
+        store.Events.Query().Where(e => e.Node == node).OrderByDescending(e => e.Time).Limit(max).ToList()
+            .OrderBy(e => e.Time).ToList();
+
+    private static TokenRecord CheckSecret(TokenRecord record, BootstrapToken token)
+    {
+        var expected = System.Text.Encoding.ASCII.GetBytes(record.SecretHash);
+        var actual = System.Text.Encoding.ASCII.GetBytes(token.SecretHash());
+        if (!CryptographicOperations.FixedTimeEquals(expected, actual))
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"token {token.Id}: the secret does not match"));
+        return record;
+    }
+
+    private static void CheckNameOwnership(NodeRecord? existing, string name, string keyHash)
+    {
+        if (existing is not null && existing.PublicKeySha256 != keyHash)
+            throw new RpcException(new Status(StatusCode.AlreadyExists,
+                $"node name {name} is already held by another key; choose another --node-name or run `nodefleet node delete {name}` first"));
+    }
+
+    private static RpcException NotFound(string name) => new(new Status(StatusCode.NotFound, $"node {name} not found"));
+
+    public static string Fingerprint(X509Certificate2 cert) => Convert.ToHexStringLower(SHA256.HashData(cert.RawData));
+
+    private static void AddEvent(CoordinatorStore s, DateTime now, string type, string reason, string node, string message) =>
+        s.Events.Insert(new EventRecord { Id = ObjectId.NewObjectId(), Time = now, Type = type, Reason = reason, Node = node, Message = message });
+}

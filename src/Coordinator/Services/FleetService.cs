@@ -1,0 +1,92 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using NodeFleet.Coordinator.Hosting;
+using NodeFleet.Coordinator.Nodes;
+using NodeFleet.Coordinator.Security;
+using NodeFleet.Coordinator.Store;
+using NodeFleet.Coordinator.Tokens;
+using NodeFleet.Labels;
+using NodeFleet.Protocol.V1;
+
+namespace NodeFleet.Coordinator.Services;
+
+/// <summary>The operator API: a thin adapter over tokens and the node registry.</summary>
+public sealed class FleetService(TokenService tokens, NodeRegistry registry, Presence presence, CertificateAuthority ca,
+    CoordinatorStore store, IOptions<CoordinatorOptions> options) : Fleet.FleetBase
+{
+    public override Task<ClusterInfo> GetClusterInfo(GetClusterInfoRequest request, ServerCallContext context) =>
+        Task.FromResult(new ClusterInfo
+        {
+            AdvertiseAddress = store.Cluster.FindById(1)?.AdvertiseAddress ?? "",
+            CaCertHash = ca.Hash,
+            Version = BuildInfo.Version,
+            HeartbeatInterval = Duration.FromTimeSpan(options.Value.HeartbeatPeriod),
+        });
+
+    public override async Task<CreateTokenResponse> CreateToken(CreateTokenRequest request, ServerCallContext context)
+    {
+        TimeSpan? ttl = request.TtlSet ? request.Ttl?.ToTimeSpan() ?? TimeSpan.Zero : null;
+        var (token, record) = await tokens.CreateAsync(request.Token, ttl, (int)request.Usages, request.Description);
+        return new CreateTokenResponse
+        {
+            Token = token.ToString(),
+            Info = FactsMapping.ToMessage(record),
+            CaCertHash = ca.Hash,
+            AdvertiseAddress = store.Cluster.FindById(1)?.AdvertiseAddress ?? "",
+        };
+    }
+
+    public override Task<ListTokensResponse> ListTokens(ListTokensRequest request, ServerCallContext context)
+    {
+        var response = new ListTokensResponse();
+        response.Tokens.AddRange(tokens.List().Select(FactsMapping.ToMessage));
+        return Task.FromResult(response);
+    }
+
+    public override async Task<DeleteTokenResponse> DeleteToken(DeleteTokenRequest request, ServerCallContext context)
+    {
+        await tokens.DeleteAsync(request.Id);
+        return new DeleteTokenResponse();
+    }
+
+    public override Task<ListNodesResponse> ListNodes(ListNodesRequest request, ServerCallContext context)
+    {
+        LabelSelector selector;
+        try { selector = LabelSelector.Parse(request.LabelSelector); }
+        catch (FormatException e) { throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message)); }
+        var response = new ListNodesResponse();
+        response.Nodes.AddRange(registry.List(selector).Select(ToMessage));
+        return Task.FromResult(response);
+    }
+
+    public override Task<Node> GetNode(GetNodeRequest request, ServerCallContext context) =>
+        Task.FromResult(ToMessage(registry.Get(request.Name)));
+
+    public override Task<NodeDescription> DescribeNode(GetNodeRequest request, ServerCallContext context)
+    {
+        var d = new NodeDescription { Node = ToMessage(registry.Get(request.Name)) };
+        d.Events.AddRange(registry.Events(request.Name, 20).Select(FactsMapping.ToMessage));
+        return Task.FromResult(d);
+    }
+
+    public override async Task<Node> LabelNode(LabelNodeRequest request, ServerCallContext context) =>
+        ToMessage(await registry.LabelAsync(request.Name, request.Set, request.Remove, request.Overwrite));
+
+    public override async Task<DeleteNodeResponse> DeleteNode(DeleteNodeRequest request, ServerCallContext context)
+    {
+        await registry.DeleteAsync(request.Name);
+        presence.Kick(request.Name);
+        return new DeleteNodeResponse();
+    }
+
+    /// <summary>The stored node with its live last-seen time, which is flushed to disk only periodically.</summary>
+    private Node ToMessage(NodeRecord record)
+    {
+        var m = FactsMapping.ToMessage(record);
+        var live = presence.Get(record.Name);
+        if (live is { Connected: true } && (record.LastSeen is null || live.LastSeen > record.LastSeen))
+            m.LastSeen = FactsMapping.Ts(live.LastSeen);
+        return m;
+    }
+}

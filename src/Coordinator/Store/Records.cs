@@ -1,0 +1,74 @@
+using LiteDB;
+
+namespace NodeFleet.Coordinator.Store;
+
+/// <summary>A bootstrap token as stored: never the secret, only its hash and the derived discovery key.</summary>
+public sealed class TokenRecord
+{
+    [BsonId] public string Id { get; set; } = "";
+    public string SecretHash { get; set; } = "";
+    public byte[] DiscoveryKey { get; set; } = [];
+    public DateTime CreatedAt { get; set; }
+    public DateTime? ExpiresAt { get; set; }
+    public int UsagesLimit { get; set; }
+    public int UsagesUsed { get; set; }
+    public string Description { get; set; } = "";
+}
+
+/// <summary>What an agent reported about its machine.</summary>
+public sealed class FactsRecord
+{
+    public string Hostname { get; set; } = "";
+    public string Os { get; set; } = "";
+    public string Kernel { get; set; } = "";
+    public string Arch { get; set; } = "";
+    public string RuntimeKind { get; set; } = "";
+    public string RuntimeVersion { get; set; } = "";
+    public string RuntimeEndpoint { get; set; } = "";
+    public string KubeletVersion { get; set; } = "";
+    public string CgroupDriver { get; set; } = "";
+    public string AgentVersion { get; set; } = "";
+}
+
+public enum NodeState { Offline = 0, Online = 1 }
+
+/// <summary>A joined node and the certificate it was issued.</summary>
+public sealed class NodeRecord
+{
+    [BsonId] public string Name { get; set; } = "";
+    public Dictionary<string, string> Labels { get; set; } = new();
+    public FactsRecord Facts { get; set; } = new();
+    public NodeState Status { get; set; }
+    public string StatusReason { get; set; } = "";
+    public DateTime StatusChangedAt { get; set; }
+    public DateTime JoinedAt { get; set; }
+    public DateTime? LastSeen { get; set; }
+    public string Phase { get; set; } = "";
+    public string Address { get; set; } = "";
+    public string JoinedWithToken { get; set; } = "";
+    public string CertificateSerial { get; set; } = "";
+    public DateTime CertificateNotAfter { get; set; }
+    /// <summary>SHA-256 of the DER certificate: only this exact certificate may act as the node.</summary>
+    public string CertificateFingerprint { get; set; } = "";
+    /// <summary>SHA-256 of the node key's SubjectPublicKeyInfo: the name belongs to this key.</summary>
+    public string PublicKeySha256 { get; set; } = "";
+}
+
+/// <summary>Something that happened to a node, kept for on-call.</summary>
+public sealed class EventRecord
+{
+    public ObjectId Id { get; set; } = ObjectId.Empty;
+    public DateTime Time { get; set; }
+    public string Type { get; set; } = "Normal";
+    public string Reason { get; set; } = "";
+    public string Node { get; set; } = "";
+    public string Message { get; set; } = "";
+}
+
+/// <summary>Cluster-wide settings written at init.</summary>
+public sealed class ClusterRecord
+{
+    [BsonId] public int Id { get; set; } = 1;
+    public string AdvertiseAddress { get; set; } = "";
+    public DateTime CreatedAt { get; set; }
+}

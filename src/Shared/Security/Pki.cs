@@ -1,0 +1,136 @@
+using System.Formats.Asn1;
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace NodeFleet.Security;
+
+/// <summary>Certificate roles, carried in the subject's O attribute (as Kubernetes does with groups).</summary>
+public static class Roles
+{
+    public const string Nodes = "nodefleet:nodes";
+    public const string Admins = "nodefleet:admins";
+}
+
+/// <summary>Creates keys, CAs, CSRs and certificates (ECDSA P-256, SHA-256).</summary>
+public static class Pki
+{
+    private static readonly Oid ClientAuth = new("1.3.6.1.5.5.7.3.2");
+    private static readonly Oid ServerAuth = new("1.3.6.1.5.5.7.3.1");
+
+    public static ECDsa NewKey() => ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+    public static X509Certificate2 CreateCa(ECDsa key, string commonName, TimeSpan validity, DateTimeOffset now)
+    {
+        var req = new CertificateRequest(new X500DistinguishedName($"CN={commonName}"), key, HashAlgorithmName.SHA256);
+        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+        req.CertificateExtensions.Add(new X509KeyUsageExtension(
+            X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
+        req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
+        return req.CreateSelfSigned(now.AddMinutes(-5), now.Add(validity));
+    }
+
+    /// <summary>A TLS serving certificate for the given DNS names and IP addresses.</summary>
+    public static X509Certificate2 IssueServing(X509Certificate2 ca, ECDsa caKey, ECDsa key, string commonName,
+        IEnumerable<string> sans, TimeSpan validity, DateTimeOffset now)
+    {
+        var req = new CertificateRequest(new X500DistinguishedName($"CN={commonName}"), key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        foreach (var s in sans.Distinct(StringComparer.OrdinalIgnoreCase))
+        {
+            if (IPAddress.TryParse(s, out var ip)) san.AddIpAddress(ip);
+            else san.AddDnsName(s);
+        }
+        req.CertificateExtensions.Add(san.Build());
+        AddLeafExtensions(req, ServerAuth);
+        return Sign(req, ca, caKey, validity, now);
+    }
+
+    /// <summary>A client certificate with CN = <paramref name="commonName"/> and O = <paramref name="role"/>.</summary>
+    public static X509Certificate2 IssueClient(X509Certificate2 ca, ECDsa caKey, PublicKey publicKey, string commonName,
+        string role, TimeSpan validity, DateTimeOffset now)
+    {
+        var req = new CertificateRequest(Subject(commonName, role), publicKey, HashAlgorithmName.SHA256);
+        AddLeafExtensions(req, ClientAuth);
+        return Sign(req, ca, caKey, validity, now);
+    }
+
+    public static X500DistinguishedName Subject(string commonName, string role)
+    {
+        var b = new X500DistinguishedNameBuilder();
+        b.AddOrganizationName(role);
+        b.AddCommonName(commonName);
+        return b.Build();
+    }
+
+    /// <summary>A PKCS#10 request in PEM for a node key.</summary>
+    public static string CreateCsrPem(ECDsa key, string commonName)
+    {
+        var req = new CertificateRequest(Subject(commonName, Roles.Nodes), key, HashAlgorithmName.SHA256);
+        return req.CreateSigningRequestPem();
+    }
+
+    /// <summary>Parses and checks the self-signature of a CSR; only its public key is used afterwards.</summary>
+    public static PublicKey ReadCsrPublicKey(string csrPem)
+    {
+        var req = CertificateRequest.LoadSigningRequestPem(csrPem, HashAlgorithmName.SHA256,
+            CertificateRequestLoadOptions.Default);
+        return req.PublicKey;
+    }
+
+    public static string SpkiSha256(PublicKey key) =>
+        Convert.ToHexStringLower(SHA256.HashData(key.ExportSubjectPublicKeyInfo()));
+
+    /// <summary>Checks that <paramref name="cert"/> chains to <paramref name="ca"/> and carries the clientAuth usage.</summary>
+    public static bool ChainsTo(X509Certificate2 cert, X509Certificate2 ca, bool requireClientAuth, DateTimeOffset now)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
+        chain.ChainPolicy.VerificationTimeIgnored = false;
+        if (requireClientAuth) chain.ChainPolicy.ApplicationPolicy.Add(ClientAuth);
+        if (!chain.Build(cert)) return false;
+        var root = chain.ChainElements[^1].Certificate;
+        return root.RawData.AsSpan().SequenceEqual(ca.RawData);
+    }
+
+    public static (string CommonName, string? Role) ReadSubject(X509Certificate2 cert)
+    {
+        string? cn = null, o = null;
+        foreach (var rdn in cert.SubjectName.EnumerateRelativeDistinguishedNames())
+        {
+            var oid = rdn.GetSingleElementType().Value;
+            if (oid == "2.5.4.3") cn = rdn.GetSingleElementValue();
+            else if (oid == "2.5.4.10") o = rdn.GetSingleElementValue();
+        }
+        return (cn ?? "", o);
+    }
+
+    public static string ToPem(X509Certificate2 cert) => cert.ExportCertificatePem();
+
+    public static string KeyToPem(ECDsa key) => key.ExportPkcs8PrivateKeyPem();
+
+    private static void AddLeafExtensions(CertificateRequest req, Oid usage)
+    {
+        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        req.CertificateExtensions.Add(new X509KeyUsageExtension(
+            X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        req.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(new OidCollection { usage }, false));
+        req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
+    }
+
+    private static X509Certificate2 Sign(CertificateRequest req, X509Certificate2 ca, ECDsa caKey, TimeSpan validity,
+        DateTimeOffset now)
+    {
+        req.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
+        var serial = new byte[16];
+        RandomNumberGenerator.Fill(serial);
+        serial[0] &= 0x7f; // positive
+        var notAfter = now.Add(validity);
+        if (notAfter > ca.NotAfter) notAfter = ca.NotAfter;
+        var generator = X509SignatureGenerator.CreateForECDsa(caKey);
+        return req.Create(ca.SubjectName, generator, now.AddMinutes(-5), notAfter, serial);
+    }
+}
