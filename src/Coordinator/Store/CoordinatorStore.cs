@@ -19,7 +19,9 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
 
     public CoordinatorStore(string path)
     {
-        _db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct });
+        // The default mapper turns "" into null and trims strings; stored values must read back as written.
+        var mapper = new BsonMapper { EmptyStringToNull = false, TrimWhitespace = false };
+        _db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, mapper);
         _db.UtcDate = true;
         Tokens.EnsureIndex(t => t.ExpiresAt);
         Events.EnsureIndex(e => e.Node);

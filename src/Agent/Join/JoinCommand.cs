@@ -1,0 +1,163 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using NodeFleet.Agent.Facts;
+using NodeFleet.Agent.Host;
+using NodeFleet.IO;
+using NodeFleet.Labels;
+using NodeFleet.Net;
+using NodeFleet.Protocol.V1;
+using NodeFleet.Security;
+
+namespace NodeFleet.Agent.Join;
+
+/// <summary>`nodefleet-agent join`: trust the coordinator (token signature + CA pin), then trade the token and a CSR for a certificate.</summary>
+public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<JoinCommand> log, TimeProvider time)
+{
+    public sealed record Options(
+        string? Address,
+        string? Token,
+        string? CaCertHash,
+        string? DiscoveryFile,
+        bool UnsafeSkipCaVerification,
+        string? NodeName,
+        string? Labels);
+
+    public async Task<int> RunAsync(Options o, TextWriter output, CancellationToken ct)
+    {
+        // Everything that can be checked locally is checked before any network call.
+        if (string.IsNullOrEmpty(o.Token)) throw new AgentException("--token is required");
+        BootstrapToken token;
+        try { token = BootstrapToken.Parse(o.Token); }
+        catch (FormatException e) { throw new AgentException(e.Message); }
+        string? pin = null;
+        if (o.CaCertHash is not null)
+        {
+            try { pin = CaHash.Normalize(o.CaCertHash); }
+            catch (FormatException e) { throw new AgentException(e.Message); }
+        }
+        if (pin is null && o.DiscoveryFile is null && !o.UnsafeSkipCaVerification)
+            throw new AgentException("the coordinator's CA must be pinned: pass --ca-cert-hash sha256:<hex> (from `nodefleet token create --print-join-command`) or --discovery-file FILE; --unsafe-skip-ca-verification disables the check");
+        Dictionary<string, string> labels;
+        try { labels = LabelSyntax.ParseAssignments(o.Labels); }
+        catch (FormatException e) { throw new AgentException($"--labels: {e.Message}"); }
+        var nodeName = (o.NodeName ?? System.Net.Dns.GetHostName()).ToLowerInvariant();
+        var nameError = LabelSyntax.NodeNameError(nodeName);
+        if (nameError is not null) throw new AgentException(nameError);
+        var existing = AgentConfig.Load(root);
+        if (existing is not null && existing.NodeName != nodeName)
+            throw new AgentException($"this machine already joined as {existing.NodeName}; remove {root.Path(AgentPaths.ConfigFile)} and {root.Path(AgentPaths.PkiDir)} to join under another name");
+
+        var (address, ca) = await DiscoverAsync(o, token, pin, ct);
+
+        var keyPath = root.Path(AgentPaths.NodeKey);
+        using var key = LoadOrCreateKey(keyPath);
+        var request = new JoinRequest
+        {
+            Token = token.ToString(),
+            NodeName = nodeName,
+            CsrPem = Pki.CreateCsrPem(key, nodeName),
+            Facts = await facts.CollectAsync(ct),
+        };
+        request.Labels.Add(labels);
+
+        JoinResponse response;
+        using (var channel = GrpcChannels.Create(address, ca, null, time))
+        {
+            response = await Call(address, "join", () =>
+                new Bootstrap.BootstrapClient(channel).JoinAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct).ResponseAsync);
+        }
+
+        using var cert = X509Certificate2.CreateFromPem(response.CertificatePem);
+        if (!Pki.ChainsTo(cert, ca, requireClientAuth: true, time.GetUtcNow()))
+            throw new AgentException("the certificate returned by the coordinator is not signed by its CA");
+        if (!cert.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
+            throw new AgentException("the certificate returned by the coordinator is not for this node's key");
+
+        AtomicFile.WriteAllText(root.Path(AgentPaths.CaCert), ca.ExportCertificatePem(), AtomicFile.Public);
+        AtomicFile.WriteAllText(root.Path(AgentPaths.NodeCert), response.CertificatePem, AtomicFile.Public);
+        new AgentConfig { Coordinator = address, NodeName = nodeName }.Save(root);
+
+        log.LogInformation("Joined the fleet at {Address} as node {Node}", address, nodeName);
+        output.WriteLine($"This node has joined the fleet at {address} as {nodeName}.");
+        output.WriteLine($"  certificate: {root.Path(AgentPaths.NodeCert)} (valid until {cert.NotAfter.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ})");
+        output.WriteLine("Start the agent with `systemctl enable --now nodefleet-agent` (or `nodefleet-agent run`),");
+        output.WriteLine($"then see it with `nodefleet nodes` on the coordinator.");
+        return 0;
+    }
+
+    private async Task<(string Address, X509Certificate2 Ca)> DiscoverAsync(Options o, BootstrapToken token, string? pin,
+        CancellationToken ct)
+    {
+        if (o.DiscoveryFile is not null)
+        {
+            var (fileAddress, fileCa) = DiscoveryFile.Load(o.DiscoveryFile);
+            var addr = o.Address ?? fileAddress;
+            if (string.IsNullOrWhiteSpace(addr)) throw new AgentException($"no coordinator address: give ADDRESS or set coordinator in {o.DiscoveryFile}");
+            if (pin is not null && !CaHash.Matches(fileCa, pin))
+                throw new AgentException($"the CA in {o.DiscoveryFile} has hash {CaHash.Of(fileCa)}, not the pinned {pin}");
+            return (Normalize(addr), fileCa);
+        }
+        if (string.IsNullOrWhiteSpace(o.Address)) throw new AgentException("the coordinator ADDRESS (HOST:PORT) is required");
+        var address = Normalize(o.Address);
+
+        DiscoverResponse discovered;
+        // The server certificate cannot be checked yet: the answer is authenticated below instead.
+        using (var channel = GrpcChannels.Create(address, ca: null, null, time))
+        {
+            discovered = await Call(address, "discovery", () =>
+                new Bootstrap.BootstrapClient(channel).DiscoverAsync(new DiscoverRequest { TokenId = token.Id },
+                    deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct).ResponseAsync);
+        }
+        if (!Jws.VerifyHs256(discovered.Jws, discovered.CaCertificatePem, token.Id, token.DiscoveryKey()))
+            throw new AgentException($"the CA certificate sent by {address} is not signed with token {token.Id}: the token secret is wrong or the answer was tampered with; refusing to trust it");
+        X509Certificate2 ca;
+        try { ca = X509Certificate2.CreateFromPem(discovered.CaCertificatePem); }
+        catch (CryptographicException e) { throw new AgentException($"the coordinator sent an unreadable CA certificate: {e.Message}"); }
+        var actual = CaHash.Of(ca);
+        if (pin is not null && actual != pin)
+            throw new AgentException($"the coordinator's CA has hash {actual}, which does not match --ca-cert-hash {pin}; refusing to trust it");
+        if (pin is null)
+            log.LogWarning("Trusting the coordinator's CA {Hash} without pin verification (--unsafe-skip-ca-verification)", actual);
+        return (address, ca);
+    }
+
+    private static string Normalize(string address)
+    {
+        try
+        {
+            var uri = GrpcChannels.ToUri(address);
+            return $"{uri.Host}:{uri.Port}";
+        }
+        catch (FormatException e) { throw new AgentException(e.Message); }
+    }
+
+    private static ECDsa LoadOrCreateKey(string path)
+    {
+        // An existing key is kept: the node's name stays bound to it across re-joins.
+        var key = ECDsa.Create();
+        if (File.Exists(path))
+        {
+            key.ImportFromPem(File.ReadAllText(path));
+            return key;
+        }
+        key.Dispose();
+        key = Pki.NewKey();
+        AtomicFile.WriteAllText(path, Pki.KeyToPem(key), AtomicFile.Private);
+        return key;
+    }
+
+    private static async Task<T> Call<T>(string address, string what, Func<Task<T>> call)
+    {
+        try { return await call(); }
+        catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+        {
+            throw new AgentException($"{what}: cannot reach the coordinator at {address}: {e.Status.Detail}");
+        }
+        catch (RpcException e)
+        {
+            throw new AgentException($"{what} refused by the coordinator at {address}: {e.Status.Detail}");
+        }
+    }
+}

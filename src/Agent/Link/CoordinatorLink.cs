@@ -1,0 +1,190 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using NodeFleet.Agent.Facts;
+using NodeFleet.Agent.Host;
+using NodeFleet.Agent.Join;
+using NodeFleet.Net;
+using NodeFleet.Protocol.V1;
+using Polly;
+using Polly.Retry;
+
+namespace NodeFleet.Agent.Link;
+
+/// <summary>
+/// Holds the one stream to the coordinator: hello with facts, then heartbeats at the period the coordinator sets.
+/// Reconnects forever with jittered exponential backoff (1 s doubling to 60 s); waits quietly until joined.
+/// </summary>
+public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, TimeProvider time, ILogger<CoordinatorLink> log)
+    : BackgroundService
+{
+    public static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan NotJoinedPoll = TimeSpan.FromSeconds(5);
+
+    private readonly LinkStatus _status = new() { Pid = Environment.ProcessId };
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var config = await WaitUntilJoinedAsync(stoppingToken);
+        if (config is null) return;
+        _status.Coordinator = config.Coordinator;
+        _status.NodeName = config.NodeName;
+
+        var pipeline = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException || !stoppingToken.IsCancellationRequested),
+            MaxRetryAttempts = int.MaxValue,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = FirstRetryDelay,
+            MaxDelay = MaxRetryDelay,
+            OnRetry = args =>
+            {
+                var error = args.Outcome.Exception is RpcException r ? r.Status.Detail : args.Outcome.Exception?.Message ?? "";
+                log.LogWarning("Coordinator {Address} unreachable or refused ({Error}); retrying in {Delay:0.0}s",
+                    config.Coordinator, error, args.RetryDelay.TotalSeconds);
+                SetState("connecting", error);
+                return ValueTask.CompletedTask;
+            },
+        }).Build();
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                // A session that was established and then ended returns normally: the backoff starts over.
+                await pipeline.ExecuteAsync(ct => new ValueTask(SessionAsync(config, ct)), stoppingToken);
+                SetState("connecting", "stream closed");
+                await Task.Delay(FirstRetryDelay, time, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+        SetState("stopped", "");
+    }
+
+    private async Task<AgentConfig?> WaitUntilJoinedAsync(CancellationToken ct)
+    {
+        var logged = false;
+        while (!ct.IsCancellationRequested)
+        {
+            var config = AgentConfig.Load(root);
+            if (config is not null) return config;
+            if (!logged)
+            {
+                log.LogInformation("Not joined yet; waiting for `nodefleet-agent join` to write {Path}", root.Path(AgentPaths.ConfigFile));
+                SetState("not-joined", "");
+                logged = true;
+            }
+            try { await Task.Delay(NotJoinedPoll, time, ct); }
+            catch (OperationCanceledException) { return null; }
+        }
+        return null;
+    }
+
+    /// <summary>One stream: throws when it could not be established, returns when an established stream ends.</summary>
+    private async Task SessionAsync(AgentConfig config, CancellationToken stoppingToken)
+    {
+        var (ca, cert) = LoadCredentials();
+        using var channel = GrpcChannels.Create(config.Coordinator, ca, cert, time);
+        var client = new AgentLink.AgentLinkClient(channel);
+        using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var ct = sessionCts.Token;
+        using var call = client.Connect(cancellationToken: ct);
+
+        await call.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { Facts = await facts.CollectAsync(ct) } }, ct);
+        using (var helloTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            helloTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+            if (!await call.ResponseStream.MoveNext(helloTimeout.Token) ||
+                call.ResponseStream.Current.KindCase != CoordinatorMessage.KindOneofCase.Welcome)
+                throw new RpcException(new Status(StatusCode.Unavailable, "the coordinator closed the stream before welcoming the node"));
+        }
+        var welcome = call.ResponseStream.Current.Welcome;
+        var interval = welcome.HeartbeatInterval?.ToTimeSpan() is { } i && i > TimeSpan.Zero ? i : TimeSpan.FromSeconds(10);
+        log.LogInformation("Connected to the coordinator at {Address} as {Node}; heartbeat every {Interval}s",
+            config.Coordinator, welcome.NodeName, interval.TotalSeconds);
+        SetState("connected", "");
+
+        var lastAck = time.GetUtcNow();
+        var reader = Task.Run(async () =>
+        {
+            while (await call.ResponseStream.MoveNext(ct))
+            {
+                if (call.ResponseStream.Current.KindCase == CoordinatorMessage.KindOneofCase.HeartbeatAck)
+                    lastAck = time.GetUtcNow();
+            }
+        }, ct);
+
+        ulong sequence = 0;
+        using var timer = new PeriodicTimer(interval, time);
+        try
+        {
+            while (!reader.IsCompleted && await WaitTickOrEnd(timer, reader, ct))
+            {
+                // A stream that acknowledges nothing for three periods is dead even if TCP has not noticed.
+                if (time.GetUtcNow() - lastAck > interval * 3)
+                {
+                    log.LogWarning("No heartbeat acknowledged for {Seconds:0}s; reconnecting", (interval * 3).TotalSeconds);
+                    break;
+                }
+                await call.RequestStream.WriteAsync(new AgentMessage
+                {
+                    Heartbeat = new Heartbeat { Sequence = ++sequence, SentAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()) },
+                }, ct);
+            }
+        }
+        catch (Exception e) when (e is RpcException or IOException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
+        {
+            log.LogWarning("Stream to the coordinator broke: {Error}", e is RpcException r ? r.Status.Detail : e.Message);
+        }
+        finally
+        {
+            await sessionCts.CancelAsync();
+            try { await reader; }
+            catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
+            {
+                if (e is RpcException { StatusCode: StatusCode.PermissionDenied or StatusCode.Unauthenticated } denied)
+                    log.LogError("The coordinator refused this node: {Reason}", denied.Status.Detail);
+            }
+        }
+        stoppingToken.ThrowIfCancellationRequested();
+        if (reader.Exception?.InnerException is RpcException { StatusCode: StatusCode.PermissionDenied } pd) throw pd;
+        log.LogWarning("Disconnected from the coordinator at {Address}", config.Coordinator);
+    }
+
+    private static async Task<bool> WaitTickOrEnd(PeriodicTimer timer, Task reader, CancellationToken ct)
+    {
+        var tick = timer.WaitForNextTickAsync(ct).AsTask();
+        await Task.WhenAny(tick, reader);
+        return tick.IsCompletedSuccessfully && tick.Result;
+    }
+
+    private (X509Certificate2 Ca, X509Certificate2 Cert) LoadCredentials()
+    {
+        var ca = X509Certificate2.CreateFromPem(File.ReadAllText(root.Path(AgentPaths.CaCert)));
+        using var key = ECDsa.Create();
+        key.ImportFromPem(File.ReadAllText(root.Path(AgentPaths.NodeKey)));
+        using var cert = X509Certificate2.CreateFromPem(File.ReadAllText(root.Path(AgentPaths.NodeCert)));
+        return (ca, cert.CopyWithPrivateKey(key));
+    }
+
+    private void SetState(string state, string error)
+    {
+        if (_status.State == state && _status.LastError == error) return;
+        _status.State = state;
+        _status.LastError = error;
+        _status.Since = time.GetUtcNow().UtcDateTime;
+        try { _status.Save(root); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.LogDebug("Cannot write link status: {Error}", e.Message);
+        }
+    }
+}

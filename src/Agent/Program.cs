@@ -1,0 +1,104 @@
+using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using NodeFleet;
+using NodeFleet.Agent.Commands;
+using NodeFleet.Agent.Facts;
+using NodeFleet.Agent.Host;
+using NodeFleet.Agent.Join;
+using NodeFleet.Agent.Link;
+using NodeFleet.Logging;
+using Serilog;
+using Serilog.Events;
+
+var rootOption = new Option<string>("--root")
+{
+    Description = "Host root: every host path the agent reads or writes is under it (default /)",
+    Recursive = true,
+    DefaultValueFactory = _ => "/",
+};
+var logFormat = new Option<string>("--log-format") { Description = "text (default) or json", Recursive = true };
+var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging", Recursive = true };
+
+var address = new Argument<string?>("ADDRESS") { Description = "Coordinator HOST:PORT", Arity = ArgumentArity.ZeroOrOne };
+var token = new Option<string>("--token") { Description = "Bootstrap token [a-z0-9]{6}.[a-z0-9]{16}" };
+var caHash = new Option<string>("--ca-cert-hash") { Description = "sha256:<hex> pin of the coordinator CA's public key" };
+var discoveryFile = new Option<string>("--discovery-file") { Description = "File with the coordinator address and CA (instead of the pin)" };
+var unsafeSkip = new Option<bool>("--unsafe-skip-ca-verification") { Description = "Trust the coordinator's CA without a pin (insecure)" };
+var nodeName = new Option<string>("--node-name") { Description = "Node name (default: hostname)" };
+var labels = new Option<string>("--labels") { Description = "Labels k=v,k2=v2" };
+var join = new Command("join", "Join this machine to a coordinator");
+join.Arguments.Add(address);
+foreach (var o in new Option[] { token, caHash, discoveryFile, unsafeSkip, nodeName, labels }) join.Options.Add(o);
+join.SetAction(async (p, ct) => await Guard(async () =>
+{
+    using var services = BuildServices(p);
+    var cmd = new JoinCommand(services.GetRequiredService<HostRoot>(), services.GetRequiredService<FactsCollector>(),
+        services.GetRequiredService<ILogger<JoinCommand>>(), TimeProvider.System);
+    return await cmd.RunAsync(new JoinCommand.Options(p.GetValue(address), p.GetValue(token), p.GetValue(caHash),
+        p.GetValue(discoveryFile), p.GetValue(unsafeSkip), p.GetValue(nodeName), p.GetValue(labels)), Console.Out, ct);
+}));
+
+var run = new Command("run", "Run the agent: hold the stream to the coordinator (as the systemd service does)");
+run.SetAction(async (p, ct) => await Guard(async () =>
+{
+    ConfigureLogging(p);
+    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+    builder.Services.AddSerilog();
+    builder.Services.AddSystemd();
+    AddAgentServices(builder.Services, p.GetValue(rootOption)!);
+    builder.Services.AddHostedService<CoordinatorLink>();
+    using var host = builder.Build();
+    await host.RunAsync(ct);
+    return 0;
+}));
+
+var output = new Option<string>("--output", "-o") { Description = "Output format: json" };
+var status = new Command("status", "Show whether this node joined, where to, and the link state");
+status.Options.Add(output);
+status.SetAction(p => StatusCommand.Run(new HostRoot(p.GetValue(rootOption)!), p.GetValue(output), Console.Out));
+
+var root = new RootCommand($"NodeFleet agent {BuildInfo.Version}");
+root.Options.Add(rootOption);
+root.Options.Add(logFormat);
+root.Options.Add(verbose);
+root.Subcommands.Add(join);
+root.Subcommands.Add(run);
+root.Subcommands.Add(status);
+return await root.Parse(args).InvokeAsync();
+
+void ConfigureLogging(ParseResult p) =>
+    Log.Logger = LogSetup.Configure(new LoggerConfiguration(), p.GetValue(logFormat),
+        p.GetValue(verbose) ? LogEventLevel.Debug : LogEventLevel.Information).CreateLogger();
+
+ServiceProvider BuildServices(ParseResult p)
+{
+    ConfigureLogging(p);
+    var services = new ServiceCollection();
+    services.AddLogging(l => l.AddSerilog());
+    AddAgentServices(services, p.GetValue(rootOption)!);
+    return services.BuildServiceProvider();
+}
+
+static void AddAgentServices(IServiceCollection services, string root)
+{
+    services.AddSingleton(new HostRoot(root));
+    services.AddSingleton(TimeProvider.System);
+    services.AddSingleton<CommandRunner>();
+    services.AddSingleton<FactsCollector>();
+}
+
+static async Task<int> Guard(Func<Task<int>> action)
+{
+    try { return await action(); }
+    catch (Exception e) when (e is AgentException or ArgumentException or IOException or UnauthorizedAccessException)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 1;
+    }
+    finally
+    {
+        await Log.CloseAndFlushAsync();
+    }
+}

@@ -1,0 +1,76 @@
+using System.Text;
+using NodeFleet.Protocol.V1;
+
+namespace NodeFleet.Cli.Output;
+
+/// <summary>`node describe` for people: kubectl-describe style aligned "Key: value" lines, then the recent events.</summary>
+public static class NodeDescribeView
+{
+    private const string None = "<none>";
+
+    public static string Render(NodeDescription description, DateTimeOffset now)
+    {
+        var n = description.Node ?? new Node();
+        var f = n.Facts ?? new NodeFacts();
+        var lines = new List<(string Key, string? Value)>
+        {
+            ("Name", n.Name),
+            ("Status", NodeViews.Status(n.Status)),
+            ("  Reason", OrNone(n.StatusReason)),
+            ("  Since", TimeText.Moment(n.StatusChangedAt, now)),
+            ("Phase", OrNone(n.Phase)),
+        };
+        var labels = n.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}").ToList();
+        lines.Add(("Labels", labels.Count == 0 ? None : labels[0]));
+        lines.AddRange(labels.Skip(1).Select(l => ("", (string?)l)));
+        lines.AddRange(
+        [
+            ("Address", OrNone(n.Address)),
+            ("Joined", TimeText.Moment(n.JoinedAt, now)),
+            ("Join token", OrNone(n.JoinedWithToken)),
+            ("Last seen", TimeText.Moment(n.LastSeen, now)),
+            ("Certificate", null),
+            ("  Serial", OrNone(n.CertificateSerial)),
+            ("  Not after", TimeText.Moment(n.CertificateNotAfter, now)),
+            ("Facts", null),
+            ("  Hostname", OrNone(f.Hostname)),
+            ("  OS", OrNone(f.Os)),
+            ("  Kernel", OrNone(f.Kernel)),
+            ("  Arch", OrNone(f.Arch)),
+            ("  Runtime", f.RuntimeKind.Length == 0 ? None : NodeViews.Runtime(f)),
+            ("  Runtime endpoint", OrNone(f.RuntimeEndpoint)),
+            ("  Cgroup driver", OrNone(f.CgroupDriver)),
+            ("  Kubelet version", OrNone(f.KubeletVersion)),
+            ("  Agent version", OrNone(f.AgentVersion)),
+        ]);
+        if (description.Events.Count == 0) lines.Add(("Events", None));
+
+        var sb = new StringBuilder();
+        AppendAligned(sb, lines);
+        if (description.Events.Count > 0)
+        {
+            sb.Append("Events:\n");
+            var table = new Table("AGE", "TYPE", "REASON", "MESSAGE");
+            foreach (var e in description.Events)
+                table.AddRow(TimeText.Age(e.Time, now), OrNone(e.Type), OrNone(e.Reason), e.Message);
+            sb.Append(table.Render(indent: "  "));
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// Lines as "Key:" padded to one value column for the whole view; an empty key continues the previous
+    /// value (another label), a null value is a section heading.
+    /// </summary>
+    private static void AppendAligned(StringBuilder sb, IReadOnlyList<(string Key, string? Value)> lines)
+    {
+        var column = lines.Where(l => l.Value is not null && l.Key.Length > 0).Max(l => l.Key.Length + 1) + 2;
+        foreach (var (key, value) in lines)
+        {
+            var head = key.Length == 0 ? "" : key + ":";
+            sb.Append(value is null ? head : head.PadRight(column) + value).Append('\n');
+        }
+    }
+
+    private static string OrNone(string value) => string.IsNullOrEmpty(value) ? None : value;
+}

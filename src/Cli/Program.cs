@@ -1,0 +1,3 @@
+using NodeFleet.Cli;
+
+return await CliApp.RunAsync(args, CliEnvironment.System());
