@@ -18,7 +18,9 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 
 echo "==> Building (Release)"
-dotnet build "$here/NodeFleet.sln" -c Release -nologo -v quiet -clp:ErrorsOnly
+for project in Coordinator Agent Cli; do
+  dotnet build "$here/src/$project" -c Release -nologo -v quiet -clp:ErrorsOnly
+done
 bin() { echo "$here/src/$1/bin/Release/net10.0/$2"; }
 coordinator=$(bin Coordinator nodefleet-coordinator)
 agent=$(bin Agent nodefleet-agent)

@@ -10,8 +10,8 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
-# Debian packages the tests use (real components, started by the tests' own fixtures); none yet.
-packages=()
+# Debian packages the tests use: real components, started privately by the tests' own fixtures.
+packages=(containerd docker.io)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -59,6 +59,15 @@ var status = new Command("status", "Show whether this node joined, where to, and
 status.Options.Add(output);
 status.SetAction(p => StatusCommand.Run(new HostRoot(p.GetValue(rootOption)!), p.GetValue(output), Console.Out));
 
+var facts = new Command("facts", "Print the facts this agent reports to the coordinator (OS, kernel, runtime, kubelet, cgroup driver) as JSON");
+facts.SetAction(async (p, ct) => await Guard(async () =>
+{
+    using var services = BuildServices(p);
+    var collected = await services.GetRequiredService<FactsCollector>().CollectAsync(ct);
+    Console.Out.WriteLine(new Google.Protobuf.JsonFormatter(Google.Protobuf.JsonFormatter.Settings.Default.WithFormatDefaultValues(true)).Format(collected));
+    return 0;
+}));
+
 var root = new RootCommand($"NodeFleet agent {BuildInfo.Version}");
 root.Options.Add(rootOption);
 root.Options.Add(logFormat);
@@ -66,6 +75,7 @@ root.Options.Add(verbose);
 root.Subcommands.Add(join);
 root.Subcommands.Add(run);
 root.Subcommands.Add(status);
+root.Subcommands.Add(facts);
 return await root.Parse(args).InvokeAsync();
 
 void ConfigureLogging(ParseResult p) =>

@@ -43,6 +43,17 @@ public sealed class CoordinatorStartupTests
     }
 
     [Fact]
+    public async Task A_second_coordinator_on_the_same_data_directory_is_refused()
+    {
+        await using var cluster = await TestCluster.StartAsync();
+        var r = await Proc.RunAsync(Binaries.Coordinator, ["run", "--data-dir", cluster.DataDir, "--listen", $"127.0.0.1:{Proc.FreePort()}"]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("in use by another coordinator", r.StdErr);
+        // The first one is unaffected.
+        await cluster.CliOkAsync("token", "list");
+    }
+
+    [Fact]
     public async Task Bad_settings_are_named()
     {
         using var dir = new TempDir();

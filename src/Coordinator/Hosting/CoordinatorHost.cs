@@ -35,6 +35,7 @@ public static class CoordinatorHost
 
         var dataDir = new DataDirectory(options.DataDir);
         dataDir.EnsureUsable();
+        var dataDirLock = dataDir.Lock();
 
         Log.Logger = LogSetup.Configure(new LoggerConfiguration(), options.LogFormat,
             Enum.TryParse<LogEventLevel>(options.LogLevel, true, out var lvl) ? lvl : LogEventLevel.Information).CreateLogger();
@@ -48,6 +49,7 @@ public static class CoordinatorHost
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(dataDir);
+        builder.Services.AddSingleton(new DataDirectoryLock(dataDirLock));
         builder.Services.AddSingleton(ca);
         builder.Services.AddSingleton(_ =>
         {
@@ -90,6 +92,9 @@ public static class CoordinatorHost
         });
 
         var app = builder.Build();
+        // Open the database now, so a problem with it stops the start instead of the first request.
+        app.Services.GetRequiredService<DataDirectoryLock>();
+        app.Services.GetRequiredService<CoordinatorStore>();
         app.UseRouting();
         app.MapGrpcService<BootstrapService>();
         app.MapGrpcService<AgentLinkService>();
@@ -100,4 +105,10 @@ public static class CoordinatorHost
                 BuildInfo.Version, options.Listen, dataDir.Path, ca.Hash));
         return app;
     }
+}
+
+/// <summary>Holds the data directory's lock for the life of the host.</summary>
+public sealed class DataDirectoryLock(IDisposable handle) : IDisposable
+{
+    public void Dispose() => handle.Dispose();
 }

@@ -18,6 +18,8 @@ public sealed class DataDirectory(string path)
     public string AdminConf => System.IO.Path.Combine(Path, "admin.conf");
     public string Database => System.IO.Path.Combine(Path, CoordinatorStore.FileName);
 
+    public string LockFile => System.IO.Path.Combine(Path, "coordinator.lock");
+
     public bool IsInitialized => File.Exists(CaCert) || File.Exists(Database);
 
     /// <summary>Throws with a message an operator can act on when the directory cannot be used.</summary>
@@ -52,6 +54,23 @@ public sealed class DataDirectory(string path)
             {
                 throw new StartupException($"database {Database} cannot be opened for writing: {e.Message}");
             }
+        }
+    }
+
+    /// <summary>
+    /// Takes the directory for this process (an exclusive lock held until the returned handle is disposed), so two
+    /// coordinators never write the same database.
+    /// </summary>
+    public IDisposable Lock()
+    {
+        try
+        {
+            // FileShare.None becomes an exclusive flock on Linux, released by the kernel if the process dies.
+            return new FileStream(LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new StartupException($"data directory {Path} is in use by another coordinator ({LockFile} is locked): {e.Message}");
         }
     }
 
