@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NodeFleet;
 using NodeFleet.Agent.Commands;
+using NodeFleet.Agent.Execution;
 using NodeFleet.Agent.Facts;
 using NodeFleet.Agent.Host;
 using NodeFleet.Agent.Join;
@@ -20,6 +21,18 @@ var rootOption = new Option<string>("--root")
 };
 var logFormat = new Option<string>("--log-format") { Description = "text (default) or json", Recursive = true };
 var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging", Recursive = true };
+var systemctl = new Option<string>("--systemctl")
+{
+    Description = $"systemctl binary the agent drives (default {Systemctl.DefaultPath}; a host path, not under --root)",
+    Recursive = true,
+    DefaultValueFactory = _ => Systemctl.DefaultPath,
+};
+var kubeletHealthz = new Option<string>("--kubelet-healthz")
+{
+    Description = "Kubelet health URL checked by the verify phase (default http://127.0.0.1:10248/healthz)",
+    Recursive = true,
+    DefaultValueFactory = _ => "http://127.0.0.1:10248/healthz",
+};
 
 var address = new Argument<string?>("ADDRESS") { Description = "Coordinator HOST:PORT", Arity = ArgumentArity.ZeroOrOne };
 var token = new Option<string>("--token") { Description = "Bootstrap token [a-z0-9]{6}.[a-z0-9]{16}" };
@@ -47,7 +60,9 @@ run.SetAction(async (p, ct) => await Guard(async () =>
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
     builder.Services.AddSerilog();
     builder.Services.AddSystemd();
-    AddAgentServices(builder.Services, p.GetValue(rootOption)!);
+    AddAgentServices(builder.Services, p);
+    builder.Services.AddSingleton<PlanWorker>();
+    builder.Services.AddHostedService(sp => sp.GetRequiredService<PlanWorker>());
     builder.Services.AddHostedService<CoordinatorLink>();
     using var host = builder.Build();
     await host.RunAsync(ct);
@@ -68,14 +83,45 @@ facts.SetAction(async (p, ct) => await Guard(async () =>
     return 0;
 }));
 
+var planFile = new Argument<string>("FILE") { Description = "Plan YAML (apiVersion nodefleet.io/v1, kind NodePlan)" };
+var dryRun = new Option<bool>("--dry-run") { Description = "Show what would change, change nothing" };
+var ignorePreflight = new Option<string[]>("--ignore-preflight-errors")
+{
+    Description = "Preflight checks whose errors become warnings: ID,ID or all",
+    AllowMultipleArgumentsPerToken = true,
+};
+var apply = new Command("apply", "Apply a plan on this node from a local file (the coordinator does the same over the stream)");
+apply.Arguments.Add(planFile);
+apply.Options.Add(dryRun);
+apply.Options.Add(ignorePreflight);
+apply.SetAction(async (p, ct) => await Guard(async () =>
+{
+    var ignores = (p.GetValue(ignorePreflight) ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+    using var services = BuildServices(p);
+    return await ApplyCommand.RunAsync(services, p.GetValue(planFile)!, p.GetValue(dryRun), ignores, Console.Out, ct);
+}));
+
+var resetDryRun = new Option<bool>("--dry-run") { Description = "List what would be removed or restored" };
+var reset = new Command("reset", "Remove or restore everything NodeFleet ever wrote on this node, from the journal");
+reset.Options.Add(resetDryRun);
+reset.SetAction(async (p, ct) => await Guard(async () =>
+{
+    using var services = BuildServices(p);
+    return await ApplyCommand.ResetAsync(services, p.GetValue(resetDryRun), Console.Out, ct);
+}));
+
 var root = new RootCommand($"NodeFleet agent {BuildInfo.Version}");
 root.Options.Add(rootOption);
+root.Options.Add(systemctl);
+root.Options.Add(kubeletHealthz);
 root.Options.Add(logFormat);
 root.Options.Add(verbose);
 root.Subcommands.Add(join);
 root.Subcommands.Add(run);
 root.Subcommands.Add(status);
 root.Subcommands.Add(facts);
+root.Subcommands.Add(apply);
+root.Subcommands.Add(reset);
 return await root.Parse(args).InvokeAsync();
 
 void ConfigureLogging(ParseResult p) =>
@@ -87,22 +133,35 @@ ServiceProvider BuildServices(ParseResult p)
     ConfigureLogging(p);
     var services = new ServiceCollection();
     services.AddLogging(l => l.AddSerilog());
-    AddAgentServices(services, p.GetValue(rootOption)!);
+    AddAgentServices(services, p);
     return services.BuildServiceProvider();
 }
 
-static void AddAgentServices(IServiceCollection services, string root)
+void AddAgentServices(IServiceCollection services, ParseResult p)
 {
-    services.AddSingleton(new HostRoot(root));
+    services.AddSingleton(new HostRoot(p.GetValue(rootOption)!));
     services.AddSingleton(TimeProvider.System);
     services.AddSingleton<CommandRunner>();
     services.AddSingleton<FactsCollector>();
+    services.AddSingleton<HostFiles>();
+    services.AddSingleton<BackupStore>();
+    services.AddSingleton<Journal>();
+    services.AddSingleton<IServiceManager>(new Systemctl(p.GetValue(systemctl)!));
+    services.AddSingleton<ImageServiceFactory>();
+    services.AddSingleton(new AgentSettings { KubeletHealthz = p.GetValue(kubeletHealthz)! });
+    services.AddSingleton(new HttpClient { Timeout = TimeSpan.FromMinutes(30) });
+    services.AddSingleton<PhaseCatalog>();
+    services.AddSingleton<OutboxObserver>();
+    services.AddSingleton<LogObserver>();
+    services.AddSingleton<IRunObserver>(sp => new RunObservers([sp.GetRequiredService<OutboxObserver>(), sp.GetRequiredService<LogObserver>()]));
+    services.AddSingleton(Failpoints.FromEnvironment());
+    services.AddSingleton<PlanExecutor>();
 }
 
 static async Task<int> Guard(Func<Task<int>> action)
 {
     try { return await action(); }
-    catch (Exception e) when (e is AgentException or ArgumentException or IOException or UnauthorizedAccessException)
+    catch (Exception e) when (e is AgentException or ArgumentException or IOException or UnauthorizedAccessException or StepFailedException)
     {
         Console.Error.WriteLine($"error: {e.Message}");
         return 1;

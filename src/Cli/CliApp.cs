@@ -16,6 +16,7 @@ public static class CliApp
         root.Subcommands.Add(TokenCommands.Build(global, env));
         root.Subcommands.Add(NodeCommands.BuildNodes(global, env));
         root.Subcommands.Add(NodeCommands.BuildNode(global, env));
+        root.Subcommands.Add(PlanCommands.Build(global, env));
         root.Subcommands.Add(VersionCommand.Build(global, env));
         root.ShowHelpWhenRun();
         return root;

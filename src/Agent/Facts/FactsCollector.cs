@@ -58,6 +58,15 @@ public sealed class FactsCollector(HostRoot root, CommandRunner commands, ILogge
         return facts;
     }
 
+    /// <summary>The cgroup driver a runtime uses, asked over its own API.</summary>
+    public static async Task<string?> RuntimeCgroupDriverAsync(string kind, string socketPath, CancellationToken ct)
+    {
+        var facts = new NodeFacts();
+        if (kind == "docker") await ProbeDockerAsync(socketPath, facts, ct);
+        else await ProbeCriAsync(socketPath, facts, ct);
+        return facts.CgroupDriver.Length > 0 ? facts.CgroupDriver : null;
+    }
+
     private static async Task ProbeCriAsync(string socketPath, NodeFacts facts, CancellationToken ct)
     {
         using var channel = UnixSockets.GrpcChannel(socketPath);

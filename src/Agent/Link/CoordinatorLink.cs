@@ -4,6 +4,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using NodeFleet.Agent.Execution;
 using NodeFleet.Agent.Facts;
 using NodeFleet.Agent.Host;
 using NodeFleet.Agent.Join;
@@ -18,7 +19,8 @@ namespace NodeFleet.Agent.Link;
 /// Holds the one stream to the coordinator: hello with facts, then heartbeats at the period the coordinator sets.
 /// Reconnects forever with jittered exponential backoff (1 s doubling to 60 s); waits quietly until joined.
 /// </summary>
-public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, TimeProvider time, ILogger<CoordinatorLink> log)
+public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWorker worker, PlanExecutor executor,
+    OutboxObserver outbox, TimeProvider time, ILogger<CoordinatorLink> log)
     : BackgroundService
 {
     public static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
@@ -113,12 +115,54 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, TimePro
         SetState("connected", "");
 
         var lastAck = time.GetUtcNow();
+        using var writeLock = new SemaphoreSlim(1, 1);
+        async Task Send(AgentMessage m)
+        {
+            await writeLock.WaitAsync(ct);
+            try { await call.RequestStream.WriteAsync(m, ct); }
+            finally { writeLock.Release(); }
+        }
+
+        // Reports made while disconnected go first; the coordinator drops any it already has (by sequence).
+        long sent = 0;
+        using var flushSignal = new SemaphoreSlim(1, int.MaxValue);
+        void Signal() { try { flushSignal.Release(); } catch (SemaphoreFullException) { } }
+        outbox.Enqueued += Signal;
+        var flusher = Task.Run(async () =>
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await flushSignal.WaitAsync(ct);
+                foreach (var report in outbox.Pending(sent))
+                {
+                    await Send(new AgentMessage { Report = report });
+                    sent = (long)report.Sequence;
+                }
+            }
+        }, ct);
+
         var reader = Task.Run(async () =>
         {
             while (await call.ResponseStream.MoveNext(ct))
             {
-                if (call.ResponseStream.Current.KindCase == CoordinatorMessage.KindOneofCase.HeartbeatAck)
-                    lastAck = time.GetUtcNow();
+                var msg = call.ResponseStream.Current;
+                switch (msg.KindCase)
+                {
+                    case CoordinatorMessage.KindOneofCase.HeartbeatAck:
+                        lastAck = time.GetUtcNow();
+                        break;
+                    case CoordinatorMessage.KindOneofCase.ReportAck:
+                        outbox.Acknowledge((long)msg.ReportAck.Sequence);
+                        break;
+                    case CoordinatorMessage.KindOneofCase.ApplyPlan:
+                        log.LogInformation("Coordinator asks to apply plan {Plan} generation {Generation}",
+                            msg.ApplyPlan.Plan?.Metadata?.Name, msg.ApplyPlan.Plan?.Metadata?.Generation);
+                        worker.Enqueue(msg.ApplyPlan);
+                        break;
+                    case CoordinatorMessage.KindOneofCase.DryRun:
+                        _ = Task.Run(async () => await Send(new AgentMessage { DryRunResult = await DryRunAsync(msg.DryRun, ct) }), ct);
+                        break;
+                }
             }
         }, ct);
 
@@ -134,10 +178,10 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, TimePro
                     log.LogWarning("No heartbeat acknowledged for {Seconds:0}s; reconnecting", (interval * 3).TotalSeconds);
                     break;
                 }
-                await call.RequestStream.WriteAsync(new AgentMessage
+                await Send(new AgentMessage
                 {
                     Heartbeat = new Heartbeat { Sequence = ++sequence, SentAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()) },
-                }, ct);
+                });
             }
         }
         catch (Exception e) when (e is RpcException or IOException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
@@ -146,7 +190,10 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, TimePro
         }
         finally
         {
+            outbox.Enqueued -= Signal;
             await sessionCts.CancelAsync();
+            try { await flusher; }
+            catch (Exception e) when (e is RpcException or OperationCanceledException or IOException or InvalidOperationException) { }
             try { await reader; }
             catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
             {
@@ -157,6 +204,25 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, TimePro
         stoppingToken.ThrowIfCancellationRequested();
         if (reader.Exception?.InnerException is RpcException { StatusCode: StatusCode.PermissionDenied } pd) throw pd;
         log.LogWarning("Disconnected from the coordinator at {Address}", config.Coordinator);
+    }
+
+    private async Task<DryRunResult> DryRunAsync(DryRunRequest request, CancellationToken ct)
+    {
+        var result = new DryRunResult { RequestId = request.RequestId };
+        try
+        {
+            foreach (var e in await executor.DryRunAsync(request.Plan, new PlanExecutor.Options(request.IgnorePreflightErrors.ToList()), ct))
+            {
+                var step = new DryRunStep { Phase = e.Phase, Step = e.Step, Outcome = e.Outcome };
+                step.Actions.AddRange(e.Actions);
+                result.Steps.Add(step);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            result.Error = e.Message;
+        }
+        return result;
     }
 
     private static async Task<bool> WaitTickOrEnd(PeriodicTimer timer, Task reader, CancellationToken ct)

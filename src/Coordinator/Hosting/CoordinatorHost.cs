@@ -62,6 +62,8 @@ public static class CoordinatorHost
         builder.Services.AddSingleton<TokenService>();
         builder.Services.AddSingleton<NodeRegistry>();
         builder.Services.AddSingleton<Presence>();
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanRecorder>();
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanService>();
         builder.Services.AddSingleton<HeartbeatMonitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HeartbeatMonitor>());
         builder.Services.AddGrpc(o =>

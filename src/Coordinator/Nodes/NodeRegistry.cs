@@ -176,8 +176,8 @@ public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, Ce
         store.Nodes.Find(n => n.Status == NodeState.Online).ToList();
 
     public IReadOnlyList<EventRecord> Events(string node, int max) =>
-        store.Events.Query().Where(e => e.Node == node).OrderByDescending(e => e.Time).Limit(max).ToList()
-            .OrderBy(e => e.Time).ToList();
+        store.Events.Query().Where(e => e.Node == node).OrderByDescending(e => e.Id).Limit(max).ToList()
+            .OrderBy(e => e.Id).ToList();
 
     private static TokenRecord CheckSecret(TokenRecord record, BootstrapToken token)
     {

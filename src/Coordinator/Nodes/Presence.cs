@@ -17,6 +17,10 @@ public sealed class Presence(TimeProvider time)
         public string Node { get; } = node;
         public long Id { get; } = id;
         public CancellationTokenSource Closed { get; } = new();
+        /// <summary>Messages to the node; one writer task drains it onto the stream.</summary>
+        public System.Threading.Channels.Channel<NodeFleet.Protocol.V1.CoordinatorMessage> Outgoing { get; } =
+            System.Threading.Channels.Channel.CreateUnbounded<NodeFleet.Protocol.V1.CoordinatorMessage>(
+                new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
         public DateTime LastSeen => new(Interlocked.Read(ref _lastSeenTicks), DateTimeKind.Utc);
         public void Touch(DateTime now) => Interlocked.Exchange(ref _lastSeenTicks, now.Ticks);
         /// <summary>Set while the node is considered offline despite an open stream (it stopped heartbeating).</summary>

@@ -3,14 +3,15 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using NodeFleet.Coordinator.Hosting;
 using NodeFleet.Coordinator.Nodes;
+using NodeFleet.Coordinator.Plans;
 using NodeFleet.Coordinator.Security;
 using NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Coordinator.Services;
 
 /// <summary>The per-node stream: hello, heartbeats, and (later) commands and reports.</summary>
-public sealed class AgentLinkService(NodeRegistry registry, Presence presence, IOptions<CoordinatorOptions> options,
-    TimeProvider time, ILogger<AgentLinkService> log) : AgentLink.AgentLinkBase
+public sealed class AgentLinkService(NodeRegistry registry, Presence presence, PlanRecorder recorder, PlanService plans,
+    IOptions<CoordinatorOptions> options, TimeProvider time, ILogger<AgentLinkService> log) : AgentLink.AgentLinkBase
 {
     public override async Task Connect(IAsyncStreamReader<AgentMessage> requestStream,
         IServerStreamWriter<CoordinatorMessage> responseStream, ServerCallContext context)
@@ -27,6 +28,7 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, I
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, session.Closed.Token);
         var ct = linked.Token;
         var closeReason = "disconnected";
+        Task? writer = null;
         try
         {
             await registry.MarkOnlineAsync(caller.Name, requestStream.Current.Hello.Facts, address);
@@ -38,6 +40,11 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, I
                     NodeName = caller.Name,
                     HeartbeatInterval = Duration.FromTimeSpan(options.Value.HeartbeatPeriod),
                 },
+            }, ct);
+            // One writer drains everything addressed to the node (acks, plans, dry runs) onto the stream.
+            writer = Task.Run(async () =>
+            {
+                await foreach (var m in session.Outgoing.Reader.ReadAllAsync(ct)) await responseStream.WriteAsync(m, ct);
             }, ct);
 
             while (await requestStream.MoveNext(ct))
@@ -53,10 +60,21 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, I
                 switch (msg.KindCase)
                 {
                     case AgentMessage.KindOneofCase.Heartbeat:
-                        await responseStream.WriteAsync(new CoordinatorMessage
+                        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
                         {
                             HeartbeatAck = new HeartbeatAck { Sequence = msg.Heartbeat.Sequence },
                         }, ct);
+                        break;
+                    case AgentMessage.KindOneofCase.Report:
+                        // Persisted (or recognised as a duplicate) before it is acknowledged.
+                        await recorder.RecordAsync(caller.Name, msg.Report);
+                        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
+                        {
+                            ReportAck = new ReportAck { Sequence = msg.Report.Sequence },
+                        }, ct);
+                        break;
+                    case AgentMessage.KindOneofCase.DryRunResult:
+                        plans.CompleteDryRun(msg.DryRunResult);
                         break;
                     case AgentMessage.KindOneofCase.Hello:
                         await registry.MarkOnlineAsync(caller.Name, msg.Hello.Facts, address);
@@ -76,6 +94,12 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, I
         }
         finally
         {
+            session.Outgoing.Writer.TryComplete();
+            if (writer is not null)
+            {
+                try { await writer; }
+                catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException) { }
+            }
             if (presence.Close(session))
             {
                 log.LogInformation("Node {Node} disconnected", caller.Name);

@@ -3,6 +3,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using NodeFleet.Coordinator.Hosting;
 using NodeFleet.Coordinator.Nodes;
+using NodeFleet.Coordinator.Plans;
 using NodeFleet.Coordinator.Security;
 using NodeFleet.Coordinator.Store;
 using NodeFleet.Coordinator.Tokens;
@@ -13,7 +14,7 @@ namespace NodeFleet.Coordinator.Services;
 
 /// <summary>The operator API: a thin adapter over tokens and the node registry.</summary>
 public sealed class FleetService(TokenService tokens, NodeRegistry registry, Presence presence, CertificateAuthority ca,
-    CoordinatorStore store, IOptions<CoordinatorOptions> options) : Fleet.FleetBase
+    CoordinatorStore store, PlanService plans, PlanRecorder recorder, IOptions<CoordinatorOptions> options) : Fleet.FleetBase
 {
     public override Task<ClusterInfo> GetClusterInfo(GetClusterInfoRequest request, ServerCallContext context) =>
         Task.FromResult(new ClusterInfo
@@ -67,8 +68,14 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
     {
         var d = new NodeDescription { Node = ToMessage(registry.Get(request.Name)) };
         d.Events.AddRange(registry.Events(request.Name, 20).Select(FactsMapping.ToMessage));
+        d.Runs.AddRange(recorder.History(request.Name, 5));
         return Task.FromResult(d);
     }
+
+    public override Task<ApplyPlanResponse> ApplyPlan(ApplyPlanRequest request, ServerCallContext context) => plans.ApplyAsync(request);
+
+    public override Task<DryRunResult> DiffPlan(ApplyPlanRequest request, ServerCallContext context) =>
+        plans.DiffAsync(request, context.CancellationToken);
 
     public override async Task<Node> LabelNode(LabelNodeRequest request, ServerCallContext context) =>
         ToMessage(await registry.LabelAsync(request.Name, request.Set, request.Remove, request.Overwrite));

@@ -20,12 +20,15 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
     public CoordinatorStore(string path)
     {
         // The default mapper turns "" into null and trims strings; stored values must read back as written.
-        var mapper = new BsonMapper { EmptyStringToNull = false, TrimWhitespace = false };
+        var mapper = NodeFleet.IO.LiteDbMapping.Create(
+            new TokenRecord(), new NodeRecord { Labels = { ["k"] = "v" } }, new EventRecord(), new ClusterRecord(),
+            new PlanRecord(), new RunHistoryRecord { Steps = { new StepHistoryRecord() } });
         _db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, mapper);
         _db.UtcDate = true;
         Tokens.EnsureIndex(t => t.ExpiresAt);
         Events.EnsureIndex(e => e.Node);
         Events.EnsureIndex(e => e.Time);
+        Runs.EnsureIndex(r => r.Node);
         _writer = Task.Run(WriteLoop);
     }
 
@@ -33,6 +36,8 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
     public ILiteCollection<NodeRecord> Nodes => _db.GetCollection<NodeRecord>("nodes");
     public ILiteCollection<EventRecord> Events => _db.GetCollection<EventRecord>("events");
     public ILiteCollection<ClusterRecord> Cluster => _db.GetCollection<ClusterRecord>("cluster");
+    public ILiteCollection<PlanRecord> Plans => _db.GetCollection<PlanRecord>("plans");
+    public ILiteCollection<RunHistoryRecord> Runs => _db.GetCollection<RunHistoryRecord>("runs");
 
     /// <summary>Runs <paramref name="write"/> on the writer and completes once it is committed.</summary>
     public Task<T> WriteAsync<T>(Func<CoordinatorStore, T> write)

@@ -52,6 +52,45 @@ public sealed class NodeRecord
     public string CertificateFingerprint { get; set; } = "";
     /// <summary>SHA-256 of the node key's SubjectPublicKeyInfo: the name belongs to this key.</summary>
     public string PublicKeySha256 { get; set; } = "";
+    /// <summary>Highest report sequence recorded from this node: reports at or below it are duplicates.</summary>
+    public long LastReportSequence { get; set; }
+}
+
+/// <summary>A stored plan: a new generation each time content under the same name changes.</summary>
+public sealed class PlanRecord
+{
+    [BsonId] public string Name { get; set; } = "";
+    public long Generation { get; set; }
+    public string Digest { get; set; } = "";
+    public byte[] Plan { get; set; } = [];
+    public DateTime UpdatedAt { get; set; }
+}
+
+/// <summary>A plan run on a node as reported by its agent, step by step.</summary>
+public sealed class RunHistoryRecord
+{
+    [BsonId] public string Id { get; set; } = "";
+    public string Node { get; set; } = "";
+    public string PlanName { get; set; } = "";
+    public long Generation { get; set; }
+    public int State { get; set; }
+    public DateTime StartedAt { get; set; }
+    public DateTime? FinishedAt { get; set; }
+    public string Error { get; set; } = "";
+    public List<StepHistoryRecord> Steps { get; set; } = [];
+}
+
+/// <summary>One step of a run, as last reported.</summary>
+public sealed class StepHistoryRecord
+{
+    public string Phase { get; set; } = "";
+    public string Step { get; set; } = "";
+    public int State { get; set; }
+    public DateTime? StartedAt { get; set; }
+    public DateTime? FinishedAt { get; set; }
+    public string Message { get; set; } = "";
+    public string OutputTail { get; set; } = "";
+    public bool Changed { get; set; }
 }
 
 /// <summary>Something that happened to a node, kept for on-call.</summary>

@@ -40,7 +40,7 @@ public static partial class Durations
     public static string Format(TimeSpan t)
     {
         if (t < TimeSpan.Zero) t = t.Negate();
-        if (t.TotalSeconds < 1) return $"{(int)t.TotalMilliseconds}ms";
+        if (t > TimeSpan.Zero && t.TotalSeconds < 1) return $"{(int)t.TotalMilliseconds}ms";
         var sb = new StringBuilder();
         if (t.Days > 0) sb.Append(CultureInfo.InvariantCulture, $"{t.Days}d");
         if (t.Hours > 0) sb.Append(CultureInfo.InvariantCulture, $"{t.Hours}h");

@@ -5,10 +5,10 @@ namespace NodeFleet.Labels;
 /// <summary>Kubernetes label syntax: keys "[prefix/]name", values of up to 63 characters.</summary>
 public static partial class LabelSyntax
 {
-    [GeneratedRegex("^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")]
+    [GeneratedRegex("^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?\\z")]
     private static partial Regex NamePattern();
 
-    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\z")]
     private static partial Regex DnsSubdomainPattern();
 
     /// <summary>Null when the key is valid, else why not.</summary>

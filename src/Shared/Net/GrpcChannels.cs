@@ -57,6 +57,9 @@ public static class GrpcChannels
         var hasPort = address.StartsWith('[') ? address.Contains("]:", StringComparison.Ordinal)
             : address.Count(c => c == ':') == 1;
         if (!hasPort) address = address.Contains(':') && !address.StartsWith('[') ? $"[{address}]:7443" : $"{address}:7443";
+        var port = address[(address.LastIndexOf(':') + 1)..];
+        if (!int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) || p is < 1 or > 65535)
+            throw new FormatException($"coordinator address '{address}': port '{port}' is not a number from 1 to 65535");
         if (!Uri.TryCreate($"https://{address}", UriKind.Absolute, out var uri))
             throw new FormatException($"coordinator address '{address}' is not HOST:PORT");
         return uri;

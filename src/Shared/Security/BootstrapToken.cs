@@ -9,10 +9,10 @@ public sealed partial record BootstrapToken(string Id, string Secret)
 {
     private const string Alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
 
-    [GeneratedRegex("^[a-z0-9]{6}$")]
+    [GeneratedRegex("^[a-z0-9]{6}\\z")]
     private static partial Regex IdPattern();
 
-    [GeneratedRegex("^([a-z0-9]{6})\\.([a-z0-9]{16})$")]
+    [GeneratedRegex("^([a-z0-9]{6})\\.([a-z0-9]{16})\\z")]
     private static partial Regex TokenPattern();
 
     public override string ToString() => $"{Id}.{Secret}";

@@ -31,7 +31,7 @@ public static class Jws
             return CryptographicOperations.FixedTimeEquals(expected, actual)
                 && CryptographicOperations.FixedTimeEquals(payload, Encoding.UTF8.GetBytes(expectedPayload));
         }
-        catch (Exception e) when (e is FormatException or JsonException)
+        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException)
         {
             return false;
         }

@@ -1,0 +1,151 @@
+using LiteDB;
+using NodeFleet.Agent.Host;
+
+namespace NodeFleet.Agent.Execution;
+
+public enum RunState { Running, Succeeded, Failed, UndoRunning, Undone }
+
+public enum StepState { Pending, Running, Succeeded, Failed, Skipped, Undone }
+
+/// <summary>One attempt to apply a plan on this node.</summary>
+public sealed class RunRecord
+{
+    [BsonId] public string Id { get; set; } = "";
+    public string PlanName { get; set; } = "";
+    public long Generation { get; set; }
+    public string Digest { get; set; } = "";
+    /// <summary>The plan as protobuf bytes, so a resumed run executes exactly what was started.</summary>
+    public byte[] Plan { get; set; } = [];
+    public RunState State { get; set; }
+    public DateTime StartedAt { get; set; }
+    public DateTime? FinishedAt { get; set; }
+    public string Error { get; set; } = "";
+    public List<string> IgnorePreflightErrors { get; set; } = [];
+    /// <summary>Units whose configuration this run changed; restart-services restarts them.</summary>
+    public List<string> ChangedUnits { get; set; } = [];
+    /// <summary>Set when a systemd unit file or drop-in changed and daemon-reload has not run yet.</summary>
+    public bool DaemonReloadNeeded { get; set; }
+    public List<string> RestartedUnits { get; set; } = [];
+}
+
+/// <summary>A step of a run, written before the agent acts on it.</summary>
+public sealed class StepRecord
+{
+    [BsonId] public string Id { get; set; } = "";
+    public string RunId { get; set; } = "";
+    public int Index { get; set; }
+    public string Phase { get; set; } = "";
+    public string Step { get; set; } = "";
+    public StepState State { get; set; }
+    public DateTime? StartedAt { get; set; }
+    public DateTime? FinishedAt { get; set; }
+    public bool Changed { get; set; }
+    public string Message { get; set; } = "";
+    public string OutputTail { get; set; } = "";
+}
+
+/// <summary>What a file was before a step replaced it; the content lives in the content-addressed backup store.</summary>
+public sealed class BackupRecord
+{
+    [BsonId] public string Id { get; set; } = "";
+    public string RunId { get; set; } = "";
+    public string StepId { get; set; } = "";
+    public int Order { get; set; }
+    public string Path { get; set; } = "";
+    public bool Existed { get; set; }
+    public string ContentSha256 { get; set; } = "";
+    public int Mode { get; set; }
+    public bool Restored { get; set; }
+}
+
+/// <summary>Every host path NodeFleet ever wrote, with what was there before the first write (for reset).</summary>
+public sealed class InventoryRecord
+{
+    [BsonId] public string Path { get; set; } = "";
+    public bool OriginalExisted { get; set; }
+    public string OriginalSha256 { get; set; } = "";
+    public int OriginalMode { get; set; }
+    public DateTime FirstWrittenAt { get; set; }
+    public string FirstRunId { get; set; } = "";
+}
+
+/// <summary>A step report waiting to be delivered to the coordinator, in sequence order.</summary>
+public sealed class OutboxRecord
+{
+    [BsonId] public long Sequence { get; set; }
+    public byte[] Report { get; set; } = [];
+}
+
+/// <summary>
+/// The agent's own LiteDB journal (/var/lib/nodefleet-agent/journal.db). Every transition is committed before
+/// the agent acts on it, so a crash or reboot resumes at the first unfinished step.
+/// </summary>
+public sealed class Journal : IDisposable
+{
+    public const string FileName = "journal.db";
+    private readonly LiteDatabase _db;
+    private readonly object _gate = new();
+
+    public Journal(HostRoot root)
+    {
+        var dir = root.Path(AgentPaths.StateDir);
+        Directory.CreateDirectory(dir);
+        var mapper = NodeFleet.IO.LiteDbMapping.Create(
+            new RunRecord { ChangedUnits = { "u" } }, new StepRecord(), new BackupRecord(), new InventoryRecord(), new OutboxRecord());
+        _db = new LiteDatabase(new ConnectionString { Filename = Path.Combine(dir, FileName), Connection = ConnectionType.Direct }, mapper);
+        _db.UtcDate = true;
+        Steps.EnsureIndex(s => s.RunId);
+        Backups.EnsureIndex(b => b.RunId);
+        File.SetUnixFileMode(Path.Combine(dir, FileName), NodeFleet.IO.AtomicFile.Private);
+    }
+
+    public ILiteCollection<RunRecord> Runs => _db.GetCollection<RunRecord>("runs");
+    public ILiteCollection<StepRecord> Steps => _db.GetCollection<StepRecord>("steps");
+    public ILiteCollection<BackupRecord> Backups => _db.GetCollection<BackupRecord>("backups");
+    public ILiteCollection<InventoryRecord> Inventory => _db.GetCollection<InventoryRecord>("inventory");
+    public ILiteCollection<OutboxRecord> Outbox => _db.GetCollection<OutboxRecord>("outbox");
+
+    /// <summary>Runs <paramref name="change"/> in one committed transaction.</summary>
+    public T Write<T>(Func<Journal, T> change)
+    {
+        lock (_gate)
+        {
+            _db.BeginTrans();
+            try
+            {
+                var result = change(this);
+                _db.Commit();
+                return result;
+            }
+            catch
+            {
+                _db.Rollback();
+                throw;
+            }
+        }
+    }
+
+    public void Write(Action<Journal> change) => Write(j => { change(j); return true; });
+
+    public IReadOnlyList<StepRecord> StepsOf(string runId) =>
+        Steps.Find(s => s.RunId == runId).OrderBy(s => s.Index).ToList();
+
+    public RunRecord? LatestRun(string planName) =>
+        Runs.Find(r => r.PlanName == planName).OrderByDescending(r => r.StartedAt).FirstOrDefault();
+
+    public RunRecord? Unfinished() =>
+        Runs.Find(r => r.State == RunState.Running || r.State == RunState.UndoRunning).OrderByDescending(r => r.StartedAt).FirstOrDefault();
+
+    /// <summary>Appends a report to the outbox with the next sequence number.</summary>
+    public long Enqueue(byte[] report) => Write(j =>
+    {
+        // A counter that never goes back, even when the outbox is empty after deliveries.
+        var seqDoc = j._db.GetCollection("meta").FindById("outbox-seq");
+        var next = (seqDoc?["value"].AsInt64 ?? 0) + 1;
+        j._db.GetCollection("meta").Upsert(new BsonDocument { ["_id"] = "outbox-seq", ["value"] = next });
+        j.Outbox.Insert(new OutboxRecord { Sequence = next, Report = report });
+        return next;
+    });
+
+    public void Dispose() => _db.Dispose();
+}

@@ -1,0 +1,51 @@
+using NodeFleet.Agent.Phases;
+using NodeFleet.Plans;
+using NodeFleet.Protocol.V1;
+
+namespace NodeFleet.Agent.Execution;
+
+/// <summary>Turns a plan into its phases and steps, in order: the plan as a readable runbook.</summary>
+public sealed class PhaseCatalog(HttpClient http, AgentSettings settings)
+{
+    public IReadOnlyList<Phase> Build(NodePlan plan)
+    {
+        var spec = plan.Spec;
+        var images = PlanImages.Resolve(plan).Select(i => i.ToString()).ToList();
+        var runtimeUnit = RuntimeUnit(spec.Runtime.Kind);
+        var phases = new List<Phase>();
+        foreach (var id in PlanPhases.Selected(plan))
+        {
+            IReadOnlyList<IStep> steps = id switch
+            {
+                PlanPhases.Preflight => [new PreflightStep()],
+                PlanPhases.StageArtifacts => spec.Artifacts.Select(a => (IStep)new StageArtifactStep(a, http)).ToList(),
+                PlanPhases.ContainerdConfig => ConfigSteps.Containerd(plan),
+                PlanPhases.CrioConfig => ConfigSteps.Crio(plan),
+                PlanPhases.DockerConfig => ConfigSteps.Docker(plan),
+                PlanPhases.PrepullImages => [new PrepullImagesStep(images, settings.PullParallelism)],
+                PlanPhases.InstallArtifacts => spec.Artifacts.Select(a => (IStep)new InstallArtifactStep(a)).ToList(),
+                PlanPhases.KubeletConfig => [ConfigSteps.KubeletDropIn(plan), new DaemonReloadStep()],
+                PlanPhases.RestartServices => [new RestartUnitStep(runtimeUnit), new RestartUnitStep("kubelet")],
+                PlanPhases.Verify => [new VerifyRuntimeStep(), new VerifyImagesStep(images), new VerifyKubeletStep(http, settings.KubeletHealthz)],
+                _ => throw new InvalidOperationException($"unknown phase {id}"),
+            };
+            phases.Add(new Phase(id, PlanPhases.IsDisruptive(id), steps));
+        }
+        return phases;
+    }
+
+    /// <summary>The systemd unit of a runtime kind.</summary>
+    public static string RuntimeUnit(string kind) => kind switch
+    {
+        PlanRuntimes.CriO => "crio",
+        PlanRuntimes.Docker => "docker",
+        _ => "containerd",
+    };
+}
+
+/// <summary>Agent settings that steps need (from `run`/`apply` options).</summary>
+public sealed record AgentSettings
+{
+    public string KubeletHealthz { get; init; } = "http://127.0.0.1:10248/healthz";
+    public int PullParallelism { get; init; } = 3;
+}

@@ -1,0 +1,332 @@
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using NodeFleet.Agent.Host;
+using NodeFleet.Protocol.V1;
+
+namespace NodeFleet.Agent.Execution;
+
+/// <summary>
+/// Runs a plan's phases step by step, journaling every transition before acting on it. Restarted at any moment it
+/// resumes at the first unfinished step; a failed step stops the plan and undoes what the run changed.
+/// </summary>
+public sealed class PlanExecutor(
+    Journal journal,
+    HostFiles files,
+    BackupStore backups,
+    IServiceManager services,
+    ImageServiceFactory images,
+    CommandRunner commands,
+    PhaseCatalog catalog,
+    IRunObserver observer,
+    Failpoints failpoints,
+    TimeProvider time,
+    ILogger<PlanExecutor> log)
+{
+    public sealed record Options(IReadOnlyCollection<string> IgnorePreflightErrors);
+
+    /// <summary>One line of a dry run: the step, what its check found, and what would be done.</summary>
+    public sealed record DryRunEntry(string Phase, string Step, string Outcome, IReadOnlyList<string> Actions);
+
+    /// <summary>Applies <paramref name="plan"/>, resuming the same plan's unfinished run if there is one.</summary>
+    public async Task<RunRecord> ApplyAsync(NodePlan plan, Options options, CancellationToken ct)
+    {
+        plan = Validated(plan);
+        var digest = PlanIdentity.Digest(plan);
+        var unfinished = journal.Unfinished();
+        if (unfinished is not null)
+        {
+            if (unfinished.PlanName != plan.Metadata.Name || unfinished.Digest != digest)
+                throw new StepFailedException(
+                    $"run {unfinished.Id} of plan {unfinished.PlanName} is unfinished; it must finish (the agent resumes it) before another plan is applied");
+            log.LogInformation("Resuming run {Run} of plan {Plan}", unfinished.Id, unfinished.PlanName);
+            return await ContinueAsync(unfinished, ct);
+        }
+        var latest = journal.LatestRun(plan.Metadata.Name);
+        if (latest is { State: RunState.Succeeded } && latest.Digest == digest)
+        {
+            log.LogInformation("Plan {Plan} ({Digest}) is already applied by run {Run}", plan.Metadata.Name, digest[..12], latest.Id);
+            return latest;
+        }
+
+        var run = new RunRecord
+        {
+            Id = $"{plan.Metadata.Name}-{time.GetUtcNow():yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}",
+            PlanName = plan.Metadata.Name,
+            Generation = plan.Metadata.Generation,
+            Digest = digest,
+            Plan = plan.ToByteArray(),
+            State = RunState.Running,
+            StartedAt = time.GetUtcNow().UtcDateTime,
+            IgnorePreflightErrors = options.IgnorePreflightErrors.ToList(),
+        };
+        var phases = catalog.Build(plan);
+        journal.Write(j =>
+        {
+            j.Runs.Insert(run);
+            var index = 0;
+            foreach (var phase in phases)
+            {
+                foreach (var step in phase.Steps)
+                {
+                    j.Steps.Insert(new StepRecord
+                    {
+                        Id = $"{run.Id}/{phase.Id}/{step.Id}", RunId = run.Id, Index = index++, Phase = phase.Id, Step = step.Id,
+                        State = StepState.Pending,
+                    });
+                }
+            }
+        });
+        observer.RunChanged(run);
+        log.LogInformation("Applying plan {Plan} as run {Run}: {Phases}", run.PlanName, run.Id, string.Join(", ", phases.Select(p => p.Id)));
+        return await ContinueAsync(run, ct);
+    }
+
+    /// <summary>Finishes the run a crash or restart interrupted, if any.</summary>
+    public async Task<RunRecord?> ResumeAsync(CancellationToken ct)
+    {
+        var run = journal.Unfinished();
+        if (run is null) return null;
+        log.LogInformation("Resuming run {Run} of plan {Plan} after a restart", run.Id, run.PlanName);
+        return await ContinueAsync(run, ct);
+    }
+
+    private async Task<RunRecord> ContinueAsync(RunRecord run, CancellationToken ct)
+    {
+        if (run.State == RunState.UndoRunning)
+        {
+            await UndoAsync(run, ct);
+            return journal.Runs.FindById(run.Id);
+        }
+        var plan = NodePlan.Parser.ParseFrom(run.Plan);
+        var phases = catalog.Build(plan);
+        var records = journal.StepsOf(run.Id).ToDictionary(s => (s.Phase, s.Step));
+        foreach (var phase in phases)
+        {
+            using var phaseCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            if (plan.Spec.Timeouts.TryGetValue(phase.Id, out var timeout)) phaseCts.CancelAfter(timeout.ToTimeSpan());
+            foreach (var step in phase.Steps)
+            {
+                var record = records[(phase.Id, step.Id)];
+                if (record.State is StepState.Succeeded or StepState.Skipped) continue;
+                try
+                {
+                    await RunStepAsync(run, phase, step, record, phaseCts.Token);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    var message = e is OperationCanceledException
+                        ? $"phase {phase.Id} exceeded its timeout of {plan.Spec.Timeouts[phase.Id].ToTimeSpan()}"
+                        : e.Message;
+                    await FailAsync(run, record, $"error execution phase {phase.Id}/{step.Id}: {message}", ct);
+                    return journal.Runs.FindById(run.Id);
+                }
+            }
+        }
+        journal.Write(j =>
+        {
+            run = j.Runs.FindById(run.Id);
+            run.State = RunState.Succeeded;
+            run.FinishedAt = time.GetUtcNow().UtcDateTime;
+            j.Runs.Update(run);
+        });
+        observer.RunChanged(run);
+        log.LogInformation("Plan {Plan} applied (run {Run})", run.PlanName, run.Id);
+        return run;
+    }
+
+    private async Task RunStepAsync(RunRecord run, Phase phase, IStep step, StepRecord record, CancellationToken ct)
+    {
+        using var scope = log.BeginScope(new Dictionary<string, object> { ["Plan"] = run.PlanName, ["Phase"] = phase.Id, ["Step"] = step.Id });
+        record.State = StepState.Running;
+        record.StartedAt ??= time.GetUtcNow().UtcDateTime;
+        journal.Write(j => j.Steps.Update(record));
+        observer.StepChanged(run, record);
+
+        var ctx = Context(NodePlan.Parser.ParseFrom(run.Plan), journal.Runs.FindById(run.Id), record);
+        var check = await step.CheckAsync(ctx, ct);
+        var changed = false;
+        switch (check)
+        {
+            case CheckResult.Blocked b:
+                throw new StepFailedException(b.Reason);
+            case CheckResult.NeedsApply:
+                // The intent is journaled before acting: after a crash the restart still happens.
+                if (step.Affects.Count > 0 || step.NeedsDaemonReload)
+                {
+                    foreach (var unit in step.Affects) ctx.RequireRun().MarkUnitChanged(unit);
+                    if (step.NeedsDaemonReload) ctx.RequireRun().SetDaemonReloadNeeded(true);
+                }
+                failpoints.Hit(phase.Id, step.Id, "before-apply");
+                await step.ApplyAsync(ctx, ct);
+                failpoints.Hit(phase.Id, step.Id, "after-apply");
+                var problem = await step.VerifyAsync(ctx, ct);
+                if (problem is not null) throw new StepFailedException($"verification failed: {problem}");
+                changed = true;
+                break;
+        }
+        record.State = StepState.Succeeded;
+        record.Changed = changed;
+        record.FinishedAt = time.GetUtcNow().UtcDateTime;
+        record.Message = check is CheckResult.Satisfied s ? (s.Note.Length > 0 ? s.Note : "satisfied") : "applied";
+        record.OutputTail = ctx.OutputTail();
+        journal.Write(j => j.Steps.Update(record));
+        observer.StepChanged(run, record);
+        failpoints.Hit(phase.Id, step.Id, "after-step");
+    }
+
+    private async Task FailAsync(RunRecord run, StepRecord record, string message, CancellationToken ct)
+    {
+        log.LogError("{Message}", message);
+        journal.Write(j =>
+        {
+            record.State = StepState.Failed;
+            record.FinishedAt = time.GetUtcNow().UtcDateTime;
+            record.Message = message;
+            j.Steps.Update(record);
+            run = j.Runs.FindById(run.Id);
+            run.State = RunState.UndoRunning;
+            run.Error = message;
+            j.Runs.Update(run);
+        });
+        observer.StepChanged(run, record);
+        await UndoAsync(run, ct);
+    }
+
+    /// <summary>Restores the run's backups in reverse order, reloads systemd if unit files changed, restarts what the run restarted.</summary>
+    public async Task UndoAsync(RunRecord run, CancellationToken ct)
+    {
+        var restored = new List<string>();
+        foreach (var b in journal.Backups.Find(b => b.RunId == run.Id).OrderByDescending(b => b.Order).ToList())
+        {
+            if (b.Restored) continue;
+            Restore(b.Path, b.Existed, b.ContentSha256, b.Mode);
+            restored.Add(b.Path);
+            b.Restored = true;
+            journal.Write(j => j.Backups.Update(b));
+        }
+        run = journal.Runs.FindById(run.Id);
+        if (journal.Backups.Find(b => b.RunId == run.Id).Any(b => b.Path.StartsWith("/etc/systemd/", StringComparison.Ordinal)))
+            await services.DaemonReloadAsync(ct);
+        foreach (var unit in run.RestartedUnits) await services.RestartAsync(unit, ct);
+        journal.Write(j =>
+        {
+            foreach (var s in j.Steps.Find(s => s.RunId == run.Id && s.State == StepState.Succeeded).ToList())
+            {
+                s.State = StepState.Undone;
+                j.Steps.Update(s);
+            }
+            run.State = run.Error.Length > 0 ? RunState.Failed : RunState.Undone;
+            run.FinishedAt = time.GetUtcNow().UtcDateTime;
+            j.Runs.Update(run);
+        });
+        observer.RunChanged(run);
+        log.LogWarning("Run {Run} undone: restored {Count} file(s){Units}", run.Id, restored.Count,
+            run.RestartedUnits.Count > 0 ? $", restarted {string.Join(", ", run.RestartedUnits)}" : "");
+    }
+
+    /// <summary>Checks every step without changing anything.</summary>
+    public async Task<IReadOnlyList<DryRunEntry>> DryRunAsync(NodePlan plan, Options options, CancellationToken ct)
+    {
+        plan = Validated(plan);
+        var entries = new List<DryRunEntry>();
+        var changedUnits = new HashSet<string>();
+        var daemonReload = false;
+        foreach (var phase in catalog.Build(plan))
+        {
+            foreach (var step in phase.Steps)
+            {
+                var ctx = new StepContext(plan, files, services, images.For(plan), commands, time, log)
+                {
+                    ChangedUnits = changedUnits,
+                    RestartedUnits = new HashSet<string>(),
+                    DaemonReloadNeeded = daemonReload,
+                    IgnorePreflightErrors = options.IgnorePreflightErrors,
+                };
+                CheckResult check;
+                try { check = await step.CheckAsync(ctx, ct); }
+                catch (Exception e) when (e is not OperationCanceledException) { check = new CheckResult.Blocked(e.Message); }
+                switch (check)
+                {
+                    case CheckResult.Satisfied s:
+                        entries.Add(new DryRunEntry(phase.Id, step.Id, "satisfied", s.Note.Length > 0 ? [s.Note] : []));
+                        break;
+                    case CheckResult.NeedsApply n:
+                        entries.Add(new DryRunEntry(phase.Id, step.Id, "would apply", n.Actions));
+                        foreach (var u in step.Affects) changedUnits.Add(u);
+                        daemonReload |= step.NeedsDaemonReload;
+                        break;
+                    case CheckResult.Blocked b:
+                        entries.Add(new DryRunEntry(phase.Id, step.Id, "blocked", [b.Reason]));
+                        break;
+                }
+            }
+        }
+        return entries;
+    }
+
+    /// <summary>Restores or removes every file NodeFleet ever wrote on this node, from the journal's inventory.</summary>
+    public async Task<IReadOnlyList<string>> ResetAsync(bool dryRun, CancellationToken ct)
+    {
+        var actions = new List<string>();
+        var inventory = journal.Inventory.FindAll().OrderByDescending(i => i.FirstWrittenAt).ToList();
+        var systemdTouched = false;
+        foreach (var item in inventory)
+        {
+            var current = files.Read(item.Path);
+            string action;
+            if (item.OriginalExisted)
+            {
+                var same = current is not null && HostFiles.Sha256(current) == item.OriginalSha256 && (int)files.Mode(item.Path)!.Value == item.OriginalMode;
+                action = same ? $"unchanged {item.Path}" : $"restore {item.Path}";
+            }
+            else action = current is null ? $"absent {item.Path}" : $"remove {item.Path}";
+            actions.Add(action);
+            if (dryRun || action.StartsWith("unchanged", StringComparison.Ordinal) || action.StartsWith("absent", StringComparison.Ordinal)) continue;
+            Restore(item.Path, item.OriginalExisted, item.OriginalSha256, item.OriginalMode);
+            systemdTouched |= item.Path.StartsWith("/etc/systemd/", StringComparison.Ordinal);
+        }
+        if (!dryRun)
+        {
+            if (systemdTouched)
+            {
+                await services.DaemonReloadAsync(ct);
+                actions.Add("systemctl daemon-reload");
+            }
+            journal.Write(j => j.Inventory.DeleteAll());
+        }
+        return actions;
+    }
+
+    private void Restore(string hostPath, bool existed, string sha, int mode)
+    {
+        if (existed)
+        {
+            var content = File.ReadAllBytes(backups.FullPath(sha));
+            files.WriteIfChanged(hostPath, content, (UnixFileMode)mode);
+        }
+        else files.Delete(hostPath);
+    }
+
+    /// <summary>The plan with defaults filled in, or an error listing everything wrong with it; nothing runs before this.</summary>
+    private static NodePlan Validated(NodePlan plan)
+    {
+        var errors = NodeFleet.Plans.PlanValidator.Validate(plan);
+        if (errors.Count > 0) throw new StepFailedException("invalid plan:\n" + string.Join('\n', errors));
+        plan = plan.Clone();
+        NodeFleet.Plans.PlanDefaults.Apply(plan);
+        return plan;
+    }
+
+    private StepContext Context(NodePlan plan, RunRecord run, StepRecord record)
+    {
+        var scope = new RunScope(journal, backups, files, run.Id, record.Id, time);
+        return new StepContext(plan, files, services, images.For(plan), commands, time, log)
+        {
+            Run = scope,
+            IgnorePreflightErrors = run.IgnorePreflightErrors,
+            ChangedUnits = new HashSet<string>(run.ChangedUnits),
+            RestartedUnits = new HashSet<string>(run.RestartedUnits),
+            DaemonReloadNeeded = run.DaemonReloadNeeded,
+        };
+    }
+}

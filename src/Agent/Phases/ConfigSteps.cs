@@ -1,0 +1,71 @@
+using NodeFleet.Agent.Execution;
+using NodeFleet.Plans;
+using NodeFleet.Protocol.V1;
+using NodeFleet.Rendering;
+
+namespace NodeFleet.Agent.Phases;
+
+/// <summary>
+/// The configuration phases as file steps: containerd-config, crio-config, docker-config and the kubelet drop-in.
+/// Rendering is the pure renderers' job; each step writes only on change and names the unit to restart.
+/// </summary>
+public static class ConfigSteps
+{
+    private static readonly UnixFileMode Config = NodeFleet.IO.AtomicFile.Public;
+
+    private static IReadOnlyList<MirrorSettings> Mirrors(NodePlan plan) =>
+        plan.Spec.Registry?.Mirrors.OrderBy(m => m.Key, StringComparer.Ordinal)
+            .Select(m => new MirrorSettings(m.Key, m.Value.Endpoints.ToList())).ToList() ?? [];
+
+    private static Rendering.CgroupDriver Driver(NodePlan plan) => CgroupDrivers.Parse(plan.Spec.Runtime.CgroupDriver);
+
+    public static IReadOnlyList<IStep> Containerd(NodePlan plan)
+    {
+        var settings = new ContainerdSettings(Driver(plan), PlanImages.SandboxImage(plan).ToString());
+        var steps = new List<IStep>
+        {
+            new WriteFileStep("config-toml", ContainerdConfig.DefaultPath, existing => ContainerdConfig.Render(existing, settings), Config, ["containerd"]),
+        };
+        // hosts.toml is read on every pull: no restart needed for mirrors.
+        foreach (var mirror in Mirrors(plan))
+        {
+            steps.Add(new WriteFileStep($"hosts-toml-{StepSuffix(mirror.Registry)}", HostsToml.PathFor(settings.CertsDir, mirror.Registry),
+                _ => HostsToml.Render(mirror), Config));
+        }
+        return steps;
+    }
+
+    public static IReadOnlyList<IStep> Crio(NodePlan plan)
+    {
+        var settings = new CrioSettings(Driver(plan), PlanImages.SandboxImage(plan).ToString());
+        var steps = new List<IStep>
+        {
+            new WriteFileStep("crio-conf-d", CrioDropIn.DefaultPath, _ => CrioDropIn.Render(settings), Config, ["crio"]),
+        };
+        var mirrors = Mirrors(plan);
+        if (mirrors.Count > 0)
+            steps.Add(new WriteFileStep("registries-conf-d", CrioMirrors.DefaultPath, _ => CrioMirrors.Render(mirrors), Config, ["crio"]));
+        return steps;
+    }
+
+    public static IReadOnlyList<IStep> Docker(NodePlan plan)
+    {
+        var settings = new DockerSettings(Driver(plan), Mirrors(plan));
+        return [new WriteFileStep("daemon-json", DockerDaemonJson.DefaultPath, existing => DockerDaemonJson.Render(existing, settings), Config, ["docker"])];
+    }
+
+    public static IStep KubeletDropIn(NodePlan plan)
+    {
+        var spec = plan.Spec;
+        // The kubelet reaches Docker through cri-dockerd, not through the Engine API socket the agent uses.
+        var endpoint = spec.Runtime.Kind == PlanRuntimes.Docker ? "unix:///var/run/cri-dockerd.sock" : spec.Runtime.Endpoint;
+        var settings = new KubeletDropInSettings(spec.KubernetesVersion, endpoint, Driver(plan),
+            spec.Kubelet?.ExtraArgs.ToDictionary(kv => kv.Key, kv => kv.Value) ?? new Dictionary<string, string>());
+        var name = spec.Kubelet?.DropInName is { Length: > 0 } n ? n : Rendering.KubeletDropIn.DefaultName;
+        return new WriteFileStep("drop-in", Rendering.KubeletDropIn.PathFor(name), _ => Rendering.KubeletDropIn.Render(settings), Config,
+            ["kubelet"], needsDaemonReload: true);
+    }
+
+    private static string StepSuffix(string registry) =>
+        new string(registry.Select(c => char.IsAsciiLetterOrDigit(c) ? char.ToLowerInvariant(c) : '-').ToArray());
+}

@@ -1,0 +1,142 @@
+using System.Net;
+using System.Net.Sockets;
+using NodeFleet.Agent.Execution;
+using NodeFleet.Protocol.V1;
+
+namespace NodeFleet.Agent.Phases;
+
+/// <summary>One preflight finding; errors stop the plan unless ignored (--ignore-preflight-errors=ID,…|all).</summary>
+public sealed record PreflightFinding(string Id, bool IsError, string Message);
+
+/// <summary>
+/// `preflight`: read-only checks, as kubeadm's: swap, ports, disk, sysctls, kernel modules, the runtime socket and
+/// the cgroup driver of runtime, plan and kubelet. Host files are read under the root (/proc included), so a test
+/// root can stand for a machine.
+/// </summary>
+public sealed class PreflightStep : IStep
+{
+    public static readonly int[] Ports = [10250, 10256];
+    public const long MinFreeBytes = 2L * 1024 * 1024 * 1024;
+
+    public string Id => "checks";
+
+    public async Task<CheckResult> CheckAsync(StepContext ctx, CancellationToken ct)
+    {
+        var findings = await RunChecksAsync(ctx, ct);
+        foreach (var f in findings) ctx.Output($"[{(f.IsError ? "ERROR" : "WARNING")} {f.Id}]: {f.Message}");
+        var ignoreAll = ctx.IgnorePreflightErrors.Contains("all", StringComparer.OrdinalIgnoreCase);
+        var errors = findings.Where(f => f.IsError && !ignoreAll && !ctx.IgnorePreflightErrors.Contains(f.Id, StringComparer.OrdinalIgnoreCase)).ToList();
+        if (errors.Count > 0)
+            return new CheckResult.Blocked("preflight found errors:\n" + string.Join('\n', errors.Select(e => $"\t[ERROR {e.Id}]: {e.Message}"))
+                + "\nignore with --ignore-preflight-errors=" + string.Join(',', errors.Select(e => e.Id)));
+        var warnings = findings.Where(f => !f.IsError || ignoreAll || ctx.IgnorePreflightErrors.Contains(f.Id, StringComparer.OrdinalIgnoreCase)).ToList();
+        return new CheckResult.Satisfied(warnings.Count == 0 ? "all checks passed"
+            : "passed with warnings: " + string.Join("; ", warnings.Select(w => $"[{w.Id}] {w.Message}")));
+    }
+
+    // Preflight changes nothing: Check is everything.
+    public Task ApplyAsync(StepContext ctx, CancellationToken ct) => Task.CompletedTask;
+
+    public static async Task<IReadOnlyList<PreflightFinding>> RunChecksAsync(StepContext ctx, CancellationToken ct)
+    {
+        var findings = new List<PreflightFinding>();
+        var plan = ctx.Plan.Spec;
+
+        var swaps = ctx.Files.Read("/proc/swaps");
+        if (swaps is null) findings.Add(new("Swap", false, "cannot read /proc/swaps"));
+        else if (System.Text.Encoding.ASCII.GetString(swaps).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length > 1)
+            findings.Add(new("Swap", true, "swap is on; the kubelet needs it off (swapoff -a) unless configured for swap"));
+
+        foreach (var port in Ports)
+        {
+            if (!PortFree(port)) findings.Add(new($"Port-{port}", true, $"port {port} is in use"));
+        }
+
+        var stateDir = ctx.Files.Root.Path("/var/lib");
+        if (Directory.Exists(stateDir))
+        {
+            var free = new DriveInfo(stateDir).AvailableFreeSpace;
+            if (free < MinFreeBytes) findings.Add(new("DiskSpace", true, $"/var/lib has {free / (1024 * 1024)} MiB free; at least {MinFreeBytes / (1024 * 1024)} MiB are needed"));
+        }
+
+        foreach (var (path, id) in new[]
+                 {
+                     ("/proc/sys/net/ipv4/ip_forward", "FileContent--proc-sys-net-ipv4-ip_forward"),
+                     ("/proc/sys/net/bridge/bridge-nf-call-iptables", "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables"),
+                 })
+        {
+            var v = ctx.Files.Read(path);
+            if (v is null) findings.Add(new(id, true, $"{path} does not exist (is the module loaded?)"));
+            else if (System.Text.Encoding.ASCII.GetString(v).Trim() != "1") findings.Add(new(id, true, $"{path} contents are not set to 1"));
+        }
+
+        foreach (var module in new[] { "overlay", "br_netfilter" })
+        {
+            var modules = ctx.Files.Read("/proc/modules");
+            var loaded = ctx.Files.Exists($"/sys/module/{module}/initstate")
+                || (modules is not null && System.Text.Encoding.ASCII.GetString(modules).Split('\n').Any(l => l.StartsWith(module + " ", StringComparison.Ordinal)));
+            if (!loaded) findings.Add(new($"KernelModule-{module}", false, $"kernel module {module} does not seem to be loaded"));
+        }
+
+        var images = ctx.Images;
+        if (images is not null)
+        {
+            var problem = await images.ProbeAsync(ct);
+            if (problem is not null) findings.Add(new("CRI", true, problem));
+        }
+
+        var runtimeDriver = await RuntimeCgroupDriverAsync(ctx, ct);
+        if (runtimeDriver is not null && plan.Runtime.CgroupDriver.Length > 0 && runtimeDriver != plan.Runtime.CgroupDriver)
+        {
+            // A config phase of this plan sets the runtime's driver: a mismatch now is what it will fix.
+            findings.Add(new("CgroupDriver", false,
+                $"the runtime uses the {runtimeDriver} cgroup driver and the plan sets {plan.Runtime.CgroupDriver}; the plan will reconfigure it"));
+        }
+        var kubeletDriver = KubeletCgroupDriver(ctx);
+        if (kubeletDriver is not null && plan.Runtime.CgroupDriver.Length > 0 && kubeletDriver != plan.Runtime.CgroupDriver)
+            findings.Add(new("CgroupDriver", true,
+                $"the kubelet config (/var/lib/kubelet/config.yaml) has cgroupDriver {kubeletDriver} but the plan sets {plan.Runtime.CgroupDriver} for the runtime: they must match"));
+        return findings;
+    }
+
+    private static bool PortFree(int port)
+    {
+        try
+        {
+            using var l = new TcpListener(IPAddress.Any, port);
+            l.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<string?> RuntimeCgroupDriverAsync(StepContext ctx, CancellationToken ct)
+    {
+        var runtime = ctx.Plan.Spec.Runtime;
+        var socket = runtime.Endpoint.StartsWith("unix://", StringComparison.Ordinal) ? runtime.Endpoint[7..] : runtime.Endpoint;
+        if (socket.Length == 0 || !ctx.Files.Exists(socket)) return null;
+        try
+        {
+            return await Facts.FactsCollector.RuntimeCgroupDriverAsync(runtime.Kind, ctx.Files.Root.Path(socket), ct);
+        }
+        catch (Exception e) when (e is Grpc.Core.RpcException or HttpRequestException or IOException)
+        {
+            return null;
+        }
+    }
+
+    private static string? KubeletCgroupDriver(StepContext ctx)
+    {
+        var config = ctx.Files.Read("/var/lib/kubelet/config.yaml");
+        if (config is null) return null;
+        foreach (var line in System.Text.Encoding.UTF8.GetString(config).Split('\n'))
+        {
+            var t = line.Trim();
+            if (t.StartsWith("cgroupDriver:", StringComparison.Ordinal)) return t["cgroupDriver:".Length..].Trim().Trim('"');
+        }
+        return null;
+    }
+}

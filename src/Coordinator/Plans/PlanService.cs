@@ -1,0 +1,98 @@
+using System.Collections.Concurrent;
+using Google.Protobuf;
+using Grpc.Core;
+using NodeFleet.Coordinator.Nodes;
+using NodeFleet.Coordinator.Store;
+using NodeFleet.Plans;
+using NodeFleet.Protocol.V1;
+
+namespace NodeFleet.Coordinator.Plans;
+
+/// <summary>Stores plans (one generation per content change) and sends them, or dry-run requests, to nodes.</summary>
+public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, Presence presence, TimeProvider time)
+{
+    public static readonly TimeSpan DryRunTimeout = TimeSpan.FromMinutes(2);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<DryRunResult>> _dryRuns = new();
+
+    /// <summary>Validates and stores the plan; returns it with generation and digest set.</summary>
+    public async Task<NodePlan> StoreAsync(NodePlan plan)
+    {
+        var errors = PlanValidator.Validate(plan);
+        if (errors.Count > 0)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "invalid plan:\n" + string.Join('\n', errors)));
+        plan = plan.Clone();
+        PlanDefaults.Apply(plan);
+        var digest = PlanCanonical.Digest(plan);
+        return await store.WriteAsync(s =>
+        {
+            var existing = s.Plans.FindById(plan.Metadata.Name);
+            var generation = existing is null ? 1 : existing.Digest == digest ? existing.Generation : existing.Generation + 1;
+            plan.Metadata.Generation = generation;
+            plan.Metadata.Digest = digest;
+            if (existing is null || existing.Digest != digest)
+            {
+                s.Plans.Upsert(new PlanRecord
+                {
+                    Name = plan.Metadata.Name, Generation = generation, Digest = digest, Plan = plan.ToByteArray(),
+                    UpdatedAt = time.GetUtcNow().UtcDateTime,
+                });
+            }
+            return plan;
+        });
+    }
+
+    public async Task<ApplyPlanResponse> ApplyAsync(ApplyPlanRequest request)
+    {
+        var session = RequireConnected(request.Node);
+        var plan = await StoreAsync(request.Plan ?? throw new RpcException(new Status(StatusCode.InvalidArgument, "plan is required")));
+        var message = new ApplyPlan { Plan = plan };
+        message.IgnorePreflightErrors.AddRange(request.IgnorePreflightErrors);
+        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { ApplyPlan = message });
+        return new ApplyPlanResponse { PlanName = plan.Metadata.Name, Generation = plan.Metadata.Generation, Digest = plan.Metadata.Digest, Node = request.Node };
+    }
+
+    public async Task<DryRunResult> DiffAsync(ApplyPlanRequest request, CancellationToken ct)
+    {
+        var session = RequireConnected(request.Node);
+        var plan = request.Plan ?? throw new RpcException(new Status(StatusCode.InvalidArgument, "plan is required"));
+        var errors = PlanValidator.Validate(plan);
+        if (errors.Count > 0)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "invalid plan:\n" + string.Join('\n', errors)));
+        plan = plan.Clone();
+        PlanDefaults.Apply(plan);
+        var id = Guid.NewGuid().ToString("N");
+        var tcs = new TaskCompletionSource<DryRunResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _dryRuns[id] = tcs;
+        try
+        {
+            var message = new DryRunRequest { RequestId = id, Plan = plan };
+            message.IgnorePreflightErrors.AddRange(request.IgnorePreflightErrors);
+            await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { DryRun = message }, ct);
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(DryRunTimeout);
+            try { return await tcs.Task.WaitAsync(cts.Token); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"node {request.Node} did not answer the dry run within {DryRunTimeout.TotalSeconds:0}s"));
+            }
+        }
+        finally
+        {
+            _dryRuns.TryRemove(id, out _);
+        }
+    }
+
+    public void CompleteDryRun(DryRunResult result)
+    {
+        if (_dryRuns.TryGetValue(result.RequestId, out var tcs)) tcs.TrySetResult(result);
+    }
+
+    private Presence.Session RequireConnected(string node)
+    {
+        registry.Get(node);
+        var session = presence.Get(node);
+        if (session is not { Connected: true } || session.Silent)
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"node {node} is not connected; it must be online to receive a plan"));
+        return session;
+    }
+}

@@ -1,0 +1,158 @@
+using NodeFleet.Config;
+using NodeFleet.Coordinator.Commands;
+using NodeFleet.Coordinator.Hosting;
+using NodeFleet.Coordinator.Store;
+using NodeFleet.IO;
+using NodeFleet.Security;
+using NodeFleet.Tests.TestSupport;
+
+namespace NodeFleet.Tests.Coordinator;
+
+public sealed class DataDirectoryTests : IDisposable
+{
+    private readonly TempDir _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    private string DataPath => Path.Combine(_tmp.Path, "data");
+
+    private string Init(string? dataDir = null)
+    {
+        var output = new StringWriter();
+        Assert.Equal(0, InitCommand.Run(new InitCommand.Settings(dataDir ?? DataPath, ["coordinator.example.com"], "10.1.2.3:7443"),
+            output, TimeProvider.System));
+        return output.ToString();
+    }
+
+    [Fact]
+    public void Missing_directory_says_to_run_init()
+    {
+        var e = Assert.Throws<StartupException>(() => new DataDirectory(DataPath).EnsureUsable());
+        Assert.Contains("does not exist", e.Message);
+        Assert.Contains("init", e.Message);
+        Assert.Contains(DataPath, e.Message);
+    }
+
+    [Fact]
+    public void Empty_directory_is_not_initialised()
+    {
+        Directory.CreateDirectory(DataPath);
+        var dir = new DataDirectory(DataPath);
+        Assert.False(dir.IsInitialized);
+        var e = Assert.Throws<StartupException>(() => dir.EnsureUsable());
+        Assert.Contains("not initialised", e.Message);
+        Assert.Contains("init", e.Message);
+    }
+
+    [Fact]
+    public void Initialised_directory_is_usable()
+    {
+        var output = Init();
+        var dir = new DataDirectory(DataPath);
+        Assert.True(dir.IsInitialized);
+        dir.EnsureUsable();
+        Assert.Empty(Directory.GetFiles(DataPath, ".write-probe*"));
+        Assert.Contains("CA hash:", output);
+        Assert.Contains("10.1.2.3:7443", output);
+    }
+
+    [Fact]
+    public void Init_prints_the_hash_of_the_ca_it_wrote()
+    {
+        var output = Init();
+        var (ca, key) = new DataDirectory(DataPath).LoadCa();
+        using var _ = ca;
+        using var __ = key;
+        Assert.Contains(CaHash.Of(ca), output);
+    }
+
+    [Fact]
+    public void Init_twice_refuses_to_overwrite_the_ca()
+    {
+        Init();
+        var caBefore = File.ReadAllText(new DataDirectory(DataPath).CaCert);
+        var e = Assert.Throws<StartupException>(() => Init());
+        Assert.Contains("already initialised", e.Message);
+        Assert.Equal(caBefore, File.ReadAllText(new DataDirectory(DataPath).CaCert));
+    }
+
+    [Fact]
+    public void Secrets_are_private_and_the_directory_is_owner_only()
+    {
+        Init();
+        var dir = new DataDirectory(DataPath);
+        Assert.Equal(AtomicFile.Private, File.GetUnixFileMode(dir.CaKey));
+        Assert.Equal(AtomicFile.Private, File.GetUnixFileMode(dir.ServingKey));
+        Assert.Equal(AtomicFile.Private, File.GetUnixFileMode(dir.AdminConf));
+        Assert.Equal(AtomicFile.Private, File.GetUnixFileMode(dir.Database));
+        Assert.Equal(AtomicFile.Public, File.GetUnixFileMode(dir.CaCert));
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(dir.Path));
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(dir.PkiDir));
+    }
+
+    [Fact]
+    public void Admin_conf_loads_and_holds_an_admin_certificate_of_the_ca()
+    {
+        Init();
+        var dir = new DataDirectory(DataPath);
+        var config = ClientConfig.Load(dir.AdminConf);
+        Assert.Equal("10.1.2.3:7443", config.Coordinator);
+
+        using var client = config.ClientCertificate();
+        Assert.True(client.HasPrivateKey);
+        Assert.Equal(("admin", (string?)Roles.Admins), Pki.ReadSubject(client));
+        Assert.Equal("nodefleet:admins", Roles.Admins);
+
+        var (ca, key) = dir.LoadCa();
+        using var _ = ca;
+        using var __ = key;
+        using var configCa = config.CaCertificate();
+        Assert.Equal(ca.RawData, configCa.RawData);
+        Assert.True(Pki.ChainsTo(client, ca, requireClientAuth: true, DateTimeOffset.UtcNow));
+    }
+
+    [Fact]
+    public void Serving_certificate_chains_to_the_ca_and_names_the_advertised_and_extra_hosts()
+    {
+        Init();
+        var dir = new DataDirectory(DataPath);
+        using var serving = dir.LoadServing();
+        Assert.True(serving.HasPrivateKey);
+        var (ca, key) = dir.LoadCa();
+        using var _ = ca;
+        using var __ = key;
+        Assert.True(Pki.ChainsTo(serving, ca, requireClientAuth: false, DateTimeOffset.UtcNow));
+        Assert.True(serving.MatchesHostname("coordinator.example.com"));
+        Assert.True(serving.MatchesHostname("10.1.2.3"));
+        Assert.True(serving.MatchesHostname("localhost"));
+    }
+
+    [Fact]
+    public void Database_records_the_advertised_address()
+    {
+        Init();
+        using var store = new CoordinatorStore(new DataDirectory(DataPath).Database);
+        Assert.Equal("10.1.2.3:7443", store.Cluster.FindById(1).AdvertiseAddress);
+    }
+
+    [Fact]
+    public void Missing_key_makes_the_directory_unusable_naming_the_file()
+    {
+        Init();
+        var dir = new DataDirectory(DataPath);
+        File.Delete(dir.ServingKey);
+        var e = Assert.Throws<StartupException>(() => dir.EnsureUsable());
+        Assert.Contains("not initialised", e.Message);
+        Assert.Contains(dir.ServingKey, e.Message);
+    }
+
+    [Fact]
+    public void A_directory_with_only_a_database_counts_as_initialised()
+    {
+        Directory.CreateDirectory(DataPath);
+        File.WriteAllText(Path.Combine(DataPath, CoordinatorStore.FileName), "");
+        Assert.True(new DataDirectory(DataPath).IsInitialized);
+        Assert.Throws<StartupException>(() => Init());
+    }
+}

@@ -1,0 +1,129 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using NodeFleet.Coordinator.Hosting;
+using NodeFleet.Coordinator.Nodes;
+using NodeFleet.Coordinator.Store;
+using NodeFleet.Tests.TestSupport;
+
+namespace NodeFleet.Tests.Coordinator;
+
+public sealed class HeartbeatMonitorTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+    private readonly CoordinatorRig _rig = new();
+    private readonly Presence _presence;
+    private readonly HeartbeatMonitor _monitor;
+
+    public HeartbeatMonitorTests()
+    {
+        _presence = new Presence(_rig.Time);
+        _monitor = new HeartbeatMonitor(_presence, _rig.Registry, _rig.Tokens,
+            Options.Create(new CoordinatorOptions { HeartbeatInterval = "1s" }), _rig.Time,
+            NullLogger<HeartbeatMonitor>.Instance);
+    }
+
+    public async Task InitializeAsync()
+    {
+        var token = await _rig.CreateTokenAsync();
+        foreach (var name in new[] { "node-1", "node-2" })
+        {
+            (await _rig.JoinAsync(token, name)).Key.Dispose();
+            await _rig.Registry.MarkOnlineAsync(name, null, "10.0.0.1:1");
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        _monitor.Dispose();
+        await _rig.DisposeAsync();
+    }
+
+    private NodeRecord Node(string name) => _rig.Registry.Get(name);
+
+    [Fact]
+    public async Task Silent_session_is_marked_offline_after_three_missed_heartbeats()
+    {
+        var session = _presence.Open("node-1");
+        var opened = _rig.Time.Now.UtcDateTime;
+
+        _rig.Time.Advance(Interval * 3); // exactly three intervals: not yet
+        await _monitor.CheckAsync(Interval);
+        Assert.Equal(NodeState.Online, Node("node-1").Status);
+        Assert.False(session.Silent);
+
+        _rig.Time.Advance(TimeSpan.FromMilliseconds(1));
+        await _monitor.CheckAsync(Interval);
+        var node = Node("node-1");
+        Assert.Equal(NodeState.Offline, node.Status);
+        Assert.Contains("missed 3 heartbeats", node.StatusReason);
+        Assert.Equal(opened, node.LastSeen);
+        Assert.True(session.Silent);
+        Assert.Same(session, _presence.Get("node-1")); // the stream stays open; only the status changes
+        Assert.Equal("Offline", _rig.Registry.Events("node-1", 1).Single().Reason);
+
+        // A second check does not mark it again.
+        _rig.Time.Advance(Interval * 10);
+        await _monitor.CheckAsync(Interval);
+        Assert.Single(_rig.Registry.Events("node-1", 10), e => e.Reason == "Offline");
+    }
+
+    [Fact]
+    public async Task Touched_session_stays_online()
+    {
+        var quiet = _presence.Open("node-1");
+        var chatty = _presence.Open("node-2");
+        for (var i = 0; i < 8; i++)
+        {
+            _rig.Time.Advance(Interval);
+            chatty.Touch(_rig.Time.Now.UtcDateTime);
+            await _monitor.CheckAsync(Interval);
+        }
+        Assert.Equal(NodeState.Online, Node("node-2").Status);
+        Assert.False(chatty.Silent);
+        Assert.Equal(NodeState.Offline, Node("node-1").Status);
+        Assert.True(quiet.Silent);
+    }
+
+    [Fact]
+    public async Task Node_that_does_not_reconnect_after_a_restart_is_marked_offline()
+    {
+        _presence.AddGrace("node-1");
+        _presence.AddGrace("node-2");
+        _rig.Time.Advance(Interval * 2);
+        _presence.Open("node-2"); // node-2 reconnects in time, replacing its grace placeholder
+        _rig.Time.Advance(Interval * 2);
+
+        await _monitor.CheckAsync(Interval);
+
+        var node = Node("node-1");
+        Assert.Equal(NodeState.Offline, node.Status);
+        Assert.Contains("restart", node.StatusReason);
+        Assert.Null(_presence.Get("node-1"));
+        Assert.Equal(NodeState.Online, Node("node-2").Status);
+        Assert.True(_presence.Get("node-2")!.Connected);
+    }
+
+    [Fact]
+    public async Task Grace_does_not_replace_a_connected_session()
+    {
+        var session = _presence.Open("node-1");
+        _presence.AddGrace("node-1");
+        Assert.Same(session, _presence.Get("node-1"));
+        Assert.Equal(1, _presence.ConnectedCount);
+        await _monitor.CheckAsync(Interval);
+        Assert.Equal(NodeState.Online, Node("node-1").Status);
+    }
+
+    [Fact]
+    public void Opening_a_second_stream_closes_the_first()
+    {
+        var first = _presence.Open("node-1");
+        var second = _presence.Open("node-1");
+        Assert.True(first.Closed.IsCancellationRequested);
+        Assert.False(second.Closed.IsCancellationRequested);
+        Assert.False(_presence.Close(first)); // no longer current: closing it must not remove the new one
+        Assert.Same(second, _presence.Get("node-1"));
+        Assert.True(_presence.Close(second));
+        Assert.Null(_presence.Get("node-1"));
+    }
+}
