@@ -83,43 +83,51 @@ public sealed class OutboxRecord
 public sealed class Journal : IDisposable
 {
     public const string FileName = "journal.db";
-    private readonly LiteDatabase _db;
+    private readonly Lazy<LiteDatabase> _lazy;
     private readonly object _gate = new();
 
+    /// <summary>Opens the database on first use only, so a dry run never creates it.</summary>
     public Journal(HostRoot root)
     {
-        var dir = root.Path(AgentPaths.StateDir);
-        Directory.CreateDirectory(dir);
-        var mapper = NodeFleet.IO.LiteDbMapping.Create(
-            new RunRecord { ChangedUnits = { "u" } }, new StepRecord(), new BackupRecord(), new InventoryRecord(), new OutboxRecord());
-        _db = new LiteDatabase(new ConnectionString { Filename = Path.Combine(dir, FileName), Connection = ConnectionType.Direct }, mapper);
-        _db.UtcDate = true;
-        Steps.EnsureIndex(s => s.RunId);
-        Backups.EnsureIndex(b => b.RunId);
-        File.SetUnixFileMode(Path.Combine(dir, FileName), NodeFleet.IO.AtomicFile.Private);
+        _lazy = new Lazy<LiteDatabase>(() =>
+        {
+            var dir = root.Path(AgentPaths.StateDir);
+            Directory.CreateDirectory(dir);
+            var mapper = NodeFleet.IO.LiteDbMapping.Create(
+                new RunRecord { ChangedUnits = { "u" } }, new StepRecord(), new BackupRecord(), new InventoryRecord(), new OutboxRecord());
+            var file = Path.Combine(dir, FileName);
+            var db = new LiteDatabase(new ConnectionString { Filename = file, Connection = ConnectionType.Direct }, mapper);
+            db.UtcDate = true;
+            db.GetCollection<StepRecord>("steps").EnsureIndex(x => x.RunId);
+            db.GetCollection<BackupRecord>("backups").EnsureIndex(x => x.RunId);
+            File.SetUnixFileMode(file, NodeFleet.IO.AtomicFile.Private);
+            return db;
+        }, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
-    public ILiteCollection<RunRecord> Runs => _db.GetCollection<RunRecord>("runs");
-    public ILiteCollection<StepRecord> Steps => _db.GetCollection<StepRecord>("steps");
-    public ILiteCollection<BackupRecord> Backups => _db.GetCollection<BackupRecord>("backups");
-    public ILiteCollection<InventoryRecord> Inventory => _db.GetCollection<InventoryRecord>("inventory");
-    public ILiteCollection<OutboxRecord> Outbox => _db.GetCollection<OutboxRecord>("outbox");
+    private LiteDatabase Db => _lazy.Value;
+
+    public ILiteCollection<RunRecord> Runs => Db.GetCollection<RunRecord>("runs");
+    public ILiteCollection<StepRecord> Steps => Db.GetCollection<StepRecord>("steps");
+    public ILiteCollection<BackupRecord> Backups => Db.GetCollection<BackupRecord>("backups");
+    public ILiteCollection<InventoryRecord> Inventory => Db.GetCollection<InventoryRecord>("inventory");
+    public ILiteCollection<OutboxRecord> Outbox => Db.GetCollection<OutboxRecord>("outbox");
 
     /// <summary>Runs <paramref name="change"/> in one committed transaction.</summary>
     public T Write<T>(Func<Journal, T> change)
     {
         lock (_gate)
         {
-            _db.BeginTrans();
+            Db.BeginTrans();
             try
             {
                 var result = change(this);
-                _db.Commit();
+                Db.Commit();
                 return result;
             }
             catch
             {
-                _db.Rollback();
+                Db.Rollback();
                 throw;
             }
         }
@@ -140,12 +148,15 @@ public sealed class Journal : IDisposable
     public long Enqueue(byte[] report) => Write(j =>
     {
         // A counter that never goes back, even when the outbox is empty after deliveries.
-        var seqDoc = j._db.GetCollection("meta").FindById("outbox-seq");
+        var seqDoc = j.Db.GetCollection("meta").FindById("outbox-seq");
         var next = (seqDoc?["value"].AsInt64 ?? 0) + 1;
-        j._db.GetCollection("meta").Upsert(new BsonDocument { ["_id"] = "outbox-seq", ["value"] = next });
+        j.Db.GetCollection("meta").Upsert(new BsonDocument { ["_id"] = "outbox-seq", ["value"] = next });
         j.Outbox.Insert(new OutboxRecord { Sequence = next, Report = report });
         return next;
     });
 
-    public void Dispose() => _db.Dispose();
+    public void Dispose()
+    {
+        if (_lazy.IsValueCreated) _lazy.Value.Dispose();
+    }
 }

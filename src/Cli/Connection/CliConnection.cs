@@ -52,17 +52,22 @@ public sealed class CliConnection : IDisposable
         return new CliConnection(address, ca, client);
     }
 
-    /// <summary>Runs one unary call with the deadline, translating an <see cref="RpcException"/> into a <see cref="CliException"/>.</summary>
-    public async Task<T> CallAsync<T>(Func<Fleet.FleetClient, CallOptions, AsyncUnaryCall<T>> call, CancellationToken ct)
+    /// <summary>
+    /// Runs one unary call with the deadline (<see cref="CallTimeout"/> unless a call that waits on a node needs
+    /// longer), translating an <see cref="RpcException"/> into a <see cref="CliException"/>.
+    /// </summary>
+    public async Task<T> CallAsync<T>(Func<Fleet.FleetClient, CallOptions, AsyncUnaryCall<T>> call, CancellationToken ct,
+        TimeSpan? timeout = null)
     {
-        var options = new CallOptions(deadline: DateTime.UtcNow + CallTimeout, cancellationToken: ct);
+        var limit = timeout ?? CallTimeout;
+        var options = new CallOptions(deadline: DateTime.UtcNow + limit, cancellationToken: ct);
         try
         {
             return await call(Client, options);
         }
         catch (RpcException e)
         {
-            throw Translate(e, Address, CallTimeout, ct.IsCancellationRequested);
+            throw Translate(e, Address, limit, ct.IsCancellationRequested);
         }
     }
 

@@ -1,0 +1,93 @@
+using System.Security.Cryptography;
+
+namespace NodeFleet.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A scratch directory standing for a node's filesystem (the agent's --root): the /proc files preflight reads,
+/// plus a recording systemctl outside it — the one stand-in here, since no systemd runs as PID 1 on this machine.
+/// </summary>
+public sealed class NodeRoot : IDisposable
+{
+    private readonly TempDir _dir = new("nf-node");
+
+    public NodeRoot()
+    {
+        Root = _dir.Combine("root");
+        Write("/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n");
+        Write("/proc/sys/net/ipv4/ip_forward", "1\n");
+        Write("/proc/sys/net/bridge/bridge-nf-call-iptables", "1\n");
+        Write("/proc/modules", "overlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n");
+        Systemctl = _dir.Combine("systemctl");
+        SystemctlLog = _dir.Combine("systemctl.log");
+        // Records each call; `restart UNIT` fails while a file fail-restart-UNIT exists next to it.
+        File.WriteAllText(Systemctl, $$"""
+            #!/bin/sh
+            # Recording systemctl (test stand-in for systemd).
+            echo "$*" >> '{{SystemctlLog}}'
+            if [ "$1" = "restart" ] && [ -e '{{_dir.Path}}/fail-restart-'"$2" ]; then echo "Job for $2.service failed." >&2; exit 1; fi
+            if [ "$1" = "is-active" ]; then echo active; fi
+            exit 0
+            """.Replace("\r", ""));
+        File.SetUnixFileMode(Systemctl, (UnixFileMode)0b111_101_101);
+    }
+
+    public string Root { get; }
+    public string Systemctl { get; }
+    public string SystemctlLog { get; }
+    public string Scratch => _dir.Path;
+
+    public string HostPath(string hostPath) => Path.Combine(Root, hostPath.TrimStart('/'));
+
+    public void Write(string hostPath, string content)
+    {
+        var p = HostPath(hostPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(p)!);
+        File.WriteAllText(p, content);
+    }
+
+    public string? Read(string hostPath) => File.Exists(HostPath(hostPath)) ? File.ReadAllText(HostPath(hostPath)) : null;
+
+    public IReadOnlyList<string> SystemctlCalls() =>
+        File.Exists(SystemctlLog) ? File.ReadAllLines(SystemctlLog) : [];
+
+    public void FailRestartOf(string unit) => File.WriteAllText(_dir.Combine("fail-restart-" + unit), "");
+
+    public string WritePlan(string yaml, string name = "plan.yaml")
+    {
+        var p = _dir.Combine(name);
+        File.WriteAllText(p, yaml);
+        return p;
+    }
+
+    public Task<ProcResult> AgentAsync(IEnumerable<string> args, IDictionary<string, string>? env = null) =>
+        Proc.RunAsync(Binaries.Agent, ["--root", Root, "--systemctl", Systemctl, .. args], env, TimeSpan.FromSeconds(120));
+
+    /// <summary>Every file under the root with its hash and mode; the agent's own state directory optional.</summary>
+    public SortedDictionary<string, string> Snapshot(bool includeAgentState = false)
+    {
+        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        if (!Directory.Exists(Root)) return result;
+        foreach (var f in Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories))
+        {
+            var rel = "/" + Path.GetRelativePath(Root, f);
+            if (!includeAgentState && rel.StartsWith("/var/lib/nodefleet-agent/", StringComparison.Ordinal)) continue;
+            var hash = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(f)));
+            result[rel] = $"{hash} {Convert.ToString((int)File.GetUnixFileMode(f), 8)}";
+        }
+        return result;
+    }
+
+    /// <summary>A copy of this root's files in another NodeRoot (same /proc stand-ins).</summary>
+    public void CopyFilesTo(NodeRoot other)
+    {
+        foreach (var f in Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(other.Root, Path.GetRelativePath(Root, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(f, target, overwrite: true);
+            File.SetUnixFileMode(target, File.GetUnixFileMode(f));
+        }
+    }
+
+    public void Dispose() => _dir.Dispose();
+}
