@@ -11,7 +11,7 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 
 # Debian packages the tests use: real components, started privately by the tests' own fixtures.
-packages=(containerd docker.io)
+packages=(containerd docker.io docker-registry skopeo umoci busybox-static)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

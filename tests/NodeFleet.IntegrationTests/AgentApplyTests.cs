@@ -40,7 +40,10 @@ public sealed class AgentApplyTests
 
         """;
 
-    private static readonly string[] IgnoreCri = ["--ignore-preflight-errors=CRI"];
+    // No runtime and no mirror run in these tests: their preflight errors are ignored by id.
+    public const string IgnoreAbsentRuntime = "--ignore-preflight-errors=CRI,Mirror-127.0.0.1:5000";
+
+    private static readonly string[] IgnoreCri = [IgnoreAbsentRuntime];
 
     private static NodeRoot NewNode()
     {
@@ -67,7 +70,7 @@ public sealed class AgentApplyTests
         Assert.Contains("# Site config kept by the operator", config);
         Assert.Contains("SystemdCgroup = true", config);
         Assert.Contains("sandbox_image = \"registry.k8s.io/pause:3.10\"", config);
-        Assert.Contains("[host.\"http://127.0.0.1:5000\"]", node.Read("/etc/containerd/certs.d/registry.k8s.io/hosts.toml"));
+        Assert.Contains("server = \"http://127.0.0.1:5000\"", node.Read("/etc/containerd/certs.d/registry.k8s.io/hosts.toml"));
         var dropIn = node.Read("/etc/systemd/system/kubelet.service.d/20-nodefleet.conf")!;
         Assert.Contains("--container-runtime-endpoint=unix:///run/containerd/containerd.sock --cgroup-driver=systemd --max-pods=50 --node-labels=tier=web", dropIn);
         Assert.Equal(["daemon-reload", "restart containerd", "is-active containerd", "restart kubelet", "is-active kubelet"], node.SystemctlCalls());

@@ -9,6 +9,9 @@ public sealed class LogObserver(ILogger<LogObserver> log) : IRunObserver
     {
         switch (step.State)
         {
+            case StepState.Running when step.Message.Length > 0:
+                log.LogInformation("[{Phase}/{Step}] {Progress}", step.Phase, step.Step, step.Message);
+                break;
             case StepState.Running:
                 log.LogInformation("[{Phase}/{Step}] running", step.Phase, step.Step);
                 break;

@@ -17,16 +17,16 @@ public sealed class PhaseCatalog(HttpClient http, AgentSettings settings)
         {
             IReadOnlyList<IStep> steps = id switch
             {
-                PlanPhases.Preflight => [new PreflightStep()],
+                PlanPhases.Preflight => [new PreflightStep(http)],
                 PlanPhases.StageArtifacts => spec.Artifacts.Select(a => (IStep)new StageArtifactStep(a, http)).ToList(),
                 PlanPhases.ContainerdConfig => ConfigSteps.Containerd(plan),
                 PlanPhases.CrioConfig => ConfigSteps.Crio(plan),
                 PlanPhases.DockerConfig => ConfigSteps.Docker(plan),
-                PlanPhases.PrepullImages => [new PrepullImagesStep(images, settings.PullParallelism)],
+                PlanPhases.PrepullImages => [new PrepullImagesStep(images, settings.Pull)],
                 PlanPhases.InstallArtifacts => spec.Artifacts.Select(a => (IStep)new InstallArtifactStep(a)).ToList(),
                 PlanPhases.KubeletConfig => [ConfigSteps.KubeletDropIn(plan), new DaemonReloadStep()],
                 PlanPhases.RestartServices => [new RestartUnitStep(runtimeUnit), new RestartUnitStep("kubelet")],
-                PlanPhases.Verify => [new VerifyRuntimeStep(), new VerifyImagesStep(images), new VerifyKubeletStep(http, settings.KubeletHealthz)],
+                PlanPhases.Verify => [new VerifyRuntimeStep(), new VerifyKubeletStep(http, settings.KubeletHealthz), new VerifyImagesStep(images)],
                 _ => throw new InvalidOperationException($"unknown phase {id}"),
             };
             phases.Add(new Phase(id, PlanPhases.IsDisruptive(id), steps));
@@ -47,5 +47,5 @@ public sealed class PhaseCatalog(HttpClient http, AgentSettings settings)
 public sealed record AgentSettings
 {
     public string KubeletHealthz { get; init; } = "http://127.0.0.1:10248/healthz";
-    public int PullParallelism { get; init; } = 3;
+    public PullSettings Pull { get; init; } = new();
 }

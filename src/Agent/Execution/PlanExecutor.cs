@@ -142,27 +142,41 @@ public sealed class PlanExecutor(
         journal.Write(j => j.Steps.Update(record));
         observer.StepChanged(run, record);
 
-        var ctx = Context(NodePlan.Parser.ParseFrom(run.Plan), journal.Runs.FindById(run.Id), record);
-        var check = await step.CheckAsync(ctx, ct);
-        var changed = false;
-        switch (check)
+        var ctx = Context(NodePlan.Parser.ParseFrom(run.Plan), journal.Runs.FindById(run.Id), record, message =>
         {
-            case CheckResult.Blocked b:
-                throw new StepFailedException(b.Reason);
-            case CheckResult.NeedsApply:
-                // The intent is journaled before acting: after a crash the restart still happens.
-                if (step.Affects.Count > 0 || step.NeedsDaemonReload)
-                {
-                    foreach (var unit in step.Affects) ctx.RequireRun().MarkUnitChanged(unit);
-                    if (step.NeedsDaemonReload) ctx.RequireRun().SetDaemonReloadNeeded(true);
-                }
-                failpoints.Hit(phase.Id, step.Id, "before-apply");
-                await step.ApplyAsync(ctx, ct);
-                failpoints.Hit(phase.Id, step.Id, "after-apply");
-                var problem = await step.VerifyAsync(ctx, ct);
-                if (problem is not null) throw new StepFailedException($"verification failed: {problem}");
-                changed = true;
-                break;
+            record.Message = message;
+            observer.StepChanged(run, record);
+        });
+        CheckResult check;
+        var changed = false;
+        try
+        {
+            check = await step.CheckAsync(ctx, ct);
+            switch (check)
+            {
+                case CheckResult.Blocked b:
+                    throw new StepFailedException(b.Reason);
+                case CheckResult.NeedsApply:
+                    // The intent is journaled before acting: after a crash the restart still happens.
+                    if (step.Affects.Count > 0 || step.NeedsDaemonReload)
+                    {
+                        foreach (var unit in step.Affects) ctx.RequireRun().MarkUnitChanged(unit);
+                        if (step.NeedsDaemonReload) ctx.RequireRun().SetDaemonReloadNeeded(true);
+                    }
+                    failpoints.Hit(phase.Id, step.Id, "before-apply");
+                    await step.ApplyAsync(ctx, ct);
+                    failpoints.Hit(phase.Id, step.Id, "after-apply");
+                    var problem = await step.VerifyAsync(ctx, ct);
+                    if (problem is not null) throw new StepFailedException($"verification failed: {problem}");
+                    changed = true;
+                    break;
+            }
+        }
+        catch
+        {
+            // The failed step keeps its output for on-call (e.g. the preflight findings).
+            record.OutputTail = ctx.OutputTail();
+            throw;
         }
         record.State = StepState.Succeeded;
         record.Changed = changed;
@@ -317,7 +331,7 @@ public sealed class PlanExecutor(
         return plan;
     }
 
-    private StepContext Context(NodePlan plan, RunRecord run, StepRecord record)
+    private StepContext Context(NodePlan plan, RunRecord run, StepRecord record, Action<string> progress)
     {
         var scope = new RunScope(journal, backups, files, run.Id, record.Id, time);
         return new StepContext(plan, files, services, images.For(plan), commands, time, log)
@@ -327,6 +341,7 @@ public sealed class PlanExecutor(
             ChangedUnits = new HashSet<string>(run.ChangedUnits),
             RestartedUnits = new HashSet<string>(run.RestartedUnits),
             DaemonReloadNeeded = run.DaemonReloadNeeded,
+            OnProgress = progress,
         };
     }
 }

@@ -56,6 +56,11 @@ public sealed class StepContext(
         return string.Join('\n', all.TakeLast(lines));
     }
 
+    /// <summary>Sends a progress line to whoever watches the run (e.g. "pulled 3/7 images"); not journaled.</summary>
+    public Action<string> OnProgress { get; init; } = _ => { };
+
+    public void Progress(string message) => OnProgress(message);
+
     public RunScope RequireRun() => Run ?? throw new InvalidOperationException("a change was attempted during a dry run");
 
     /// <summary>Journaled, atomic, only-on-change write of a host file; true when it changed.</summary>

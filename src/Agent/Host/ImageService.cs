@@ -8,13 +8,23 @@ public interface IImageService
 {
     string Describe { get; }
     Task<bool> IsPresentAsync(string image, CancellationToken ct);
-    Task PullAsync(string image, CancellationToken ct);
+    /// <summary>Pulls one image; returns its size in bytes when the runtime tells.</summary>
+    Task<ulong> PullAsync(string image, CancellationToken ct);
     /// <summary>Null when the runtime answers, else why not.</summary>
     Task<string?> ProbeAsync(CancellationToken ct);
 }
 
-/// <summary>CRI ImageService over the runtime's unix socket (containerd, cri-o).</summary>
-public sealed class CriImageService(string socketPath) : IImageService, IDisposable
+/// <summary>Where a plan's mirrors send a registry, for messages that say which mirror failed.</summary>
+public sealed record MirrorMap(IReadOnlyDictionary<string, IReadOnlyList<string>> ByRegistry)
+{
+    public static MirrorMap None { get; } = new(new Dictionary<string, IReadOnlyList<string>>());
+
+    public string Describe(string registry) =>
+        ByRegistry.TryGetValue(registry, out var m) && m.Count > 0 ? $" via mirror {string.Join(", ", m)}" : "";
+}
+
+/// <summary>CRI ImageService over the runtime's unix socket (containerd, cri-o); mirrors are the runtime's own config.</summary>
+public sealed class CriImageService(string socketPath, MirrorMap mirrors, Func<RegistryCredentials> credentials) : IImageService, IDisposable
 {
     private readonly Grpc.Net.Client.GrpcChannel _channel = UnixSockets.GrpcChannel(socketPath);
 
@@ -27,17 +37,23 @@ public sealed class CriImageService(string socketPath) : IImageService, IDisposa
         return r.Image is not null && !string.IsNullOrEmpty(r.Image.Id);
     }
 
-    public async Task PullAsync(string image, CancellationToken ct)
+    public async Task<ulong> PullAsync(string image, CancellationToken ct)
     {
+        var registry = NodeFleet.Plans.ImageReference.Parse(image).Registry;
+        var request = new PullImageRequest { Image = new ImageSpec { Image = image } };
+        if (Creds().For(registry) is { } c)
+            request.Auth = new AuthConfig { Username = c.User, Password = c.Password, ServerAddress = registry };
+        var client = new ImageService.ImageServiceClient(_channel);
         try
         {
-            await new ImageService.ImageServiceClient(_channel)
-                .PullImageAsync(new PullImageRequest { Image = new ImageSpec { Image = image } }, cancellationToken: ct);
+            await client.PullImageAsync(request, cancellationToken: ct);
         }
         catch (RpcException e)
         {
-            throw new ImagePullException(image, $"{Describe}: {e.StatusCode}: {e.Status.Detail}", e);
+            throw new ImagePullException(image, $"from {registry}{mirrors.Describe(registry)} ({Describe}): {e.StatusCode}: {e.Status.Detail}", e);
         }
+        var status = await client.ImageStatusAsync(new ImageStatusRequest { Image = new ImageSpec { Image = image } }, cancellationToken: ct);
+        return status.Image?.Size ?? 0;
     }
 
     public async Task<string?> ProbeAsync(CancellationToken ct)
@@ -54,12 +70,19 @@ public sealed class CriImageService(string socketPath) : IImageService, IDisposa
         }
     }
 
+    private RegistryCredentials Creds()
+    {
+        try { return credentials(); }
+        catch (InvalidOperationException e) { throw new ImagePullException("(any image)", e.Message); }
+    }
+
     public void Dispose() => _channel.Dispose();
 }
 
-/// <summary>A pull that failed, naming the image and the runtime's own message.</summary>
-public sealed class ImagePullException(string image, string message, Exception? inner = null)
+/// <summary>A pull that failed, naming the image, the registry (and mirror) and the runtime's own message.</summary>
+public sealed class ImagePullException(string image, string message, Exception? inner = null, bool transient = false)
     : Exception($"pull of {image} failed: {message}", inner)
 {
     public string Image { get; } = image;
+    public bool Transient { get; } = transient;
 }

@@ -13,9 +13,13 @@ public static class ConfigSteps
 {
     private static readonly UnixFileMode Config = NodeFleet.IO.AtomicFile.Public;
 
+    /// <summary>
+    /// Mirrors are exclusive: a pull the mirrors cannot serve fails and says so, instead of silently falling back to
+    /// the upstream registry (which an offline node cannot reach anyway).
+    /// </summary>
     private static IReadOnlyList<MirrorSettings> Mirrors(NodePlan plan) =>
         plan.Spec.Registry?.Mirrors.OrderBy(m => m.Key, StringComparer.Ordinal)
-            .Select(m => new MirrorSettings(m.Key, m.Value.Endpoints.ToList())).ToList() ?? [];
+            .Select(m => new MirrorSettings(m.Key, m.Value.Endpoints.ToList(), Exclusive: true)).ToList() ?? [];
 
     private static Rendering.CgroupDriver Driver(NodePlan plan) => CgroupDrivers.Parse(plan.Spec.Runtime.CgroupDriver);
 

@@ -1,10 +1,16 @@
 using NodeFleet.Agent.Execution;
 using NodeFleet.Agent.Host;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
 
 namespace NodeFleet.Agent.Phases;
 
-/// <summary>`prepull-images`: pulls the plan's images that the runtime does not have yet, a few at a time.</summary>
-public sealed class PrepullImagesStep(IReadOnlyList<string> images, int parallelism = 3) : IStep
+/// <summary>
+/// `prepull-images`: pulls the plan's images that the runtime does not have yet, a few at a time, each with its own
+/// deadline and retried with jittered backoff on transient failures only (never on not-found or unauthorized).
+/// </summary>
+public sealed class PrepullImagesStep(IReadOnlyList<string> images, PullSettings settings) : IStep
 {
     public string Id => "pull";
 
@@ -26,14 +32,41 @@ public sealed class PrepullImagesStep(IReadOnlyList<string> images, int parallel
     {
         var service = Require(ctx);
         var missing = await MissingAsync(service, ct);
+        var pipeline = Pipeline(ctx);
         var done = 0;
-        await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = ct }, async (image, token) =>
+        long bytes = 0;
+        ctx.Progress($"pulling {missing.Count} of {images.Count} images");
+        await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = settings.Parallelism, CancellationToken = ct }, async (image, token) =>
         {
-            await service.PullAsync(image, token);
+            var size = await pipeline.ExecuteAsync(async t => await service.PullAsync(image, t), token);
             var n = Interlocked.Increment(ref done);
-            lock (ctx) ctx.Output($"pulled {image} ({n}/{missing.Count})");
+            var total = Interlocked.Add(ref bytes, (long)size);
+            lock (ctx)
+            {
+                ctx.Output($"pulled {image} ({size / 1024.0 / 1024.0:0.0} MiB)");
+                ctx.Progress($"pulled {n}/{missing.Count} images ({total / 1024.0 / 1024.0:0.0} MiB)");
+            }
         });
     }
+
+    private ResiliencePipeline<ulong> Pipeline(StepContext ctx) => new ResiliencePipelineBuilder<ulong>()
+        // The deadline covers every attempt of one image.
+        .AddTimeout(new TimeoutStrategyOptions { Timeout = settings.PerImageDeadline })
+        .AddRetry(new RetryStrategyOptions<ulong>
+        {
+            ShouldHandle = new PredicateBuilder<ulong>().Handle<Exception>(PullErrors.IsTransient),
+            MaxRetryAttempts = settings.Retries,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = settings.FirstRetryDelay,
+            MaxDelay = TimeSpan.FromSeconds(30),
+            OnRetry = args =>
+            {
+                lock (ctx) ctx.Output($"retrying in {args.RetryDelay.TotalSeconds:0.0}s after: {args.Outcome.Exception?.Message}");
+                return ValueTask.CompletedTask;
+            },
+        })
+        .Build();
 
     public async Task<string?> VerifyAsync(StepContext ctx, CancellationToken ct)
     {
@@ -50,4 +83,13 @@ public sealed class PrepullImagesStep(IReadOnlyList<string> images, int parallel
         }
         return missing;
     }
+}
+
+/// <summary>How images are pulled: parallelism per node, deadline per image, transient retries.</summary>
+public sealed record PullSettings
+{
+    public int Parallelism { get; init; } = 3;
+    public TimeSpan PerImageDeadline { get; init; } = TimeSpan.FromMinutes(5);
+    public int Retries { get; init; } = 4;
+    public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
 }

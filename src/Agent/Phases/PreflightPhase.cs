@@ -13,7 +13,7 @@ public sealed record PreflightFinding(string Id, bool IsError, string Message);
 /// the cgroup driver of runtime, plan and kubelet. Host files are read under the root (/proc included), so a test
 /// root can stand for a machine.
 /// </summary>
-public sealed class PreflightStep : IStep
+public sealed class PreflightStep(HttpClient http) : IStep
 {
     public static readonly int[] Ports = [10250, 10256];
     public const long MinFreeBytes = 2L * 1024 * 1024 * 1024;
@@ -22,7 +22,7 @@ public sealed class PreflightStep : IStep
 
     public async Task<CheckResult> CheckAsync(StepContext ctx, CancellationToken ct)
     {
-        var findings = await RunChecksAsync(ctx, ct);
+        var findings = await RunChecksAsync(ctx, http, ct);
         foreach (var f in findings) ctx.Output($"[{(f.IsError ? "ERROR" : "WARNING")} {f.Id}]: {f.Message}");
         var ignoreAll = ctx.IgnorePreflightErrors.Contains("all", StringComparer.OrdinalIgnoreCase);
         var errors = findings.Where(f => f.IsError && !ignoreAll && !ctx.IgnorePreflightErrors.Contains(f.Id, StringComparer.OrdinalIgnoreCase)).ToList();
@@ -37,7 +37,7 @@ public sealed class PreflightStep : IStep
     // Preflight changes nothing: Check is everything.
     public Task ApplyAsync(StepContext ctx, CancellationToken ct) => Task.CompletedTask;
 
-    public static async Task<IReadOnlyList<PreflightFinding>> RunChecksAsync(StepContext ctx, CancellationToken ct)
+    public static async Task<IReadOnlyList<PreflightFinding>> RunChecksAsync(StepContext ctx, HttpClient http, CancellationToken ct)
     {
         var findings = new List<PreflightFinding>();
         var plan = ctx.Plan.Spec;
@@ -85,6 +85,16 @@ public sealed class PreflightStep : IStep
             if (problem is not null) findings.Add(new("CRI", true, problem));
         }
 
+        foreach (var (registry, endpoints) in plan.Registry?.Mirrors ?? [])
+        {
+            foreach (var endpoint in endpoints.Endpoints)
+            {
+                var problem = await MirrorProblemAsync(http, endpoint, ct);
+                if (problem is not null)
+                    findings.Add(new($"Mirror-{new Uri(endpoint).Authority}", true, $"mirror {endpoint} for {registry} does not answer /v2/: {problem}"));
+            }
+        }
+
         var runtimeDriver = await RuntimeCgroupDriverAsync(ctx, ct);
         if (runtimeDriver is not null && plan.Runtime.CgroupDriver.Length > 0 && runtimeDriver != plan.Runtime.CgroupDriver)
         {
@@ -97,6 +107,22 @@ public sealed class PreflightStep : IStep
             findings.Add(new("CgroupDriver", true,
                 $"the kubelet config (/var/lib/kubelet/config.yaml) has cgroupDriver {kubeletDriver} but the plan sets {plan.Runtime.CgroupDriver} for the runtime: they must match"));
         return findings;
+    }
+
+    /// <summary>A registry answers GET /v2/ with 200, or 401 when it wants credentials; anything else is a problem.</summary>
+    private static async Task<string?> MirrorProblemAsync(HttpClient http, string endpoint, CancellationToken ct)
+    {
+        try
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(TimeSpan.FromSeconds(10));
+            using var r = await http.GetAsync(endpoint.TrimEnd('/') + "/v2/", cts.Token);
+            return r.StatusCode is HttpStatusCode.OK or HttpStatusCode.Unauthorized ? null : $"HTTP {(int)r.StatusCode}";
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return e.Message;
+        }
     }
 
     private static bool PortFree(int port)

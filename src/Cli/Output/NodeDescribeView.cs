@@ -3,7 +3,10 @@ using NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Cli.Output;
 
-/// <summary>`node describe` for people: kubectl-describe style aligned "Key: value" lines, then the recent events.</summary>
+/// <summary>
+/// `node describe` for people: kubectl-describe style aligned "Key: value" lines, then the recent plan runs with
+/// their steps, then the recent events.
+/// </summary>
 public static class NodeDescribeView
 {
     private const string None = "<none>";
@@ -43,11 +46,17 @@ public static class NodeDescribeView
             ("  Kubelet version", OrNone(f.KubeletVersion)),
             ("  Agent version", OrNone(f.AgentVersion)),
         ]);
-        if (description.Events.Count == 0) lines.Add(("Events", None));
+        // The value column is shared with the "<none>" lines of the sections that follow.
+        var noRuns = description.Runs.Count == 0;
+        var noEvents = description.Events.Count == 0;
+        var column = Column([.. lines, ("Plan runs", None), ("Events", None)]);
 
         var sb = new StringBuilder();
-        AppendAligned(sb, lines);
-        if (description.Events.Count > 0)
+        AppendAligned(sb, lines, column);
+        if (noRuns) AppendAligned(sb, [("Plan runs", None)], column);
+        else sb.Append(PlanRunViews.Section(description.Runs, now));
+        if (noEvents) AppendAligned(sb, [("Events", None)], column);
+        else
         {
             sb.Append("Events:\n");
             var table = new Table("AGE", "TYPE", "REASON", "MESSAGE");
@@ -62,15 +71,17 @@ public static class NodeDescribeView
     /// Lines as "Key:" padded to one value column for the whole view; an empty key continues the previous
     /// value (another label), a null value is a section heading.
     /// </summary>
-    private static void AppendAligned(StringBuilder sb, IReadOnlyList<(string Key, string? Value)> lines)
+    private static void AppendAligned(StringBuilder sb, IReadOnlyList<(string Key, string? Value)> lines, int column)
     {
-        var column = lines.Where(l => l.Value is not null && l.Key.Length > 0).Max(l => l.Key.Length + 1) + 2;
         foreach (var (key, value) in lines)
         {
             var head = key.Length == 0 ? "" : key + ":";
             sb.Append(value is null ? head : head.PadRight(column) + value).Append('\n');
         }
     }
+
+    private static int Column(IEnumerable<(string Key, string? Value)> lines) =>
+        lines.Where(l => l.Value is not null && l.Key.Length > 0).Max(l => l.Key.Length + 1) + 2;
 
     private static string OrNone(string value) => string.IsNullOrEmpty(value) ? None : value;
 }

@@ -69,7 +69,7 @@ public static class PlanRunViews
     /// <summary>The step's message on one line, cut to <see cref="ResultWidth"/>, with "(changed)" when it changed the node.</summary>
     public static string Result(StepHistory step)
     {
-        var message = Shorten(step.Message, ResultWidth);
+        var message = Shorten(Message(step), ResultWidth);
         if (!step.Changed) return message.Length == 0 ? TimeText.None : message;
         return message.Length == 0 ? "(changed)" : $"{message} (changed)";
     }
@@ -81,7 +81,7 @@ public static class PlanRunViews
     public static string FailedStep(StepHistory step, string indent = "")
     {
         var sb = new StringBuilder();
-        AppendIndented(sb, $"Failed step {step.Phase}/{step.Step}: {step.Message}", indent, indent + "    ");
+        AppendIndented(sb, $"Failed step {step.Phase}/{step.Step}: {Message(step)}", indent, indent + "    ");
         AppendTail(sb, step.OutputTail, indent);
         return sb.ToString();
     }
@@ -114,7 +114,7 @@ public static class PlanRunViews
                 break;
             }
             case StepState.Failed:
-                AppendIndented(sb, $"{name} failed{(took is null ? "" : $" after {took}")}: {step.Message}", "", "    ");
+                AppendIndented(sb, $"{name} failed{(took is null ? "" : $" after {took}")}: {Message(step)}", "", "    ");
                 AppendTail(sb, step.OutputTail);
                 break;
             default:
@@ -122,6 +122,16 @@ public static class PlanRunViews
                 break;
         }
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The step's message without the agent's "error execution phase PHASE/STEP: " prefix (kubeadm's wording, kept
+    /// in the run's error), which would only repeat the step the line already names.
+    /// </summary>
+    public static string Message(StepHistory step)
+    {
+        var prefix = $"error execution phase {step.Phase}/{step.Step}: ";
+        return step.Message.StartsWith(prefix, StringComparison.Ordinal) ? step.Message[prefix.Length..] : step.Message;
     }
 
     public static bool IsFinal(RunState state) => state is RunState.Succeeded or RunState.Failed or RunState.Undone;

@@ -1,10 +1,11 @@
+using System.Text;
 using System.Text.Json.Nodes;
 using NodeFleet.Plans;
 using NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Cli.Output;
 
-/// <summary>How plans are shown: the validation summary and the image list document.</summary>
+/// <summary>How plans are shown: the validation summary, the image list document, what apply sent and what diff found.</summary>
 public static class PlanViews
 {
     /// <summary>"plan upgrade-1.31 is valid (8 phases: preflight, stage-artifacts, ...)".</summary>
@@ -12,6 +13,52 @@ public static class PlanViews
     {
         var phases = PlanPhases.Selected(plan);
         return $"plan {plan.Metadata.Name} is valid ({phases.Count} phases: {string.Join(", ", phases)})";
+    }
+
+    /// <summary>"plan upgrade-1.31 generation 3 sent to node worker-1".</summary>
+    public static string Sent(ApplyPlanResponse r) => $"plan {r.PlanName} generation {r.Generation} sent to node {r.Node}";
+
+    /// <summary>
+    /// A dry run, one or more lines per step, as `nodefleet-agent apply --dry-run` prints it on the node:
+    /// "[phase/step] satisfied" (": note" when the check left one), "[phase/step] would write /etc/…" followed by
+    /// the unified diff indented four spaces, "[phase/step] would restart containerd", "[phase/step] blocked: reason"
+    /// (further lines of the reason indented). The result's error, if any, is the caller's to report.
+    /// </summary>
+    public static string Diff(DryRunResult result)
+    {
+        var sb = new StringBuilder();
+        foreach (var step in result.Steps)
+        {
+            var name = $"[{step.Phase}/{step.Step}]";
+            var actions = step.Actions.Where(a => a.Length > 0).ToList();
+            switch (step.Outcome)
+            {
+                case "would apply" when actions.Count > 0:
+                    foreach (var action in actions)
+                    {
+                        // An action with newlines is a unified diff of the file named by the action before it.
+                        if (action.Contains('\n')) AppendDiff(sb, action);
+                        else sb.Append(name).Append(' ').Append(action).Append('\n');
+                    }
+                    break;
+                case "blocked" when actions.Count > 0:
+                    foreach (var reason in actions) PlanRunViews.AppendIndented(sb, $"{name} blocked: {reason}", "", "    ");
+                    break;
+                default:
+                    var outcome = step.Outcome.Length == 0 ? "unknown" : step.Outcome;
+                    PlanRunViews.AppendIndented(sb, actions.Count == 0 ? $"{name} {outcome}" : $"{name} {outcome}: {string.Join("; ", actions)}",
+                        "", "    ");
+                    break;
+            }
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>The diff's lines verbatim, four spaces in (an empty line stays empty).</summary>
+    private static void AppendDiff(StringBuilder sb, string diff)
+    {
+        foreach (var line in diff.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n'))
+            sb.Append(line.Length == 0 ? "" : "    " + line).Append('\n');
     }
 
     /// <summary>{"images": ["registry.k8s.io/kube-apiserver:v1.31.2", ...]}, fully qualified, in pull order.</summary>

@@ -57,7 +57,10 @@ public sealed class Table(params string[] headers)
 
     public void WriteTo(TextWriter writer, string indent = "") => writer.Write(Render(indent));
 
-    /// <summary>A cell never spans lines, even when a free-text field (a description) contains newlines.</summary>
+    /// <summary>
+    /// A cell never spans lines, even when a free-text field (a description, an event message) contains newlines;
+    /// tabs (as in preflight error lists) become spaces so they cannot throw the columns out.
+    /// </summary>
     private static string OneLine(string cell) =>
-        cell.Contains('\n') || cell.Contains('\r') ? cell.ReplaceLineEndings(" ") : cell;
+        cell.Contains('\n') || cell.Contains('\r') || cell.Contains('\t') ? cell.ReplaceLineEndings(" ").Replace('\t', ' ') : cell;
 }

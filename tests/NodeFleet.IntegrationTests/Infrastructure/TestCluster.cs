@@ -93,7 +93,7 @@ public sealed class TestCluster : IAsyncDisposable
 
     public TestAgent NewAgent(string name)
     {
-        var a = new TestAgent(this, name, _dir.Combine("agents", name));
+        var a = new TestAgent(this, name);
         _agents.Add(a);
         return a;
     }
@@ -118,29 +118,31 @@ public sealed class TestCluster : IAsyncDisposable
     }
 }
 
-/// <summary>An agent with its own --root directory.</summary>
-public sealed class TestAgent(TestCluster cluster, string name, string root) : IAsyncDisposable
+/// <summary>An agent with its own --root directory (a <see cref="NodeRoot"/>, with its recording systemctl).</summary>
+public sealed class TestAgent(TestCluster cluster, string name) : IAsyncDisposable
 {
     public string Name { get; } = name;
-    public string Root { get; } = root;
+    public NodeRoot Node { get; } = new();
+    public string Root => Node.Root;
     public BackgroundProc? Run { get; private set; }
     public TestCluster Cluster { get; } = cluster;
 
     public Task<ProcResult> JoinAsync(IEnumerable<string> args) =>
         Proc.RunAsync(Binaries.Agent, ["--root", Root, "join", .. args]);
 
-    public void StartRun()
+    public void StartRun(params string[] extra)
     {
-        Run = Proc.Start(Binaries.Agent, ["--root", Root, "run"]);
+        Run = Proc.Start(Binaries.Agent, ["--root", Root, "--systemctl", Node.Systemctl, .. extra, "run"]);
     }
 
     public Task<ProcResult> StatusAsync(params string[] extra) =>
         Proc.RunAsync(Binaries.Agent, ["--root", Root, "status", .. extra]);
 
-    public string HostPath(string hostPath) => Path.Combine(Root, hostPath.TrimStart('/'));
+    public string HostPath(string hostPath) => Node.HostPath(hostPath);
 
     public async ValueTask DisposeAsync()
     {
         if (Run is not null) await Run.DisposeAsync();
+        Node.Dispose();
     }
 }

@@ -1,0 +1,123 @@
+using System.Text;
+using System.Text.Json;
+using NodeFleet.IntegrationTests.Infrastructure;
+
+namespace NodeFleet.IntegrationTests;
+
+/// <summary>`nodefleet plan apply|diff --node`: the coordinator stores the plan, the agent runs it, reports come back.</summary>
+public sealed class PlanOverTheWireTests : IAsyncLifetime
+{
+    private TestCluster _cluster = null!;
+
+    public async Task InitializeAsync() => _cluster = await TestCluster.StartAsync();
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    private string WritePlan(string yaml)
+    {
+        var path = Path.Combine(_cluster.Scratch, $"plan-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    private async Task<JsonElement> DescribeAsync(string node)
+    {
+        using var doc = JsonDocument.Parse(await _cluster.CliOkAsync("node", "describe", node, "-o", "json"));
+        return doc.RootElement.Clone();
+    }
+
+    [Fact]
+    public async Task Plan_applied_through_the_coordinator_shows_its_phase_history()
+    {
+        var agent = await _cluster.JoinedOnlineAgentAsync("w1");
+        agent.Node.Write("/etc/containerd/config.toml", "version = 2\n");
+        var plan = WritePlan(AgentApplyTests.Plan);
+
+        var diff = await _cluster.CliOkAsync("plan", "diff", plan, "--node", "w1", AgentApplyTests.IgnoreAbsentRuntime);
+        Assert.Contains("[containerd-config/config-toml] would write /etc/containerd/config.toml", diff);
+        Assert.Contains("+  SystemdCgroup = true", diff);
+        Assert.Equal("version = 2\n", agent.Node.Read("/etc/containerd/config.toml"));
+
+        var apply = await _cluster.CliAsync("plan", "apply", plan, "--node", "w1", AgentApplyTests.IgnoreAbsentRuntime, "--wait");
+        Assert.True(apply.ExitCode == 0, apply.ToString());
+        Assert.Contains("SystemdCgroup = true", agent.Node.Read("/etc/containerd/config.toml"));
+
+        var d = await DescribeAsync("w1");
+        var run = d.GetProperty("runs")[0];
+        Assert.Equal("node-config", run.GetProperty("planName").GetString());
+        Assert.Equal("RUN_STATE_SUCCEEDED", run.GetProperty("state").GetString());
+        var steps = run.GetProperty("steps").EnumerateArray().Select(s => $"{s.GetProperty("phase").GetString()}/{s.GetProperty("step").GetString()}").ToList();
+        Assert.Equal(steps.Distinct().Count(), steps.Count);
+        Assert.Contains("kubelet-config/drop-in", steps);
+        Assert.All(run.GetProperty("steps").EnumerateArray(), s => Assert.Equal("STEP_STATE_SUCCEEDED", s.GetProperty("state").GetString()));
+
+        var text = await _cluster.CliOkAsync("node", "describe", "w1");
+        Assert.Contains("node-config", text);
+        Assert.Contains("restart-kubelet", text);
+    }
+
+    [Fact]
+    public async Task A_failed_step_is_shown_with_its_error_and_the_node_phase()
+    {
+        var agent = await _cluster.JoinedOnlineAgentAsync("w2");
+        agent.Node.FailRestartOf("kubelet");
+        var apply = await _cluster.CliAsync("plan", "apply", WritePlan(AgentApplyTests.Plan), "--node", "w2", AgentApplyTests.IgnoreAbsentRuntime, "--wait");
+        Assert.Equal(1, apply.ExitCode);
+        Assert.Contains("Job for kubelet.service failed", apply.All);
+
+        var node = (await _cluster.NodeAsync("w2"))!.Value;
+        Assert.Equal("restart-services (failed)", node.GetProperty("phase").GetString());
+        var text = await _cluster.CliOkAsync("node", "describe", "w2");
+        Assert.Contains("restart-services/restart-kubelet", text);
+        Assert.Contains("Job for kubelet.service failed", text);
+        Assert.Contains("restart-services (failed)", await _cluster.CliOkAsync("nodes"));
+    }
+
+    [Fact]
+    public async Task Reports_made_while_the_coordinator_is_down_arrive_exactly_once()
+    {
+        await using var http = await HttpFiles.StartAsync();
+        var agent = await _cluster.JoinedOnlineAgentAsync("w3");
+        // A slow download keeps the run going while the coordinator is away.
+        var (url, sha) = http.Add("tool", Encoding.ASCII.GetBytes("#!/bin/sh\n"), TimeSpan.FromSeconds(4));
+        var plan = WritePlan(AgentApplyTests.Plan.Replace("  kubelet:", $"""
+              artifacts:
+                - name: tool
+                  url: {url}
+                  sha256: "{sha}"
+                  installPath: /usr/local/bin/tool
+              kubelet:
+            """));
+        var apply = await _cluster.CliAsync("plan", "apply", plan, "--node", "w3", AgentApplyTests.IgnoreAbsentRuntime);
+        Assert.True(apply.ExitCode == 0, apply.ToString());
+        await agent.Run!.WaitForOutputAsync("[stage-artifacts/download-tool] running", TimeSpan.FromSeconds(30));
+        await _cluster.KillCoordinatorAsync();
+        await agent.Run.WaitForOutputAsync("Plan node-config applied", TimeSpan.FromSeconds(60));
+        await _cluster.StartCoordinatorAsync();
+
+        await Proc.WaitUntilAsync(async () =>
+        {
+            var runs = (await DescribeAsync("w3")).GetProperty("runs");
+            return runs.GetArrayLength() > 0 && runs[0].GetProperty("state").GetString() == "RUN_STATE_SUCCEEDED";
+        }, TimeSpan.FromSeconds(60), "the run's reports to arrive after the restart");
+
+        var d = await DescribeAsync("w3");
+        var reasons = d.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("reason").GetString()).ToList();
+        Assert.Equal(1, reasons.Count(r => r == "PlanStarted"));
+        Assert.Equal(1, reasons.Count(r => r == "PlanApplied"));
+        var steps = d.GetProperty("runs")[0].GetProperty("steps").EnumerateArray().ToList();
+        Assert.Contains(steps, s => s.GetProperty("step").GetString() == "install-tool" && s.GetProperty("state").GetString() == "STEP_STATE_SUCCEEDED");
+        Assert.Equal("#!/bin/sh\n", agent.Node.Read("/usr/local/bin/tool"));
+    }
+
+    [Fact]
+    public async Task An_invalid_plan_is_refused_before_anything_is_sent()
+    {
+        await _cluster.JoinedOnlineAgentAsync("w4");
+        var bad = WritePlan(AgentApplyTests.Plan.Replace("kind: containerd", "kind: rkt"));
+        var r = await _cluster.CliAsync("plan", "apply", bad, "--node", "w4");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains($"{bad}:8:", r.StdErr);
+        var d = await DescribeAsync("w4");
+        Assert.Equal(0, d.TryGetProperty("runs", out var runs) ? runs.GetArrayLength() : 0);
+    }
+}
