@@ -122,11 +122,11 @@ public sealed class RegistryFixtureTests(ITestOutputHelper output)
         using var dir = new TempDir("nf-ctr");
         var certsDir = dir.Combine("etc-containerd", "certs.d");
         var socket = dir.Combine("containerd.sock");
-        await using var containerd = await ContainerdProcess.StartAsync(dir.Combine("containerd"), socket, systemdCgroup: false, certsDir);
+        await using var containerd = await RuntimeDaemons.StartContainerdAsync(dir.Combine("containerd"), socket, systemdCgroup: false, certsDir);
         // Written after containerd started: hosts.toml is read on every pull.
         ContainerdMirror.WriteHostsToml(certsDir, "registry.k8s.io", registry);
 
-        using var channel = UnixSocketClients.GrpcChannel(socket);
+        using var channel = NodeFleet.Net.UnixSockets.GrpcChannel(socket);
         var images = new ImageService.ImageServiceClient(channel);
         var spec = new ImageSpec { Image = "registry.k8s.io/pause:3.10" };
         var pull = await images.PullImageAsync(new PullImageRequest { Image = spec });
@@ -172,7 +172,7 @@ public sealed class RegistryFixtureTests(ITestOutputHelper output)
     {
         var socket = dir.Combine("docker.sock");
         await using var dockerd = await RuntimeDaemons.StartDockerdAsync(dir.Combine("docker"), socket, "cgroupfs");
-        using var http = UnixSocketClients.HttpClient(socket);
+        using var http = NodeFleet.Net.UnixSockets.HttpClient(socket);
 
         using var create = await http.PostAsync($"/images/create?fromImage={registry.Address}/pause&tag=3.10", null);
         var progress = await create.Content.ReadAsStringAsync();

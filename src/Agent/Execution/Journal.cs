@@ -26,6 +26,9 @@ public sealed class RunRecord
     /// <summary>Set when a systemd unit file or drop-in changed and daemon-reload has not run yet.</summary>
     public bool DaemonReloadNeeded { get; set; }
     public List<string> RestartedUnits { get; set; } = [];
+    /// <summary>The rollout that sent the plan, if any, and its stage (prepare | apply).</summary>
+    public string RolloutId { get; set; } = "";
+    public string Stage { get; set; } = "";
 }
 
 /// <summary>A step of a run, written before the agent acts on it.</summary>

@@ -24,6 +24,8 @@ public sealed class OutboxObserver(Journal journal) : IRunObserver
         Time = Timestamp.FromDateTime(DateTime.UtcNow),
         StartedAt = step.StartedAt is { } s ? Timestamp.FromDateTime(DateTime.SpecifyKind(s, DateTimeKind.Utc)) : null,
         Changed = step.Changed,
+        RolloutId = run.RolloutId,
+        Stage = run.Stage,
     });
 
     public void RunChanged(RunRecord run) => Enqueue(new StepReport
@@ -35,6 +37,8 @@ public sealed class OutboxObserver(Journal journal) : IRunObserver
         Message = run.Error,
         Time = Timestamp.FromDateTime(DateTime.UtcNow),
         StartedAt = Timestamp.FromDateTime(DateTime.SpecifyKind(run.StartedAt, DateTimeKind.Utc)),
+        RolloutId = run.RolloutId,
+        Stage = run.Stage,
     });
 
     private void Enqueue(StepReport report)

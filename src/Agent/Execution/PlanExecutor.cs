@@ -22,7 +22,7 @@ public sealed class PlanExecutor(
     TimeProvider time,
     ILogger<PlanExecutor> log)
 {
-    public sealed record Options(IReadOnlyCollection<string> IgnorePreflightErrors);
+    public sealed record Options(IReadOnlyCollection<string> IgnorePreflightErrors, string RolloutId = "", string Stage = "");
 
     /// <summary>One line of a dry run: the step, what its check found, and what would be done.</summary>
     public sealed record DryRunEntry(string Phase, string Step, string Outcome, IReadOnlyList<string> Actions);
@@ -45,6 +45,8 @@ public sealed class PlanExecutor(
         if (latest is { State: RunState.Succeeded } && latest.Digest == digest)
         {
             log.LogInformation("Plan {Plan} ({Digest}) is already applied by run {Run}", plan.Metadata.Name, digest[..12], latest.Id);
+            // Said again, so a coordinator that asks twice (e.g. after its own restart) learns the outcome.
+            observer.RunChanged(latest);
             return latest;
         }
 
@@ -58,6 +60,8 @@ public sealed class PlanExecutor(
             State = RunState.Running,
             StartedAt = time.GetUtcNow().UtcDateTime,
             IgnorePreflightErrors = options.IgnorePreflightErrors.ToList(),
+            RolloutId = options.RolloutId,
+            Stage = options.Stage,
         };
         var phases = catalog.Build(plan);
         journal.Write(j =>
@@ -79,6 +83,27 @@ public sealed class PlanExecutor(
         observer.RunChanged(run);
         log.LogInformation("Applying plan {Plan} as run {Run}: {Phases}", run.PlanName, run.Id, string.Join(", ", phases.Select(p => p.Id)));
         return await ContinueAsync(run, ct);
+    }
+
+    /// <summary>Undoes a finished run on request (a rollout's rollback); a run already undone is reported again.</summary>
+    public async Task<RunRecord> UndoRunAsync(string runId, CancellationToken ct)
+    {
+        var run = journal.Runs.FindById(runId) ?? throw new StepFailedException($"run {runId} is not in this node's journal");
+        if (run.State is RunState.Running or RunState.UndoRunning)
+            throw new StepFailedException($"run {runId} is {run.State}; only a finished run can be undone");
+        if (run.State is RunState.Undone or RunState.Failed)
+        {
+            observer.RunChanged(run);
+            return run;
+        }
+        journal.Write(j =>
+        {
+            run.State = RunState.UndoRunning;
+            j.Runs.Update(run);
+        });
+        observer.RunChanged(run);
+        await UndoAsync(run, ct);
+        return journal.Runs.FindById(runId);
     }
 
     /// <summary>Finishes the run a crash or restart interrupted, if any.</summary>

@@ -11,9 +11,10 @@ namespace NodeFleet.Agent.Execution;
 /// </summary>
 public sealed class PlanWorker(PlanExecutor executor, ILogger<PlanWorker> log) : BackgroundService
 {
-    private readonly Channel<ApplyPlan> _queue = Channel.CreateUnbounded<ApplyPlan>();
+    private readonly Channel<CoordinatorMessage> _queue = Channel.CreateUnbounded<CoordinatorMessage>();
 
-    public void Enqueue(ApplyPlan request) => _queue.Writer.TryWrite(request);
+    /// <summary>Queues an ApplyPlan or UndoRun; they run one at a time, in order.</summary>
+    public void Enqueue(CoordinatorMessage request) => _queue.Writer.TryWrite(request);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -25,16 +26,23 @@ public sealed class PlanWorker(PlanExecutor executor, ILogger<PlanWorker> log) :
         {
             log.LogError(e, "Resuming the interrupted run failed");
         }
-        await foreach (var request in _queue.Reader.ReadAllAsync(stoppingToken))
+        await foreach (var message in _queue.Reader.ReadAllAsync(stoppingToken))
         {
             try
             {
-                if (request.Plan is null) continue;
-                await executor.ApplyAsync(request.Plan, new PlanExecutor.Options(request.IgnorePreflightErrors.ToList()), stoppingToken);
+                if (message.ApplyPlan is { Plan: not null } apply)
+                {
+                    await executor.ApplyAsync(apply.Plan,
+                        new PlanExecutor.Options(apply.IgnorePreflightErrors.ToList(), apply.RolloutId, apply.Stage), stoppingToken);
+                }
+                else if (message.UndoRun is { } undo)
+                {
+                    await executor.UndoRunAsync(undo.RunId, stoppingToken);
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                log.LogError("Plan {Plan} not applied: {Error}", request.Plan?.Metadata?.Name, e.Message);
+                log.LogError("Request from the coordinator not carried out: {Error}", e.Message);
             }
         }
     }

@@ -1,3 +1,4 @@
+using NodeFleet.Net;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Grpc.Core;

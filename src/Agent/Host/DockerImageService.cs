@@ -1,3 +1,4 @@
+using NodeFleet.Net;
 using System.Net;
 using System.Text;
 using System.Text.Json;

@@ -1,3 +1,4 @@
+using NodeFleet.Net;
 using Grpc.Core;
 using NodeFleet.Cri.V1;
 

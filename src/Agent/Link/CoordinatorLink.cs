@@ -157,7 +157,11 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
                     case CoordinatorMessage.KindOneofCase.ApplyPlan:
                         log.LogInformation("Coordinator asks to apply plan {Plan} generation {Generation}",
                             msg.ApplyPlan.Plan?.Metadata?.Name, msg.ApplyPlan.Plan?.Metadata?.Generation);
-                        worker.Enqueue(msg.ApplyPlan);
+                        worker.Enqueue(msg);
+                        break;
+                    case CoordinatorMessage.KindOneofCase.UndoRun:
+                        log.LogInformation("Coordinator asks to undo run {Run}", msg.UndoRun.RunId);
+                        worker.Enqueue(msg);
                         break;
                     case CoordinatorMessage.KindOneofCase.DryRun:
                         _ = Task.Run(async () => await Send(new AgentMessage { DryRunResult = await DryRunAsync(msg.DryRun, ct) }), ct);

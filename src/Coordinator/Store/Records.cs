@@ -101,6 +101,8 @@ public sealed class EventRecord
     public string Type { get; set; } = "Normal";
     public string Reason { get; set; } = "";
     public string Node { get; set; } = "";
+    /// <summary>The rollout the event belongs to, if any.</summary>
+    public string Rollout { get; set; } = "";
     public string Message { get; set; } = "";
 }
 

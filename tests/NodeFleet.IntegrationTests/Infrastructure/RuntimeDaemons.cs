@@ -9,9 +9,13 @@ public static class RuntimeDaemons
     private static string Require(string path) =>
         File.Exists(path) ? path : throw new FileNotFoundException($"{path} is missing: scripts/test.sh installs it (apt-get install containerd docker.io)");
 
-    /// <summary>containerd with the CRI plugin listening on <paramref name="socket"/>.</summary>
-    public static async Task<BackgroundProc> StartContainerdAsync(string workDir, string socket, bool systemdCgroup)
+    /// <summary>
+    /// containerd with the CRI plugin listening on <paramref name="socket"/>; registry host configuration (hosts.toml)
+    /// is read from <paramref name="certsDir"/> (default: a directory of its own under <paramref name="workDir"/>).
+    /// </summary>
+    public static async Task<BackgroundProc> StartContainerdAsync(string workDir, string socket, bool systemdCgroup, string? certsDir = null)
     {
+        certsDir ??= $"{workDir}/certs.d";
         var binary = Require("/usr/bin/containerd");
         Directory.CreateDirectory(workDir);
         Directory.CreateDirectory(Path.GetDirectoryName(socket)!);
@@ -31,7 +35,7 @@ public static class RuntimeDaemons
                   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
                     SystemdCgroup = {(systemdCgroup ? "true" : "false")}
               [plugins."io.containerd.grpc.v1.cri".registry]
-                config_path = "{workDir}/certs.d"
+                config_path = "{certsDir}"
             """);
         var p = Proc.Start(binary, ["--config", config]);
         await Proc.WaitUntilAsync(() => Task.FromResult(File.Exists(socket) || p.HasExited), TimeSpan.FromSeconds(20),

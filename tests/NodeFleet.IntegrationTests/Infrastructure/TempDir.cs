@@ -14,6 +14,9 @@ public sealed class TempDir : IDisposable
 
     public void Dispose()
     {
+        // A killed dockerd leaves its data root bind-mounted; the directory cannot go while it is.
+        try { Mounts.UnmountUnderAsync(Path).GetAwaiter().GetResult(); }
+        catch (InvalidOperationException) { }
         try { Directory.Delete(Path, recursive: true); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }

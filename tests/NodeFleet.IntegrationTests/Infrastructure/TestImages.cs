@@ -177,8 +177,20 @@ public static class TestImages
 
     // ---- building ----
 
-    private static Task<TestImage> Cached(string key, Func<string, string, Task> build) =>
-        Built.GetOrAdd(key, k => new Lazy<Task<TestImage>>(() => BuildAsync(k, build), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+    /// <summary>The image for <paramref name="key"/>, built by the first caller; a failed build is forgotten so a later call retries.</summary>
+    private static async Task<TestImage> Cached(string key, Func<string, string, Task> build)
+    {
+        var entry = Built.GetOrAdd(key, k => new Lazy<Task<TestImage>>(() => BuildAsync(k, build), LazyThreadSafetyMode.ExecutionAndPublication));
+        try
+        {
+            return await entry.Value;
+        }
+        catch
+        {
+            Built.TryRemove(new KeyValuePair<string, Lazy<Task<TestImage>>>(key, entry));
+            throw;
+        }
+    }
 
     private static async Task<TestImage> BuildAsync(string key, Func<string, string, Task> build)
     {

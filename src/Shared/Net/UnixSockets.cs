@@ -1,10 +1,10 @@
 using System.Net.Sockets;
 using Grpc.Net.Client;
 
-namespace NodeFleet.IntegrationTests.Infrastructure;
+namespace NodeFleet.Net;
 
-/// <summary>HTTP and gRPC clients over a unix domain socket: CRI (containerd) and the Docker Engine API.</summary>
-public static class UnixSocketClients
+/// <summary>HTTP and gRPC clients over a unix domain socket (container runtimes listen on one).</summary>
+public static class UnixSockets
 {
     public static SocketsHttpHandler Handler(string socketPath) => new()
     {
@@ -24,19 +24,13 @@ public static class UnixSocketClients
         },
     };
 
-    /// <summary>A gRPC channel to the server on <paramref name="socketPath"/> (e.g. CRI's ImageService).</summary>
+    public static HttpClient HttpClient(string socketPath, TimeSpan? timeout = null) =>
+        new(Handler(socketPath)) { BaseAddress = new Uri("http://localhost"), Timeout = timeout ?? TimeSpan.FromSeconds(100) };
+
     public static GrpcChannel GrpcChannel(string socketPath) =>
         Grpc.Net.Client.GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
         {
             HttpHandler = Handler(socketPath),
             DisposeHttpClient = true,
         });
-
-    /// <summary>An HttpClient whose requests to http://localhost/… go to <paramref name="socketPath"/> (Docker's Engine API).</summary>
-    public static HttpClient HttpClient(string socketPath, TimeSpan? timeout = null) =>
-        new(Handler(socketPath), disposeHandler: true)
-        {
-            BaseAddress = new Uri("http://localhost"),
-            Timeout = timeout ?? TimeSpan.FromMinutes(2),
-        };
 }
