@@ -26,9 +26,10 @@ public static class HostsToml
 
     /// <summary>
     /// The desired bytes of the hosts file for one mirror set. Not exclusive (default): every mirror is a
-    /// <c>[host]</c> and <c>server</c> is the upstream registry, used when no mirror has the image. Exclusive: the last
-    /// mirror takes the place of <c>server</c> (containerd tries the hosts in order, then the server), so the order
-    /// is kept and containerd never falls back to the upstream registry.
+    /// <c>[host]</c> and <c>server</c> is the upstream registry, used when no mirror has the image. Exclusive: every
+    /// mirror is still a <c>[host]</c> and the last one also takes the place of <c>server</c>, so containerd never falls
+    /// back to the upstream registry. (containerd 1.6 refuses a hosts.toml without any <c>[host]</c> table — "invalid
+    /// host tree" — and then silently uses the upstream registry, so the tables stay even for a single mirror.)
     /// </summary>
     public static byte[] Render(MirrorSettings mirror)
     {
@@ -38,12 +39,9 @@ public static class HostsToml
         sb.Append(FileText.Header).Append('\n');
         if (mirror.Exclusive)
         {
-            var last = hosts[^1];
-            hosts.RemoveAt(hosts.Count - 1);
             sb.Append("# Exclusive: the last mirror is the fallback server instead of ")
               .Append(Registries.UpstreamServer(mirror.Registry)).Append(", so pulls never reach it.\n");
-            sb.Append("server = ").Append(TomlText.Quote(last)).Append('\n');
-            sb.Append("capabilities = ").Append(Capabilities).Append('\n');
+            sb.Append("server = ").Append(TomlText.Quote(hosts[^1])).Append('\n');
         }
         else
         {

@@ -106,9 +106,9 @@ public static partial class PlanValidator
         foreach (var (host, mirror) in registry.Mirrors.OrderBy(m => m.Key, StringComparer.Ordinal))
         {
             var hostPath = PlanPath.Key("spec.registry.mirrors", host);
+            // Docker's own registry-mirrors serve docker.io only; for other registries the agent pulls from the
+            // mirror and tags the image with the upstream name.
             if (ImageReference.RegistryHostError(host) is { } hostError) errors.Add(hostPath, hostError);
-            else if (runtimeKind == PlanRuntimes.Docker && host != ImageReference.DockerHub)
-                errors.Add(hostPath, $"docker mirrors only {ImageReference.DockerHub} (its registry-mirrors setting applies to Docker Hub alone); use containerd or cri-o to mirror {host}");
             var endpoints = mirror?.Endpoints ?? [];
             if (endpoints.Count == 0) errors.Add(hostPath, "list at least one mirror endpoint (https://host[:port])");
             var seen = new HashSet<string>(StringComparer.Ordinal);

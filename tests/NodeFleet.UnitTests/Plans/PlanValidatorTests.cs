@@ -179,11 +179,11 @@ public class PlanValidatorTests
     }
 
     [Fact]
-    public void Docker_mirrors_only_docker_hub_and_without_a_path()
+    public void Docker_mirrors_any_registry_without_a_path()
     {
         AssertAccepted(p => { p.Spec.Runtime.Kind = "docker"; Mirror("docker.io", "https://hub.example")(p); });
-        AssertRefused(p => { p.Spec.Runtime.Kind = "docker"; Mirror("registry.k8s.io", "https://m.example")(p); },
-            "spec.registry.mirrors[\"registry.k8s.io\"]", "docker mirrors only docker.io");
+        // Pulled from the mirror and tagged with the upstream name by the agent.
+        AssertAccepted(p => { p.Spec.Runtime.Kind = "docker"; Mirror("registry.k8s.io", "https://m.example")(p); });
         AssertRefused(p => { p.Spec.Runtime.Kind = "docker"; Mirror("docker.io", "https://hub.example/v2/hub")(p); },
             "spec.registry.mirrors[\"docker.io\"][0]", "no path");
     }
