@@ -17,6 +17,8 @@ public static class CliApp
         root.Subcommands.Add(NodeCommands.BuildNodes(global, env));
         root.Subcommands.Add(NodeCommands.BuildNode(global, env));
         root.Subcommands.Add(PlanCommands.Build(global, env));
+        root.Subcommands.Add(RolloutCommands.Build(global, env));
+        root.Subcommands.Add(EventsCommands.Build(global, env));
         root.Subcommands.Add(VersionCommand.Build(global, env));
         root.ShowHelpWhenRun();
         return root;

@@ -22,17 +22,19 @@ init.SetAction(p => Guard(() => InitCommand.Run(new InitCommand.Settings(
 
 var runDataDir = new Option<string>("--data-dir") { Description = $"Data directory (default {DataDirectory.DefaultPath})" };
 var listen = new Option<string>("--listen") { Description = "HOST:PORT to serve on (default 0.0.0.0:7443)" };
+var metricsListen = new Option<string>("--metrics-listen") { Description = "HOST:PORT for plain-HTTP /metrics, /healthz and /readyz (default 0.0.0.0:7444; \"off\" to disable)" };
 var config = new Option<string>("--config") { Description = $"Config file (default {CoordinatorOptions.DefaultConfigFile}, optional)" };
 var heartbeat = new Option<string>("--heartbeat-interval") { Description = "Heartbeat period told to agents (default 10s)" };
 var logFormat = new Option<string>("--log-format") { Description = "text (default) or json" };
 var run = new Command("run", "Serve the coordinator");
-foreach (var o in new Option[] { runDataDir, listen, config, heartbeat, logFormat }) run.Options.Add(o);
+foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, logFormat }) run.Options.Add(o);
 run.SetAction(async (p, ct) =>
 {
     var overrides = new Dictionary<string, string?>();
     void Set(string key, Option<string> o) { if (p.GetValue(o) is { } v) overrides[key] = v; }
     Set(nameof(CoordinatorOptions.DataDir), runDataDir);
     Set(nameof(CoordinatorOptions.Listen), listen);
+    Set(nameof(CoordinatorOptions.MetricsListen), metricsListen);
     Set(nameof(CoordinatorOptions.HeartbeatInterval), heartbeat);
     Set(nameof(CoordinatorOptions.LogFormat), logFormat);
     try

@@ -27,7 +27,9 @@ public sealed class CoordinatorStartupTests
         Assert.Equal(0, (await Proc.RunAsync(Binaries.Coordinator, ["init", "--data-dir", data, "--advertise-address", "127.0.0.1:7443"])).ExitCode);
         int filePort = Proc.FreePort(), envPort = Proc.FreePort(), flagPort = Proc.FreePort();
         var config = dir.Combine("coordinator.yaml");
-        await File.WriteAllTextAsync(config, $"listen: 127.0.0.1:{filePort}\ndataDir: {data}\nheartbeatInterval: 7s\n");
+        // A metrics port of its own: the default (7444) may be taken on this machine or by another test.
+        await File.WriteAllTextAsync(config,
+            $"listen: 127.0.0.1:{filePort}\nmetricsListen: 127.0.0.1:{Proc.FreePort()}\ndataDir: {data}\nheartbeatInterval: 7s\n");
 
         async Task<string> ServingLine(IEnumerable<string> extra, Dictionary<string, string>? env)
         {

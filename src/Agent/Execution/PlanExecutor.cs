@@ -42,6 +42,14 @@ public sealed class PlanExecutor(
             return await ContinueAsync(unfinished, ct);
         }
         var latest = journal.LatestRun(plan.Metadata.Name);
+        // A rollout's request sent again (after a coordinator restart) must not run a failed plan a second time.
+        if (latest is { State: RunState.Failed or RunState.Undone } && latest.Digest == digest && options.RolloutId.Length > 0
+            && latest.RolloutId == options.RolloutId && latest.Stage == options.Stage)
+        {
+            log.LogInformation("Run {Run} of rollout {Rollout} already ended {State}; reporting it again", latest.Id, latest.RolloutId, latest.State);
+            observer.RunChanged(latest);
+            return latest;
+        }
         if (latest is { State: RunState.Succeeded } && latest.Digest == digest)
         {
             log.LogInformation("Plan {Plan} ({Digest}) is already applied by run {Run}", plan.Metadata.Name, digest[..12], latest.Id);

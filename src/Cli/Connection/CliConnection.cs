@@ -26,12 +26,20 @@ public sealed class CliConnection : IDisposable
         _clientCertificate = clientCertificate;
         _channel = GrpcChannels.Create(address, ca, clientCertificate);
         Client = new Fleet.FleetClient(_channel);
+        Events = new Events.EventsClient(_channel);
+        Rollouts = new Rollouts.RolloutsClient(_channel);
     }
 
     /// <summary>The coordinator address in use, as the operator wrote it (config or --coordinator).</summary>
     public string Address { get; }
 
     public Fleet.FleetClient Client { get; }
+
+    /// <summary>The events API (list and watch), on the same channel.</summary>
+    public Events.EventsClient Events { get; }
+
+    /// <summary>The rollouts API (start, follow, pause, resume, abort, roll back), on the same channel.</summary>
+    public Rollouts.RolloutsClient Rollouts { get; }
 
     /// <summary>Loads the config at <paramref name="path"/>; <paramref name="coordinatorOverride"/> replaces its address.</summary>
     public static CliConnection Open(string path, string? coordinatorOverride)
@@ -56,14 +64,18 @@ public sealed class CliConnection : IDisposable
     /// Runs one unary call with the deadline (<see cref="CallTimeout"/> unless a call that waits on a node needs
     /// longer), translating an <see cref="RpcException"/> into a <see cref="CliException"/>.
     /// </summary>
-    public async Task<T> CallAsync<T>(Func<Fleet.FleetClient, CallOptions, AsyncUnaryCall<T>> call, CancellationToken ct,
-        TimeSpan? timeout = null)
+    public Task<T> CallAsync<T>(Func<Fleet.FleetClient, CallOptions, AsyncUnaryCall<T>> call, CancellationToken ct,
+        TimeSpan? timeout = null) => CallAsync(Client, call, ct, timeout);
+
+    /// <summary>The same for a call on another client of this connection (e.g. <see cref="Events"/>).</summary>
+    public async Task<T> CallAsync<TClient, T>(TClient client, Func<TClient, CallOptions, AsyncUnaryCall<T>> call,
+        CancellationToken ct, TimeSpan? timeout = null)
     {
         var limit = timeout ?? CallTimeout;
         var options = new CallOptions(deadline: DateTime.UtcNow + limit, cancellationToken: ct);
         try
         {
-            return await call(Client, options);
+            return await call(client, options);
         }
         catch (RpcException e)
         {

@@ -22,6 +22,8 @@ public static class Formats
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static readonly ISerializer Yaml = new SerializerBuilder()
         .WithQuotingNecessaryStrings(true)
         .WithEventEmitter(next => new YamlScalarStyles(next))
@@ -45,6 +47,9 @@ public static class Formats
         new() { ["items"] = new JsonArray(items.Select(m => (JsonNode?)ToNode(m)).ToArray()) };
 
     public static string ToJson(JsonNode node) => node.ToJsonString(Indented) + "\n";
+
+    /// <summary>One line of JSON Lines: the document on a single line, then a newline.</summary>
+    public static string ToJsonLine(JsonNode node) => node.ToJsonString(Compact) + "\n";
 
     public static string ToYaml(JsonNode node) => Yaml.Serialize(ToPlain(node));
 

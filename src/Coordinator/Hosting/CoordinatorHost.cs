@@ -1,7 +1,9 @@
 using System.Security.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
+using NodeFleet.Coordinator.Observability;
 using NodeFleet.Coordinator.Security;
 using NodeFleet.Coordinator.Services;
 using NodeFleet.Coordinator.Store;
@@ -59,11 +61,16 @@ public static class CoordinatorHost
                 throw new StartupException($"cannot open database {dataDir.Database}: {e.Message} (is another coordinator running on this data directory?)");
             }
         });
+        builder.Services.AddSingleton<EventBus>();
+        builder.Services.AddObservability();
         builder.Services.AddSingleton<TokenService>();
         builder.Services.AddSingleton<NodeRegistry>();
         builder.Services.AddSingleton<Presence>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanRecorder>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanService>();
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Rollouts.RolloutController>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<NodeFleet.Coordinator.Rollouts.RolloutController>());
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Rollouts.RolloutService>();
         builder.Services.AddSingleton<HeartbeatMonitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HeartbeatMonitor>());
         builder.Services.AddGrpc(o =>
@@ -75,6 +82,7 @@ public static class CoordinatorHost
         builder.Services.AddRouting();
 
         var listen = CoordinatorOptions.ParseListen(options.Listen);
+        var metricsListen = options.MetricsEndpoint;
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.Limits.Http2.MaxStreamsPerConnection = 100;
@@ -91,16 +99,21 @@ public static class CoordinatorHost
                     ClientCertificateValidation = (cert, _, _) => ca.Trusts(cert),
                 });
             });
+            // /metrics, /healthz and /readyz: plain HTTP/1.1 on a port of their own (see ObservabilityEndpoint).
+            if (metricsListen is not null) k.Listen(metricsListen, l => l.Protocols = HttpProtocols.Http1);
         });
 
         var app = builder.Build();
         // Open the database now, so a problem with it stops the start instead of the first request.
         app.Services.GetRequiredService<DataDirectoryLock>();
         app.Services.GetRequiredService<CoordinatorStore>();
+        app.UseObservabilityPort(metricsListen);
         app.UseRouting();
         app.MapGrpcService<BootstrapService>();
         app.MapGrpcService<AgentLinkService>();
         app.MapGrpcService<FleetService>();
+        app.MapGrpcService<RolloutsService>();
+        app.MapGrpcService<EventsService>();
         app.MapGrpcHealthChecksService();
         app.Lifetime.ApplicationStarted.Register(() =>
             app.Logger.LogInformation("NodeFleet coordinator {Version} serving on {Listen} (data {DataDir}, CA {CaHash})",

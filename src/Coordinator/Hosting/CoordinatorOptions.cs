@@ -12,6 +12,8 @@ public sealed class CoordinatorOptions
     public const string DefaultConfigFile = "/etc/nodefleet/coordinator.yaml";
 
     public string Listen { get; set; } = "0.0.0.0:7443";
+    /// <summary>Plain-HTTP address for /metrics, /healthz and /readyz; "" or "off" serves none of them.</summary>
+    public string MetricsListen { get; set; } = "0.0.0.0:7444";
     public string DataDir { get; set; } = DataDirectory.DefaultPath;
     /// <summary>Duration text ("10s"); agents are told this period, and three missed heartbeats mark a node offline.</summary>
     public string HeartbeatInterval { get; set; } = "10s";
@@ -20,10 +22,25 @@ public sealed class CoordinatorOptions
 
     public TimeSpan HeartbeatPeriod => Durations.Parse(HeartbeatInterval);
 
+    /// <summary>The metrics endpoint, or null when it is turned off.</summary>
+    public IPEndPoint? MetricsEndpoint
+    {
+        get
+        {
+            var text = MetricsListen.Trim();
+            if (text.Length == 0 || text.Equals("off", StringComparison.OrdinalIgnoreCase)) return null;
+            try { return ParseListen(text); }
+            catch (StartupException e) { throw new StartupException($"metricsListen: {e.Message} (or \"off\")"); }
+        }
+    }
+
     /// <summary>Checks every setting, naming the one that is wrong.</summary>
     public void Validate()
     {
-        _ = ParseListen(Listen);
+        var listen = ParseListen(Listen);
+        // Requests are routed to the metrics endpoint by the port they arrive on, so the two ports must differ.
+        if (MetricsEndpoint is { } metrics && metrics.Port == listen.Port)
+            throw new StartupException($"metricsListen {MetricsListen} must use another port than listen {Listen}");
         TimeSpan hb;
         try { hb = HeartbeatPeriod; }
         catch (FormatException e) { throw new StartupException($"heartbeatInterval: {e.Message}"); }

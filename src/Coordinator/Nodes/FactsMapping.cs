@@ -44,7 +44,7 @@ public static class FactsMapping
 
     public static Event ToMessage(EventRecord e) => new()
     {
-        Time = Ts(e.Time), Type = e.Type, Reason = e.Reason, Node = e.Node, Message = e.Message,
+        Time = Ts(e.Time), Type = e.Type, Reason = e.Reason, Node = e.Node, Message = e.Message, Rollout = e.Rollout,
     };
 
     public static TokenInfo ToMessage(TokenRecord t)

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
-using LiteDB;
+using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Security;
 using NodeFleet.Coordinator.Store;
 using NodeFleet.Coordinator.Tokens;
@@ -12,8 +12,8 @@ using NodeFleet.Security;
 namespace NodeFleet.Coordinator.Nodes;
 
 /// <summary>The node aggregate: join, presence transitions, labels, deletion, each persisted with its event.</summary>
-public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, CertificateAuthority ca, TimeProvider time,
-    ILogger<NodeRegistry> log)
+public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, CertificateAuthority ca, EventBus events,
+    TimeProvider time, ILogger<NodeRegistry> log)
 {
     /// <summary>Checks the token and the CSR, issues the node certificate and persists the node before returning it.</summary>
     public async Task<X509Certificate2> JoinAsync(JoinRequest request, string peerAddress)
@@ -199,6 +199,6 @@ public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, Ce
 
     public static string Fingerprint(X509Certificate2 cert) => Convert.ToHexStringLower(SHA256.HashData(cert.RawData));
 
-    private static void AddEvent(CoordinatorStore s, DateTime now, string type, string reason, string node, string message) =>
-        s.Events.Insert(new EventRecord { Id = ObjectId.NewObjectId(), Time = now, Type = type, Reason = reason, Node = node, Message = message });
+    private void AddEvent(CoordinatorStore s, DateTime now, string type, string reason, string node, string message) =>
+        s.AddEvent(events, new EventRecord { Time = now, Type = type, Reason = reason, Node = node, Message = message });
 }

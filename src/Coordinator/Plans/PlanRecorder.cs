@@ -1,18 +1,47 @@
 using Google.Protobuf.WellKnownTypes;
-using LiteDB;
+using NodeFleet.Coordinator.Events;
+using NodeFleet.Coordinator.Observability;
 using NodeFleet.Coordinator.Store;
 using NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Coordinator.Plans;
 
 /// <summary>Records agents' step reports exactly once (by sequence) and keeps each node's current phase.</summary>
-public sealed class PlanRecorder(CoordinatorStore store, TimeProvider time, ILogger<PlanRecorder> log)
+public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events, CoordinatorMetrics metrics, TimeProvider time,
+    ILogger<PlanRecorder> log)
 {
-    /// <summary>Persists the report unless it is a duplicate; either way it may then be acknowledged.</summary>
-    public Task<bool> RecordAsync(string node, StepReport report) => store.WriteAsync(s =>
+    /// <summary>What one recorded report changed, for the logs and metrics that follow the commit.</summary>
+    private sealed record Recorded(string? Reason, string Message, TimeSpan? StepDuration);
+
+    /// <summary>Persists the report unless it is a duplicate (false); either way it may then be acknowledged.</summary>
+    public async Task<bool> RecordAsync(string node, StepReport report)
+    {
+        var recorded = await store.WriteAsync(s => Record(s, node, report));
+        if (recorded is null) return false;
+        using var scope = log.BeginScope(Scope(node, report));
+        if (report.Phase.Length == 0)
+        {
+            LogRun(log, node, recorded.Reason ?? "", recorded.Message);
+        }
+        else if (report.State is StepState.Succeeded or StepState.Failed)
+        {
+            var result = report.State == StepState.Succeeded ? "succeeded" : "failed";
+            if (recorded.StepDuration is { } d) metrics.ObserveStep(report.Phase, report.Step, result, d);
+            var seconds = recorded.StepDuration?.TotalSeconds ?? 0;
+            if (report.State == StepState.Failed) LogStepFailed(log, node, report.PlanName, report.Phase, report.Step, seconds, report.Message);
+            else LogStepSucceeded(log, node, report.PlanName, report.Phase, report.Step, seconds);
+        }
+        else
+        {
+            LogStep(log, node, report.PlanName, report.Phase, report.Step, report.State);
+        }
+        return true;
+    }
+
+    private Recorded? Record(CoordinatorStore s, string node, StepReport report)
     {
         var n = s.Nodes.FindById(node);
-        if (n is null || (long)report.Sequence <= n.LastReportSequence) return false;
+        if (n is null || (long)report.Sequence <= n.LastReportSequence) return null;
         n.LastReportSequence = (long)report.Sequence;
 
         var run = s.Runs.FindById(report.RunId) ?? new RunHistoryRecord
@@ -21,6 +50,7 @@ public sealed class PlanRecorder(CoordinatorStore store, TimeProvider time, ILog
             StartedAt = report.StartedAt?.ToDateTime() ?? report.Time?.ToDateTime() ?? time.GetUtcNow().UtcDateTime,
         };
         run.State = (int)report.RunState;
+        Recorded recorded;
         if (report.Phase.Length == 0)
         {
             // A run transition.
@@ -35,7 +65,7 @@ public sealed class PlanRecorder(CoordinatorStore store, TimeProvider time, ILog
                 Protocol.V1.RunState.Undone => "",
                 _ => n.Phase,
             };
-            AddEvent(s, node, report);
+            recorded = AddRunEvent(s, node, report);
         }
         else
         {
@@ -52,23 +82,26 @@ public sealed class PlanRecorder(CoordinatorStore store, TimeProvider time, ILog
             if (report.State == Protocol.V1.StepState.Failed)
             {
                 n.Phase = $"{report.Phase} (failed)";
-                s.Events.Insert(new EventRecord
+                s.AddEvent(events, new EventRecord
                 {
-                    Id = ObjectId.NewObjectId(), Time = time.GetUtcNow().UtcDateTime, Type = "Warning", Reason = "StepFailed",
-                    Node = node, Message = report.Message,
+                    Time = time.GetUtcNow().UtcDateTime, Type = "Warning", Reason = "StepFailed",
+                    Node = node, Rollout = report.RolloutId, Message = report.Message,
                 });
             }
+            // Both times come from the agent's clock, so the duration does not depend on delivery delays.
+            TimeSpan? duration = step is { StartedAt: { } started, FinishedAt: { } finished } ? finished - started : null;
+            recorded = new Recorded(null, report.Message, duration);
         }
         s.Runs.Upsert(run);
         s.Nodes.Update(n);
-        return true;
-    });
+        return recorded;
+    }
 
     private static string LastPhase(RunHistoryRecord run) =>
         run.Steps.LastOrDefault(x => x.State == (int)Protocol.V1.StepState.Failed)?.Phase
         ?? run.Steps.LastOrDefault()?.Phase ?? "plan";
 
-    private void AddEvent(CoordinatorStore s, string node, StepReport report)
+    private Recorded AddRunEvent(CoordinatorStore s, string node, StepReport report)
     {
         var (type, reason) = report.RunState switch
         {
@@ -79,9 +112,39 @@ public sealed class PlanRecorder(CoordinatorStore store, TimeProvider time, ILog
             _ => ("Normal", "PlanUndone"),
         };
         var message = $"plan {report.PlanName} generation {report.Generation} (run {report.RunId})" + (report.Message.Length > 0 ? $": {report.Message}" : "");
-        s.Events.Insert(new EventRecord { Id = ObjectId.NewObjectId(), Time = time.GetUtcNow().UtcDateTime, Type = type, Reason = reason, Node = node, Message = message });
-        log.LogInformation("Node {Node}: {Reason} {Message}", node, reason, message);
+        s.AddEvent(events, new EventRecord
+        {
+            Time = time.GetUtcNow().UtcDateTime, Type = type, Reason = reason, Node = node, Rollout = report.RolloutId, Message = message,
+        });
+        return new Recorded(reason, message, null);
     }
+
+    /// <summary>Node, plan, run, phase and step as properties of every log line about this report.</summary>
+    private static Dictionary<string, object> Scope(string node, StepReport report)
+    {
+        var scope = new Dictionary<string, object>
+        {
+            ["Node"] = node, ["Plan"] = report.PlanName, ["Generation"] = report.Generation, ["RunId"] = report.RunId,
+        };
+        if (report.Phase.Length > 0) scope["Phase"] = report.Phase;
+        if (report.Step.Length > 0) scope["Step"] = report.Step;
+        if (report.RolloutId.Length > 0) scope["Rollout"] = report.RolloutId;
+        return scope;
+    }
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Node {Node}: {Reason} {Message}")]
+    private static partial void LogRun(ILogger log, string node, string reason, string message);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Debug, Message = "Node {Node}: plan {Plan} step {Phase}/{Step} is {State}")]
+    private static partial void LogStep(ILogger log, string node, string plan, string phase, string step, StepState state);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Debug,
+        Message = "Node {Node}: plan {Plan} step {Phase}/{Step} succeeded in {DurationSeconds:0.###}s")]
+    private static partial void LogStepSucceeded(ILogger log, string node, string plan, string phase, string step, double durationSeconds);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Warning,
+        Message = "Node {Node}: plan {Plan} step {Phase}/{Step} failed after {DurationSeconds:0.###}s: {Error}")]
+    private static partial void LogStepFailed(ILogger log, string node, string plan, string phase, string step, double durationSeconds, string error);
 
     public IReadOnlyList<RunHistory> History(string node, int max) =>
         store.Runs.Find(r => r.Node == node).OrderByDescending(r => r.StartedAt).Take(max).Select(ToMessage).ToList();

@@ -22,7 +22,7 @@ public sealed record CallerIdentity(string Name, string Role, X509Certificate2 C
 
 /// <summary>
 /// Deny-by-default authorization per service: Bootstrap and health are open, AgentLink needs a node certificate,
-/// Fleet needs the admin certificate. The TLS layer already refused certificates not issued by the CA.
+/// Fleet and Events need the admin certificate. The TLS layer already refused certificates not issued by the CA.
 /// </summary>
 public sealed class AuthorizationInterceptor : Interceptor
 {
@@ -32,6 +32,8 @@ public sealed class AuthorizationInterceptor : Interceptor
         _ when method.StartsWith("/grpc.health.v1.Health/", StringComparison.Ordinal) => "",
         _ when method.StartsWith("/nodefleet.v1.AgentLink/", StringComparison.Ordinal) => Roles.Nodes,
         _ when method.StartsWith("/nodefleet.v1.Fleet/", StringComparison.Ordinal) => Roles.Admins,
+        _ when method.StartsWith("/nodefleet.v1.Rollouts/", StringComparison.Ordinal) => Roles.Admins,
+        _ when method.StartsWith("/nodefleet.v1.Events/", StringComparison.Ordinal) => Roles.Admins,
         _ => null,
     };
 

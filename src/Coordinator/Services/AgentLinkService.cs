@@ -3,6 +3,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using NodeFleet.Coordinator.Hosting;
 using NodeFleet.Coordinator.Nodes;
+using NodeFleet.Coordinator.Observability;
 using NodeFleet.Coordinator.Plans;
 using NodeFleet.Coordinator.Security;
 using NodeFleet.Protocol.V1;
@@ -11,12 +12,15 @@ namespace NodeFleet.Coordinator.Services;
 
 /// <summary>The per-node stream: hello, heartbeats, and (later) commands and reports.</summary>
 public sealed class AgentLinkService(NodeRegistry registry, Presence presence, PlanRecorder recorder, PlanService plans,
-    IOptions<CoordinatorOptions> options, TimeProvider time, ILogger<AgentLinkService> log) : AgentLink.AgentLinkBase
+    NodeFleet.Coordinator.Rollouts.RolloutController rollouts, CoordinatorMetrics metrics, IOptions<CoordinatorOptions> options, TimeProvider time, ILogger<AgentLinkService> log)
+    : AgentLink.AgentLinkBase
 {
     public override async Task Connect(IAsyncStreamReader<AgentMessage> requestStream,
         IServerStreamWriter<CoordinatorMessage> responseStream, ServerCallContext context)
     {
         var caller = CallerIdentity.Require(context);
+        // Every line logged for this stream, its refusal included, carries the node's name as a property.
+        using var scope = log.BeginScope(new Dictionary<string, object> { ["Node"] = caller.Name });
         registry.Authenticate(caller.Name, caller.Certificate);
         var address = context.GetHttpContext().Connection.RemoteIpAddress?.ToString() ?? "";
 
@@ -24,7 +28,6 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, P
             throw new RpcException(new Status(StatusCode.InvalidArgument, "the first message on the stream must be hello"));
 
         var session = presence.Open(caller.Name);
-        using var scope = log.BeginScope(new Dictionary<string, object> { ["Node"] = caller.Name });
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, session.Closed.Token);
         var ct = linked.Token;
         var closeReason = "disconnected";
@@ -67,11 +70,15 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, P
                         break;
                     case AgentMessage.KindOneofCase.Report:
                         // Persisted (or recognised as a duplicate) before it is acknowledged.
-                        await recorder.RecordAsync(caller.Name, msg.Report);
+                        var arrived = time.GetTimestamp();
+                        var recorded = await recorder.RecordAsync(caller.Name, msg.Report);
                         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
                         {
                             ReportAck = new ReportAck { Sequence = msg.Report.Sequence },
                         }, ct);
+                        metrics.ObserveReportIngest(time.GetElapsedTime(arrived));
+                        metrics.CountReport(recorded);
+                        if (recorded) rollouts.OnReport(caller.Name, msg.Report);
                         break;
                     case AgentMessage.KindOneofCase.DryRunResult:
                         plans.CompleteDryRun(msg.DryRunResult);

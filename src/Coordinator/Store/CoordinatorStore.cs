@@ -16,18 +16,23 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
     private readonly Channel<IWrite> _writes = Channel.CreateUnbounded<IWrite>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
     private int _disposed;
+    // Set only while the writer runs a batch's writes; read and changed on the writer alone.
+    private List<Action>? _afterCommit;
+    private int _writerThread;
 
     public CoordinatorStore(string path)
     {
         // The default mapper turns "" into null and trims strings; stored values must read back as written.
         var mapper = NodeFleet.IO.LiteDbMapping.Create(
             new TokenRecord(), new NodeRecord { Labels = { ["k"] = "v" } }, new EventRecord(), new ClusterRecord(),
-            new PlanRecord(), new RunHistoryRecord { Steps = { new StepHistoryRecord() } });
+            new PlanRecord(), new RunHistoryRecord { Steps = { new StepHistoryRecord() } },
+            new NodeFleet.Coordinator.Rollouts.RolloutRecord { Nodes = { new() }, PhaseDeadlinesMs = { ["p"] = 1 }, IgnorePreflightErrors = { "x" } });
         _db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, mapper);
         _db.UtcDate = true;
         Tokens.EnsureIndex(t => t.ExpiresAt);
         Events.EnsureIndex(e => e.Node);
         Events.EnsureIndex(e => e.Time);
+        Events.EnsureIndex(e => e.Rollout);
         Runs.EnsureIndex(r => r.Node);
         _writer = Task.Run(WriteLoop);
     }
@@ -38,6 +43,8 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
     public ILiteCollection<ClusterRecord> Cluster => _db.GetCollection<ClusterRecord>("cluster");
     public ILiteCollection<PlanRecord> Plans => _db.GetCollection<PlanRecord>("plans");
     public ILiteCollection<RunHistoryRecord> Runs => _db.GetCollection<RunHistoryRecord>("runs");
+    public ILiteCollection<NodeFleet.Coordinator.Rollouts.RolloutRecord> Rollouts =>
+        _db.GetCollection<NodeFleet.Coordinator.Rollouts.RolloutRecord>("rollouts");
 
     /// <summary>Runs <paramref name="write"/> on the writer and completes once it is committed.</summary>
     public Task<T> WriteAsync<T>(Func<CoordinatorStore, T> write)
@@ -49,18 +56,48 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
 
     public Task WriteAsync(Action<CoordinatorStore> write) => WriteAsync(s => { write(s); return true; });
 
+    /// <summary>False once the store is disposed or its writer has stopped: nothing more can be written.</summary>
+    public bool IsOpen => Volatile.Read(ref _disposed) == 0 && !_writer.IsCompleted;
+
+    /// <summary>
+    /// Called from inside a <see cref="WriteAsync{T}"/> lambda: runs <paramref name="action"/> once the batch holding
+    /// that write has committed (on the writer, before the write's task completes), and never if the batch is rolled
+    /// back. This is how something observed outside the database — an event on the bus, a metric — follows only
+    /// what is on disk. Actions must be quick and must not write to the store.
+    /// </summary>
+    public void OnCommitted(Action action)
+    {
+        if (_afterCommit is null || Environment.CurrentManagedThreadId != Volatile.Read(ref _writerThread))
+            throw new InvalidOperationException("OnCommitted can only be called inside a WriteAsync lambda");
+        _afterCommit.Add(action);
+    }
+
     private async Task WriteLoop()
     {
         var batch = new List<IWrite>(256);
+        var afterCommit = new List<Action>();
         while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
             batch.Clear();
+            afterCommit.Clear();
             while (batch.Count < 512 && _writes.Reader.TryRead(out var w)) batch.Add(w);
             _db.BeginTrans();
-            foreach (var w in batch) w.Run(this);
+            Volatile.Write(ref _writerThread, Environment.CurrentManagedThreadId);
+            _afterCommit = afterCommit;
+            try
+            {
+                foreach (var w in batch) w.Run(this);
+            }
+            finally
+            {
+                _afterCommit = null;
+                Volatile.Write(ref _writerThread, 0);
+            }
             try
             {
                 _db.Commit();
+                // Changes a write made before it threw are committed too, so its actions run like the others.
+                foreach (var action in afterCommit) RunAfterCommit(action);
                 foreach (var w in batch) w.Complete();
             }
             catch (Exception e)
@@ -69,6 +106,13 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
                 foreach (var w in batch) w.Fail(e);
             }
         }
+    }
+
+    private static void RunAfterCommit(Action action)
+    {
+        // The data is committed whatever an observer does; one that throws must not fail the writes or stop the writer.
+        try { action(); }
+        catch (Exception e) { System.Diagnostics.Trace.TraceError($"after-commit action failed: {e}"); }
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -14,10 +14,14 @@ public sealed class TestCluster : IAsyncDisposable
     private TestCluster(string heartbeat)
     {
         Port = Proc.FreePort();
+        MetricsPort = Proc.FreePort();
         Heartbeat = heartbeat;
     }
 
     public int Port { get; }
+    /// <summary>Plain-HTTP port of /metrics, /healthz and /readyz (each coordinator its own, not the default 7444).</summary>
+    public int MetricsPort { get; }
+    public string MetricsUrl => $"http://127.0.0.1:{MetricsPort}";
     public string Heartbeat { get; }
     public string Address => $"127.0.0.1:{Port}";
     public string DataDir => _dir.Combine("data");
@@ -37,7 +41,8 @@ public sealed class TestCluster : IAsyncDisposable
     public async Task StartCoordinatorAsync()
     {
         Coordinator = Proc.Start(Binaries.Coordinator,
-            ["run", "--data-dir", DataDir, "--listen", Address, "--heartbeat-interval", Heartbeat]);
+            ["run", "--data-dir", DataDir, "--listen", Address, "--metrics-listen", $"127.0.0.1:{MetricsPort}",
+             "--heartbeat-interval", Heartbeat]);
         await Coordinator.WaitForOutputAsync("serving on", TimeSpan.FromSeconds(30));
     }
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging.Abstractions;
+using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Store;
 using NodeFleet.Coordinator.Tokens;
@@ -37,7 +38,7 @@ public sealed class CoordinatorStoreStartupRaceTests
             {
                 // As at coordinator start: a new store, then every agent reconnecting at once.
                 await using var store = new CoordinatorStore(rig.DatabasePath);
-                var registry = new NodeRegistry(store, new TokenService(store, rig.Time), rig.Ca, rig.Time,
+                var registry = new NodeRegistry(store, new TokenService(store, rig.Time), rig.Ca, new EventBus(), rig.Time,
                     NullLogger<NodeRegistry>.Instance);
                 var writes = new Task?[Nodes];
                 using var go = new Barrier(Nodes);

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging.Abstractions;
+using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Security;
 using NodeFleet.Coordinator.Store;
@@ -31,12 +32,14 @@ public sealed class CoordinatorRig : IAsyncDisposable
     public CoordinatorStore Store { get; private set; } = null!;
     public TokenService Tokens { get; private set; } = null!;
     public NodeRegistry Registry { get; private set; } = null!;
+    /// <summary>Where the registry publishes its committed events.</summary>
+    public EventBus Events { get; } = new();
 
     private void Open()
     {
         Store = new CoordinatorStore(DatabasePath);
         Tokens = new TokenService(Store, Time);
-        Registry = new NodeRegistry(Store, Tokens, Ca, Time, NullLogger<NodeRegistry>.Instance);
+        Registry = new NodeRegistry(Store, Tokens, Ca, Events, Time, NullLogger<NodeRegistry>.Instance);
         WarmUp(Store);
     }
 

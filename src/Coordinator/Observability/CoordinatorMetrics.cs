@@ -1,0 +1,49 @@
+using Prometheus;
+
+namespace NodeFleet.Coordinator.Observability;
+
+/// <summary>
+/// The coordinator's own counters and histograms (prefix nodefleet_), observed where things happen. Gauges that
+/// describe the fleet are computed at scrape time by <see cref="FleetGauges"/>; rollout progress is set by the
+/// rollout controller through <see cref="RolloutMetrics"/>.
+/// </summary>
+public sealed class CoordinatorMetrics
+{
+    private readonly Histogram _stepDuration;
+    private readonly Histogram _reportIngest;
+    private readonly Counter.Child _recorded;
+    private readonly Counter.Child _duplicate;
+
+    public CoordinatorMetrics(CollectorRegistry registry)
+    {
+        var factory = Metrics.WithCustomRegistry(registry);
+        _stepDuration = factory.CreateHistogram("nodefleet_step_duration_seconds",
+            "Duration of finished plan steps on the nodes, from the agents' reported start and finish times.",
+            new HistogramConfiguration
+            {
+                LabelNames = ["phase", "step", "result"],
+                // 50ms to ~55min: a config write is milliseconds, an image pre-pull can take many minutes.
+                Buckets = Histogram.ExponentialBuckets(0.05, 2, 17),
+            });
+        _reportIngest = factory.CreateHistogram("nodefleet_report_ingest_seconds",
+            "Time from an agent's step report arriving to its acknowledgement being queued, i.e. persisted.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
+        var reports = factory.CreateCounter("nodefleet_reports_total",
+            "Step reports received from agents: recorded, or recognised as a duplicate of one already recorded.",
+            new CounterConfiguration { LabelNames = ["outcome"] });
+        // Both series exist from the start, so rate() and alerts work before the first duplicate.
+        _recorded = reports.WithLabels("recorded");
+        _duplicate = reports.WithLabels("duplicate");
+    }
+
+    /// <summary>A step finished (<paramref name="result"/> "succeeded" or "failed") after <paramref name="duration"/>.</summary>
+    public void ObserveStep(string phase, string step, string result, TimeSpan duration)
+    {
+        if (duration < TimeSpan.Zero) return; // clocks of agent and coordinator are not ours to fix here
+        _stepDuration.WithLabels(phase, step, result).Observe(duration.TotalSeconds);
+    }
+
+    public void ObserveReportIngest(TimeSpan elapsed) => _reportIngest.Observe(elapsed.TotalSeconds);
+
+    public void CountReport(bool recorded) => (recorded ? _recorded : _duplicate).Inc();
+}

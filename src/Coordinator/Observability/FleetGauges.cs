@@ -1,0 +1,70 @@
+using NodeFleet.Coordinator.Nodes;
+using NodeFleet.Coordinator.Store;
+using Prometheus;
+
+namespace NodeFleet.Coordinator.Observability;
+
+/// <summary>
+/// Gauges describing the fleet now, computed when Prometheus scrapes: connected agents from presence, nodes by
+/// status and by phase from one pass over the stored nodes (status and phase only, not whole records).
+/// </summary>
+public sealed class FleetGauges
+{
+    /// <summary>The phase label of a node that is in no phase (idle, or its last plan finished).</summary>
+    public const string NoPhase = "none";
+
+    private readonly Presence _presence;
+    private readonly CoordinatorStore _store;
+    private readonly Gauge _connected;
+    private readonly Gauge _nodes;
+    private readonly Gauge _byPhase;
+    private readonly object _gate = new();
+
+    public FleetGauges(CollectorRegistry registry, Presence presence, CoordinatorStore store)
+    {
+        _presence = presence;
+        _store = store;
+        var factory = Metrics.WithCustomRegistry(registry);
+        _connected = factory.CreateGauge("nodefleet_connected_agents", "Agents holding a stream to this coordinator now.");
+        _nodes = factory.CreateGauge("nodefleet_nodes", "Registered nodes by status (online or offline).",
+            new GaugeConfiguration { LabelNames = ["status"] });
+        _byPhase = factory.CreateGauge("nodefleet_nodes_by_phase",
+            $"Registered nodes by the plan phase they are in (\"{NoPhase}\" when none; \"PHASE (failed)\" after a failure).",
+            new GaugeConfiguration { LabelNames = ["phase"] });
+        registry.AddBeforeCollectCallback(Update);
+    }
+
+    /// <summary>Recomputes every gauge; called before each scrape.</summary>
+    public void Update()
+    {
+        lock (_gate)
+        {
+            _connected.Set(_presence.ConnectedCount);
+            if (!_store.IsOpen) return;
+            int online = 0, offline = 0;
+            var phases = new Dictionary<string, int>(StringComparer.Ordinal);
+            try
+            {
+                foreach (var n in _store.Nodes.Query().Select(x => new { x.Status, x.Phase }).ToEnumerable())
+                {
+                    if (n.Status == NodeState.Online) online++;
+                    else offline++;
+                    var phase = string.IsNullOrEmpty(n.Phase) ? NoPhase : n.Phase;
+                    phases[phase] = phases.GetValueOrDefault(phase) + 1;
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                return; // shutting down between the check and the read
+            }
+            _nodes.WithLabels("online").Set(online);
+            _nodes.WithLabels("offline").Set(offline);
+            // A phase no node is in any more disappears rather than lingering at zero.
+            foreach (var labels in _byPhase.GetAllLabelValues().ToList())
+            {
+                if (!phases.ContainsKey(labels[0])) _byPhase.RemoveLabelled(labels);
+            }
+            foreach (var (phase, count) in phases) _byPhase.WithLabels(phase).Set(count);
+        }
+    }
+}

@@ -1,0 +1,155 @@
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using NodeFleet.Coordinator.Events;
+using NodeFleet.Coordinator.Nodes;
+using NodeFleet.Coordinator.Plans;
+using NodeFleet.Coordinator.Store;
+using NodeFleet.Labels;
+using NodeFleet.Protocol.V1;
+
+namespace NodeFleet.Coordinator.Rollouts;
+
+/// <summary>Starts rollouts and carries out operator actions on them, each a guarded, persisted transition.</summary>
+public sealed class RolloutService(CoordinatorStore store, PlanService plans, NodeRegistry registry, RolloutController controller,
+    EventBus events, TimeProvider time)
+{
+    public async Task<Rollout> StartAsync(StartRolloutRequest request)
+    {
+        LabelSelector selector;
+        try { selector = LabelSelector.Parse(request.Selector); }
+        catch (FormatException e) { throw Invalid(e.Message); }
+        var strategy = request.Strategy ?? new RolloutStrategy();
+        Budget maxUnavailable, maxFailures;
+        try
+        {
+            maxUnavailable = Budget.Parse(strategy.MaxUnavailable.Length > 0 ? strategy.MaxUnavailable : "1", "max-unavailable");
+            maxFailures = Budget.Parse(strategy.MaxFailures.Length > 0 ? strategy.MaxFailures : "1", "max-failures");
+        }
+        catch (FormatException e) { throw Invalid(e.Message); }
+        if (strategy.Canary < 0) throw Invalid("canary must be 0 or more");
+        foreach (var phase in strategy.PhaseDeadlines.Keys)
+        {
+            if (!NodeFleet.Plans.PlanPhases.IsKnown(phase)) throw Invalid($"phase deadline for unknown phase '{phase}'");
+        }
+        if (request.Plan is null) throw Invalid("plan is required");
+
+        // The plan is validated (and refused) before any node is looked at.
+        var plan = request.DryRun ? Validated(request.Plan) : await plans.StoreAsync(request.Plan);
+        var nodes = registry.List(selector).Select(n => n.Name).ToList();
+        var now = time.GetUtcNow().UtcDateTime;
+        var record = new RolloutRecord
+        {
+            Id = $"{plan.Metadata.Name}-{now:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}",
+            PlanName = plan.Metadata.Name,
+            Generation = plan.Metadata.Generation,
+            Plan = plan.ToByteArray(),
+            Selector = request.Selector,
+            Canary = strategy.Canary == 0 && !HasField(strategy) ? 1 : strategy.Canary,
+            MaxUnavailableText = maxUnavailable.ToString(),
+            MaxFailuresText = maxFailures.ToString(),
+            MaxUnavailable = maxUnavailable.Resolve(nodes.Count, 1),
+            MaxFailures = maxFailures.Resolve(nodes.Count, 1),
+            PauseBetweenWavesMs = (long)(strategy.PauseBetweenWaves?.ToTimeSpan().TotalMilliseconds ?? 0),
+            PhaseDeadlinesMs = strategy.PhaseDeadlines.ToDictionary(kv => kv.Key, kv => (long)kv.Value.ToTimeSpan().TotalMilliseconds),
+            PrepareAhead = !strategy.NoPrepareAhead,
+            PrepareConcurrency = strategy.PrepareConcurrency > 0 ? strategy.PrepareConcurrency : 50,
+            IgnorePreflightErrors = request.IgnorePreflightErrors.ToList(),
+            State = RolloutState.Pending,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        RolloutEngine.PlanWaves(record, nodes);
+        if (request.DryRun) return RolloutViews.ToMessage(record, now);
+
+        await store.WriteAsync(s =>
+        {
+            // A node belongs to at most one active rollout.
+            var busy = s.Rollouts.FindAll().Where(r => RolloutTransitions.IsActive(r.State))
+                .SelectMany(r => r.Nodes.Select(n => (r.Id, n.Name))).Where(x => nodes.Contains(x.Name)).ToList();
+            if (busy.Count > 0)
+                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                    $"node(s) already in an active rollout: {string.Join(", ", busy.Take(10).Select(b => $"{b.Name} ({b.Id})"))}"));
+            s.Rollouts.Insert(record);
+            s.AddEvent(events, new EventRecord
+            {
+                Time = now, Type = "Normal", Reason = "RolloutCreated", Rollout = record.Id,
+                Message = $"plan {record.PlanName} generation {record.Generation} on {nodes.Count} node(s) in {record.WaveCount} wave(s); canary {record.Canary}, max unavailable {record.MaxUnavailable}, max failures {record.MaxFailures}",
+            });
+        });
+        controller.Wake();
+        return RolloutViews.ToMessage(record, now);
+    }
+
+    public Rollout Get(string id) => RolloutViews.ToMessage(Require(id), time.GetUtcNow().UtcDateTime);
+
+    public IReadOnlyList<Rollout> List(bool includeFinished)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        return store.Rollouts.FindAll().Where(r => includeFinished || RolloutTransitions.IsActive(r.State))
+            .OrderByDescending(r => r.CreatedAt).Select(r => RolloutViews.ToMessage(r, now)).ToList();
+    }
+
+    public Task<Rollout> PauseAsync(string id, string reason) =>
+        TransitionAsync(id, r => r.State is RolloutState.Paused ? null : RolloutState.Paused, reason.Length > 0 ? reason : "paused by the operator");
+
+    public Task<Rollout> ResumeAsync(string id, string reason) =>
+        TransitionAsync(id, r => r.State == RolloutState.Paused ? (r.ResumeTo is RolloutState.Preparing ? RolloutState.Preparing : RolloutState.Rolling) : RolloutState.Rolling,
+            reason.Length > 0 ? reason : "resumed by the operator", resetBudget: true);
+
+    public Task<Rollout> AbortAsync(string id, string reason) =>
+        TransitionAsync(id, _ => RolloutState.Aborted, reason.Length > 0 ? reason : "aborted by the operator", abort: true);
+
+    public Task<Rollout> RollbackAsync(string id, string reason) =>
+        TransitionAsync(id, r => r.State is RolloutState.Rolling or RolloutState.Preparing ? null : RolloutState.RollingBack,
+            reason.Length > 0 ? reason : "rollback requested by the operator", rollback: true);
+
+    private async Task<Rollout> TransitionAsync(string id, Func<RolloutRecord, RolloutState?> target, string reason,
+        bool resetBudget = false, bool abort = false, bool rollback = false)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var record = await store.WriteAsync(s =>
+        {
+            var r = s.Rollouts.FindById(id) ?? throw NotFound(id);
+            var to = target(r);
+            if (to is null || !RolloutTransitions.IsAllowed(r.State, to.Value))
+            {
+                var hint = rollback && r.State is RolloutState.Rolling or RolloutState.Preparing ? "; pause or abort it first" : "";
+                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                    $"rollout {id} is {r.State}; it cannot become {(to ?? RolloutState.Paused)}{hint}"));
+            }
+            if (resetBudget && r.Failures >= r.MaxFailures)
+            {
+                // Resuming after the budget was spent grants a fresh budget of the same size.
+                r.MaxFailures = r.Failures + r.MaxFailures;
+            }
+            var note = RolloutEngine.Transition(r, to.Value, reason, now);
+            if (abort)
+            {
+                foreach (var n in r.Nodes.Where(n => n.State is RolloutNodeState.Pending or RolloutNodeState.Prepared)) n.State = RolloutNodeState.Skipped;
+            }
+            s.Rollouts.Update(r);
+            s.AddEvent(events, new EventRecord { Time = now, Type = note.Type, Reason = note.Reason, Rollout = r.Id, Message = note.Message });
+            return r;
+        });
+        controller.Wake();
+        return RolloutViews.ToMessage(record, now);
+    }
+
+    private RolloutRecord Require(string id) => store.Rollouts.FindById(id) ?? throw NotFound(id);
+
+    private static NodePlan Validated(NodePlan plan)
+    {
+        var errors = NodeFleet.Plans.PlanValidator.Validate(plan);
+        if (errors.Count > 0) throw Invalid("invalid plan:\n" + string.Join('\n', errors));
+        var p = plan.Clone();
+        NodeFleet.Plans.PlanDefaults.Apply(p);
+        return p;
+    }
+
+    // proto3 cannot tell an explicit 0 from unset; the CLI sends canary explicitly, so 0 only counts when other fields are set.
+    private static bool HasField(RolloutStrategy s) => s.MaxUnavailable.Length > 0 || s.MaxFailures.Length > 0;
+
+    private static RpcException Invalid(string m) => new(new Status(StatusCode.InvalidArgument, m));
+    private static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"rollout {id} not found"));
+}

@@ -1,0 +1,55 @@
+using Google.Protobuf.WellKnownTypes;
+using NodeFleet.Protocol.V1;
+
+namespace NodeFleet.Coordinator.Rollouts;
+
+/// <summary>Stored rollouts as wire messages, with an ETA from the durations observed so far.</summary>
+public static class RolloutViews
+{
+    public static Rollout ToMessage(RolloutRecord r, DateTime now)
+    {
+        var m = new Rollout
+        {
+            Id = r.Id, PlanName = r.PlanName, Generation = r.Generation, Selector = r.Selector,
+            State = (Protocol.V1.RolloutState)((int)r.State + 1),
+            StateReason = r.StateReason, CurrentWave = r.CurrentWave, WaveCount = r.WaveCount,
+            CreatedAt = Ts(r.CreatedAt), UpdatedAt = Ts(r.UpdatedAt),
+            MaxUnavailable = r.MaxUnavailable, MaxFailures = r.MaxFailures, Failures = r.Failures,
+            Strategy = new RolloutStrategy
+            {
+                Canary = r.Canary, MaxUnavailable = r.MaxUnavailableText, MaxFailures = r.MaxFailuresText,
+                PauseBetweenWaves = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(r.PauseBetweenWavesMs)),
+                NoPrepareAhead = !r.PrepareAhead, PrepareConcurrency = r.PrepareConcurrency,
+            },
+        };
+        foreach (var (k, v) in r.PhaseDeadlinesMs) m.Strategy.PhaseDeadlines[k] = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(v));
+        foreach (var n in r.Nodes)
+        {
+            var node = new RolloutNode
+            {
+                Name = n.Name, Wave = n.Wave, State = (Protocol.V1.RolloutNodeState)((int)n.State + 1), Phase = n.Phase,
+                Message = n.Message, RunId = n.RunId,
+            };
+            if (n.StartedAt is { } s) node.StartedAt = Ts(s);
+            if (n.FinishedAt is { } f) node.FinishedAt = Ts(f);
+            m.Nodes.Add(node);
+        }
+        if (Eta(r, now) is { } eta) m.Eta = Duration.FromTimeSpan(eta);
+        return m;
+    }
+
+    /// <summary>Remaining nodes × the mean observed node duration ÷ how many run at once; null before any node finished.</summary>
+    public static TimeSpan? Eta(RolloutRecord r, DateTime now)
+    {
+        if (!RolloutTransitions.IsActive(r.State)) return null;
+        var done = r.Nodes.Where(n => n.State == RolloutNodeState.Succeeded && n.StartedAt is not null && n.FinishedAt is not null).ToList();
+        if (done.Count == 0) return null;
+        var mean = TimeSpan.FromTicks((long)done.Average(n => (n.FinishedAt!.Value - n.StartedAt!.Value).Ticks));
+        var remaining = r.Nodes.Count(n => n.State is RolloutNodeState.Pending or RolloutNodeState.Prepared or RolloutNodeState.Preparing or RolloutNodeState.Running);
+        var waves = Math.Ceiling(remaining / (double)Math.Max(1, r.MaxUnavailable));
+        var pauses = TimeSpan.FromMilliseconds(r.PauseBetweenWavesMs) * Math.Max(0, r.WaveCount - 1 - r.CurrentWave);
+        return mean * waves + pauses;
+    }
+
+    private static Timestamp Ts(DateTime t) => Timestamp.FromDateTime(DateTime.SpecifyKind(t, DateTimeKind.Utc));
+}

@@ -1,0 +1,227 @@
+using System.Text;
+using Grpc.Core;
+using NodeFleet.IntegrationTests.Infrastructure;
+using NodeFleet.Protocol.V1;
+
+namespace NodeFleet.IntegrationTests;
+
+/// <summary>Fleet rollouts with several real agent processes, each with its own --root, on one real coordinator.</summary>
+public sealed class RolloutTests : IAsyncLifetime
+{
+    private TestCluster _cluster = null!;
+    private AdminClients _admin = null!;
+
+    public async Task InitializeAsync()
+    {
+        _cluster = await TestCluster.StartAsync();
+        _admin = new AdminClients(_cluster);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _admin.Dispose();
+        await _cluster.DisposeAsync();
+    }
+
+    private static readonly string[] Ignore = ["CRI", "Mirror-127.0.0.1:5000", "Port-10250", "Port-10256"];
+
+    private async Task<List<TestAgent>> AgentsAsync(int count, string labels = "role=worker")
+    {
+        var agents = new List<TestAgent>();
+        for (var i = 1; i <= count; i++) agents.Add(await _cluster.JoinedOnlineAgentAsync($"n{i}", "--labels", labels));
+        return agents;
+    }
+
+    private async Task<Rollout> StartAsync(string yaml, string selector, RolloutStrategy strategy, bool dryRun = false)
+    {
+        var request = new StartRolloutRequest { Plan = AdminClients.Plan(yaml), Selector = selector, Strategy = strategy, DryRun = dryRun };
+        request.IgnorePreflightErrors.AddRange(Ignore);
+        return await _admin.Rollouts.StartAsync(request);
+    }
+
+    private static string DropIn(TestAgent a) => a.HostPath("/etc/systemd/system/kubelet.service.d/20-nodefleet.conf");
+
+    [Fact]
+    public async Task Canary_failure_pauses_the_rollout_and_leaves_the_other_nodes_untouched()
+    {
+        var agents = await AgentsAsync(3);
+        agents[0].Node.FailRestartOf("kubelet");
+        var untouched = agents.Skip(1).Select(a => a.Node.Snapshot()).ToList();
+
+        var r = await StartAsync(AgentApplyTests.Plan, "role=worker", new RolloutStrategy { Canary = 1, MaxUnavailable = "1", MaxFailures = "1" });
+        var paused = await _admin.WaitForStateAsync(r.Id, RolloutState.Paused);
+        Assert.Contains("canary node n1 failed", paused.StateReason);
+        Assert.Equal(RolloutNodeState.Failed, paused.Nodes.Single(n => n.Name == "n1").State);
+        Assert.All(paused.Nodes.Where(n => n.Name != "n1"), n => Assert.Equal(RolloutNodeState.Prepared, n.State));
+        // The canary's own changes were undone; the others ran only the read-only preparation.
+        Assert.False(File.Exists(DropIn(agents[0])));
+        Assert.Equal(untouched, agents.Skip(1).Select(a => a.Node.Snapshot()).ToList());
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(RolloutState.Paused, (await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).State);
+    }
+
+    [Fact]
+    public async Task Max_unavailable_is_never_exceeded_according_to_the_event_log()
+    {
+        var agents = await AgentsAsync(5);
+        var r = await StartAsync(AgentApplyTests.Plan, "role=worker", new RolloutStrategy { Canary = 1, MaxUnavailable = "2", MaxFailures = "1" });
+        Assert.Equal(3, r.WaveCount);
+        var done = await _admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromSeconds(90));
+        Assert.All(done.Nodes, n => Assert.Equal(RolloutNodeState.Succeeded, n.State));
+        Assert.All(agents, a => Assert.True(File.Exists(DropIn(a))));
+
+        var events = await _admin.RolloutEventsAsync(r.Id);
+        int current = 0, max = 0, started = 0;
+        foreach (var e in events)
+        {
+            if (e.Reason == "NodeStarted") { current++; started++; }
+            if (e.Reason is "NodeSucceeded" or "NodeFailed") current--;
+            max = Math.Max(max, current);
+        }
+        Assert.Equal(5, started);
+        Assert.Equal(2, max);
+        // The canary finished before anything else started.
+        var order = events.Where(e => e.Reason is "NodeStarted" or "NodeSucceeded").Select(e => $"{e.Reason}:{e.Node}").ToList();
+        Assert.Equal(["NodeStarted:n1", "NodeSucceeded:n1"], order.Take(2));
+    }
+
+    [Fact]
+    public async Task Pause_stops_new_work_and_resume_finishes_the_rollout()
+    {
+        await AgentsAsync(3);
+        var r = await StartAsync(AgentApplyTests.Plan, "role=worker",
+            new RolloutStrategy { Canary = 1, MaxUnavailable = "1", PauseBetweenWaves = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(3)) });
+        await Proc.WaitUntilAsync(async () => (await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).Nodes.Any(n => n.State == RolloutNodeState.Succeeded),
+            TimeSpan.FromSeconds(60), "the canary to succeed");
+        var paused = await _admin.Rollouts.PauseAsync(new RolloutActionRequest { Id = r.Id });
+        Assert.Equal(RolloutState.Paused, paused.State);
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var still = await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id });
+        Assert.Equal(RolloutState.Paused, still.State);
+        Assert.Equal(1, still.Nodes.Count(n => n.State is RolloutNodeState.Succeeded or RolloutNodeState.Running));
+
+        var illegal = await Assert.ThrowsAsync<RpcException>(async () => await _admin.Rollouts.RollbackAsync(new RolloutActionRequest { Id = "nope" }));
+        Assert.Equal(StatusCode.NotFound, illegal.StatusCode);
+        await _admin.Rollouts.ResumeAsync(new RolloutActionRequest { Id = r.Id });
+        await _admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromSeconds(60));
+        var twice = await Assert.ThrowsAsync<RpcException>(async () => await _admin.Rollouts.ResumeAsync(new RolloutActionRequest { Id = r.Id }));
+        Assert.Equal(StatusCode.FailedPrecondition, twice.StatusCode);
+    }
+
+    [Fact]
+    public async Task Abort_leaves_unstarted_nodes_untouched_and_rollback_restores_files_byte_for_byte()
+    {
+        var agents = await AgentsAsync(3);
+        foreach (var a in agents) a.Node.Write("/etc/containerd/config.toml", "version = 2\n# kept by the operator\n");
+        var before = agents.Select(a => a.Node.Snapshot()).ToList();
+        var r = await StartAsync(AgentApplyTests.Plan, "role=worker",
+            new RolloutStrategy { Canary = 1, MaxUnavailable = "1", PauseBetweenWaves = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromHours(1)) });
+        await Proc.WaitUntilAsync(async () => (await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).Nodes.Any(n => n.State == RolloutNodeState.Succeeded),
+            TimeSpan.FromSeconds(60), "the canary to succeed");
+        var aborted = await _admin.Rollouts.AbortAsync(new RolloutActionRequest { Id = r.Id, Reason = "test abort" });
+        Assert.Equal(RolloutState.Aborted, aborted.State);
+        Assert.Equal([RolloutNodeState.Succeeded, RolloutNodeState.Skipped, RolloutNodeState.Skipped], aborted.Nodes.Select(n => n.State));
+        Assert.True(File.Exists(DropIn(agents[0])));
+        Assert.Equal(before.Skip(1), agents.Skip(1).Select(a => a.Node.Snapshot()));
+
+        await _admin.Rollouts.RollbackAsync(new RolloutActionRequest { Id = r.Id });
+        var rolledBack = await _admin.WaitForStateAsync(r.Id, RolloutState.RolledBack);
+        Assert.Equal(RolloutNodeState.RolledBack, rolledBack.Nodes[0].State);
+        Assert.Equal(before, agents.Select(a => a.Node.Snapshot()).ToList());
+        // The agent reloaded systemd for the removed drop-in and restarted what it had restarted.
+        Assert.Equal(["daemon-reload", "restart containerd", "restart kubelet"], agents[0].Node.SystemctlCalls().TakeLast(3));
+    }
+
+    [Fact]
+    public async Task Selectors_pick_exactly_the_right_nodes_and_a_node_is_in_one_active_rollout()
+    {
+        await _cluster.JoinedOnlineAgentAsync("a1", "--labels", "role=worker,zone=a");
+        await _cluster.JoinedOnlineAgentAsync("b1", "--labels", "role=worker,zone=b");
+        await _cluster.JoinedOnlineAgentAsync("c1", "--labels", "role=control,zone=a");
+        await _cluster.JoinedOnlineAgentAsync("w9", "--labels", "role=worker");
+        var dry = await StartAsync(AgentApplyTests.Plan, "role=worker,zone!=b", new RolloutStrategy { Canary = 1, MaxUnavailable = "50%" }, dryRun: true);
+        Assert.Equal(["a1", "w9"], dry.Nodes.Select(n => n.Name));
+        Assert.Empty((await _admin.Rollouts.ListAsync(new ListRolloutsRequest { IncludeFinished = true })).Rollouts);
+
+        var r = await StartAsync(AgentApplyTests.Plan, "zone=a", new RolloutStrategy { Canary = 1, PauseBetweenWaves = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromHours(1)) });
+        Assert.Equal(["a1", "c1"], r.Nodes.Select(n => n.Name));
+        var busy = await Assert.ThrowsAsync<RpcException>(async () => await StartAsync(AgentApplyTests.Plan, "role=worker", new RolloutStrategy { Canary = 1 }));
+        Assert.Equal(StatusCode.FailedPrecondition, busy.StatusCode);
+        Assert.Contains("a1", busy.Status.Detail);
+
+        var bad = AdminClients.Plan(AgentApplyTests.Plan);
+        bad.Spec.Runtime.CgroupDriver = "magic";
+        var invalid = await Assert.ThrowsAsync<RpcException>(async () =>
+            await _admin.Rollouts.StartAsync(new StartRolloutRequest { Plan = bad, Selector = "role=worker", Strategy = new RolloutStrategy { Canary = 1 } }));
+        Assert.Equal(StatusCode.InvalidArgument, invalid.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_node_that_goes_offline_mid_phase_is_unavailable_then_failed_after_its_deadline()
+    {
+        await using var http = await HttpFiles.StartAsync();
+        var agents = await AgentsAsync(2);
+        var (url, sha) = http.Add("tool", Encoding.ASCII.GetBytes("#!/bin/sh\n"), TimeSpan.FromSeconds(3));
+        var plan = AgentApplyTests.Plan.Replace("  kubelet:", $"""
+              artifacts:
+                - name: tool
+                  url: {url}
+                  sha256: "{sha}"
+                  installPath: /usr/local/bin/tool
+              kubelet:
+            """);
+        var r = await StartAsync(plan, "role=worker", new RolloutStrategy
+        {
+            Canary = 0, MaxUnavailable = "2", MaxFailures = "1", NoPrepareAhead = true,
+            PhaseDeadlines = { ["stage-artifacts"] = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(6)) },
+        });
+        await agents[1].Run!.WaitForOutputAsync("[stage-artifacts/download-tool] running", TimeSpan.FromSeconds(30));
+        agents[1].Run!.Pause();
+        var paused = await _admin.WaitForStateAsync(r.Id, RolloutState.Paused, TimeSpan.FromSeconds(60));
+        var n2 = paused.Nodes.Single(n => n.Name == "n2");
+        Assert.Equal(RolloutNodeState.Failed, n2.State);
+        Assert.Contains("offline past its deadline", n2.Message);
+        Assert.Contains("error budget spent", paused.StateReason);
+        agents[1].Run!.Resume();
+    }
+
+    [Fact]
+    public async Task Coordinator_killed_mid_rollout_resumes_and_no_node_runs_a_step_twice()
+    {
+        await using var http = await HttpFiles.StartAsync();
+        var agents = await AgentsAsync(3);
+        var (url, sha) = http.Add("tool", Encoding.ASCII.GetBytes("#!/bin/sh\n"), TimeSpan.FromSeconds(1));
+        var plan = AgentApplyTests.Plan.Replace("  kubelet:", $"""
+              artifacts:
+                - name: tool
+                  url: {url}
+                  sha256: "{sha}"
+                  installPath: /usr/local/bin/tool
+              kubelet:
+            """);
+        var r = await StartAsync(plan, "role=worker", new RolloutStrategy { Canary = 1, MaxUnavailable = "1", MaxFailures = "1" });
+        await Proc.WaitUntilAsync(async () => (await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).Nodes.Any(n => n.State == RolloutNodeState.Running && n.Wave > 0),
+            TimeSpan.FromSeconds(60), "a node of wave 1 to be running");
+        await _cluster.KillCoordinatorAsync();
+        await _cluster.StartCoordinatorAsync();
+        using var admin = new AdminClients(_cluster);
+        var done = await admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromSeconds(90));
+        Assert.All(done.Nodes, n => Assert.Equal(RolloutNodeState.Succeeded, n.State));
+
+        // Each node: one prepare run and one apply run, every step of them reported once.
+        foreach (var a in agents)
+        {
+            var json = await _cluster.CliOkAsync("node", "describe", a.Name, "-o", "json");
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            var runs = doc.RootElement.GetProperty("runs").EnumerateArray().ToList();
+            Assert.Equal(2, runs.Count);
+            foreach (var run in runs)
+            {
+                var steps = run.GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("phase").GetString() + "/" + s.GetProperty("step").GetString()).ToList();
+                Assert.Equal(steps.Count, steps.Distinct().Count());
+            }
+        }
+        // Downloads happened once per node, in the prepare stage.
+        Assert.Equal(3, http.Requests);
+    }
+}
