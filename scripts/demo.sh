@@ -38,7 +38,7 @@ echo "==> Initialising a coordinator in $scratch/coordinator"
 "$coordinator" init --data-dir "$scratch/coordinator" --advertise-address "$address" | sed 's/^/    /'
 
 echo "==> Starting the coordinator on $address (log: $scratch/coordinator.log)"
-"$coordinator" run --data-dir "$scratch/coordinator" --listen "$address" --heartbeat-interval 2s \
+"$coordinator" run --data-dir "$scratch/coordinator" --listen "$address" --metrics-listen 127.0.0.1:$((port + 1)) --heartbeat-interval 2s \
   >"$scratch/coordinator.log" 2>&1 &
 echo $! >>"$scratch/pids"
 export NODEFLEET_CONFIG=$scratch/coordinator/admin.conf
