@@ -186,4 +186,22 @@ public sealed class ImagePrepullTests : IAsyncLifetime
         Assert.True(inspect.ExitCode == 0, inspect.ToString());
         Assert.NotEmpty(_registry.Requests("/v2/pause/manifests/3.10"));
     }
+
+    [Fact]
+    public async Task Registry_credentials_come_from_the_file_the_plan_names()
+    {
+        await using var crio = await FakeCriServer.StartAsync(_node.HostPath("/var/run/crio/crio.sock"));
+        _node.Write("/etc/nodefleet/registry-auth.json",
+            "{\"auths\": {\"registry.k8s.io\": {\"auth\": \"" + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("puller:s3cret")) + "\"}}}");
+        var plan = Plan("[registry.k8s.io/pause:3.10, quay.io/other/image:v1]", runtime: "cri-o", skip: "stage-artifacts, install-artifacts")
+            .Replace("  images:", "    credentialsFile: /etc/nodefleet/registry-auth.json\n  images:");
+        var r = await _node.AgentAsync(["apply", _node.WritePlan(plan), "--ignore-preflight-errors=all"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var byImage = crio.Pulled.Zip(crio.Auths).ToDictionary(p => p.First, p => p.Second);
+        Assert.Equal("puller:s3cret@registry.k8s.io", byImage["registry.k8s.io/pause:3.10"]);
+        Assert.Equal("", byImage["quay.io/other/image:v1"]);
+        // The secret never travels in the plan, nor lands in the agent's journal or logs.
+        Assert.DoesNotContain("s3cret", plan);
+        Assert.DoesNotContain("s3cret", r.All);
+    }
 }

@@ -26,9 +26,13 @@ public sealed class FakeCriServer : IAsyncDisposable
 
     public IReadOnlyList<string> Pulled => _state.Pulled.ToList();
 
+    /// <summary>The credentials each pull carried ("user:password@server"), in order.</summary>
+    public IReadOnlyList<string> Auths => _state.Auths.ToList();
+
     private sealed class State
     {
         public readonly ConcurrentQueue<string> Pulled = new();
+        public readonly ConcurrentQueue<string> Auths = new();
         public readonly ConcurrentDictionary<string, bool> Present = new();
     }
 
@@ -58,6 +62,7 @@ public sealed class FakeCriServer : IAsyncDisposable
         public override Task<PullImageResponse> PullImage(PullImageRequest request, ServerCallContext context)
         {
             state.Pulled.Enqueue(request.Image.Image);
+            state.Auths.Enqueue(request.Auth is null ? "" : $"{request.Auth.Username}:{request.Auth.Password}@{request.Auth.ServerAddress}");
             state.Present[request.Image.Image] = true;
             return Task.FromResult(new PullImageResponse { ImageRef = request.Image.Image });
         }
