@@ -27,6 +27,16 @@ public sealed class AgentApplyTests
           skipPhases: [prepull-images, verify]
         """;
 
+    /// <summary><see cref="Plan"/> with one artifact to stage and install at /usr/local/bin/NAME.</summary>
+    public static string PlanWithArtifact(string name, string url, string sha256) => Plan.Replace("  kubelet:", $"""
+          artifacts:
+            - name: {name}
+              url: {url}
+              sha256: "{sha256}"
+              installPath: /usr/local/bin/{name}
+          kubelet:
+        """);
+
     private const string ExistingContainerdConfig = """
         # Site config kept by the operator
         version = 2

@@ -79,14 +79,7 @@ public sealed class PlanOverTheWireTests : IAsyncLifetime
         var agent = await _cluster.JoinedOnlineAgentAsync("w3");
         // A slow download keeps the run going while the coordinator is away.
         var (url, sha) = http.Add("tool", Encoding.ASCII.GetBytes("#!/bin/sh\n"), TimeSpan.FromSeconds(4));
-        var plan = WritePlan(AgentApplyTests.Plan.Replace("  kubelet:", $"""
-              artifacts:
-                - name: tool
-                  url: {url}
-                  sha256: "{sha}"
-                  installPath: /usr/local/bin/tool
-              kubelet:
-            """));
+        var plan = WritePlan(AgentApplyTests.PlanWithArtifact("tool", url, sha));
         var apply = await _cluster.CliAsync("plan", "apply", plan, "--node", "w3", AgentApplyTests.IgnoreAbsentRuntime);
         Assert.True(apply.ExitCode == 0, apply.ToString());
         await agent.Run!.WaitForOutputAsync("[stage-artifacts/download-tool] running", TimeSpan.FromSeconds(30));

@@ -162,14 +162,7 @@ public sealed class RolloutTests : IAsyncLifetime
         await using var http = await HttpFiles.StartAsync();
         var agents = await AgentsAsync(2);
         var (url, sha) = http.Add("tool", Encoding.ASCII.GetBytes("#!/bin/sh\n"), TimeSpan.FromSeconds(3));
-        var plan = AgentApplyTests.Plan.Replace("  kubelet:", $"""
-              artifacts:
-                - name: tool
-                  url: {url}
-                  sha256: "{sha}"
-                  installPath: /usr/local/bin/tool
-              kubelet:
-            """);
+        var plan = AgentApplyTests.PlanWithArtifact("tool", url, sha);
         var r = await StartAsync(plan, "role=worker", new RolloutStrategy
         {
             Canary = 0, MaxUnavailable = "2", MaxFailures = "1", NoPrepareAhead = true,
@@ -191,14 +184,7 @@ public sealed class RolloutTests : IAsyncLifetime
         await using var http = await HttpFiles.StartAsync();
         var agents = await AgentsAsync(3);
         var (url, sha) = http.Add("tool", Encoding.ASCII.GetBytes("#!/bin/sh\n"), TimeSpan.FromSeconds(1));
-        var plan = AgentApplyTests.Plan.Replace("  kubelet:", $"""
-              artifacts:
-                - name: tool
-                  url: {url}
-                  sha256: "{sha}"
-                  installPath: /usr/local/bin/tool
-              kubelet:
-            """);
+        var plan = AgentApplyTests.PlanWithArtifact("tool", url, sha);
         var r = await StartAsync(plan, "role=worker", new RolloutStrategy { Canary = 1, MaxUnavailable = "1", MaxFailures = "1" });
         await Proc.WaitUntilAsync(async () => (await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).Nodes.Any(n => n.State == RolloutNodeState.Running && n.Wave > 0),
             TimeSpan.FromSeconds(60), "a node of wave 1 to be running");
