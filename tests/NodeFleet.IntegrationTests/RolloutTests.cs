@@ -149,6 +149,12 @@ public sealed class RolloutTests : IAsyncLifetime
         Assert.Equal(StatusCode.FailedPrecondition, busy.StatusCode);
         Assert.Contains("a1", busy.Status.Detail);
 
+        // Once aborted, the nodes are free again; a new rollout of the same plan finds their earlier preparation done.
+        await _admin.WaitForNodesAsync(r.Id, n => n.State == RolloutNodeState.Succeeded, 1);
+        await _admin.Rollouts.AbortAsync(new RolloutActionRequest { Id = r.Id });
+        var again = await StartAsync(AgentApplyTests.Plan, "zone=a", new RolloutStrategy { Canary = 1 });
+        await _admin.WaitForStateAsync(again.Id, RolloutState.Succeeded);
+
         var bad = AdminClients.Plan(AgentApplyTests.Plan);
         bad.Spec.Runtime.CgroupDriver = "magic";
         var invalid = await Assert.ThrowsAsync<RpcException>(async () =>

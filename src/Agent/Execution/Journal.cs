@@ -29,6 +29,15 @@ public sealed class RunRecord
     /// <summary>The rollout that sent the plan, if any, and its stage (prepare | apply).</summary>
     public string RolloutId { get; set; } = "";
     public string Stage { get; set; } = "";
+
+    /// <summary>A copy reporting this run to another requester (not stored).</summary>
+    public RunRecord AskedBy(string rolloutId, string stage)
+    {
+        var copy = (RunRecord)MemberwiseClone();
+        copy.RolloutId = rolloutId;
+        copy.Stage = stage;
+        return copy;
+    }
 }
 
 /// <summary>A step of a run, written before the agent acts on it.</summary>
@@ -90,22 +99,39 @@ public sealed class Journal : IDisposable
     private readonly object _gate = new();
 
     /// <summary>Opens the database on first use only, so a dry run never creates it.</summary>
-    public Journal(HostRoot root)
+    public Journal(HostRoot root) : this(() =>
     {
-        _lazy = new Lazy<LiteDatabase>(() =>
-        {
-            var dir = root.Path(AgentPaths.StateDir);
-            Directory.CreateDirectory(dir);
-            var mapper = NodeFleet.IO.LiteDbMapping.Create(
-                new RunRecord { ChangedUnits = { "u" } }, new StepRecord(), new BackupRecord(), new InventoryRecord(), new OutboxRecord());
-            var file = Path.Combine(dir, FileName);
-            var db = new LiteDatabase(new ConnectionString { Filename = file, Connection = ConnectionType.Direct }, mapper);
-            db.UtcDate = true;
-            db.GetCollection<StepRecord>("steps").EnsureIndex(x => x.RunId);
-            db.GetCollection<BackupRecord>("backups").EnsureIndex(x => x.RunId);
-            File.SetUnixFileMode(file, NodeFleet.IO.AtomicFile.Private);
-            return db;
-        }, LazyThreadSafetyMode.ExecutionAndPublication);
+        var dir = root.Path(AgentPaths.StateDir);
+        Directory.CreateDirectory(dir);
+        var file = Path.Combine(dir, FileName);
+        var db = Prepare(new LiteDatabase(new ConnectionString { Filename = file, Connection = ConnectionType.Direct }, Mapper()));
+        File.SetUnixFileMode(file, NodeFleet.IO.AtomicFile.Private);
+        return db;
+    })
+    {
+    }
+
+    /// <summary>
+    /// A journal held in <paramref name="stream"/> instead of journal.db (same schema, same transactions): the fleet
+    /// simulator runs thousands of agents in one process, more than its file descriptors allow with one file each.
+    /// <paramref name="mapper"/> (from <see cref="Mapper"/>) may be shared by such journals: it is fully built before use.
+    /// </summary>
+    public Journal(Stream stream, BsonMapper mapper) : this(() => Prepare(new LiteDatabase(stream, mapper)))
+    {
+    }
+
+    private Journal(Func<LiteDatabase> open) => _lazy = new Lazy<LiteDatabase>(open, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>The journal's record mapping, built once on the calling thread (see LiteDbMapping).</summary>
+    public static BsonMapper Mapper() => NodeFleet.IO.LiteDbMapping.Create(
+        new RunRecord { ChangedUnits = { "u" } }, new StepRecord(), new BackupRecord(), new InventoryRecord(), new OutboxRecord());
+
+    private static LiteDatabase Prepare(LiteDatabase db)
+    {
+        db.UtcDate = true;
+        db.GetCollection<StepRecord>("steps").EnsureIndex(x => x.RunId);
+        db.GetCollection<BackupRecord>("backups").EnsureIndex(x => x.RunId);
+        return db;
     }
 
     private LiteDatabase Db => _lazy.Value;

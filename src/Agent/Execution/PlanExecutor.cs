@@ -53,8 +53,9 @@ public sealed class PlanExecutor(
         if (latest is { State: RunState.Succeeded } && latest.Digest == digest)
         {
             log.LogInformation("Plan {Plan} ({Digest}) is already applied by run {Run}", plan.Metadata.Name, digest[..12], latest.Id);
-            // Said again, so a coordinator that asks twice (e.g. after its own restart) learns the outcome.
-            observer.RunChanged(latest);
+            // Said again, so a coordinator that asks twice (after its own restart, or for another rollout of the same
+            // plan) learns the outcome — on behalf of whoever asked this time.
+            observer.RunChanged(latest.AskedBy(options.RolloutId, options.Stage));
             return latest;
         }
 

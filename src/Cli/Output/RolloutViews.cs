@@ -269,7 +269,9 @@ public static class RolloutViews
             {
                 // The first line of the message, cut short: a failed node's whole message follows the table.
                 var message = n.State == RolloutNodeState.Failed ? Failure(n) : n.Message;
-                table.AddRow(n.Name, n.Wave.ToString(CultureInfo.InvariantCulture), NodeState(n.State), NodeViews.OrDash(n.Phase),
+                // The phase a node reports matters while it runs and where it failed; after that it is stale.
+                var phase = InFlight(n.State) || n.State == RolloutNodeState.Failed ? n.Phase : "";
+                table.AddRow(n.Name, n.Wave.ToString(CultureInfo.InvariantCulture), NodeState(n.State), NodeViews.OrDash(phase),
                     NodeDuration(n, now), NodeViews.OrDash(PlanRunViews.Shorten(PlanRunViews.Lines(message).FirstOrDefault() ?? "", PlanRunViews.ResultWidth)));
             }
             sb.Append(table.Render(indent: "  "));

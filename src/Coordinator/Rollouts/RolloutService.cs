@@ -114,9 +114,10 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
             var to = target(r);
             if (to is null || !RolloutTransitions.IsAllowed(r.State, to.Value))
             {
+                var wanted = to?.ToString() ?? (rollback ? "RollingBack" : "Paused");
                 var hint = rollback && r.State is RolloutState.Rolling or RolloutState.Preparing ? "; pause or abort it first" : "";
                 throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                    $"rollout {id} is {r.State}; it cannot become {(to ?? RolloutState.Paused)}{hint}"));
+                    $"rollout {id} is {r.State}; it cannot become {wanted}{hint}"));
             }
             if (resetBudget && r.Failures >= r.MaxFailures)
             {

@@ -48,6 +48,10 @@ public sealed class AdminClients : IDisposable
         return last!;
     }
 
+    public Task WaitForNodesAsync(string id, Func<RolloutNode, bool> condition, int count, TimeSpan? timeout = null) =>
+        Proc.WaitUntilAsync(async () => (await Rollouts.GetAsync(new GetRolloutRequest { Id = id })).Nodes.Count(condition) >= count,
+            timeout ?? TimeSpan.FromSeconds(60), $"{count} node(s) of rollout {id} to reach the expected state");
+
     public async Task<IReadOnlyList<Event>> RolloutEventsAsync(string id) =>
         (await Events.ListAsync(new WatchEventsRequest { Rollout = id, Limit = 1000 })).Events;
 
