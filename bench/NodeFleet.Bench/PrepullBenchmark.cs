@@ -372,7 +372,7 @@ public sealed class PrepullBenchmark(PrepullOptions options, TextWriter output)
         }
 
         var detail = new Table("image set", "way", "wall median (min)", $"÷ ctr ×{Parallelism}", "paired", "CPU of the tool",
-            "CPU of containerd", "fetched from the mirror");
+            "CPU of containerd", "fetched from the mirror") { TextColumns = 2 };
         foreach (var set in sets)
         {
             foreach (var c in contenders)
@@ -386,7 +386,7 @@ public sealed class PrepullBenchmark(PrepullOptions options, TextWriter output)
             }
         }
 
-        var breakdown = new Table(["image set", "agent", .. AgentBreakdown.Names, "sum", "total"]);
+        var breakdown = new Table(["image set", "agent", .. AgentBreakdown.Names, "sum", "total"]) { TextColumns = 2 };
         foreach (var set in sets)
         {
             foreach (var c in contenders.Where(c => c.Kind == Kind.Agent))
@@ -423,7 +423,7 @@ public sealed class PrepullBenchmark(PrepullOptions options, TextWriter output)
                 $"{set.Name}: NodeFleet ÷ ctr ×{Parallelism} = {ratio:0.00}× (target ≤ {Target:0.00}×: {(ratio <= Target ? "met" : "NOT met")})");
         }).ToList();
 
-        var about = $"{options.Repeat} measured runs per cell after {options.Warmup} warm-up round(s); median (minimum). Every run " +
+        var about = $"{options.Repeat} measured runs per cell after {options.Warmup} warm-up {(options.Warmup == 1 ? "round" : "rounds")}; median (minimum). Every run " +
                     $"pulls into a fresh containerd root (nothing cached) from the same local registry through a {Upstream} mirror " +
                     $"entry. Load average (1, 5, 15 min): {loadBefore} at the start, {loadAfter} at the end.";
 

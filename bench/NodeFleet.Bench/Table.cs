@@ -3,10 +3,15 @@ using System.Text;
 
 namespace NodeFleet.Bench;
 
-/// <summary>A small table printed as aligned text on the console and as Markdown for BENCHMARKS.md.</summary>
+/// <summary>
+/// A small table printed as aligned text on the console and as Markdown for BENCHMARKS.md: the first
+/// <see cref="TextColumns"/> columns are text (left-aligned), the others figures (right-aligned).
+/// </summary>
 public sealed class Table(params string[] headers)
 {
     private readonly List<string[]> _rows = [];
+
+    public int TextColumns { get; init; } = 1;
 
     public Table Add(params string[] cells)
     {
@@ -20,7 +25,7 @@ public sealed class Table(params string[] headers)
         var widths = headers.Select((h, i) => _rows.Select(r => r[i].Length).Append(h.Length).Max()).ToArray();
         var sb = new StringBuilder();
         void Line(string[] cells) =>
-            sb.AppendLine(string.Join("  ", cells.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))).TrimEnd());
+            sb.AppendLine(string.Join("  ", cells.Select((c, i) => i < TextColumns ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))).TrimEnd());
         Line(headers);
         sb.AppendLine(string.Join("  ", widths.Select(w => new string('-', w))));
         foreach (var r in _rows) Line(r);
@@ -31,7 +36,7 @@ public sealed class Table(params string[] headers)
     {
         var sb = new StringBuilder();
         sb.AppendLine("| " + string.Join(" | ", headers) + " |");
-        sb.AppendLine("|" + string.Join("|", headers.Select((_, i) => i == 0 ? "---" : "---:")) + "|");
+        sb.AppendLine("|" + string.Join("|", headers.Select((_, i) => i < TextColumns ? "---" : "---:")) + "|");
         foreach (var r in _rows) sb.AppendLine("| " + string.Join(" | ", r) + " |");
         return sb.ToString();
     }
