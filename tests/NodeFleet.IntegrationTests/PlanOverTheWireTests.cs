@@ -113,4 +113,16 @@ public sealed class PlanOverTheWireTests : IAsyncLifetime
         var d = await DescribeAsync("w4");
         Assert.Equal(0, d.TryGetProperty("runs", out var runs) ? runs.GetArrayLength() : 0);
     }
+
+    [Fact]
+    public async Task Preflight_warns_when_the_joined_coordinator_does_not_answer()
+    {
+        var agent = await _cluster.JoinedOnlineAgentAsync("w5");
+        var plan = agent.Node.WritePlan(AgentApplyTests.Plan);
+        var up = await agent.Node.AgentAsync(["apply", plan, "--dry-run", AgentApplyTests.IgnoreAbsentRuntime]);
+        Assert.DoesNotContain("[Coordinator]", up.StdOut);
+        await _cluster.KillCoordinatorAsync();
+        var down = await agent.Node.AgentAsync(["apply", plan, "--dry-run", AgentApplyTests.IgnoreAbsentRuntime]);
+        Assert.Contains($"[Coordinator] coordinator {_cluster.Address} is not reachable", down.StdOut);
+    }
 }

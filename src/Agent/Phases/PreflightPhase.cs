@@ -95,6 +95,8 @@ public sealed class PreflightStep(HttpClient http) : IStep
             }
         }
 
+        if (await CoordinatorProblemAsync(ctx, ct) is { } coordinator) findings.Add(new("Coordinator", false, coordinator));
+
         var runtimeDriver = await RuntimeCgroupDriverAsync(ctx, ct);
         if (runtimeDriver is not null && plan.Runtime.CgroupDriver.Length > 0 && runtimeDriver != plan.Runtime.CgroupDriver)
         {
@@ -122,6 +124,31 @@ public sealed class PreflightStep(HttpClient http) : IStep
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
             return e.Message;
+        }
+    }
+
+    /// <summary>
+    /// Whether the coordinator this node joined answers on its port. A warning only: a plan applied locally can run
+    /// without it, and its reports wait in the outbox.
+    /// </summary>
+    private static async Task<string?> CoordinatorProblemAsync(StepContext ctx, CancellationToken ct)
+    {
+        NodeFleet.Agent.Join.AgentConfig? config;
+        try { config = NodeFleet.Agent.Join.AgentConfig.Load(ctx.Files.Root); }
+        catch (NodeFleet.Agent.Join.AgentException e) { return e.Message; }
+        if (config is null) return null;
+        try
+        {
+            var uri = NodeFleet.Net.GrpcChannels.ToUri(config.Coordinator);
+            using var client = new TcpClient();
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(TimeSpan.FromSeconds(5));
+            await client.ConnectAsync(uri.IdnHost.Trim('[', ']'), uri.Port, cts.Token);
+            return null;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or FormatException)
+        {
+            return $"coordinator {config.Coordinator} is not reachable: {e.Message}";
         }
     }
 
