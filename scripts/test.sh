@@ -11,7 +11,9 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 
 # Debian packages the tests use: real components, started privately by the tests' own fixtures.
-packages=(containerd docker.io docker-registry skopeo umoci busybox-static)
+packages=(containerd docker.io docker-registry skopeo umoci busybox-static
+          # packaging tests: Native AOT, .deb/.rpm building and linting, a booted systemd container
+          clang zlib1g-dev binutils rpm lintian rpmlint systemd-container debootstrap)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -39,7 +39,8 @@ public sealed class DockerImageService(string socketPath, MirrorMap mirrors, Fun
         using var request = new HttpRequestMessage(HttpMethod.Post, query);
         if (Creds().For(source.Registry) is { } c)
         {
-            var auth = JsonSerializer.Serialize(new Dictionary<string, string> { ["username"] = c.User, ["password"] = c.Password, ["serveraddress"] = source.Registry });
+            // A JsonObject rather than the reflection-based serializer, which Native AOT (the agent's build) cannot run.
+            var auth = new System.Text.Json.Nodes.JsonObject { ["username"] = c.User, ["password"] = c.Password, ["serveraddress"] = source.Registry }.ToJsonString();
             request.Headers.Add("X-Registry-Auth", Convert.ToBase64String(Encoding.UTF8.GetBytes(auth)).Replace('+', '-').Replace('/', '_'));
         }
         var via = source == reference ? "" : $" via mirror {source.Registry}";

@@ -1,8 +1,7 @@
 using NodeFleet.Agent.Host;
+using NodeFleet.Config;
 using NodeFleet.IO;
 using YamlDotNet.Core;
-using YamlDotNet.Serialization;
-using YamlDotNet.Serialization.NamingConventions;
 
 namespace NodeFleet.Agent.Join;
 
@@ -14,9 +13,14 @@ public sealed class AgentConfig
     public string Coordinator { get; set; } = "";
     public string NodeName { get; set; } = "";
 
+    private static readonly string[] Fields = ["apiVersion", "kind", "coordinator", "nodeName"];
+
     public void Save(HostRoot root) =>
         AtomicFile.WriteAllText(root.Path(AgentPaths.ConfigFile),
-            new SerializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build().Serialize(this),
+            FlatYaml.Write(new Dictionary<string, string>
+            {
+                ["apiVersion"] = ApiVersion, ["kind"] = Kind, ["coordinator"] = Coordinator, ["nodeName"] = NodeName,
+            }),
             AtomicFile.Public);
 
     /// <summary>Loads the config, or null when the node has not joined yet.</summary>
@@ -26,8 +30,14 @@ public sealed class AgentConfig
         if (!File.Exists(path)) return null;
         try
         {
-            var c = new DeserializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build()
-                .Deserialize<AgentConfig>(File.ReadAllText(path));
+            var fields = FlatYaml.Read(File.ReadAllText(path), Fields);
+            var c = fields is null ? null : new AgentConfig
+            {
+                ApiVersion = fields.GetValueOrDefault("apiVersion", "nodefleet.io/v1"),
+                Kind = fields.GetValueOrDefault("kind", "AgentConfig"),
+                Coordinator = fields.GetValueOrDefault("coordinator", ""),
+                NodeName = fields.GetValueOrDefault("nodeName", ""),
+            };
             if (c is null || string.IsNullOrWhiteSpace(c.Coordinator) || string.IsNullOrWhiteSpace(c.NodeName))
                 throw new AgentException($"{path}: coordinator and nodeName are required");
             return c;

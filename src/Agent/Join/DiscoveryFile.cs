@@ -1,8 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using NodeFleet.Config;
 using YamlDotNet.Core;
-using YamlDotNet.Serialization;
-using YamlDotNet.Serialization.NamingConventions;
 
 namespace NodeFleet.Agent.Join;
 
@@ -17,15 +16,22 @@ public sealed class DiscoveryFile
     public string Coordinator { get; set; } = "";
     public string CertificateAuthorityData { get; set; } = "";
 
+    private static readonly string[] Fields = ["apiVersion", "kind", "coordinator", "certificateAuthorityData"];
+
     public static (string Address, X509Certificate2 Ca) Load(string path)
     {
         DiscoveryFile f;
         try
         {
-            f = new DeserializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance)
-                    .IgnoreUnmatchedProperties().Build()
-                    .Deserialize<DiscoveryFile>(File.ReadAllText(path))
+            var fields = FlatYaml.Read(File.ReadAllText(path), Fields, ignoreUnknown: true)
                 ?? throw new AgentException($"discovery file {path} is empty");
+            f = new DiscoveryFile
+            {
+                ApiVersion = fields.GetValueOrDefault("apiVersion", "nodefleet.io/v1"),
+                Kind = fields.GetValueOrDefault("kind", "Config"),
+                Coordinator = fields.GetValueOrDefault("coordinator", ""),
+                CertificateAuthorityData = fields.GetValueOrDefault("certificateAuthorityData", ""),
+            };
         }
         catch (YamlException e)
         {

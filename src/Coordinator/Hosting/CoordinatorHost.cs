@@ -42,6 +42,8 @@ public static class CoordinatorHost
         Log.Logger = LogSetup.Configure(new LoggerConfiguration(), options.LogFormat,
             Enum.TryParse<LogEventLevel>(options.LogLevel, true, out var lvl) ? lvl : LogEventLevel.Information).CreateLogger();
         builder.Services.AddSerilog();
+        // Under systemd (Type=notify in packaging/systemd), READY=1 once Kestrel listens and STOPPING on shutdown.
+        builder.Services.AddSystemd();
 
         var (caCert, caKey) = dataDir.LoadCa();
         var serving = dataDir.LoadServing();

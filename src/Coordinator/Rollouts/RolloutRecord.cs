@@ -34,7 +34,21 @@ public sealed class RolloutRecord
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
 
-    public RolloutNodeRecord? Node(string name) => Nodes.FirstOrDefault(n => n.Name == name);
+    public RolloutNodeRecord? Node(string name)
+    {
+        // By name, not by a scan: a pass applies thousands of reports to a 10,000-node record.
+        if (!ReferenceEquals(_indexed, Nodes) || _byName!.Count != Nodes.Count)
+        {
+            _byName = new Dictionary<string, RolloutNodeRecord>(Nodes.Count, StringComparer.Ordinal);
+            foreach (var n in Nodes) _byName.TryAdd(n.Name, n);
+            _indexed = Nodes;
+        }
+        return _byName.GetValueOrDefault(name);
+    }
+
+    // Not mapped (LiteDB maps public properties only): an index of Nodes, rebuilt when the list is replaced or grows.
+    private List<RolloutNodeRecord>? _indexed;
+    private Dictionary<string, RolloutNodeRecord>? _byName;
 
     /// <summary>Longest a node may take before, if offline, it counts as failed.</summary>
     public TimeSpan NodeDeadline =>

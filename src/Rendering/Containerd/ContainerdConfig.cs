@@ -100,7 +100,7 @@ public static class ContainerdConfig
     {
         try
         {
-            return text.Length == 0 ? new TomlTable() : TomlSerializer.Deserialize<TomlTable>(text) ?? new TomlTable();
+            return text.Length == 0 ? new TomlTable() : TomlSerializer.Deserialize(text, ContainerdTomlContext.Default.TomlTable) ?? new TomlTable();
         }
         catch (TomlException ex)
         {
@@ -170,3 +170,10 @@ public static class ContainerdConfig
         return current;
     }
 }
+
+/// <summary>
+/// Source-generated TOML metadata for the untyped model: the reflection-based serializer is not available under
+/// Native AOT (the agent is published that way).
+/// </summary>
+[Tomlyn.Serialization.TomlSerializable(typeof(TomlTable))]
+internal sealed partial class ContainerdTomlContext : Tomlyn.Serialization.TomlSerializerContext;

@@ -3,8 +3,6 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using NodeFleet.IO;
 using YamlDotNet.Core;
-using YamlDotNet.Serialization;
-using YamlDotNet.Serialization.NamingConventions;
 
 namespace NodeFleet.Config;
 
@@ -15,6 +13,9 @@ namespace NodeFleet.Config;
 public sealed class ClientConfig
 {
     public const string ApiVersionV1 = "nodefleet.io/v1";
+
+    private static readonly string[] Fields =
+        ["apiVersion", "kind", "coordinator", "certificateAuthorityData", "clientCertificateData", "clientKeyData"];
 
     public string ApiVersion { get; set; } = ApiVersionV1;
     public string Kind { get; set; } = "Config";
@@ -43,7 +44,15 @@ public sealed class ClientConfig
 
     public void Save(string path)
     {
-        var yaml = new SerializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build().Serialize(this);
+        var yaml = FlatYaml.Write(new Dictionary<string, string>
+        {
+            ["apiVersion"] = ApiVersion,
+            ["kind"] = Kind,
+            ["coordinator"] = Coordinator,
+            ["certificateAuthorityData"] = CertificateAuthorityData,
+            ["clientCertificateData"] = ClientCertificateData,
+            ["clientKeyData"] = ClientKeyData,
+        });
         AtomicFile.WriteAllText(path, yaml, AtomicFile.Private);
     }
 
@@ -59,8 +68,17 @@ public sealed class ClientConfig
         ClientConfig config;
         try
         {
-            config = new DeserializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build()
-                .Deserialize<ClientConfig>(text) ?? throw new ConfigException($"{path}: empty config");
+            var fields = FlatYaml.Read(text, Fields) ?? throw new ConfigException($"{path}: empty config");
+            string Get(string key, string fallback) => fields.TryGetValue(key, out var v) ? v : fallback;
+            config = new ClientConfig
+            {
+                ApiVersion = Get("apiVersion", ApiVersionV1),
+                Kind = Get("kind", "Config"),
+                Coordinator = Get("coordinator", ""),
+                CertificateAuthorityData = Get("certificateAuthorityData", ""),
+                ClientCertificateData = Get("clientCertificateData", ""),
+                ClientKeyData = Get("clientKeyData", ""),
+            };
         }
         catch (YamlException e)
         {
