@@ -133,6 +133,26 @@ public sealed class CoordinatorProcess : IAsyncDisposable
 
     private readonly HttpClient _blockingHttp = new() { Timeout = TimeSpan.FromSeconds(10) };
 
+    /// <summary>nodefleet_rollout_nodes of one rollout, state → nodes, with a blocking call; empty if unanswered.</summary>
+    public Dictionary<string, int> RolloutNodesBlocking(string rollout)
+    {
+        var result = new Dictionary<string, int>(StringComparer.Ordinal);
+        var prefix = $"nodefleet_rollout_nodes{{rollout=\"{rollout}\",state=\"";
+        try
+        {
+            using var r = _blockingHttp.Send(new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{MetricsPort}/metrics"));
+            using var reader = new StreamReader(r.Content.ReadAsStream());
+            while (reader.ReadLine() is { } line)
+            {
+                if (!line.StartsWith(prefix, StringComparison.Ordinal)) continue;
+                var end = line.IndexOf('"', prefix.Length);
+                result[line[prefix.Length..end]] = (int)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException) { }
+        return result;
+    }
+
     /// <summary>nodefleet_connected_agents with a blocking call, for polling loops on a thread of their own; -1 if unanswered.</summary>
     public int ConnectedAgentsBlocking()
     {
@@ -164,5 +184,37 @@ public sealed class CoordinatorProcess : IAsyncDisposable
             catch (OperationCanceledException) { _process.Kill(); }
         }
         _process?.Dispose();
+    }
+}
+
+/// <summary>Reads the lines appended to the coordinator's log file since the last call.</summary>
+public sealed class CoordinatorLogFollower : IDisposable
+{
+    private readonly FileStream _file;
+    private readonly StreamReader _reader;
+    private string _partial = "";
+
+    public CoordinatorLogFollower(string path)
+    {
+        _file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        _file.Seek(0, SeekOrigin.End);
+        _reader = new StreamReader(_file);
+    }
+
+    public IEnumerable<string> NewLines()
+    {
+        var chunk = _reader.ReadToEnd();
+        if (chunk.Length == 0) yield break;
+        var text = _partial + chunk;
+        var last = text.LastIndexOf('\n');
+        _partial = last < 0 ? text : text[(last + 1)..];
+        if (last < 0) yield break;
+        foreach (var line in text[..last].Split('\n')) yield return line;
+    }
+
+    public void Dispose()
+    {
+        _reader.Dispose();
+        _file.Dispose();
     }
 }

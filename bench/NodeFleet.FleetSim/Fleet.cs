@@ -96,7 +96,7 @@ public sealed class SimFleet : IAsyncDisposable
 
         var sw = Stopwatch.StartNew();
         var joined = 0;
-        var work = Agents.Select((a, i) => (Func<Task>)(() => a.JoinAsync(Coordinator.Address, Token, CaHash, $"{AgentLabel},simgroup={GroupOf(i)}", ct)))
+        var work = Agents.Select((a, i) => (Func<Task>)(() => a.JoinAsync(Coordinator.Address, Token, CaHash, $"{AgentLabel},simgroup={GroupOf(i)},simfirst={(i < 50 ? "yes" : "no")}", ct)))
             .Concat(BurstIdentities.Select(b => (Func<Task>)(() => b.Agent(mapper, _http, Log).JoinAsync(Coordinator.Address, Token, CaHash, BurstLabel, ct))))
             .ToList();
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = _options.JoinConcurrency, CancellationToken = ct }, async (join, token) =>

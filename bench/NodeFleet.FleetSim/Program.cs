@@ -55,10 +55,12 @@ await using (var fleet = new SimFleet(options, work, roots, output))
         await fleet.StartAgentsAsync();
         var connectTime = await fleet.WaitAllConnectedAsync(TimeSpan.FromMinutes(10), started);
         output.WriteLine($"{fleet.Agents.Count} agents connected in {connectTime.TotalSeconds:0.0}s; open files {Limits.OpenFileCount()}");
+        using var lag = new PoolLag();
         foreach (var s in options.Scenarios)
         {
             output.WriteLine($"== {s}");
             var sw = Stopwatch.StartNew();
+            lag.TakeWindow();
             switch (s)
             {
                 case "connected": await scenarios.ConnectedAsync(connectTime); break;
@@ -68,6 +70,9 @@ await using (var fleet = new SimFleet(options, work, roots, output))
                 case "restart-storm": await scenarios.RestartStormAsync(); break;
                 case "agent-footprint": await scenarios.AgentFootprintAsync(); break;
             }
+            var (lagMax, lagP99) = lag.TakeWindow();
+            results.Figure(s, "simulator health: thread-pool lag of a 100 ms timer during the scenario, p99", lagP99, "ms");
+            results.Note(s, $"simulator thread-pool lag max {lagMax:0} ms (p99 {lagP99:0} ms); agents' link drops show in agents.log");
             output.WriteLine($"   ({s} took {sw.Elapsed.TotalSeconds:0}s; agents' log: {fleet.Log.Warnings} warnings, {fleet.Log.Errors} errors)");
             fleet.Log.Flush();
         }

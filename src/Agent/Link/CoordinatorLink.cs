@@ -94,6 +94,10 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
     private async Task SessionAsync(AgentConfig config, CancellationToken stoppingToken)
     {
         var (ca, cert) = LoadCredentials();
+        // Disposed with the session (after the channel that uses them): each attempt loads them afresh, and their native
+        // handles would otherwise pile up until a GC happened to finalize them.
+        using var caCertificate = ca;
+        using var clientCertificate = cert;
         using var channel = GrpcChannels.Create(config.Coordinator, ca, cert, time);
         var client = new AgentLink.AgentLinkClient(channel);
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);

@@ -88,9 +88,13 @@ public static class CoordinatorHost
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.Limits.Http2.MaxStreamsPerConnection = 100;
+            // A restart storm (every agent reconnecting at once) must not turn into thousands of handshakes that all
+            // time out: at most this many run at a time, the other connections wait their turn (HandshakeLimiter).
+            var handshakes = new HandshakeLimiter(Math.Max(64, Environment.ProcessorCount * 32));
             k.Listen(listen, l =>
             {
                 l.Protocols = HttpProtocols.Http2;
+                l.Use(handshakes.BeforeTls);
                 l.UseHttps(new HttpsConnectionAdapterOptions
                 {
                     ServerCertificate = serving,
@@ -100,6 +104,7 @@ public static class CoordinatorHost
                     ClientCertificateMode = ClientCertificateMode.AllowCertificate,
                     ClientCertificateValidation = (cert, _, _) => ca.Trusts(cert),
                 });
+                l.Use(handshakes.AfterTls);
             });
             // /metrics, /healthz and /readyz: plain HTTP/1.1 on a port of their own (see ObservabilityEndpoint).
             if (metricsListen is not null) k.Listen(metricsListen, l => l.Protocols = HttpProtocols.Http1);
