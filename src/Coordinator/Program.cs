@@ -25,9 +25,13 @@ var listen = new Option<string>("--listen") { Description = "HOST:PORT to serve 
 var metricsListen = new Option<string>("--metrics-listen") { Description = "HOST:PORT for plain-HTTP /metrics, /healthz and /readyz (default 0.0.0.0:7444; \"off\" to disable)" };
 var config = new Option<string>("--config") { Description = $"Config file (default {CoordinatorOptions.DefaultConfigFile}, optional)" };
 var heartbeat = new Option<string>("--heartbeat-interval") { Description = "Heartbeat period told to agents (default 10s)" };
+var maxHeartbeatRate = new Option<string>("--max-heartbeat-rate")
+{
+    Description = "Heartbeats per second the coordinator asks for at most: a larger fleet is told a longer period (default 200; 0: no bound)",
+};
 var logFormat = new Option<string>("--log-format") { Description = "text (default) or json" };
 var run = new Command("run", "Serve the coordinator");
-foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, logFormat }) run.Options.Add(o);
+foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, maxHeartbeatRate, logFormat }) run.Options.Add(o);
 run.SetAction(async (p, ct) =>
 {
     var overrides = new Dictionary<string, string?>();
@@ -36,6 +40,7 @@ run.SetAction(async (p, ct) =>
     Set(nameof(CoordinatorOptions.Listen), listen);
     Set(nameof(CoordinatorOptions.MetricsListen), metricsListen);
     Set(nameof(CoordinatorOptions.HeartbeatInterval), heartbeat);
+    Set(nameof(CoordinatorOptions.MaxHeartbeatRate), maxHeartbeatRate);
     Set(nameof(CoordinatorOptions.LogFormat), logFormat);
     try
     {

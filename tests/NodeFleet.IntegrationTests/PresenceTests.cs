@@ -59,3 +59,39 @@ public sealed class PresenceTests : IAsyncLifetime
         await _cluster.WaitForStatusAsync("leaver", "NODE_STATUS_OFFLINE", TimeSpan.FromSeconds(15));
     }
 }
+
+/// <summary>The heartbeat period follows the size of the fleet, so the coordinator's heartbeat rate stays bounded.</summary>
+public sealed class HeartbeatPacingTests : IAsyncLifetime
+{
+    private TestCluster _cluster = null!;
+
+    // At most half a heartbeat a second: one agent needs a 2 s period, two agents 4 s.
+    public async Task InitializeAsync() => _cluster = await TestCluster.StartAsync("1s", "--max-heartbeat-rate", "0.5");
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task Agents_are_told_a_longer_period_as_the_fleet_grows_and_a_shorter_one_as_it_shrinks()
+    {
+        var first = await _cluster.JoinedOnlineAgentAsync("pace-1");
+        await first.Run!.WaitForOutputAsync("heartbeat period to 2s", TimeSpan.FromSeconds(20));
+        await _cluster.Coordinator!.WaitForOutputAsync("Heartbeat period now 2s for 1 connected agents", TimeSpan.FromSeconds(5));
+
+        var second = await _cluster.JoinedOnlineAgentAsync("pace-2");
+        await first.Run.WaitForOutputAsync("heartbeat period to 4s", TimeSpan.FromSeconds(20));
+        await second.Run!.WaitForOutputAsync("heartbeat period to 4s", TimeSpan.FromSeconds(20));
+        using (var http = new HttpClient())
+            Assert.Contains("nodefleet_heartbeat_period_seconds 4", await http.GetStringAsync(_cluster.MetricsUrl + "/metrics"));
+
+        // Three of the longer periods pass: heartbeats at the new period keep both nodes online.
+        await Task.Delay(TimeSpan.FromSeconds(13));
+        foreach (var name in new[] { "pace-1", "pace-2" })
+            Assert.Equal("NODE_STATUS_ONLINE", (await _cluster.NodeAsync(name))!.Value.GetProperty("status").GetString());
+
+        await second.Run.KillHardAsync();
+        await _cluster.WaitForStatusAsync("pace-2", "NODE_STATUS_OFFLINE", TimeSpan.FromSeconds(15));
+        // Back to what one agent needs, in the acknowledgement of one of its next heartbeats.
+        var firstOutput = first.Run.Output.Length;
+        await Proc.WaitUntilAsync(() => Task.FromResult(first.Run.Output[firstOutput..].Contains("heartbeat period to 2s", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(20), "the first agent told 2s again");
+    }
+}

@@ -145,6 +145,11 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
             }
         }, ct);
 
+        // The coordinator may change the period later (it lengthens it as the fleet grows): the reader updates both.
+        using var timer = new PeriodicTimer(interval, time);
+        var intervalTicks = interval.Ticks;
+        TimeSpan Interval() => new(Interlocked.Read(ref intervalTicks));
+
         var reader = Task.Run(async () =>
         {
             while (await call.ResponseStream.MoveNext(ct))
@@ -154,6 +159,12 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
                 {
                     case CoordinatorMessage.KindOneofCase.HeartbeatAck:
                         lastAck = time.GetUtcNow();
+                        if (msg.HeartbeatAck.HeartbeatInterval?.ToTimeSpan() is { } next && next > TimeSpan.Zero && next != Interval())
+                        {
+                            Interlocked.Exchange(ref intervalTicks, next.Ticks);
+                            timer.Period = next;
+                            log.LogInformation("The coordinator sets the heartbeat period to {Interval}s", next.TotalSeconds);
+                        }
                         break;
                     case CoordinatorMessage.KindOneofCase.ReportAck:
                         outbox.Acknowledge((long)msg.ReportAck.Sequence);
@@ -175,15 +186,14 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         }, ct);
 
         ulong sequence = 0;
-        using var timer = new PeriodicTimer(interval, time);
         try
         {
             while (!reader.IsCompleted && await WaitTickOrEnd(timer, reader, ct))
             {
                 // A stream that acknowledges nothing for three periods is dead even if TCP has not noticed.
-                if (time.GetUtcNow() - lastAck > interval * 3)
+                if (time.GetUtcNow() - lastAck > Interval() * 3)
                 {
-                    log.LogWarning("No heartbeat acknowledged for {Seconds:0}s; reconnecting", (interval * 3).TotalSeconds);
+                    log.LogWarning("No heartbeat acknowledged for {Seconds:0}s; reconnecting", (Interval() * 3).TotalSeconds);
                     break;
                 }
                 await Send(new AgentMessage

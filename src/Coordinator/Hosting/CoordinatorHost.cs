@@ -68,6 +68,7 @@ public static class CoordinatorHost
         builder.Services.AddSingleton<TokenService>();
         builder.Services.AddSingleton<NodeRegistry>();
         builder.Services.AddSingleton<Presence>();
+        builder.Services.AddSingleton<HeartbeatPacer>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanRecorder>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanService>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Rollouts.RolloutController>();

@@ -17,6 +17,11 @@ public sealed class CoordinatorOptions
     public string DataDir { get; set; } = DataDirectory.DefaultPath;
     /// <summary>Duration text ("10s"); agents are told this period, and three missed heartbeats mark a node offline.</summary>
     public string HeartbeatInterval { get; set; } = "10s";
+    /// <summary>
+    /// The most heartbeats a second the coordinator asks for: with more nodes than HeartbeatPeriod × this rate, agents
+    /// are told a longer period (nodes / rate seconds). 0 turns the bound off.
+    /// </summary>
+    public double MaxHeartbeatRate { get; set; } = 200;
     public string LogFormat { get; set; } = "text";
     public string LogLevel { get; set; } = "Information";
 
@@ -45,6 +50,8 @@ public sealed class CoordinatorOptions
         try { hb = HeartbeatPeriod; }
         catch (FormatException e) { throw new StartupException($"heartbeatInterval: {e.Message}"); }
         if (hb < TimeSpan.FromMilliseconds(100)) throw new StartupException("heartbeatInterval must be at least 100ms");
+        if (!double.IsFinite(MaxHeartbeatRate) || MaxHeartbeatRate < 0)
+            throw new StartupException($"maxHeartbeatRate {MaxHeartbeatRate} must be a number of heartbeats per second, at least 0 (0: no bound)");
         if (LogFormat is not ("text" or "json")) throw new StartupException($"logFormat '{LogFormat}' is not one of: text, json");
     }
 

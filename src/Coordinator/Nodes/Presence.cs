@@ -21,7 +21,29 @@ public sealed class Presence(TimeProvider time)
         public System.Threading.Channels.Channel<NodeFleet.Protocol.V1.CoordinatorMessage> Outgoing { get; } =
             System.Threading.Channels.Channel.CreateUnbounded<NodeFleet.Protocol.V1.CoordinatorMessage>(
                 new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
+        private long _intervalTicks;
+        private long _previousIntervalTicks;
         public DateTime LastSeen => new(Interlocked.Read(ref _lastSeenTicks), DateTimeKind.Utc);
+
+        /// <summary>The heartbeat period the node was last told (in its welcome or a heartbeat acknowledgement).</summary>
+        public TimeSpan Interval => new(Interlocked.Read(ref _intervalTicks));
+
+        /// <summary>
+        /// The period silence is measured against: the longer of the current one and the one before it, because a
+        /// heartbeat already on its way may have been timed by the old period.
+        /// </summary>
+        public TimeSpan DetectionInterval => new(Math.Max(Interlocked.Read(ref _intervalTicks), Interlocked.Read(ref _previousIntervalTicks)));
+
+        /// <summary>Records the period the node is told from now on.</summary>
+        public void SetInterval(TimeSpan interval)
+        {
+            Interlocked.Exchange(ref _previousIntervalTicks, Interlocked.Read(ref _intervalTicks));
+            Interlocked.Exchange(ref _intervalTicks, interval.Ticks);
+        }
+
+        /// <summary>A heartbeat timed by the current period arrived: the previous period no longer matters.</summary>
+        public void IntervalAdopted() => Interlocked.Exchange(ref _previousIntervalTicks, 0);
+
         public void Touch(DateTime now) => Interlocked.Exchange(ref _lastSeenTicks, now.Ticks);
         /// <summary>Set while the node is considered offline despite an open stream (it stopped heartbeating).</summary>
         public volatile bool Silent;
@@ -31,23 +53,39 @@ public sealed class Presence(TimeProvider time)
 
     private long _nextId;
 
-    public int ConnectedCount => _sessions.Values.Count(s => s.Connected);
+    private int _connected;
+
+    /// <summary>Streams open now (grace placeholders after a restart not counted).</summary>
+    public int ConnectedCount => Volatile.Read(ref _connected);
 
     /// <summary>Registers a new stream for <paramref name="node"/>, closing any older stream of the same node.</summary>
     public Session Open(string node)
     {
         var session = new Session(node, Interlocked.Increment(ref _nextId), time.GetUtcNow().UtcDateTime);
-        _sessions.AddOrUpdate(node, session, (_, old) =>
+        while (true)
         {
-            old.Closed.Cancel();
-            return session;
-        });
-        return session;
+            if (_sessions.TryGetValue(node, out var old))
+            {
+                if (!_sessions.TryUpdate(node, session, old)) continue;
+                old.Closed.Cancel();
+                if (!old.Connected) Interlocked.Increment(ref _connected);
+                return session;
+            }
+            if (_sessions.TryAdd(node, session))
+            {
+                Interlocked.Increment(ref _connected);
+                return session;
+            }
+        }
     }
 
     /// <summary>Removes the session if it is still the node's current one; true when it was.</summary>
-    public bool Close(Session session) =>
-        _sessions.TryRemove(new KeyValuePair<string, Session>(session.Node, session));
+    public bool Close(Session session)
+    {
+        if (!_sessions.TryRemove(new KeyValuePair<string, Session>(session.Node, session))) return false;
+        if (session.Connected) Interlocked.Decrement(ref _connected);
+        return true;
+    }
 
     /// <summary>Gives a node that was online before a restart time to reconnect.</summary>
     public void AddGrace(string node) =>
@@ -55,7 +93,9 @@ public sealed class Presence(TimeProvider time)
 
     public void Kick(string node)
     {
-        if (_sessions.TryRemove(node, out var s)) s.Closed.Cancel();
+        if (!_sessions.TryRemove(node, out var s)) return;
+        if (s.Connected) Interlocked.Decrement(ref _connected);
+        s.Closed.Cancel();
     }
 
     public Session? Get(string node) => _sessions.TryGetValue(node, out var s) ? s : null;

@@ -14,18 +14,23 @@ public sealed class FleetGauges
     public const string NoPhase = "none";
 
     private readonly Presence _presence;
+    private readonly HeartbeatPacer _pacer;
+    private readonly Gauge _heartbeatPeriod;
     private readonly CoordinatorStore _store;
     private readonly Gauge _connected;
     private readonly Gauge _nodes;
     private readonly Gauge _byPhase;
     private readonly object _gate = new();
 
-    public FleetGauges(CollectorRegistry registry, Presence presence, CoordinatorStore store)
+    public FleetGauges(CollectorRegistry registry, Presence presence, HeartbeatPacer pacer, CoordinatorStore store)
     {
         _presence = presence;
+        _pacer = pacer;
         _store = store;
         var factory = Metrics.WithCustomRegistry(registry);
         _connected = factory.CreateGauge("nodefleet_connected_agents", "Agents holding a stream to this coordinator now.");
+        _heartbeatPeriod = factory.CreateGauge("nodefleet_heartbeat_period_seconds",
+            "Heartbeat period agents are told now (heartbeatInterval, longer when the fleet needs it for maxHeartbeatRate).");
         _nodes = factory.CreateGauge("nodefleet_nodes", "Registered nodes by status (online or offline).",
             new GaugeConfiguration { LabelNames = ["status"] });
         _byPhase = factory.CreateGauge("nodefleet_nodes_by_phase",
@@ -40,6 +45,7 @@ public sealed class FleetGauges
         lock (_gate)
         {
             _connected.Set(_presence.ConnectedCount);
+            _heartbeatPeriod.Set(_pacer.Current.TotalSeconds);
             if (!_store.IsOpen) return;
             int online = 0, offline = 0;
             var phases = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -11,8 +11,8 @@ using NodeFleet.Protocol.V1;
 namespace NodeFleet.Coordinator.Services;
 
 /// <summary>The per-node stream: hello, heartbeats, and (later) commands and reports.</summary>
-public sealed class AgentLinkService(NodeRegistry registry, Presence presence, PlanRecorder recorder, PlanService plans,
-    NodeFleet.Coordinator.Rollouts.RolloutController rollouts, CoordinatorMetrics metrics, IOptions<CoordinatorOptions> options, TimeProvider time, ILogger<AgentLinkService> log)
+public sealed class AgentLinkService(NodeRegistry registry, Presence presence, HeartbeatPacer pacer, PlanRecorder recorder, PlanService plans,
+    NodeFleet.Coordinator.Rollouts.RolloutController rollouts, CoordinatorMetrics metrics, TimeProvider time, ILogger<AgentLinkService> log)
     : AgentLink.AgentLinkBase
 {
     public override async Task Connect(IAsyncStreamReader<AgentMessage> requestStream,
@@ -28,6 +28,8 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, P
             throw new RpcException(new Status(StatusCode.InvalidArgument, "the first message on the stream must be hello"));
 
         var session = presence.Open(caller.Name);
+        session.SetInterval(pacer.Current);
+        session.IntervalAdopted();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, session.Closed.Token);
         var ct = linked.Token;
         var closeReason = "disconnected";
@@ -41,7 +43,7 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, P
                 Welcome = new Welcome
                 {
                     NodeName = caller.Name,
-                    HeartbeatInterval = Duration.FromTimeSpan(options.Value.HeartbeatPeriod),
+                    HeartbeatInterval = Duration.FromTimeSpan(session.Interval),
                 },
             }, ct);
             // One writer drains everything addressed to the node (acks, plans, dry runs) onto the stream.
@@ -63,10 +65,15 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, P
                 switch (msg.KindCase)
                 {
                     case AgentMessage.KindOneofCase.Heartbeat:
-                        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
+                        var ack = new HeartbeatAck { Sequence = msg.Heartbeat.Sequence };
+                        // The fleet grew or shrank enough since the node was last told its period: tell it the new one.
+                        if (pacer.Current is var period && period != session.Interval)
                         {
-                            HeartbeatAck = new HeartbeatAck { Sequence = msg.Heartbeat.Sequence },
-                        }, ct);
+                            ack.HeartbeatInterval = Duration.FromTimeSpan(period);
+                            session.SetInterval(period);
+                        }
+                        else session.IntervalAdopted();
+                        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { HeartbeatAck = ack }, ct);
                         break;
                     case AgentMessage.KindOneofCase.Report:
                         // Persisted (or recognised as a duplicate) before it is acknowledged.

@@ -13,8 +13,8 @@ using NodeFleet.Protocol.V1;
 namespace NodeFleet.Coordinator.Services;
 
 /// <summary>The operator API: a thin adapter over tokens and the node registry.</summary>
-public sealed class FleetService(TokenService tokens, NodeRegistry registry, Presence presence, CertificateAuthority ca,
-    CoordinatorStore store, PlanService plans, PlanRecorder recorder, IOptions<CoordinatorOptions> options) : Fleet.FleetBase
+public sealed class FleetService(TokenService tokens, NodeRegistry registry, Presence presence, HeartbeatPacer pacer, CertificateAuthority ca,
+    CoordinatorStore store, PlanService plans, PlanRecorder recorder) : Fleet.FleetBase
 {
     public override Task<ClusterInfo> GetClusterInfo(GetClusterInfoRequest request, ServerCallContext context) =>
         Task.FromResult(new ClusterInfo
@@ -22,7 +22,7 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
             AdvertiseAddress = store.Cluster.FindById(1)?.AdvertiseAddress ?? "",
             CaCertHash = ca.Hash,
             Version = BuildInfo.Version,
-            HeartbeatInterval = Duration.FromTimeSpan(options.Value.HeartbeatPeriod),
+            HeartbeatInterval = Duration.FromTimeSpan(pacer.Current),
         });
 
     public override async Task<CreateTokenResponse> CreateToken(CreateTokenRequest request, ServerCallContext context)

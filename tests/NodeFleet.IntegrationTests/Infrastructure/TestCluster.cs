@@ -11,8 +11,11 @@ public sealed class TestCluster : IAsyncDisposable
     private readonly TempDir _dir = new("nf-cluster");
     private readonly List<TestAgent> _agents = [];
 
-    private TestCluster(string heartbeat)
+    private readonly string[] _coordinatorArgs;
+
+    private TestCluster(string heartbeat, string[] coordinatorArgs)
     {
+        _coordinatorArgs = coordinatorArgs;
         Port = Proc.FreePort();
         MetricsPort = Proc.FreePort();
         Heartbeat = heartbeat;
@@ -29,9 +32,10 @@ public sealed class TestCluster : IAsyncDisposable
     public string Scratch => _dir.Path;
     public BackgroundProc? Coordinator { get; private set; }
 
-    public static async Task<TestCluster> StartAsync(string heartbeat = "1s")
+    /// <param name="coordinatorArgs">More flags for `nodefleet-coordinator run`.</param>
+    public static async Task<TestCluster> StartAsync(string heartbeat = "1s", params string[] coordinatorArgs)
     {
-        var c = new TestCluster(heartbeat);
+        var c = new TestCluster(heartbeat, coordinatorArgs);
         var init = await Proc.RunAsync(Binaries.Coordinator, ["init", "--data-dir", c.DataDir, "--advertise-address", c.Address]);
         Assert.True(init.ExitCode == 0, init.ToString());
         await c.StartCoordinatorAsync();
@@ -42,7 +46,7 @@ public sealed class TestCluster : IAsyncDisposable
     {
         Coordinator = Proc.Start(Binaries.Coordinator,
             ["run", "--data-dir", DataDir, "--listen", Address, "--metrics-listen", $"127.0.0.1:{MetricsPort}",
-             "--heartbeat-interval", Heartbeat]);
+             "--heartbeat-interval", Heartbeat, .. _coordinatorArgs]);
         await Coordinator.WaitForOutputAsync("serving on", TimeSpan.FromSeconds(30));
     }
 

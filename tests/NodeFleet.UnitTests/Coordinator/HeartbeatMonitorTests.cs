@@ -17,8 +17,8 @@ public sealed class HeartbeatMonitorTests : IAsyncLifetime
     public HeartbeatMonitorTests()
     {
         _presence = new Presence(_rig.Time);
-        _monitor = new HeartbeatMonitor(_presence, _rig.Registry, _rig.Tokens,
-            Options.Create(new CoordinatorOptions { HeartbeatInterval = "1s" }), _rig.Time,
+        var options = Options.Create(new CoordinatorOptions { HeartbeatInterval = "1s" });
+        _monitor = new HeartbeatMonitor(_presence, new HeartbeatPacer(options), _rig.Registry, _rig.Tokens, options, _rig.Time,
             NullLogger<HeartbeatMonitor>.Instance);
     }
 

@@ -29,7 +29,7 @@ public sealed class ObservabilityTests : IAsyncLifetime
     public async Task Fleet_gauges_are_computed_at_scrape_time_from_presence_and_the_store()
     {
         var presence = new Presence(_rig.Time);
-        _ = new FleetGauges(_registry, presence, _rig.Store);
+        _ = new FleetGauges(_registry, presence, new HeartbeatPacer(TimeSpan.FromSeconds(10), 200), _rig.Store);
         var token = await _rig.CreateTokenAsync();
         foreach (var name in new[] { "a", "b", "c" }) (await _rig.JoinAsync(token, name)).Key.Dispose();
         await _rig.Registry.MarkOnlineAsync("a", null, "10.0.0.1:1");
