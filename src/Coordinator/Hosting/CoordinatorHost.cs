@@ -106,6 +106,7 @@ public static class CoordinatorHost
                     ClientCertificateValidation = (cert, _, _) => ca.Trusts(cert),
                 });
                 l.Use(handshakes.AfterTls);
+                l.Use(TlsIdleBuffers.Middleware);
             });
             // /metrics, /healthz and /readyz: plain HTTP/1.1 on a port of their own (see ObservabilityEndpoint).
             if (metricsListen is not null) k.Listen(metricsListen, l => l.Protocols = HttpProtocols.Http1);
