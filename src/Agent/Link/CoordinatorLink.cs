@@ -98,7 +98,7 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         // handles would otherwise pile up until a GC happened to finalize them.
         using var caCertificate = ca;
         using var clientCertificate = cert;
-        using var channel = GrpcChannels.Create(config.Coordinator, ca, cert, time);
+        using var channel = GrpcChannels.Create(config.Coordinator, ca, cert, time, keepAlivePings: false);
         var client = new AgentLink.AgentLinkClient(channel);
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var ct = sessionCts.Token;

@@ -10,6 +10,13 @@ namespace NodeFleet.Coordinator.Plans;
 public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events, CoordinatorMetrics metrics, TimeProvider time,
     ILogger<PlanRecorder> log)
 {
+    /// <summary>
+    /// Runs still in progress, as last written, so that each report of a run does not read it back and map it again.
+    /// Only the store's writer touches it (inside <see cref="Record"/>); the recorder is the only writer of runs.
+    /// </summary>
+    private readonly Dictionary<string, RunHistoryRecord> _openRuns = new(StringComparer.Ordinal);
+    private const int MaxOpenRuns = 50_000;
+
     /// <summary>What one recorded report changed, for the logs and metrics that follow the commit.</summary>
     private sealed record Recorded(string? Reason, string Message, TimeSpan? StepDuration);
 
@@ -40,11 +47,32 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
 
     private Recorded? Record(CoordinatorStore s, string node, StepReport report)
     {
-        var n = s.Nodes.FindById(node);
-        if (n is null || (long)report.Sequence <= n.LastReportSequence) return null;
-        n.LastReportSequence = (long)report.Sequence;
+        try
+        {
+            return RecordOnce(s, node, report);
+        }
+        catch
+        {
+            // The cached run may hold changes that were not written; read it from the database next time.
+            _openRuns.Remove(report.RunId);
+            throw;
+        }
+    }
 
-        var run = s.Runs.FindById(report.RunId) ?? new RunHistoryRecord
+    private Recorded? RecordOnce(CoordinatorStore s, string node, StepReport report)
+    {
+        // The node as a document: only its report sequence and phase change here, and mapping the whole record (labels,
+        // facts) both ways for every report would cost more than the write itself.
+        var n = s.NodeDocuments.FindById(node);
+        if (n is null) return null;
+        var lastSequence = n.TryGetValue(nameof(NodeRecord.LastReportSequence), out var seq) && seq.IsNumber ? seq.AsInt64 : 0;
+        if ((long)report.Sequence <= lastSequence) return null;
+        n[nameof(NodeRecord.LastReportSequence)] = (long)report.Sequence;
+        var phase = n.TryGetValue(nameof(NodeRecord.Phase), out var p) && p.IsString ? p.AsString : "";
+
+        if (!_openRuns.TryGetValue(report.RunId, out var run))
+            run = s.Runs.FindById(report.RunId);
+        run ??= new RunHistoryRecord
         {
             Id = report.RunId, Node = node, PlanName = report.PlanName, Generation = report.Generation,
             StartedAt = report.StartedAt?.ToDateTime() ?? report.Time?.ToDateTime() ?? time.GetUtcNow().UtcDateTime,
@@ -57,13 +85,13 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
             run.Error = report.Message;
             if (report.RunState is Protocol.V1.RunState.Succeeded or Protocol.V1.RunState.Failed or Protocol.V1.RunState.Undone)
                 run.FinishedAt = report.Time?.ToDateTime();
-            n.Phase = report.RunState switch
+            phase = report.RunState switch
             {
                 Protocol.V1.RunState.Succeeded => "",
                 Protocol.V1.RunState.Failed => $"{LastPhase(run)} (failed)",
                 Protocol.V1.RunState.UndoRunning => $"{LastPhase(run)} (undoing)",
                 Protocol.V1.RunState.Undone => "",
-                _ => n.Phase,
+                _ => phase,
             };
             recorded = AddRunEvent(s, node, report);
         }
@@ -78,10 +106,10 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
             step.Message = report.Message;
             step.OutputTail = report.OutputTail;
             step.Changed = report.Changed;
-            if (report.State == Protocol.V1.StepState.Running) n.Phase = report.Phase;
+            if (report.State == Protocol.V1.StepState.Running) phase = report.Phase;
             if (report.State == Protocol.V1.StepState.Failed)
             {
-                n.Phase = $"{report.Phase} (failed)";
+                phase = $"{report.Phase} (failed)";
                 s.AddEvent(events, new EventRecord
                 {
                     Time = time.GetUtcNow().UtcDateTime, Type = "Warning", Reason = "StepFailed",
@@ -93,7 +121,15 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
             recorded = new Recorded(null, report.Message, duration);
         }
         s.Runs.Upsert(run);
-        s.Nodes.Update(n);
+        n[nameof(NodeRecord.Phase)] = phase;
+        s.NodeDocuments.Update(n);
+        if (run.State is (int)Protocol.V1.RunState.Succeeded or (int)Protocol.V1.RunState.Failed or (int)Protocol.V1.RunState.Undone)
+            _openRuns.Remove(run.Id);
+        else
+        {
+            if (_openRuns.Count >= MaxOpenRuns && !_openRuns.ContainsKey(run.Id)) _openRuns.Clear();
+            _openRuns[run.Id] = run;
+        }
         return recorded;
     }
 

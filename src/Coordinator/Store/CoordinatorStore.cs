@@ -39,6 +39,8 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
 
     public ILiteCollection<TokenRecord> Tokens => _db.GetCollection<TokenRecord>("tokens");
     public ILiteCollection<NodeRecord> Nodes => _db.GetCollection<NodeRecord>("nodes");
+    /// <summary>The same collection as <see cref="Nodes"/>, as documents: for writes that change a field or two on a hot path.</summary>
+    public ILiteCollection<BsonDocument> NodeDocuments => _db.GetCollection("nodes");
     public ILiteCollection<EventRecord> Events => _db.GetCollection<EventRecord>("events");
     public ILiteCollection<ClusterRecord> Cluster => _db.GetCollection<ClusterRecord>("cluster");
     public ILiteCollection<PlanRecord> Plans => _db.GetCollection<PlanRecord>("plans");
