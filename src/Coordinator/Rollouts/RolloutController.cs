@@ -80,8 +80,7 @@ public sealed class RolloutController(CoordinatorStore store, Presence presence,
         var decisions = await store.WriteAsync(s =>
         {
             var result = new List<(RolloutRecord Rollout, List<RolloutAction> Actions)>();
-            var active = s.Rollouts.Find(r => r.State != RolloutState.Succeeded && r.State != RolloutState.Failed
-                && r.State != RolloutState.Aborted && r.State != RolloutState.RolledBack).ToList();
+            var active = s.ActiveRollouts();
             foreach (var rollout in active)
             {
                 try

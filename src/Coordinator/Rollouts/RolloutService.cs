@@ -65,7 +65,7 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
         await store.WriteAsync(s =>
         {
             // A node belongs to at most one active rollout.
-            var busy = s.Rollouts.FindAll().Where(r => RolloutTransitions.IsActive(r.State))
+            var busy = s.ActiveRollouts()
                 .SelectMany(r => r.Nodes.Select(n => (r.Id, n.Name))).Where(x => nodes.Contains(x.Name)).ToList();
             if (busy.Count > 0)
                 throw new RpcException(new Status(StatusCode.FailedPrecondition,
@@ -86,7 +86,7 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
     public IReadOnlyList<Rollout> List(bool includeFinished)
     {
         var now = time.GetUtcNow().UtcDateTime;
-        return store.Rollouts.FindAll().Where(r => includeFinished || RolloutTransitions.IsActive(r.State))
+        return (includeFinished ? store.Rollouts.FindAll() : store.ActiveRollouts())
             .OrderByDescending(r => r.CreatedAt).Select(r => RolloutViews.ToMessage(r, now)).ToList();
     }
 

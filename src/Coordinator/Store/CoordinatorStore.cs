@@ -34,6 +34,9 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
         Events.EnsureIndex(e => e.Time);
         Events.EnsureIndex(e => e.Rollout);
         Runs.EnsureIndex(r => r.Node);
+        // The rollout controller looks for active rollouts four times a second; a rollout record holds every node of
+        // it, so without an index each look would read every finished rollout in full.
+        Rollouts.EnsureIndex(r => r.State);
         _writer = Task.Run(WriteLoop);
     }
 
@@ -47,6 +50,13 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
     public ILiteCollection<RunHistoryRecord> Runs => _db.GetCollection<RunHistoryRecord>("runs");
     public ILiteCollection<NodeFleet.Coordinator.Rollouts.RolloutRecord> Rollouts =>
         _db.GetCollection<NodeFleet.Coordinator.Rollouts.RolloutRecord>("rollouts");
+
+    private static readonly BsonValue[] ActiveRolloutStates = Enum.GetValues<NodeFleet.Coordinator.Rollouts.RolloutState>()
+        .Where(NodeFleet.Coordinator.Rollouts.RolloutTransitions.IsActive).Select(s => new BsonValue(s.ToString())).ToArray();
+
+    /// <summary>Rollouts not yet over, through the State index (finished records are not read).</summary>
+    public List<NodeFleet.Coordinator.Rollouts.RolloutRecord> ActiveRollouts() =>
+        Rollouts.Find(Query.In(nameof(NodeFleet.Coordinator.Rollouts.RolloutRecord.State), ActiveRolloutStates)).ToList();
 
     /// <summary>Runs <paramref name="write"/> on the writer and completes once it is committed.</summary>
     public Task<T> WriteAsync<T>(Func<CoordinatorStore, T> write)
