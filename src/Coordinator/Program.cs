@@ -27,7 +27,7 @@ var config = new Option<string>("--config") { Description = $"Config file (defau
 var heartbeat = new Option<string>("--heartbeat-interval") { Description = "Heartbeat period told to agents (default 10s)" };
 var maxHeartbeatRate = new Option<string>("--max-heartbeat-rate")
 {
-    Description = "Heartbeats per second the coordinator asks for at most: a larger fleet is told a longer period (default 200; 0: no bound)",
+    Description = "Heartbeats per second the coordinator asks for at most: a larger fleet is told a longer period (default 100; 0: no bound)",
 };
 var logFormat = new Option<string>("--log-format") { Description = "text (default) or json" };
 var run = new Command("run", "Serve the coordinator");

@@ -21,7 +21,7 @@ public sealed class CoordinatorOptions
     /// The most heartbeats a second the coordinator asks for: with more nodes than HeartbeatPeriod × this rate, agents
     /// are told a longer period (nodes / rate seconds). 0 turns the bound off.
     /// </summary>
-    public double MaxHeartbeatRate { get; set; } = 200;
+    public double MaxHeartbeatRate { get; set; } = 100;
     public string LogFormat { get; set; } = "text";
     public string LogLevel { get; set; } = "Information";
 

@@ -54,8 +54,9 @@ public sealed class HeartbeatPacerTests
     public void Options_give_the_bound_and_refuse_a_negative_rate()
     {
         var o = new CoordinatorOptions();
-        Assert.Equal(200, o.MaxHeartbeatRate);
-        Assert.Equal(TimeSpan.FromSeconds(50), new HeartbeatPacer(Microsoft.Extensions.Options.Options.Create(o)).Target(10_000));
+        Assert.Equal(100, o.MaxHeartbeatRate);
+        Assert.Equal(TimeSpan.FromSeconds(10), new HeartbeatPacer(Microsoft.Extensions.Options.Options.Create(o)).Target(1_000));
+        Assert.Equal(TimeSpan.FromSeconds(100), new HeartbeatPacer(Microsoft.Extensions.Options.Options.Create(o)).Target(10_000));
         var e = Assert.Throws<StartupException>(() => new CoordinatorOptions { MaxHeartbeatRate = -1 }.Validate());
         Assert.Contains("maxHeartbeatRate", e.Message);
     }
