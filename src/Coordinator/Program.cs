@@ -46,7 +46,8 @@ run.SetAction(async (p, ct) =>
     {
         await using var app = CoordinatorHost.Build(p.GetValue(config), overrides);
         await app.RunAsync(ct);
-        return 0;
+        // 0 after a normal stop; set when the coordinator stopped itself because of a failure (CoordinatorHost).
+        return Environment.ExitCode;
     }
     catch (StartupException e)
     {

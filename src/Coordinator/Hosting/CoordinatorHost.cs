@@ -115,7 +115,13 @@ public static class CoordinatorHost
         var app = builder.Build();
         // Open the database now, so a problem with it stops the start instead of the first request.
         app.Services.GetRequiredService<DataDirectoryLock>();
-        app.Services.GetRequiredService<CoordinatorStore>();
+        var store = app.Services.GetRequiredService<CoordinatorStore>();
+        store.Fatal = e =>
+        {
+            app.Logger.LogCritical(e, "The database engine stopped itself ({Error}); stopping the coordinator so that it restarts", e.Message);
+            Environment.ExitCode = 70; // EX_SOFTWARE: systemd's Restart= brings it back on the committed state
+            app.Lifetime.StopApplication();
+        };
         app.UseObservabilityPort(metricsListen);
         app.UseRouting();
         app.MapGrpcService<BootstrapService>();

@@ -29,6 +29,12 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
             new NodeFleet.Coordinator.Rollouts.RolloutRecord { Nodes = { new() }, PhaseDeadlinesMs = { ["p"] = 1 }, IgnorePreflightErrors = { "x" } });
         _db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, mapper);
         _db.UtcDate = true;
+        // Every collection exists before the database is shared. LiteDB 5 adds a new collection to its header page in
+        // place, where a reader on another thread can see it before its first page is written ("page type must be
+        // collection page"), and after that error the engine refuses every further call: a fresh coordinator whose
+        // first joins arrive together would be left unable to write. An index creates its collection.
+        Nodes.EnsureIndex(n => n.Status);
+        Plans.EnsureIndex(p => p.UpdatedAt);
         Tokens.EnsureIndex(t => t.ExpiresAt);
         Events.EnsureIndex(e => e.Node);
         Events.EnsureIndex(e => e.Time);
@@ -67,6 +73,12 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
     }
 
     public Task WriteAsync(Action<CoordinatorStore> write) => WriteAsync(s => { write(s); return true; });
+
+    /// <summary>
+    /// Called (once, on the writer) when the database engine has stopped itself and nothing more can be written; the
+    /// host stops the process so that its supervisor restarts it.
+    /// </summary>
+    public Action<Exception>? Fatal { get; set; }
 
     /// <summary>False once the store is disposed or its writer has stopped: nothing more can be written.</summary>
     public bool IsOpen => Volatile.Read(ref _disposed) == 0 && !_writer.IsCompleted;
@@ -114,7 +126,17 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
             }
             catch (Exception e)
             {
-                try { _db.Rollback(); } catch (LiteException) { }
+                try { _db.Rollback(); }
+                catch (LiteException broken)
+                {
+                    // The engine refuses even a rollback: it has stopped itself after an inconsistency and will refuse
+                    // every call from now on. Nothing more can be written; the process must restart (the write-ahead
+                    // log keeps what was committed).
+                    foreach (var w in batch) w.Fail(e);
+                    _writes.Writer.TryComplete(broken);
+                    Fatal?.Invoke(broken);
+                    return;
+                }
                 foreach (var w in batch) w.Fail(e);
             }
         }
