@@ -1,17 +1,17 @@
 using System.CommandLine;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using NodeFleet;
+using NodeFleet.Agent;
 using NodeFleet.Agent.Commands;
 using NodeFleet.Agent.Execution;
-using NodeFleet.Agent.Facts;
 using NodeFleet.Agent.Host;
 using NodeFleet.Agent.Join;
 using NodeFleet.Agent.Link;
 using NodeFleet.Logging;
 using Serilog;
 using Serilog.Events;
+using Serilog.Extensions.Logging;
 
 var rootOption = new Option<string>("--root")
 {
@@ -46,9 +46,8 @@ join.Arguments.Add(address);
 foreach (var o in new Option[] { token, caHash, discoveryFile, unsafeSkip, nodeName, labels }) join.Options.Add(o);
 join.SetAction(async (p, ct) => await Guard(async () =>
 {
-    using var services = BuildServices(p);
-    var cmd = new JoinCommand(services.GetRequiredService<HostRoot>(), services.GetRequiredService<FactsCollector>(),
-        services.GetRequiredService<ILogger<JoinCommand>>(), TimeProvider.System);
+    using var agent = Services(p);
+    var cmd = new JoinCommand(agent.Root, agent.Facts, agent.Logs.CreateLogger<JoinCommand>(), TimeProvider.System);
     return await cmd.RunAsync(new JoinCommand.Options(p.GetValue(address), p.GetValue(token), p.GetValue(caHash),
         p.GetValue(discoveryFile), p.GetValue(unsafeSkip), p.GetValue(nodeName), p.GetValue(labels)), Console.Out, ct);
 }));
@@ -56,17 +55,12 @@ join.SetAction(async (p, ct) => await Guard(async () =>
 var run = new Command("run", "Run the agent: hold the stream to the coordinator (as the systemd service does)");
 run.SetAction(async (p, ct) => await Guard(async () =>
 {
-    ConfigureLogging(p);
-    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-    builder.Services.AddSerilog();
-    builder.Services.AddSystemd();
-    AddAgentServices(builder.Services, p);
-    builder.Services.AddSingleton<PlanWorker>();
-    builder.Services.AddHostedService(sp => sp.GetRequiredService<PlanWorker>());
-    builder.Services.AddHostedService<CoordinatorLink>();
-    using var host = builder.Build();
-    await host.RunAsync(ct);
-    return 0;
+    using var agent = Services(p);
+    using var worker = new PlanWorker(agent.Executor, agent.Logs.CreateLogger<PlanWorker>());
+    using var link = new CoordinatorLink(agent.Root, agent.Facts, worker, agent.Executor, agent.Outbox, TimeProvider.System,
+        agent.Logs.CreateLogger<CoordinatorLink>());
+    return await RunCommand.RunAsync([worker, link], link.FirstConnected, new SystemdNotifier(),
+        agent.Logs.CreateLogger(typeof(RunCommand).FullName!), ct);
 }));
 
 var output = new Option<string>("--output", "-o") { Description = "Output format: json" };
@@ -77,8 +71,8 @@ status.SetAction(p => StatusCommand.Run(new HostRoot(p.GetValue(rootOption)!), p
 var facts = new Command("facts", "Print the facts this agent reports to the coordinator (OS, kernel, runtime, kubelet, cgroup driver) as JSON");
 facts.SetAction(async (p, ct) => await Guard(async () =>
 {
-    using var services = BuildServices(p);
-    var collected = await services.GetRequiredService<FactsCollector>().CollectAsync(ct);
+    using var agent = Services(p);
+    var collected = await agent.Facts.CollectAsync(ct);
     Console.Out.WriteLine(new Google.Protobuf.JsonFormatter(Google.Protobuf.JsonFormatter.Settings.Default.WithFormatDefaultValues(true)).Format(collected));
     return 0;
 }));
@@ -97,8 +91,8 @@ apply.Options.Add(ignorePreflight);
 apply.SetAction(async (p, ct) => await Guard(async () =>
 {
     var ignores = (p.GetValue(ignorePreflight) ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
-    using var services = BuildServices(p);
-    return await ApplyCommand.RunAsync(services, p.GetValue(planFile)!, p.GetValue(dryRun), ignores, Console.Out, ct);
+    using var agent = Services(p);
+    return await ApplyCommand.RunAsync(agent.Executor, p.GetValue(planFile)!, p.GetValue(dryRun), ignores, Console.Out, ct);
 }));
 
 var resetDryRun = new Option<bool>("--dry-run") { Description = "List what would be removed or restored" };
@@ -106,8 +100,8 @@ var reset = new Command("reset", "Remove or restore everything NodeFleet ever wr
 reset.Options.Add(resetDryRun);
 reset.SetAction(async (p, ct) => await Guard(async () =>
 {
-    using var services = BuildServices(p);
-    return await ApplyCommand.ResetAsync(services, p.GetValue(resetDryRun), Console.Out, ct);
+    using var agent = Services(p);
+    return await ApplyCommand.ResetAsync(agent.Executor, p.GetValue(resetDryRun), Console.Out, ct);
 }));
 
 var root = new RootCommand($"NodeFleet agent {BuildInfo.Version}");
@@ -122,40 +116,22 @@ root.Subcommands.Add(status);
 root.Subcommands.Add(facts);
 root.Subcommands.Add(apply);
 root.Subcommands.Add(reset);
-return await root.Parse(args).InvokeAsync();
+// SIGTERM (systemd stopping the unit) and Ctrl+C cancel the command's token; the command then gets as long as `run`
+// gives its services to stop (the unit's TimeoutStopSec) before the process exits regardless.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration
+{
+    ProcessTerminationTimeout = RunCommand.ShutdownTimeout + TimeSpan.FromSeconds(5),
+});
 
 void ConfigureLogging(ParseResult p) =>
     Log.Logger = LogSetup.Configure(new LoggerConfiguration(), p.GetValue(logFormat),
         p.GetValue(verbose) ? LogEventLevel.Debug : LogEventLevel.Information).CreateLogger();
 
-ServiceProvider BuildServices(ParseResult p)
+AgentServices Services(ParseResult p)
 {
     ConfigureLogging(p);
-    var services = new ServiceCollection();
-    services.AddLogging(l => l.AddSerilog());
-    AddAgentServices(services, p);
-    return services.BuildServiceProvider();
-}
-
-void AddAgentServices(IServiceCollection services, ParseResult p)
-{
-    services.AddSingleton(new HostRoot(p.GetValue(rootOption)!));
-    services.AddSingleton(TimeProvider.System);
-    services.AddSingleton<CommandRunner>();
-    services.AddSingleton<FactsCollector>();
-    services.AddSingleton<HostFiles>();
-    services.AddSingleton<BackupStore>();
-    services.AddSingleton<Journal>();
-    services.AddSingleton<IServiceManager>(new Systemctl(p.GetValue(systemctl)!));
-    services.AddSingleton<ImageServiceFactory>();
-    services.AddSingleton(new AgentSettings { KubeletHealthz = p.GetValue(kubeletHealthz)! });
-    services.AddSingleton(new HttpClient { Timeout = TimeSpan.FromMinutes(30) });
-    services.AddSingleton<PhaseCatalog>();
-    services.AddSingleton<OutboxObserver>();
-    services.AddSingleton<LogObserver>();
-    services.AddSingleton<IRunObserver>(sp => new RunObservers([sp.GetRequiredService<OutboxObserver>(), sp.GetRequiredService<LogObserver>()]));
-    services.AddSingleton(Failpoints.FromEnvironment());
-    services.AddSingleton<PlanExecutor>();
+    return new AgentServices(new HostRoot(p.GetValue(rootOption)!), p.GetValue(systemctl)!,
+        new AgentSettings { KubeletHealthz = p.GetValue(kubeletHealthz)! }, new SerilogLoggerFactory());
 }
 
 static async Task<int> Guard(Func<Task<int>> action)

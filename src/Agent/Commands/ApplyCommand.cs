@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using NodeFleet.Agent.Execution;
 using NodeFleet.Agent.Join;
 using NodeFleet.Plans;
@@ -8,7 +7,7 @@ namespace NodeFleet.Agent.Commands;
 /// <summary>`nodefleet-agent apply FILE [--dry-run]` and `nodefleet-agent reset [--dry-run]`.</summary>
 public static class ApplyCommand
 {
-    public static async Task<int> RunAsync(IServiceProvider services, string file, bool dryRun, IReadOnlyList<string> ignorePreflight,
+    public static async Task<int> RunAsync(PlanExecutor executor, string file, bool dryRun, IReadOnlyList<string> ignorePreflight,
         TextWriter output, CancellationToken ct)
     {
         var loaded = PlanLoader.LoadFile(file);
@@ -16,7 +15,6 @@ public static class ApplyCommand
             throw new AgentException(string.Join('\n', loaded.Errors.Select(e => e.ToString())));
         var plan = loaded.Plan;
         PlanDefaults.Apply(plan);
-        var executor = services.GetRequiredService<PlanExecutor>();
         var options = new PlanExecutor.Options(ignorePreflight);
         if (dryRun)
         {
@@ -30,9 +28,9 @@ public static class ApplyCommand
         return run.State == RunState.Succeeded ? 0 : 1;
     }
 
-    public static async Task<int> ResetAsync(IServiceProvider services, bool dryRun, TextWriter output, CancellationToken ct)
+    public static async Task<int> ResetAsync(PlanExecutor executor, bool dryRun, TextWriter output, CancellationToken ct)
     {
-        var actions = await services.GetRequiredService<PlanExecutor>().ResetAsync(dryRun, ct);
+        var actions = await executor.ResetAsync(dryRun, ct);
         if (actions.Count == 0) output.WriteLine("nothing to reset: NodeFleet has not written anything on this node");
         foreach (var a in actions)
             output.WriteLine(dryRun && (a.StartsWith("restore ", StringComparison.Ordinal) || a.StartsWith("remove ", StringComparison.Ordinal)) ? $"would {a}" : a);

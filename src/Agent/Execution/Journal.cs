@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using LiteDB;
 using NodeFleet.Agent.Host;
 
@@ -130,8 +131,22 @@ public sealed class Journal : IDisposable
     private Journal(Func<LiteDatabase> open) => _lazy = new Lazy<LiteDatabase>(open, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>The journal's record mapping, built once on the calling thread (see LiteDbMapping).</summary>
+    /// <remarks>
+    /// BsonMapper reads and writes the records by reflection (their constructors and properties, and the names of the
+    /// enums they hold): these dependencies keep exactly that in the trimmed Native AOT agent.
+    /// </remarks>
+    [DynamicDependency(RecordMembers, typeof(RunRecord))]
+    [DynamicDependency(RecordMembers, typeof(StepRecord))]
+    [DynamicDependency(RecordMembers, typeof(BackupRecord))]
+    [DynamicDependency(RecordMembers, typeof(InventoryRecord))]
+    [DynamicDependency(RecordMembers, typeof(OutboxRecord))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields, typeof(RunState))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields, typeof(StepState))]
     public static BsonMapper Mapper() => NodeFleet.IO.LiteDbMapping.Create(
         new RunRecord { ChangedUnits = { "u" } }, new StepRecord(), new BackupRecord(), new InventoryRecord(), new OutboxRecord());
+
+    private const DynamicallyAccessedMemberTypes RecordMembers =
+        DynamicallyAccessedMemberTypes.PublicParameterlessConstructor | DynamicallyAccessedMemberTypes.PublicProperties;
 
     private static LiteDatabase Prepare(LiteDatabase db)
     {

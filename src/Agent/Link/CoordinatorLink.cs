@@ -28,6 +28,10 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
     private static readonly TimeSpan NotJoinedPoll = TimeSpan.FromSeconds(5);
 
     private readonly LinkStatus _status = new() { Pid = Environment.ProcessId };
+    private readonly TaskCompletionSource _firstConnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the coordinator welcomes this node for the first time (the first established stream).</summary>
+    public Task FirstConnected => _firstConnected.Task;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -117,6 +121,7 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         log.LogInformation("Connected to the coordinator at {Address} as {Node}; heartbeat every {Interval}s",
             config.Coordinator, welcome.NodeName, interval.TotalSeconds);
         SetState("connected", "");
+        _firstConnected.TrySetResult();
 
         var lastAck = time.GetUtcNow();
         using var writeLock = new SemaphoreSlim(1, 1);
