@@ -9,6 +9,7 @@ using NodeFleet.Agent.Host;
 using NodeFleet.Agent.Join;
 using NodeFleet.Agent.Link;
 using NodeFleet.Logging;
+using NodeFleet.Plans;
 using Serilog;
 using Serilog.Events;
 using Serilog.Extensions.Logging;
@@ -137,7 +138,8 @@ AgentServices Services(ParseResult p)
 static async Task<int> Guard(Func<Task<int>> action)
 {
     try { return await action(); }
-    catch (Exception e) when (e is AgentException or ArgumentException or IOException or UnauthorizedAccessException or StepFailedException)
+    catch (Exception e) when (e is AgentException or ArgumentException or IOException or UnauthorizedAccessException
+        or StepFailedException or ServiceManagerException or ImagePullException or PlanException)
     {
         Console.Error.WriteLine($"error: {e.Message}");
         return 1;

@@ -157,6 +157,30 @@ public sealed class AgentApplyTests
         Assert.Contains("nothing to reset", (await node.AgentAsync(["reset"])).StdOut);
     }
 
+    [Fact]
+    public async Task A_reset_whose_daemon_reload_fails_says_so_in_one_line_and_completes_when_run_again()
+    {
+        using var node = NewNode();
+        var before = node.Snapshot();
+        Assert.Equal(0, (await ApplyAsync(node, Plan)).ExitCode);
+
+        node.FailDaemonReload(true);
+        var failed = await node.AgentAsync(["reset"]);
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Contains("error: systemctl daemon-reload exited 1: Failed to connect to bus", failed.StdErr);
+        Assert.DoesNotContain("Unhandled exception", failed.StdErr);
+        Assert.DoesNotContain("   at ", failed.StdErr);
+
+        node.FailDaemonReload(false);
+        var reloads = node.SystemctlCalls().Count(c => c == "daemon-reload");
+        var again = await node.AgentAsync(["reset"]);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("absent /etc/systemd/system/kubelet.service.d/20-nodefleet.conf", again.StdOut);
+        Assert.Equal(reloads + 1, node.SystemctlCalls().Count(c => c == "daemon-reload"));
+        Assert.Equal(before, node.Snapshot());
+        Assert.Contains("nothing to reset", (await node.AgentAsync(["reset"])).StdOut);
+    }
+
     [Theory]
     [InlineData("unknown-runtime.yaml", "kind: containerd", "kind: rkt", 8)]
     [InlineData("shell.yaml", "node-labels: \"tier=web\"", "node-labels: \"tier=web;reboot\"", 14)]

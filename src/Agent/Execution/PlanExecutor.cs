@@ -329,9 +329,11 @@ public sealed class PlanExecutor(
             }
             else action = current is null ? $"absent {item.Path}" : $"remove {item.Path}";
             actions.Add(action);
+            // Also for a unit file already back in place: a reset whose daemon-reload failed (the inventory is kept
+            // until the reset is complete) reloads when it is run again.
+            systemdTouched |= item.Path.StartsWith("/etc/systemd/", StringComparison.Ordinal);
             if (dryRun || action.StartsWith("unchanged", StringComparison.Ordinal) || action.StartsWith("absent", StringComparison.Ordinal)) continue;
             Restore(item.Path, item.OriginalExisted, item.OriginalSha256, item.OriginalMode);
-            systemdTouched |= item.Path.StartsWith("/etc/systemd/", StringComparison.Ordinal);
         }
         if (!dryRun)
         {

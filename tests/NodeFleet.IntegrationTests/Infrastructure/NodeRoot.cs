@@ -19,12 +19,14 @@ public sealed class NodeRoot : IDisposable
         Write("/proc/modules", "overlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n");
         Systemctl = _dir.Combine("systemctl");
         SystemctlLog = _dir.Combine("systemctl.log");
-        // Records each call; `restart UNIT` fails while a file fail-restart-UNIT exists next to it.
+        // Records each call; `restart UNIT` fails while a file fail-restart-UNIT exists next to it, `daemon-reload`
+        // while fail-daemon-reload does (FailDaemonReload).
         File.WriteAllText(Systemctl, $$"""
             #!/bin/sh
             # Recording systemctl (test stand-in for systemd).
             echo "$*" >> '{{SystemctlLog}}'
             if [ "$1" = "restart" ] && [ -e '{{_dir.Path}}/fail-restart-'"$2" ]; then echo "Job for $2.service failed." >&2; exit 1; fi
+            if [ "$1" = "daemon-reload" ] && [ -e '{{_dir.Path}}/fail-daemon-reload' ]; then echo "Failed to connect to bus: Host is down" >&2; exit 1; fi
             if [ "$1" = "is-active" ]; then echo active; fi
             exit 0
             """.Replace("\r", ""));
@@ -33,6 +35,14 @@ public sealed class NodeRoot : IDisposable
 
     public string Root { get; }
     public string Systemctl { get; }
+
+    /// <summary>Makes `systemctl daemon-reload` fail (true) or succeed again (false).</summary>
+    public void FailDaemonReload(bool fail)
+    {
+        var marker = Path.Combine(_dir.Path, "fail-daemon-reload");
+        if (fail) File.WriteAllText(marker, "");
+        else File.Delete(marker);
+    }
     public string SystemctlLog { get; }
     public string Scratch => _dir.Path;
 
