@@ -57,6 +57,8 @@ var run = new Command("run", "Run the agent: hold the stream to the coordinator 
 run.SetAction(async (p, ct) => await Guard(async () =>
 {
     using var agent = Services(p);
+    // A journal that cannot be opened stops the agent here, with its name, rather than failing every plan later.
+    agent.Journal.Open();
     using var worker = new PlanWorker(agent.Executor, agent.Logs.CreateLogger<PlanWorker>());
     using var link = new CoordinatorLink(agent.Root, agent.Facts, worker, agent.Executor, agent.Outbox, TimeProvider.System,
         agent.Logs.CreateLogger<CoordinatorLink>());
@@ -64,10 +66,11 @@ run.SetAction(async (p, ct) => await Guard(async () =>
         agent.Logs.CreateLogger(typeof(RunCommand).FullName!), ct);
 }));
 
-var output = new Option<string>("--output", "-o") { Description = "Output format: json" };
+var output = new Option<string>("--output", "-o") { Description = "Output format: text (default) or json" };
 var status = new Command("status", "Show whether this node joined, where to, and the link state");
 status.Options.Add(output);
-status.SetAction(p => StatusCommand.Run(new HostRoot(p.GetValue(rootOption)!), p.GetValue(output), Console.Out));
+status.SetAction(async (p, ct) => await Guard(() =>
+    Task.FromResult(StatusCommand.Run(new HostRoot(p.GetValue(rootOption)!), p.GetValue(output), Console.Out))));
 
 var facts = new Command("facts", "Print the facts this agent reports to the coordinator (OS, kernel, runtime, kubelet, cgroup driver) as JSON");
 facts.SetAction(async (p, ct) => await Guard(async () =>
@@ -139,7 +142,7 @@ static async Task<int> Guard(Func<Task<int>> action)
 {
     try { return await action(); }
     catch (Exception e) when (e is AgentException or ArgumentException or IOException or UnauthorizedAccessException
-        or StepFailedException or ServiceManagerException or ImagePullException or PlanException)
+        or StepFailedException or ServiceManagerException or ImagePullException or PlanException or InvalidDataException)
     {
         Console.Error.WriteLine($"error: {e.Message}");
         return 1;

@@ -158,6 +158,41 @@ public sealed class AgentApplyTests
     }
 
     [Fact]
+    public async Task An_undo_whose_systemctl_fails_still_ends_the_run_and_says_what_was_left_undone()
+    {
+        using var node = NewNode();
+        var before = node.Snapshot();
+        node.FailDaemonReload(true);
+        var failed = await ApplyAsync(node, Plan);
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Contains("error execution phase kubelet-config/daemon-reload", failed.All);
+        Assert.Contains("undo incomplete: systemctl daemon-reload exited 1: Failed to connect to bus", failed.All);
+        Assert.DoesNotContain("Unhandled exception", failed.All);
+        Assert.Equal(before, node.Snapshot());
+
+        // The run is over (failed), not left undoing: the next apply runs.
+        node.FailDaemonReload(false);
+        var again = await ApplyAsync(node, Plan);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.DoesNotContain("Resuming run", again.All);
+    }
+
+    [Fact]
+    public async Task The_agent_does_not_start_on_a_journal_that_is_not_a_database_and_leaves_it_as_it_was()
+    {
+        using var node = NewNode();
+        var journal = Path.Combine(node.Root, "var/lib/nodefleet-agent/journal.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(journal)!);
+        File.WriteAllText(journal, "not a db");
+        var run = await Proc.RunAsync(Binaries.Agent, ["--root", node.Root, "--systemctl", node.Systemctl, "run"], null,
+            TimeSpan.FromSeconds(60));
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains($"error: {journal} (the agent's journal) is not a LiteDB database", run.StdErr);
+        Assert.DoesNotContain("   at ", run.All);
+        Assert.Equal("not a db", File.ReadAllText(journal));
+    }
+
+    [Fact]
     public async Task A_reset_whose_daemon_reload_fails_says_so_in_one_line_and_completes_when_run_again()
     {
         using var node = NewNode();

@@ -84,7 +84,12 @@ public static class RunCommand
             running.Remove(ended);
             if (done.IsFaulted)
             {
-                log.LogError(done.Exception.InnerException, "{Service} failed; stopping the agent", ended.Service.GetType().Name);
+                var error = done.Exception.InnerException;
+                // A known problem (a damaged file, say) is said in one line; anything else keeps its stack trace.
+                if (error is Join.AgentException or InvalidDataException)
+                    log.LogError("{Service} stopped: {Error}; stopping the agent", ended.Service.GetType().Name, error.Message);
+                else
+                    log.LogError(error, "{Service} failed; stopping the agent", ended.Service.GetType().Name);
                 return 1;
             }
         }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NodeFleet.Agent.Host;
@@ -16,6 +15,8 @@ public static class StatusCommand
         public string NodeName { get; set; } = "";
         public string Coordinator { get; set; } = "";
         public DateTime? CertificateNotAfter { get; set; }
+        /// <summary>Why the node's identity (CA, certificate, key) cannot be used, or empty.</summary>
+        public string IdentityProblem { get; set; } = "";
         public string Link { get; set; } = "";
         public DateTime? LinkSince { get; set; }
         public string LastError { get; set; } = "";
@@ -30,12 +31,14 @@ public static class StatusCommand
         report.Joined = true;
         report.NodeName = config.NodeName;
         report.Coordinator = config.Coordinator;
-        var certPath = root.Path(AgentPaths.NodeCert);
-        if (File.Exists(certPath))
+        try
         {
-            using var cert = X509Certificate2.CreateFromPem(File.ReadAllText(certPath));
+            var (ca, cert) = NodeIdentity.Load(root);
             report.CertificateNotAfter = cert.NotAfter.ToUniversalTime();
+            ca.Dispose();
+            cert.Dispose();
         }
+        catch (AgentException e) { report.IdentityProblem = e.Message; }
         var link = LinkStatus.Load(root);
         if (link is not null)
         {
@@ -48,13 +51,16 @@ public static class StatusCommand
         return report;
     }
 
+    /// <summary>Prints the report: 0 when joined with a usable identity, 1 otherwise.</summary>
     public static int Run(HostRoot root, string? output, TextWriter o)
     {
+        if (output is not (null or "text" or "json")) throw new ArgumentException($"--output: unknown format '{output}' (text or json)");
         var r = Collect(root);
+        var healthy = r.Joined && r.IdentityProblem.Length == 0;
         if (output == "json")
         {
             o.WriteLine(JsonSerializer.Serialize(r, StatusJson.Default.Report));
-            return r.Joined ? 0 : 1;
+            return healthy ? 0 : 1;
         }
         if (!r.Joined)
         {
@@ -63,10 +69,12 @@ public static class StatusCommand
         }
         o.WriteLine($"Node:          {r.NodeName}");
         o.WriteLine($"Coordinator:   {r.Coordinator}");
-        o.WriteLine($"Certificate:   valid until {r.CertificateNotAfter:yyyy-MM-ddTHH:mm:ssZ}");
+        o.WriteLine(r.IdentityProblem.Length > 0
+            ? $"Certificate:   UNUSABLE: {r.IdentityProblem}"
+            : $"Certificate:   valid until {r.CertificateNotAfter:yyyy-MM-ddTHH:mm:ssZ}");
         o.WriteLine($"Link:          {r.Link}{(r.LinkSince is { } s ? $" since {s:yyyy-MM-ddTHH:mm:ssZ}" : "")}");
         if (r.LastError.Length > 0) o.WriteLine($"Last error:    {r.LastError}");
-        return 0;
+        return healthy ? 0 : 1;
     }
 }
 

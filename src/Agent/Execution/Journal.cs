@@ -105,7 +105,16 @@ public sealed class Journal : IDisposable
         var dir = root.Path(AgentPaths.StateDir);
         Directory.CreateDirectory(dir);
         var file = Path.Combine(dir, FileName);
-        var db = Prepare(new LiteDatabase(new ConnectionString { Filename = file, Connection = ConnectionType.Direct }, Mapper()));
+        var db = NodeFleet.IO.LiteDbFiles.Open(file, "the agent's journal", () =>
+        {
+            var opened = new LiteDatabase(new ConnectionString { Filename = file, Connection = ConnectionType.Direct }, Mapper());
+            try { return Prepare(opened); }
+            catch
+            {
+                opened.Dispose();
+                throw;
+            }
+        });
         File.SetUnixFileMode(file, NodeFleet.IO.AtomicFile.Private);
         return db;
     })
@@ -157,6 +166,9 @@ public sealed class Journal : IDisposable
     }
 
     private LiteDatabase Db => _lazy.Value;
+
+    /// <summary>Opens the database now (it is otherwise opened on first use): a damaged journal stops a command at once.</summary>
+    public void Open() => _ = _lazy.Value;
 
     public ILiteCollection<RunRecord> Runs => Db.GetCollection<RunRecord>("runs");
     public ILiteCollection<StepRecord> Steps => Db.GetCollection<StepRecord>("steps");

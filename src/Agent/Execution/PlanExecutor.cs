@@ -253,9 +253,18 @@ public sealed class PlanExecutor(
             journal.Write(j => j.Backups.Update(b));
         }
         run = journal.Runs.FindById(run.Id);
+        // The files are back; a service manager that fails now does not stop the undo half way (the run would stay
+        // "undoing" and block every later plan): what could not be done is added to the run's error, for on-call.
+        var problems = new List<string>();
         if (journal.Backups.Find(b => b.RunId == run.Id).Any(b => b.Path.StartsWith("/etc/systemd/", StringComparison.Ordinal)))
-            await services.DaemonReloadAsync(ct);
-        foreach (var unit in run.RestartedUnits) await services.RestartAsync(unit, ct);
+            await TryAsync(() => services.DaemonReloadAsync(ct), problems);
+        foreach (var unit in run.RestartedUnits) await TryAsync(() => services.RestartAsync(unit, ct), problems);
+        if (problems.Count > 0)
+        {
+            var undoError = $"undo incomplete: {string.Join("; ", problems)}";
+            log.LogError("Run {Run}: {Error}", run.Id, undoError);
+            run.Error = run.Error.Length > 0 ? $"{run.Error}; {undoError}" : undoError;
+        }
         journal.Write(j =>
         {
             foreach (var s in j.Steps.Find(s => s.RunId == run.Id && s.State == StepState.Succeeded).ToList())
@@ -270,6 +279,12 @@ public sealed class PlanExecutor(
         observer.RunChanged(run);
         log.LogWarning("Run {Run} undone: restored {Count} file(s){Units}", run.Id, restored.Count,
             run.RestartedUnits.Count > 0 ? $", restarted {string.Join(", ", run.RestartedUnits)}" : "");
+    }
+
+    private static async Task TryAsync(Func<Task> action, List<string> problems)
+    {
+        try { await action(); }
+        catch (ServiceManagerException e) { problems.Add(e.Message); }
     }
 
     /// <summary>Checks every step without changing anything.</summary>

@@ -39,14 +39,23 @@ public sealed class Systemctl(string binary) : IServiceManager
     private async Task RunCheckedAsync(string[] args, CancellationToken ct)
     {
         var (code, output) = await RunAsync(args, ct);
-        if (code != 0) throw new ServiceManagerException($"systemctl {string.Join(' ', args)} exited {code}: {output.Trim()}");
+        if (code != 0)
+            throw new ServiceManagerException($"systemctl {string.Join(' ', args)} exited {code}" +
+                (output.Trim() is { Length: > 0 } said ? $": {said}" : " without a message"));
     }
 
     private async Task<(int, string)> RunAsync(string[] args, CancellationToken ct)
     {
         var psi = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi) ?? throw new ServiceManagerException($"cannot start {Binary}");
+        Process? started;
+        try { started = Process.Start(psi); }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            // Not there, not executable: the node's systemctl (or --systemctl) is the problem, not the step.
+            throw new ServiceManagerException($"cannot run {Binary} ({string.Join(' ', args)}): {e.Message}");
+        }
+        using var p = started ?? throw new ServiceManagerException($"cannot start {Binary}");
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(Timeout);
         var stdout = p.StandardOutput.ReadToEndAsync(cts.Token);

@@ -52,7 +52,18 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         var (address, ca) = await DiscoverAsync(o, token, pin, ct);
 
         var keyPath = root.Path(AgentPaths.NodeKey);
-        using var key = LoadOrCreateKey(keyPath);
+        ECDsa key;
+        // Written before the token is used: a root this process cannot write to costs no token.
+        try { key = LoadOrCreateKey(keyPath); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new AgentException($"cannot write the node's private key {keyPath}: {e.Message}");
+        }
+        catch (Exception e) when (e is ArgumentException or CryptographicException)
+        {
+            throw new AgentException($"{keyPath} (left by an earlier join) is not a usable private key: {e.Message}; remove it to join with a new one");
+        }
+        using var _ = key;
         var request = new JoinRequest
         {
             Token = token.ToString(),
@@ -151,13 +162,34 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
     private static async Task<T> Call<T>(string address, string what, Func<Task<T>> call)
     {
         try { return await call(); }
+        catch (RpcException e) when (UntrustedCoordinator(e))
+        {
+            throw new AgentException($"{what}: the coordinator at {address} is not the one pinned: its certificate is not issued by the " +
+                "CA this join trusts (--ca-cert-hash or the discovery file's certificateAuthorityData), or is not valid for that address");
+        }
         catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
         {
-            throw new AgentException($"{what}: cannot reach the coordinator at {address}: {e.Status.Detail}");
+            throw new AgentException($"{what}: cannot reach the coordinator at {address}: {Why(e)}");
         }
         catch (RpcException e)
         {
             throw new AgentException($"{what} refused by the coordinator at {address}: {e.Status.Detail}");
         }
     }
+
+    private static Exception? Innermost(RpcException e)
+    {
+        Exception? innermost = null;
+        for (var x = e.Status.DebugException; x is not null; x = x.InnerException) innermost = x;
+        return innermost;
+    }
+
+    private static bool UntrustedCoordinator(RpcException e) =>
+        Innermost(e) is System.Security.Authentication.AuthenticationException a
+        && a.Message.Contains("RemoteCertificateValidationCallback", StringComparison.Ordinal);
+
+    /// <summary>gRPC's detail for a failed connection is generic ("Error connecting to subchannel."); the innermost cause says why.</summary>
+    private static string Why(RpcException e) => Innermost(e) is { Message: { Length: > 0 } cause }
+        ? $"{e.Status.Detail.TrimEnd('.')}: {cause}"
+        : e.Status.Detail;
 }

@@ -51,8 +51,12 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
             OnRetry = args =>
             {
                 var error = args.Outcome.Exception is RpcException r ? r.Status.Detail : args.Outcome.Exception?.Message ?? "";
-                log.LogWarning("Coordinator {Address} unreachable or refused ({Error}); retrying in {Delay:0.0}s",
-                    config.Coordinator, error, args.RetryDelay.TotalSeconds);
+                // A problem on this node (its identity files) is not the coordinator's: said as such, and as an error.
+                if (args.Outcome.Exception is AgentException)
+                    log.LogError("Cannot connect to the coordinator: {Error}; retrying in {Delay:0.0}s", error, args.RetryDelay.TotalSeconds);
+                else
+                    log.LogWarning("Coordinator {Address} unreachable or refused ({Error}); retrying in {Delay:0.0}s",
+                        config.Coordinator, error, args.RetryDelay.TotalSeconds);
                 SetState("connecting", error);
                 return ValueTask.CompletedTask;
             },
@@ -255,14 +259,7 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         return tick.IsCompletedSuccessfully && tick.Result;
     }
 
-    private (X509Certificate2 Ca, X509Certificate2 Cert) LoadCredentials()
-    {
-        var ca = X509Certificate2.CreateFromPem(File.ReadAllText(root.Path(AgentPaths.CaCert)));
-        using var key = ECDsa.Create();
-        key.ImportFromPem(File.ReadAllText(root.Path(AgentPaths.NodeKey)));
-        using var cert = X509Certificate2.CreateFromPem(File.ReadAllText(root.Path(AgentPaths.NodeCert)));
-        return (ca, cert.CopyWithPrivateKey(key));
-    }
+    private (X509Certificate2 Ca, X509Certificate2 Cert) LoadCredentials() => NodeIdentity.Load(root);
 
     private void SetState(string state, string error)
     {

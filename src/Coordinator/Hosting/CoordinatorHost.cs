@@ -58,6 +58,11 @@ public static class CoordinatorHost
         builder.Services.AddSingleton(_ =>
         {
             try { return new CoordinatorStore(dataDir.Database); }
+            catch (InvalidDataException e)
+            {
+                // Not a database, or damaged: the data directory's lock is held, so it is not another coordinator.
+                throw new StartupException(e.Message);
+            }
             catch (Exception e) when (e is IOException or LiteDB.LiteException)
             {
                 throw new StartupException($"cannot open database {dataDir.Database}: {e.Message} (is another coordinator running on this data directory?)");

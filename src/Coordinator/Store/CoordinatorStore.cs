@@ -27,23 +27,40 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
             new TokenRecord(), new NodeRecord { Labels = { ["k"] = "v" } }, new EventRecord(), new ClusterRecord(),
             new PlanRecord(), new RunHistoryRecord { Steps = { new StepHistoryRecord() } },
             new NodeFleet.Coordinator.Rollouts.RolloutRecord { Nodes = { new() }, PhaseDeadlinesMs = { ["p"] = 1 }, IgnorePreflightErrors = { "x" } });
-        _db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, mapper);
-        _db.UtcDate = true;
+        _db = NodeFleet.IO.LiteDbFiles.Open(path, "the coordinator's database", () =>
+        {
+            var db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, mapper);
+            try
+            {
+                CreateCollections(db);
+                return db;
+            }
+            catch
+            {
+                db.Dispose();
+                throw;
+            }
+        });
+        _writer = Task.Run(WriteLoop);
+    }
+
+    private static void CreateCollections(LiteDatabase db)
+    {
+        db.UtcDate = true;
         // Every collection exists before the database is shared. LiteDB 5 adds a new collection to its header page in
         // place, where a reader on another thread can see it before its first page is written ("page type must be
         // collection page"), and after that error the engine refuses every further call: a fresh coordinator whose
         // first joins arrive together would be left unable to write. An index creates its collection.
-        Nodes.EnsureIndex(n => n.Status);
-        Plans.EnsureIndex(p => p.UpdatedAt);
-        Tokens.EnsureIndex(t => t.ExpiresAt);
-        Events.EnsureIndex(e => e.Node);
-        Events.EnsureIndex(e => e.Time);
-        Events.EnsureIndex(e => e.Rollout);
-        Runs.EnsureIndex(r => r.Node);
+        db.GetCollection<NodeRecord>("nodes").EnsureIndex(n => n.Status);
+        db.GetCollection<PlanRecord>("plans").EnsureIndex(p => p.UpdatedAt);
+        db.GetCollection<TokenRecord>("tokens").EnsureIndex(t => t.ExpiresAt);
+        db.GetCollection<EventRecord>("events").EnsureIndex(e => e.Node);
+        db.GetCollection<EventRecord>("events").EnsureIndex(e => e.Time);
+        db.GetCollection<EventRecord>("events").EnsureIndex(e => e.Rollout);
+        db.GetCollection<RunHistoryRecord>("runs").EnsureIndex(r => r.Node);
         // The rollout controller looks for active rollouts four times a second; a rollout record holds every node of
         // it, so without an index each look would read every finished rollout in full.
-        Rollouts.EnsureIndex(r => r.State);
-        _writer = Task.Run(WriteLoop);
+        db.GetCollection<NodeFleet.Coordinator.Rollouts.RolloutRecord>("rollouts").EnsureIndex(r => r.State);
     }
 
     public ILiteCollection<TokenRecord> Tokens => _db.GetCollection<TokenRecord>("tokens");
