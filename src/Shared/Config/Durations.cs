@@ -10,6 +10,12 @@ public static partial class Durations
     [GeneratedRegex("^(\\d+(?:\\.\\d+)?)(ms|s|m|h|d)")]
     private static partial Regex Part();
 
+    /// <summary>
+    /// The longest duration accepted: 100 years. Every duration ends up added to a date (token expiry), in a
+    /// protobuf Duration or in a timer; far below where any of those (or TimeSpan itself) overflows.
+    /// </summary>
+    public static readonly TimeSpan Max = TimeSpan.FromDays(36500);
+
     public static TimeSpan Parse(string text)
     {
         var s = text.Trim();
@@ -23,6 +29,16 @@ public static partial class Durations
             if (!m.Success)
                 throw new FormatException($"'{text}' is not a duration: use a number with a unit ms, s, m, h or d, e.g. 24h, 1h30m, 90s");
             var n = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+            var days = n / (m.Groups[2].Value switch
+            {
+                "ms" => 86_400_000,
+                "s" => 86_400,
+                "m" => 1_440,
+                "h" => 24,
+                _ => 1,
+            });
+            // Checked as a double before any TimeSpan is built: TimeSpan itself overflows at about 29,000 years.
+            if (!double.IsFinite(days) || days > Max.TotalDays) throw TooLong(text);
             total += m.Groups[2].Value switch
             {
                 "ms" => TimeSpan.FromMilliseconds(n),
@@ -31,10 +47,14 @@ public static partial class Durations
                 "h" => TimeSpan.FromHours(n),
                 _ => TimeSpan.FromDays(n),
             };
+            if (total > Max) throw TooLong(text);
             rest = rest[m.Length..];
         }
         return total;
     }
+
+    private static FormatException TooLong(string text) =>
+        new($"'{text.Trim()}' is too long: a duration is at most {Format(Max)} (100 years)");
 
     /// <summary>Short human form: "23h59m", "45s", "3d4h".</summary>
     public static string Format(TimeSpan t)
