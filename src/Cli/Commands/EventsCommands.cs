@@ -87,7 +87,7 @@ public static class EventsCommands
         }
         catch (RpcException e)
         {
-            throw CliConnection.Translate(e, connection.Address, CliConnection.CallTimeout, cancelledByCaller: false);
+            throw await connection.TranslateAsync(e, CliConnection.CallTimeout, ct);
         }
         throw new CliException($"the coordinator at {connection.Address} ended the event stream (is it shutting down?)");
     }
