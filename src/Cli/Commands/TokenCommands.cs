@@ -37,7 +37,7 @@ public static class TokenCommands
         {
             Description = "How many nodes may join with the token; 0 means unlimited (default 0)",
             HelpName = "N",
-        }.WholeNumber();
+        }.WholeNumber(max: int.MaxValue); // the coordinator counts uses in an int
         var description = new Option<string>("--description") { Description = "Free text shown by token list", HelpName = "TEXT" };
         var printJoin = new Option<bool>("--print-join-command")
         {

@@ -39,7 +39,7 @@ public static partial class Durations
             });
             // Checked as a double before any TimeSpan is built: TimeSpan itself overflows at about 29,000 years.
             if (!double.IsFinite(days) || days > Max.TotalDays) throw TooLong(text);
-            total += m.Groups[2].Value switch
+            var part = m.Groups[2].Value switch
             {
                 "ms" => TimeSpan.FromMilliseconds(n),
                 "s" => TimeSpan.FromSeconds(n),
@@ -47,6 +47,10 @@ public static partial class Durations
                 "h" => TimeSpan.FromHours(n),
                 _ => TimeSpan.FromDays(n),
             };
+            // Not 0 by accident: "--ttl 0" means "never expires", "--ttl 0.00000001s" must not.
+            if (n > 0 && part == TimeSpan.Zero)
+                throw new FormatException($"'{text.Trim()}' is too short: a duration other than 0 is at least 100ns (0.0001ms)");
+            total += part;
             if (total > Max) throw TooLong(text);
             rest = rest[m.Length..];
         }

@@ -65,6 +65,15 @@ public class DurationsTests
         Assert.Contains("36500d", e.Message);
     }
 
+    [Theory]
+    [InlineData("0.00001ms")]
+    [InlineData("0.00000001s")]
+    public void Refuses_a_duration_that_would_round_to_zero(string text)
+    {
+        var e = Assert.Throws<FormatException>(() => Durations.Parse(text));
+        Assert.StartsWith($"'{text}' is too short", e.Message);
+    }
+
     [Fact]
     public void Accepts_exactly_the_maximum() => Assert.Equal(Durations.Max, Durations.Parse("36500d"));
 
