@@ -88,6 +88,72 @@ public sealed class AuthorizationTests : IAsyncLifetime
         Assert.Equal(StatusCode.Unavailable, e.StatusCode);
     }
 
+    /// <summary>The cluster's admin.conf with another client certificate and key; its path.</summary>
+    private string ConfigWithClient(X509Certificate2 certificate, ECDsa key)
+    {
+        var config = ClientConfig.Load(_cluster.AdminConf);
+        config.ClientCertificateData = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(certificate.ExportCertificatePem()));
+        config.ClientKeyData = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem()));
+        var path = Path.Combine(_cluster.Scratch, $"client-{Guid.NewGuid():N}.conf");
+        config.Save(path);
+        return path;
+    }
+
+    private static void AssertOneLine(ProcResult r, string expectedStart)
+    {
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.DoesNotContain("Unhandled exception", r.All);
+        Assert.DoesNotContain("   at ", r.All);
+        Assert.DoesNotContain("Exception", r.All);
+        Assert.DoesNotContain("System.", r.All);
+        Assert.Single(r.StdErr.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith(expectedStart, r.StdErr);
+    }
+
+    // It used to be "cannot reach the coordinator…: Error starting gRPC call. HttpRequestException: … HTTP/2 handshake.
+    // ObjectDisposedException: … SslStream" over three lines.
+    [Fact]
+    public async Task The_cli_says_when_the_coordinator_rejects_its_client_certificate()
+    {
+        using var otherKey = NodeFleet.Security.Pki.NewKey();
+        using var otherCa = NodeFleet.Security.Pki.CreateCa(otherKey, "other", TimeSpan.FromDays(1), DateTimeOffset.UtcNow);
+        using var key = NodeFleet.Security.Pki.NewKey();
+        using var forged = NodeFleet.Security.Pki.IssueClient(otherCa, otherKey, new PublicKey(key), "admin",
+            NodeFleet.Security.Roles.Admins, TimeSpan.FromDays(1), DateTimeOffset.UtcNow);
+        var config = ConfigWithClient(forged, key);
+        var expected = $"error: the coordinator at {_cluster.Address} rejected the client certificate in {config}: " +
+                       "it is not issued by the fleet's CA (is clientCertificateData from another coordinator's admin.conf?)\n";
+        foreach (var command in new[] { new[] { "nodes" }, ["token", "list"], ["events", "-f"], ["rollout", "list"] })
+        {
+            var r = await Proc.RunAsync(Binaries.Cli, ["--config", config, .. command]);
+            AssertOneLine(r, "error: the coordinator at ");
+            Assert.Equal(expected, r.StdErr);
+        }
+
+        // An admin certificate of this fleet's own CA that has expired: the same refusal, and why.
+        using var caKey = ECDsa.Create();
+        caKey.ImportFromPem(File.ReadAllText(Path.Combine(_cluster.DataDir, "pki", "ca.key")));
+        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(_cluster.DataDir, "pki", "ca.crt")));
+        using var expiredKey = NodeFleet.Security.Pki.NewKey();
+        using var expired = NodeFleet.Security.Pki.IssueClient(ca, caKey, new PublicKey(expiredKey), "admin",
+            NodeFleet.Security.Roles.Admins, TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddHours(-1));
+        var old = await Proc.RunAsync(Binaries.Cli, ["--config", ConfigWithClient(expired, expiredKey), "nodes"]);
+        AssertOneLine(old, $"error: the coordinator at {_cluster.Address} rejected the client certificate in ");
+        Assert.Contains(": it expired on ", old.StdErr);
+
+        // The control: this fleet's admin.conf is not refused.
+        await _cluster.CliOkAsync("nodes");
+    }
+
+    [Fact]
+    public async Task A_port_that_is_not_the_coordinators_is_one_line_and_not_a_certificate_rejection()
+    {
+        // The metrics port speaks plain HTTP/1.1: the TLS handshake fails, which is not about the client certificate.
+        var r = await Proc.RunAsync(Binaries.Cli, ["--config", _cluster.AdminConf, "--coordinator", $"127.0.0.1:{_cluster.MetricsPort}", "nodes"]);
+        AssertOneLine(r, $"error: cannot reach the coordinator at 127.0.0.1:{_cluster.MetricsPort}: TLS handshake failed");
+        Assert.DoesNotContain("client certificate", r.StdErr);
+    }
+
     [Fact]
     public async Task Deleted_node_is_disconnected_and_cannot_reconnect()
     {

@@ -162,6 +162,65 @@ public sealed class RolloutTests : IAsyncLifetime
         Assert.Equal(StatusCode.InvalidArgument, invalid.StatusCode);
     }
 
+    private static void AssertOneErrorLine(ProcResult r, string expected)
+    {
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.DoesNotContain("Unhandled exception", r.All);
+        Assert.DoesNotContain("   at ", r.All);
+        Assert.Equal("", r.StdOut);
+        Assert.Equal(expected + "\n", r.StdErr);
+    }
+
+    private async Task<string> PlanFileAsync()
+    {
+        var path = Path.Combine(_cluster.Scratch, "plan.yaml");
+        await File.WriteAllTextAsync(path, AgentApplyTests.Plan);
+        return path;
+    }
+
+    // Resume used to answer OK and move a PREPARING rollout to ROLLING, skipping the rest of the preparation.
+    [Fact]
+    public async Task Resume_of_a_rollout_that_is_not_paused_is_refused_and_changes_nothing()
+    {
+        // A joined node whose agent is not running: the rollout prepares it as soon as it is online, so it stays PREPARING.
+        var (token, hash) = await _cluster.CreateTokenAsync();
+        var agent = _cluster.NewAgent("idle");
+        var join = await agent.JoinAsync(["--token", token, "--ca-cert-hash", hash, "--node-name", "idle", "--labels", "role=worker", _cluster.Address]);
+        Assert.True(join.ExitCode == 0, join.ToString());
+        var plan = await PlanFileAsync();
+        var started = await _cluster.CliOkAsync("rollout", "start", plan, "-l", "role=worker", "-o", "json");
+        var id = System.Text.Json.JsonDocument.Parse(started).RootElement.GetProperty("id").GetString()!;
+        await _admin.WaitForStateAsync(id, RolloutState.Preparing);
+
+        AssertOneErrorLine(await _cluster.CliAsync("rollout", "resume", id), $"error: rollout {id} is PREPARING, not paused");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal(RolloutState.Preparing, (await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = id })).State);
+        Assert.DoesNotContain(await _admin.RolloutEventsAsync(id), e => e.Reason is "RolloutRolling" or "RolloutPreparing" && e.Message.Contains("resumed"));
+
+        // Paused, it resumes into what the pause interrupted; aborted, the refusal names the state as the CLI shows it.
+        await _cluster.CliOkAsync("rollout", "pause", id);
+        await _cluster.CliOkAsync("rollout", "resume", id);
+        Assert.Equal(RolloutState.Preparing, (await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = id })).State);
+        await _cluster.CliOkAsync("rollout", "abort", id);
+        AssertOneErrorLine(await _cluster.CliAsync("rollout", "resume", id), $"error: rollout {id} is ABORTED, not paused");
+        AssertOneErrorLine(await _cluster.CliAsync("rollout", "pause", id), $"error: rollout {id} is ABORTED; it cannot become PAUSED");
+    }
+
+    // A selector that matched nothing used to start (exit 0) and store a rollout "SUCCEEDED: no nodes selected".
+    [Fact]
+    public async Task A_selector_that_matches_no_node_is_refused_and_nothing_is_stored()
+    {
+        await AgentsAsync(1);
+        var plan = await PlanFileAsync();
+        AssertOneErrorLine(await _cluster.CliAsync("rollout", "start", plan, "-l", "nomatch=x"), "error: selector nomatch=x matches no node");
+        AssertOneErrorLine(await _cluster.CliAsync("rollout", "start", plan, "-l", "nomatch=x", "--dry-run"), "error: selector nomatch=x matches no node");
+        Assert.Empty((await _admin.Rollouts.ListAsync(new ListRolloutsRequest { IncludeFinished = true })).Rollouts);
+        var history = await _cluster.CliAsync("rollout", "history");
+        Assert.Equal("No rollouts found.\n", history.StdErr);
+        // The control: the node's own selector does start.
+        await _cluster.CliOkAsync("rollout", "start", plan, "-l", "role=worker", "--dry-run");
+    }
+
     [Fact]
     public async Task A_node_that_goes_offline_mid_phase_is_unavailable_then_failed_after_its_deadline()
     {

@@ -1,6 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using NodeFleet.Config;
+using NodeFleet.IO;
 using YamlDotNet.Core;
 
 namespace NodeFleet.Agent.Join;
@@ -18,39 +18,42 @@ public sealed class DiscoveryFile
 
     private static readonly string[] Fields = ["apiVersion", "kind", "coordinator", "certificateAuthorityData"];
 
+    /// <summary>
+    /// The coordinator address and CA of a discovery file; failures name the file, and the line for YAML errors
+    /// and for a certificateAuthorityData that is not a base64 PEM certificate.
+    /// </summary>
     public static (string Address, X509Certificate2 Ca) Load(string path)
     {
+        if (!TextFiles.TryRead(path, out var text, out var reason))
+            throw new AgentException($"cannot read discovery file {path}: {reason}");
         DiscoveryFile f;
+        Dictionary<string, FlatYaml.Entry> fields;
         try
         {
-            var fields = FlatYaml.Read(File.ReadAllText(path), Fields, ignoreUnknown: true)
+            fields = FlatYaml.ReadEntries(text, Fields, ignoreUnknown: true)
                 ?? throw new AgentException($"discovery file {path} is empty");
+            string Get(string key, string fallback) => fields.TryGetValue(key, out var v) ? v.Value : fallback;
             f = new DiscoveryFile
             {
-                ApiVersion = fields.GetValueOrDefault("apiVersion", "nodefleet.io/v1"),
-                Kind = fields.GetValueOrDefault("kind", "Config"),
-                Coordinator = fields.GetValueOrDefault("coordinator", ""),
-                CertificateAuthorityData = fields.GetValueOrDefault("certificateAuthorityData", ""),
+                ApiVersion = Get("apiVersion", "nodefleet.io/v1"),
+                Kind = Get("kind", "Config"),
+                Coordinator = Get("coordinator", ""),
+                CertificateAuthorityData = Get("certificateAuthorityData", ""),
             };
         }
         catch (YamlException e)
         {
             throw new AgentException($"{path}:{e.Start.Line}: {e.InnerException?.Message ?? e.Message}");
         }
-        catch (IOException e)
-        {
-            throw new AgentException($"cannot read discovery file {path}: {e.Message}");
-        }
         if (string.IsNullOrWhiteSpace(f.CertificateAuthorityData))
             throw new AgentException($"discovery file {path}: certificateAuthorityData is missing");
         try
         {
-            var pem = Encoding.ASCII.GetString(Convert.FromBase64String(f.CertificateAuthorityData));
-            return (f.Coordinator, X509Certificate2.CreateFromPem(pem));
+            return (f.Coordinator, PemData.Certificate(f.CertificateAuthorityData, "certificateAuthorityData"));
         }
-        catch (Exception e) when (e is FormatException or System.Security.Cryptography.CryptographicException)
+        catch (ConfigException e)
         {
-            throw new AgentException($"discovery file {path}: certificateAuthorityData is not a base64 PEM certificate ({e.Message})");
+            throw new AgentException($"discovery file {path}:{fields["certificateAuthorityData"].Line}: {e.Message}");
         }
     }
 }

@@ -24,6 +24,19 @@ public static class CommandSetup
         return option;
     }
 
+    /// <summary>A duration flag's value ("24h", "1h30m"); a bad one is an error naming the flag.</summary>
+    public static TimeSpan ParseDuration(string text, string flag)
+    {
+        try
+        {
+            return Durations.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new CliException($"{flag}: {e.Message}");
+        }
+    }
+
     /// <summary>A group such as `token` run on its own prints its help, like kubectl, instead of an error.</summary>
     public static void ShowHelpWhenRun(this Command group) => group.SetAction(p => new HelpAction().Invoke(p));
 

@@ -25,12 +25,7 @@ public static class EventsCommands
             Description = $"How many recent events to show (0-{MaxLimit}; with -f, 0 shows only new ones)",
             HelpName = "N",
             DefaultValueFactory = _ => DefaultLimit,
-        };
-        limit.Validators.Add(result =>
-        {
-            var value = result.GetValueOrDefault<int>();
-            if (value is < 0 or > MaxLimit) result.AddError($"--limit {value} must be between 0 and {MaxLimit}");
-        });
+        }.WholeNumber(0, MaxLimit);
         var output = CommandSetup.OutputOption("json", "yaml");
         var command = new Command("events", "List fleet events (joins, online/offline, labels, plans, rollouts); -f to follow them");
         foreach (var o in new Option[] { follow, node, rollout, limit, output }) command.Options.Add(o);
@@ -92,7 +87,7 @@ public static class EventsCommands
         }
         catch (RpcException e)
         {
-            throw CliConnection.Translate(e, connection.Address, CliConnection.CallTimeout, cancelledByCaller: false);
+            throw await connection.TranslateAsync(e, CliConnection.CallTimeout, ct);
         }
         throw new CliException($"the coordinator at {connection.Address} ended the event stream (is it shutting down?)");
     }

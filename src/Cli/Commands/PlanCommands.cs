@@ -132,7 +132,7 @@ public static class PlanCommands
         }
         if (format.IsDocument()) throw new CliException("--wait cannot be combined with -o");
         if (timeout is null) return PlanWait.DefaultTimeout;
-        var parsed = Durations.Parse(timeout);
+        var parsed = CommandSetup.ParseDuration(timeout, "--timeout");
         if (parsed <= TimeSpan.Zero) throw new CliException("--timeout must be more than 0");
         return parsed;
     }

@@ -58,7 +58,7 @@ public static class RolloutCommands
             Description = "Nodes in the first wave, which must all succeed before any other node starts; 0 for none (default 1)",
             HelpName = "N",
             DefaultValueFactory = _ => 1,
-        };
+        }.WholeNumber(0);
         var maxUnavailable = new Option<string>("--max-unavailable")
         {
             Description = "Most nodes being changed (or offline) at once, and the size of a wave: N or N% of the nodes (default 1)",
@@ -88,7 +88,7 @@ public static class RolloutCommands
         {
             Description = "How many nodes prepare at once (default 50)",
             HelpName = "N",
-        };
+        }.WholeNumber(1);
         var ignore = new Option<string[]>("--ignore-preflight-errors")
         {
             Description = "Preflight checks whose errors become warnings on the nodes: ID,ID (e.g. Swap,Port-10250) or all",
@@ -147,7 +147,7 @@ public static class RolloutCommands
             NoPrepareAhead = noPrepareAhead,
         };
         if (pauseBetweenWaves is not null)
-            strategy.PauseBetweenWaves = Duration.FromTimeSpan(ParseDuration(pauseBetweenWaves, "--pause-between-waves"));
+            strategy.PauseBetweenWaves = Duration.FromTimeSpan(CommandSetup.ParseDuration(pauseBetweenWaves, "--pause-between-waves"));
         foreach (var (phase, deadline) in PhaseDeadlines(phaseDeadlines ?? []))
             strategy.PhaseDeadlines[phase] = Duration.FromTimeSpan(deadline);
         if (prepareConcurrency is { } concurrency)
@@ -185,23 +185,11 @@ public static class RolloutCommands
             if (!PlanPhases.IsKnown(phase))
                 throw new CliException($"--phase-deadline: unknown phase '{phase}' (phases: {string.Join(", ", PlanPhases.All)})");
             if (result.Any(r => r.Phase == phase)) throw new CliException($"--phase-deadline: phase '{phase}' given twice");
-            var deadline = ParseDuration(item[(eq + 1)..], "--phase-deadline");
+            var deadline = CommandSetup.ParseDuration(item[(eq + 1)..], "--phase-deadline");
             if (deadline <= TimeSpan.Zero) throw new CliException($"--phase-deadline: the deadline of {phase} must be more than 0");
             result.Add((phase, deadline));
         }
         return result;
-    }
-
-    private static TimeSpan ParseDuration(string text, string flag)
-    {
-        try
-        {
-            return Durations.Parse(text);
-        }
-        catch (FormatException e)
-        {
-            throw new CliException($"{flag}: {e.Message}");
-        }
     }
 
     private static Command Status(GlobalOptions global, CliEnvironment env)

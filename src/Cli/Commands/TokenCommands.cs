@@ -37,7 +37,7 @@ public static class TokenCommands
         {
             Description = "How many nodes may join with the token; 0 means unlimited (default 0)",
             HelpName = "N",
-        };
+        }.WholeNumber(max: int.MaxValue); // the coordinator counts uses in an int
         var description = new Option<string>("--description") { Description = "Free text shown by token list", HelpName = "TEXT" };
         var printJoin = new Option<bool>("--print-join-command")
         {
@@ -74,7 +74,7 @@ public static class TokenCommands
         if (ttl is not null)
         {
             // TtlSet distinguishes "--ttl 0" (never expires) from no flag (the coordinator's default).
-            request.Ttl = Duration.FromTimeSpan(Durations.Parse(ttl));
+            request.Ttl = Duration.FromTimeSpan(CommandSetup.ParseDuration(ttl, "--ttl"));
             request.TtlSet = true;
         }
         return request;

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -6,6 +7,7 @@ using Grpc.Net.Client;
 using NodeFleet.Config;
 using NodeFleet.Net;
 using NodeFleet.Protocol.V1;
+using NodeFleet.Security;
 
 namespace NodeFleet.Cli.Connection;
 
@@ -19,8 +21,9 @@ public sealed class CliConnection : IDisposable
     private readonly X509Certificate2 _ca;
     private readonly X509Certificate2 _clientCertificate;
 
-    private CliConnection(string address, X509Certificate2 ca, X509Certificate2 clientCertificate)
+    private CliConnection(string configPath, string address, X509Certificate2 ca, X509Certificate2 clientCertificate)
     {
+        ConfigPath = configPath;
         Address = address;
         _ca = ca;
         _clientCertificate = clientCertificate;
@@ -29,6 +32,9 @@ public sealed class CliConnection : IDisposable
         Events = new Events.EventsClient(_channel);
         Rollouts = new Rollouts.RolloutsClient(_channel);
     }
+
+    /// <summary>The CLI config this connection was built from.</summary>
+    public string ConfigPath { get; }
 
     /// <summary>The coordinator address in use, as the operator wrote it (config or --coordinator).</summary>
     public string Address { get; }
@@ -53,11 +59,12 @@ public sealed class CliConnection : IDisposable
             ca = config.CaCertificate();
             client = config.ClientCertificate();
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is ConfigException or CryptographicException)
         {
-            throw new CliException($"{path}: cannot load the certificates: {e.Message}");
+            // Load has checked them already (and named the line); this is for a file that changed in between.
+            throw new CliException($"{path}: {e.Message}");
         }
-        return new CliConnection(address, ca, client);
+        return new CliConnection(path, address, ca, client);
     }
 
     /// <summary>
@@ -79,8 +86,54 @@ public sealed class CliConnection : IDisposable
         }
         catch (RpcException e)
         {
-            throw Translate(e, Address, limit, ct.IsCancellationRequested);
+            throw await TranslateAsync(e, limit, ct);
         }
+    }
+
+    /// <summary>
+    /// <see cref="Translate"/>, except that a connection the coordinator closed right after the TLS handshake is
+    /// looked into: when the coordinator answers the same call made without a client certificate, what it refused
+    /// was the certificate of the config, and the message says so (and why, when the certificate shows it).
+    /// </summary>
+    public async Task<CliException> TranslateAsync(RpcException e, TimeSpan timeout, CancellationToken ct)
+    {
+        if (!ct.IsCancellationRequested && IsClosedAfterHandshake(e) && await AnswersWithoutClientCertificateAsync(ct))
+        {
+            return new CliException(
+                $"the coordinator at {Address} rejected the client certificate in {ConfigPath}: {RejectionReason(_clientCertificate, _ca, DateTimeOffset.UtcNow)}",
+                StatusCode.Unauthenticated);
+        }
+        return Translate(e, Address, timeout, ct.IsCancellationRequested);
+    }
+
+    /// <summary>Does the coordinator answer (with any status: it will refuse the call) over TLS without a client certificate?</summary>
+    private async Task<bool> AnswersWithoutClientCertificateAsync(CancellationToken ct)
+    {
+        using var channel = GrpcChannels.Create(Address, _ca, clientCertificate: null);
+        try
+        {
+            await new Fleet.FleetClient(channel).ListTokensAsync(new ListTokensRequest(),
+                new CallOptions(deadline: DateTime.UtcNow + ProbeTimeout, cancellationToken: ct));
+            return true;
+        }
+        catch (RpcException p)
+        {
+            return !(IsTransportFailure(p) || p.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Cancelled);
+        }
+    }
+
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Why a coordinator would refuse this client certificate, as far as the certificate and the config's CA tell.</summary>
+    public static string RejectionReason(X509Certificate2 client, X509Certificate2 ca, DateTimeOffset now)
+    {
+        if (now > client.NotAfter.ToUniversalTime())
+            return $"it expired on {client.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC";
+        if (now < client.NotBefore.ToUniversalTime())
+            return $"it is not valid before {client.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC (is this machine's clock right?)";
+        if (!Pki.ChainsTo(client, ca, requireClientAuth: true, now))
+            return "it is not issued by the fleet's CA (is clientCertificateData from another coordinator's admin.conf?)";
+        return "the coordinator does not trust it (was its CA replaced since the config was written?)";
     }
 
     /// <summary>The message an operator sees for a failed call: the server's detail, or what went wrong on the way.</summary>
@@ -89,11 +142,11 @@ public sealed class CliConnection : IDisposable
         // A failed TLS handshake surfaces as Internal ("Error starting gRPC call") and a connect timeout as
         // Cancelled, but both are as much a failure to reach the coordinator as a refused connection.
         StatusCode.Unavailable or StatusCode.Internal or StatusCode.Cancelled when IsTransportFailure(e) =>
-            new($"cannot reach the coordinator at {address}: {TransportDetail(e, address)}", StatusCode.Unavailable),
+            new($"cannot reach the coordinator at {address}: {OneLine(TransportDetail(e, address))}", StatusCode.Unavailable),
         StatusCode.DeadlineExceeded => new(
             $"the coordinator at {address} did not answer within {Durations.Format(timeout)}", e.StatusCode),
         StatusCode.Cancelled when cancelledByCaller => new("cancelled", e.StatusCode),
-        _ => new(string.IsNullOrWhiteSpace(e.Status.Detail) ? $"the coordinator answered {e.StatusCode}" : e.Status.Detail,
+        _ => new(string.IsNullOrWhiteSpace(e.Status.Detail) ? $"the coordinator answered {e.StatusCode}" : OneLine(e.Status.Detail),
             e.StatusCode),
     };
 
@@ -102,23 +155,55 @@ public sealed class CliConnection : IDisposable
         || Causes(e).Any(x => x is HttpRequestException or AuthenticationException or TimeoutException);
 
     /// <summary>
-    /// Grpc.Net.Client's detail for a failed connection is generic ("Error connecting to subchannel."); the
-    /// innermost exception says why (connection refused, certificate rejected, name not resolved).
+    /// The TLS handshake went through (from this side) and the connection was closed before the first HTTP/2 frame:
+    /// what a coordinator does to a client certificate it does not trust (TLS 1.3 tells the client after its side of
+    /// the handshake is done), and also what any server that drops the connection at that point looks like.
+    /// </summary>
+    private static bool IsClosedAfterHandshake(RpcException e)
+    {
+        if (!IsTransportFailure(e)) return false;
+        var causes = Causes(e).ToList();
+        if (causes.Any(x => x is SocketException or AuthenticationException or TimeoutException)) return false;
+        return causes.Any(x => x is ObjectDisposedException or IOException
+            || x is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.HttpProtocolError });
+    }
+
+    /// <summary>
+    /// Grpc.Net.Client's detail for a failed connection is generic ("Error connecting to subchannel.") or a list of
+    /// .NET exceptions; the innermost exception says why (connection refused, certificate rejected, name not resolved).
     /// </summary>
     private static string TransportDetail(RpcException e, string address)
     {
-        var innermost = Causes(e).LastOrDefault();
+        var causes = Causes(e).ToList();
+        var innermost = causes.LastOrDefault();
         if (innermost is AuthenticationException && innermost.Message.Contains("RemoteCertificateValidationCallback", StringComparison.Ordinal))
         {
             return $"TLS handshake failed: the coordinator's certificate is not issued by the CA in the config or is not valid for {address}";
         }
-        if (innermost is AuthenticationException or IOException) return $"TLS handshake failed: {innermost.Message}";
+        if (innermost is AuthenticationException) return $"TLS handshake failed: {innermost.Message}";
         if (innermost is TimeoutException) return innermost.Message;
+        if (innermost is SocketException socket)
+        {
+            return string.IsNullOrWhiteSpace(e.Status.Detail) || e.StatusCode != StatusCode.Unavailable
+                ? socket.Message
+                : $"{e.Status.Detail.TrimEnd('.')}: {socket.Message}";
+        }
+        if (causes.Any(x => x is ObjectDisposedException or IOException or HttpRequestException))
+        {
+            // Closed by the other side during or right after the handshake, and it did answer without a client
+            // certificate either (else TranslateAsync would have said the certificate was refused).
+            return "the connection was closed during the TLS/HTTP/2 handshake (is it a NodeFleet coordinator's gRPC port? " +
+                   "is it overloaded? was the client certificate of the config refused?)";
+        }
         var detail = e.Status.Detail;
         if (innermost is null || string.IsNullOrWhiteSpace(innermost.Message)) return detail;
         if (e.StatusCode != StatusCode.Unavailable || string.IsNullOrWhiteSpace(detail)) return innermost.Message;
         return $"{detail.TrimEnd('.')}: {innermost.Message}";
     }
+
+    /// <summary>A message on one line (some .NET messages carry a second line, e.g. "Object name: …").</summary>
+    private static string OneLine(string text) =>
+        string.Join(' ', text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static IEnumerable<Exception> Causes(RpcException e)
     {

@@ -50,6 +50,9 @@ public sealed class CoordinatorOptions
         try { hb = HeartbeatPeriod; }
         catch (FormatException e) { throw new StartupException($"heartbeatInterval: {e.Message}"); }
         if (hb < TimeSpan.FromMilliseconds(100)) throw new StartupException("heartbeatInterval must be at least 100ms");
+        // Agents run their heartbeat on a timer, which holds at most about 49 days; a day already means a dead node
+        // goes unnoticed for three.
+        if (hb > TimeSpan.FromHours(24)) throw new StartupException($"heartbeatInterval {HeartbeatInterval.Trim()} must be at most 24h");
         if (!double.IsFinite(MaxHeartbeatRate) || MaxHeartbeatRate < 0)
             throw new StartupException($"maxHeartbeatRate {MaxHeartbeatRate} must be a number of heartbeats per second, at least 0 (0: no bound)");
         if (LogFormat is not ("text" or "json")) throw new StartupException($"logFormat '{LogFormat}' is not one of: text, json");

@@ -41,14 +41,14 @@ public static class RolloutEngine
     public static RolloutNote Transition(RolloutRecord r, RolloutState to, string reason, DateTime now)
     {
         if (!RolloutTransitions.IsAllowed(r.State, to))
-            throw new InvalidOperationException($"rollout {r.Id} is {r.State}; it cannot become {to}");
+            throw new InvalidOperationException(RolloutTransitions.Refusal(r.Id, r.State, to));
         var from = r.State;
         if (to == RolloutState.Paused) r.ResumeTo = from;
         r.State = to;
         r.StateReason = reason;
         r.UpdatedAt = now;
         var type = to is RolloutState.Paused or RolloutState.Failed or RolloutState.Aborted or RolloutState.RollingBack ? "Warning" : "Normal";
-        return new RolloutNote(type, $"Rollout{to}", "", $"{from} → {to}" + (reason.Length > 0 ? $": {reason}" : ""));
+        return new RolloutNote(type, $"Rollout{to}", "", $"{RolloutTransitions.Name(from)} → {RolloutTransitions.Name(to)}" + (reason.Length > 0 ? $": {reason}" : ""));
     }
 
     /// <summary>Decides what to start now; mutates <paramref name="r"/> and returns the actions and events.</summary>

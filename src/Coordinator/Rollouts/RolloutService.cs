@@ -34,9 +34,14 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
         }
         if (request.Plan is null) throw Invalid("plan is required");
 
-        // The plan is validated (and refused) before any node is looked at.
-        var plan = request.DryRun ? Validated(request.Plan) : await plans.StoreAsync(request.Plan);
+        // The plan is validated (and refused) before any node is looked at, and stored only once there are nodes.
+        var validated = Validated(request.Plan);
         var nodes = registry.List(selector).Select(n => n.Name).ToList();
+        if (nodes.Count == 0)
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, request.Selector.Trim().Length == 0
+                ? "there are no nodes to roll out to"
+                : $"selector {request.Selector.Trim()} matches no node"));
+        var plan = request.DryRun ? validated : await plans.StoreAsync(request.Plan);
         var now = time.GetUtcNow().UtcDateTime;
         var record = new RolloutRecord
         {
@@ -93,9 +98,10 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
     public Task<Rollout> PauseAsync(string id, string reason) =>
         TransitionAsync(id, r => r.State is RolloutState.Paused ? null : RolloutState.Paused, reason.Length > 0 ? reason : "paused by the operator");
 
+    /// <summary>Resumes a paused rollout into what the pause interrupted; any other state is refused (nothing to resume).</summary>
     public Task<Rollout> ResumeAsync(string id, string reason) =>
-        TransitionAsync(id, r => r.State == RolloutState.Paused ? (r.ResumeTo is RolloutState.Preparing ? RolloutState.Preparing : RolloutState.Rolling) : RolloutState.Rolling,
-            reason.Length > 0 ? reason : "resumed by the operator", resetBudget: true);
+        TransitionAsync(id, r => r.State == RolloutState.Paused ? (r.ResumeTo is RolloutState.Preparing ? RolloutState.Preparing : RolloutState.Rolling) : null,
+            reason.Length > 0 ? reason : "resumed by the operator", resetBudget: true, resume: true);
 
     public Task<Rollout> AbortAsync(string id, string reason) =>
         TransitionAsync(id, _ => RolloutState.Aborted, reason.Length > 0 ? reason : "aborted by the operator", abort: true);
@@ -105,7 +111,7 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
             reason.Length > 0 ? reason : "rollback requested by the operator", rollback: true);
 
     private async Task<Rollout> TransitionAsync(string id, Func<RolloutRecord, RolloutState?> target, string reason,
-        bool resetBudget = false, bool abort = false, bool rollback = false)
+        bool resetBudget = false, bool abort = false, bool rollback = false, bool resume = false)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var record = await store.WriteAsync(s =>
@@ -114,10 +120,11 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
             var to = target(r);
             if (to is null || !RolloutTransitions.IsAllowed(r.State, to.Value))
             {
-                var wanted = to?.ToString() ?? (rollback ? "RollingBack" : "Paused");
+                var wanted = to ?? (rollback ? RolloutState.RollingBack : RolloutState.Paused);
                 var hint = rollback && r.State is RolloutState.Rolling or RolloutState.Preparing ? "; pause or abort it first" : "";
-                throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                    $"rollout {id} is {r.State}; it cannot become {wanted}{hint}"));
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, resume
+                    ? $"rollout {id} is {RolloutTransitions.Name(r.State)}, not paused"
+                    : RolloutTransitions.Refusal(id, r.State, wanted) + hint));
             }
             if (resetBudget && r.Failures >= r.MaxFailures)
             {

@@ -50,4 +50,17 @@ public static class RolloutTransitions
         or RolloutState.Paused or RolloutState.RollingBack;
 
     public static bool IsFinal(RolloutState s) => !IsActive(s);
+
+    /// <summary>Why <paramref name="from"/> cannot become <paramref name="to"/>: "rollout r1 is ABORTED; it cannot become ROLLING".</summary>
+    public static string Refusal(string id, RolloutState from, RolloutState to) => from == to
+        ? $"rollout {id} is already {Name(from)}"
+        : $"rollout {id} is {Name(from)}; it cannot become {Name(to)}";
+
+    /// <summary>A state as operators see it everywhere (CLI, API, messages): PREPARING, ROLLING_BACK.</summary>
+    public static string Name(RolloutState s) => s switch
+    {
+        RolloutState.RollingBack => "ROLLING_BACK",
+        RolloutState.RolledBack => "ROLLED_BACK",
+        _ => s.ToString().ToUpperInvariant(),
+    };
 }

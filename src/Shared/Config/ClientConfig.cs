@@ -32,15 +32,15 @@ public sealed class ClientConfig
         ClientKeyData = B64(keyPem),
     };
 
-    public X509Certificate2 CaCertificate() => X509Certificate2.CreateFromPem(Decode(CertificateAuthorityData, "certificateAuthorityData"));
+    /// <summary>The CA to trust; a <see cref="ConfigException"/> naming the field when it is not a base64 PEM certificate.</summary>
+    public X509Certificate2 CaCertificate() => PemData.Certificate(CertificateAuthorityData, "certificateAuthorityData");
 
-    public X509Certificate2 ClientCertificate()
-    {
-        using var key = ECDsa.Create();
-        key.ImportFromPem(Decode(ClientKeyData, "clientKeyData"));
-        using var cert = X509Certificate2.CreateFromPem(Decode(ClientCertificateData, "clientCertificateData"));
-        return cert.CopyWithPrivateKey(key);
-    }
+    /// <summary>
+    /// The client certificate with its private key; a <see cref="ConfigException"/> naming the field when either is not
+    /// base64 PEM of its kind, or when the key is not the certificate's.
+    /// </summary>
+    public X509Certificate2 ClientCertificate() =>
+        PemData.CertificateWithKey(ClientCertificateData, ClientKeyData, "clientCertificateData", "clientKeyData");
 
     public void Save(string path)
     {
@@ -56,20 +56,19 @@ public sealed class ClientConfig
         AtomicFile.WriteAllText(path, yaml, AtomicFile.Private);
     }
 
-    /// <summary>Loads and checks a config file; failures name the file (and line, for YAML errors).</summary>
+    /// <summary>
+    /// Loads and checks a config file, the certificates and key included; failures name the file, and the line for
+    /// YAML errors and for a field whose value is wrong.
+    /// </summary>
     public static ClientConfig Load(string path)
     {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigException($"cannot read config {path}: {e.Message}");
-        }
+        var text = ReadText(path, "config");
         ClientConfig config;
+        Dictionary<string, FlatYaml.Entry> fields;
         try
         {
-            var fields = FlatYaml.Read(text, Fields) ?? throw new ConfigException($"{path}: empty config");
-            string Get(string key, string fallback) => fields.TryGetValue(key, out var v) ? v : fallback;
+            fields = FlatYaml.ReadEntries(text, Fields) ?? throw new ConfigException($"{path}: empty config");
+            string Get(string key, string fallback) => fields.TryGetValue(key, out var v) ? v.Value : fallback;
             config = new ClientConfig
             {
                 ApiVersion = Get("apiVersion", ApiVersionV1),
@@ -91,17 +90,42 @@ public sealed class ClientConfig
         {
             if (string.IsNullOrWhiteSpace(value)) throw new ConfigException($"{path}: {name} is missing");
         }
+        // The certificates and key are checked here, where the file and the lines are known, rather than at first use.
+        try
+        {
+            config.CaCertificate().Dispose();
+        }
+        catch (ConfigException e)
+        {
+            throw new ConfigException($"{At(path, fields, "certificateAuthorityData")}: {e.Message}");
+        }
+        try
+        {
+            config.ClientCertificate().Dispose();
+        }
+        catch (ConfigException e)
+        {
+            throw new ConfigException($"{At(path, fields, e.Field ?? "clientCertificateData")}: {e.Message}");
+        }
         return config;
     }
 
-    private static string B64(string s) => Convert.ToBase64String(Encoding.ASCII.GetBytes(s));
+    /// <summary>
+    /// A config file's text; a directory, a missing or an unreadable file is a <see cref="ConfigException"/> saying
+    /// which (<paramref name="what"/>: "config", "discovery file").
+    /// </summary>
+    public static string ReadText(string path, string what) =>
+        TextFiles.TryRead(path, out var text, out var reason) ? text : throw new ConfigException($"cannot read {what} {path}: {reason}");
 
-    private static string Decode(string b64, string field)
-    {
-        try { return Encoding.ASCII.GetString(Convert.FromBase64String(b64)); }
-        catch (FormatException) { throw new ConfigException($"{field} is not valid base64"); }
-    }
+    private static string At(string path, Dictionary<string, FlatYaml.Entry> fields, string field) =>
+        fields.TryGetValue(field, out var entry) ? $"{path}:{entry.Line}" : path;
+
+    private static string B64(string s) => Convert.ToBase64String(Encoding.ASCII.GetBytes(s));
 }
 
-/// <summary>A config file that cannot be used; the message names the file.</summary>
-public sealed class ConfigException(string message) : Exception(message);
+/// <summary>A config file that cannot be used; the message names the file, or <see cref="Field"/> the field at fault.</summary>
+public sealed class ConfigException(string message, string? field = null) : Exception(message)
+{
+    /// <summary>The field whose value is wrong, when the message is about one (and does not name the file yet).</summary>
+    public string? Field { get; } = field;
+}

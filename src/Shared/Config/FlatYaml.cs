@@ -16,7 +16,18 @@ public static class FlatYaml
     /// mapping, a value that is not a scalar and (unless <paramref name="ignoreUnknown"/>) a key not in
     /// <paramref name="keys"/> throw a <see cref="YamlException"/> positioned at the offending node.
     /// </summary>
-    public static Dictionary<string, string>? Read(string text, IReadOnlyCollection<string> keys, bool ignoreUnknown = false)
+    public static Dictionary<string, string>? Read(string text, IReadOnlyCollection<string> keys, bool ignoreUnknown = false) =>
+        ReadEntries(text, keys, ignoreUnknown)?.ToDictionary(kv => kv.Key, kv => kv.Value.Value, StringComparer.Ordinal);
+
+    /// <summary>A value and the (1-based) line it is on, for errors about what the value says.</summary>
+    public readonly record struct Entry(string Value, long Line);
+
+    /// <summary>
+    /// <see cref="Read"/> with the line of each value. These files hold plain strings only, so a value YAML reads as
+    /// a tag (an unquoted <c>!!!x</c> or <c>!x</c>) is kept as it is written, for the field's own check to refuse,
+    /// rather than read as an empty value and reported as missing.
+    /// </summary>
+    public static Dictionary<string, Entry>? ReadEntries(string text, IReadOnlyCollection<string> keys, bool ignoreUnknown = false)
     {
         var stream = new YamlStream();
         var parser = new Parser(new StringReader(text));
@@ -33,7 +44,7 @@ public static class FlatYaml
         if (root is YamlScalarNode { Value: null or "" }) return null;
         if (root is not YamlMappingNode mapping)
             throw new YamlException(root.Start, root.End, "expected a mapping of keys to values");
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        var result = new Dictionary<string, Entry>(StringComparer.Ordinal);
         foreach (var (keyNode, valueNode) in mapping.Children)
         {
             if (keyNode is not YamlScalarNode { Value: { } key })
@@ -47,9 +58,18 @@ public static class FlatYaml
                 throw new YamlException(valueNode.Start, valueNode.End, $"{key}: expected a string");
             if (result.ContainsKey(key))
                 throw new YamlException(keyNode.Start, keyNode.End, $"duplicate field '{key}'");
-            result[key] = scalar.Value ?? "";
+            result[key] = new Entry(ValueAsWritten(scalar, text), scalar.Start.Line);
         }
         return result;
+    }
+
+    private const string StringTag = "tag:yaml.org,2002:str";
+
+    private static string ValueAsWritten(YamlScalarNode scalar, string text)
+    {
+        if (scalar.Tag.IsEmpty || scalar.Tag.Value == StringTag) return scalar.Value ?? "";
+        var (start, end) = ((int)scalar.Start.Index, (int)scalar.End.Index);
+        return start >= 0 && end <= text.Length && start < end ? text[start..end].Trim() : scalar.Value ?? "";
     }
 
     /// <summary>One block mapping, in the given order; the emitter quotes a value only where YAML needs it.</summary>

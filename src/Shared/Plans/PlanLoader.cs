@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using NodeFleet.Config;
+using NodeFleet.IO;
 using NodeFleet.Protocol.V1;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -27,15 +28,10 @@ public static class PlanLoader
     /// <summary>Reads and checks a plan file: <see cref="Load"/> of its text, errors naming <paramref name="path"/>.</summary>
     public static PlanLoadResult LoadFile(string path)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        if (!TextFiles.TryRead(path, out var text, out var reason))
         {
             var source = new PlanSourceMap(path);
-            return new PlanLoadResult(null, [new PlanError(path, 0, 0, "", $"cannot read plan: {e.Message}")], source);
+            return new PlanLoadResult(null, [new PlanError(path, 0, 0, "", $"cannot read plan: {reason}")], source);
         }
         return Load(text, path);
     }

@@ -59,7 +59,8 @@ public sealed class PlanApplyDiffCommandTests : IDisposable
     [Theory]
     [InlineData("--timeout=5m", "error: --timeout is only meaningful with --wait")]
     [InlineData("--wait -o json", "error: --wait cannot be combined with -o")]
-    [InlineData("--wait --timeout=soon", "error: 'soon' is not a duration")]
+    [InlineData("--wait --timeout=soon", "error: --timeout: 'soon' is not a duration")]
+    [InlineData("--wait --timeout=99999999d", "error: --timeout: '99999999d' is too long: a duration is at most 36500d (100 years)")]
     [InlineData("--wait --timeout=0", "error: --timeout must be more than 0")]
     public async Task Apply_flags_are_checked_before_the_plan_and_the_network(string flags, string expected)
     {

@@ -69,6 +69,25 @@ public class CoordinatorOptionsTests
         Assert.Contains("heartbeatInterval must be at least 100ms", e.Message);
     }
 
+    // A duration too long for a TimeSpan escaped as "Unhandled exception: System.OverflowException".
+    [Theory]
+    [InlineData("99999999999d")]
+    [InlineData("99999999d")]
+    public void Validate_refuses_a_heartbeat_interval_too_long_to_be_a_duration(string interval)
+    {
+        var e = Assert.Throws<StartupException>(() => new CoordinatorOptions { HeartbeatInterval = interval }.Validate());
+        Assert.StartsWith($"heartbeatInterval: '{interval}' is too long", e.Message);
+    }
+
+    [Theory]
+    [InlineData("24h1s")]
+    [InlineData("60d")]
+    public void Validate_refuses_a_heartbeat_interval_over_a_day(string interval)
+    {
+        var e = Assert.Throws<StartupException>(() => new CoordinatorOptions { HeartbeatInterval = interval }.Validate());
+        Assert.Equal($"heartbeatInterval {interval} must be at most 24h", e.Message);
+    }
+
     [Fact]
     public void Validate_accepts_100ms_and_json_logs() =>
         new CoordinatorOptions { HeartbeatInterval = "100ms", LogFormat = "json" }.Validate();

@@ -49,8 +49,41 @@ public class RolloutEngineTests
         var r = Rollout(1);
         r.State = from;
         var e = Assert.Throws<InvalidOperationException>(() => RolloutEngine.Transition(r, to, "", T0));
-        Assert.Contains($"cannot become {to}", e.Message);
+        Assert.Equal($"rollout r1 is {RolloutTransitions.Name(from)}; it cannot become {RolloutTransitions.Name(to)}", e.Message);
         Assert.Equal(from, r.State);
+    }
+
+    // Messages used to mix the enum's names ("is Aborted; it cannot become Rolling") with the ABORTED shown elsewhere.
+    [Theory]
+    [InlineData(RolloutState.Pending, "PENDING")]
+    [InlineData(RolloutState.Preparing, "PREPARING")]
+    [InlineData(RolloutState.Rolling, "ROLLING")]
+    [InlineData(RolloutState.Paused, "PAUSED")]
+    [InlineData(RolloutState.Succeeded, "SUCCEEDED")]
+    [InlineData(RolloutState.Failed, "FAILED")]
+    [InlineData(RolloutState.Aborted, "ABORTED")]
+    [InlineData(RolloutState.RollingBack, "ROLLING_BACK")]
+    [InlineData(RolloutState.RolledBack, "ROLLED_BACK")]
+    public void States_are_named_as_the_cli_and_api_name_them(RolloutState state, string name)
+    {
+        Assert.Equal(name, RolloutTransitions.Name(state));
+        // The API's enum (ROLLOUT_STATE_…) is the same name with a prefix.
+        var api = Enum.Parse<NodeFleet.Protocol.V1.RolloutState>(state.ToString());
+        var original = typeof(NodeFleet.Protocol.V1.RolloutState).GetField(api.ToString())!
+            .GetCustomAttributes(typeof(Google.Protobuf.Reflection.OriginalNameAttribute), false).Cast<Google.Protobuf.Reflection.OriginalNameAttribute>().Single();
+        Assert.Equal($"ROLLOUT_STATE_{name}", original.Name);
+    }
+
+    [Fact]
+    public void Refusals_and_transition_events_use_the_upper_case_names()
+    {
+        Assert.Equal("rollout r1 is ABORTED; it cannot become ROLLING", RolloutTransitions.Refusal("r1", RolloutState.Aborted, RolloutState.Rolling));
+        Assert.Equal("rollout r1 is already PAUSED", RolloutTransitions.Refusal("r1", RolloutState.Paused, RolloutState.Paused));
+        var r = Rollout(1);
+        r.State = RolloutState.Paused;
+        var note = RolloutEngine.Transition(r, RolloutState.RollingBack, "operator", T0);
+        Assert.Equal("PAUSED → ROLLING_BACK: operator", note.Message);
+        Assert.Equal("RolloutRollingBack", note.Reason);
     }
 
     [Fact]

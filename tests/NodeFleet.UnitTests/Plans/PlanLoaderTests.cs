@@ -211,6 +211,22 @@ public class PlanLoaderTests
         Assert.StartsWith("/nonexistent/plan.yaml: cannot read plan", error.ToString());
     }
 
+    // A directory used to be reported as "Access to the path … is denied".
+    [Fact]
+    public void A_directory_is_one_error_saying_so()
+    {
+        var dir = Directory.CreateTempSubdirectory("nf-plan-dir");
+        try
+        {
+            var error = Assert.Single(PlanLoader.LoadFile(dir.FullName).Errors);
+            Assert.Equal($"{dir.FullName}: cannot read plan: it is a directory", error.ToString());
+        }
+        finally
+        {
+            dir.Delete();
+        }
+    }
+
     /// <summary>A valid plan's head (apiVersion, kind, metadata) and spec, with the given lines replacing parts of it.</summary>
     private static string Plan(params string[] lines)
     {

@@ -142,4 +142,93 @@ public sealed class ClientConfigTests : IDisposable
         var e = Assert.Throws<ConfigException>(() => config.ClientCertificate());
         Assert.Contains("clientKeyData", e.Message);
     }
+
+    /// <summary>The config saved, then one field's value replaced as YAML text; the path.</summary>
+    private string WriteWith(string field, string yamlValue, ClientConfig? config = null)
+    {
+        var path = _dir.File("cfg.yaml");
+        (config ?? NewConfig()).Save(path);
+        var lines = File.ReadAllLines(path).Select(l => l.StartsWith(field + ":", StringComparison.Ordinal) ? $"{field}: {yamlValue}" : l);
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    private static int LineOf(string path, string field) =>
+        Array.FindIndex(File.ReadAllLines(path), l => l.StartsWith(field + ":", StringComparison.Ordinal)) + 1;
+
+    // An unquoted value starting with '!' is a YAML tag: it used to load as an empty value, "certificateAuthorityData
+    // is missing" though it is there.
+    [Theory]
+    [InlineData("!!!notbase64")]
+    [InlineData("!notbase64")]
+    [InlineData("\"notbase64!\"")]
+    [InlineData("not base64 at all")]
+    public void Certificate_authority_data_that_is_not_base64_is_named_with_its_line(string value)
+    {
+        var path = WriteWith("certificateAuthorityData", value);
+        var e = Assert.Throws<ConfigException>(() => ClientConfig.Load(path));
+        Assert.Equal($"{path}:{LineOf(path, "certificateAuthorityData")}: certificateAuthorityData is not valid base64 " +
+                     "(expected a base64-encoded PEM certificate)", e.Message);
+    }
+
+    [Fact]
+    public void Certificate_authority_data_that_is_base64_but_not_a_certificate_says_so()
+    {
+        var path = WriteWith("certificateAuthorityData", "aGVsbG8=");
+        var e = Assert.Throws<ConfigException>(() => ClientConfig.Load(path));
+        Assert.Equal($"{path}:{LineOf(path, "certificateAuthorityData")}: certificateAuthorityData is not a PEM certificate", e.Message);
+    }
+
+    // "aGVsbG8=" is "hello": it used to escape as "Unhandled exception: ArgumentException: No supported key formats were found".
+    [Theory]
+    [InlineData("aGVsbG8=")]
+    [InlineData("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=")] // a CERTIFICATE block
+    public void Client_key_data_that_is_not_a_private_key_says_so(string value)
+    {
+        var path = WriteWith("clientKeyData", value);
+        var e = Assert.Throws<ConfigException>(() => ClientConfig.Load(path));
+        Assert.Equal($"{path}:{LineOf(path, "clientKeyData")}: clientKeyData is not a PEM private key", e.Message);
+    }
+
+    [Fact]
+    public void A_damaged_private_key_says_so()
+    {
+        var damaged = Convert.ToBase64String("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"u8);
+        var path = WriteWith("clientKeyData", damaged);
+        var e = Assert.Throws<ConfigException>(() => ClientConfig.Load(path));
+        Assert.Equal($"{path}:{LineOf(path, "clientKeyData")}: clientKeyData is not a valid PEM private key (its content is damaged)", e.Message);
+    }
+
+    // A key from another admin.conf used to escape as "Unhandled exception: … The provided key does not match the public key".
+    [Fact]
+    public void A_key_from_another_config_does_not_match_the_certificate()
+    {
+        var path = WriteWith("clientKeyData", NewConfig().ClientKeyData);
+        var e = Assert.Throws<ConfigException>(() => ClientConfig.Load(path));
+        Assert.Equal($"{path}:{LineOf(path, "clientKeyData")}: clientKeyData does not match clientCertificateData", e.Message);
+    }
+
+    [Fact]
+    public void Client_certificate_data_that_is_not_a_certificate_says_so()
+    {
+        var path = WriteWith("clientCertificateData", "aGVsbG8=");
+        var e = Assert.Throws<ConfigException>(() => ClientConfig.Load(path));
+        Assert.Equal($"{path}:{LineOf(path, "clientCertificateData")}: clientCertificateData is not a PEM certificate", e.Message);
+    }
+
+    [Fact]
+    public void A_directory_is_not_a_config()
+    {
+        var e = Assert.Throws<ConfigException>(() => ClientConfig.Load(_dir.Path));
+        Assert.Equal($"cannot read config {_dir.Path}: it is a directory", e.Message);
+    }
+
+    [Fact]
+    public void A_tagged_value_is_read_as_written_and_a_str_tag_as_its_value()
+    {
+        var fields = NodeFleet.Config.FlatYaml.ReadEntries("a: !!!x\nb: !!str y\nc: z\n", ["a", "b", "c"])!;
+        Assert.Equal(new NodeFleet.Config.FlatYaml.Entry("!!!x", 1), fields["a"]);
+        Assert.Equal(new NodeFleet.Config.FlatYaml.Entry("y", 2), fields["b"]);
+        Assert.Equal(new NodeFleet.Config.FlatYaml.Entry("z", 3), fields["c"]);
+    }
 }

@@ -48,6 +48,35 @@ public class DurationsTests
         Assert.Contains("empty", e.Message);
     }
 
+    // Durations too long for a TimeSpan (about 29,000 years) used to escape as OverflowException; anything longer
+    // than Durations.Max (100 years) is refused with the same kind of error as a malformed duration.
+    [Theory]
+    [InlineData("99999999d")]
+    [InlineData("99999999999d")]
+    [InlineData("36501d")]
+    [InlineData("876001h")]
+    [InlineData("36500d1ms")]
+    [InlineData("20000d20000d")]
+    [InlineData("99999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999ms")]
+    public void Refuses_durations_longer_than_100_years(string text)
+    {
+        var e = Assert.Throws<FormatException>(() => Durations.Parse(text));
+        Assert.StartsWith($"'{text}' is too long", e.Message);
+        Assert.Contains("36500d", e.Message);
+    }
+
+    [Theory]
+    [InlineData("0.00001ms")]
+    [InlineData("0.00000001s")]
+    public void Refuses_a_duration_that_would_round_to_zero(string text)
+    {
+        var e = Assert.Throws<FormatException>(() => Durations.Parse(text));
+        Assert.StartsWith($"'{text}' is too short", e.Message);
+    }
+
+    [Fact]
+    public void Accepts_exactly_the_maximum() => Assert.Equal(Durations.Max, Durations.Parse("36500d"));
+
     public static TheoryData<TimeSpan, string> Formats => new()
     {
         { new TimeSpan(23, 59, 0), "23h59m" },
