@@ -24,7 +24,9 @@ public static class InitCommand
             throw new StartupException($"{dir.Path} is already initialised (found {dir.CaCert}); refusing to overwrite its CA");
 
         var advertise = settings.AdvertiseAddress ?? $"{DefaultAdvertiseHost()}:7443";
-        var advertiseUri = Net.GrpcChannels.ToUri(advertise);
+        Uri advertiseUri;
+        try { advertiseUri = Net.GrpcChannels.ToUri(advertise); }
+        catch (FormatException e) { throw new StartupException($"--advertise-address: {e.Message}"); }
         var advertiseHostPort = $"{advertiseUri.Host}:{advertiseUri.Port}";
         var now = time.GetUtcNow();
 

@@ -85,6 +85,3 @@ public sealed class DataDirectory(string path)
     public X509Certificate2 LoadServing() =>
         X509Certificate2.CreateFromPemFile(ServingCert, ServingKey);
 }
-
-/// <summary>A condition that stops the coordinator from starting; its message is shown as is.</summary>
-public sealed class StartupException(string message) : Exception(message);
