@@ -20,20 +20,11 @@ public static class CoordinatorHost
     /// <param name="overrides">Settings given on the command line; they win over file and environment.</param>
     public static WebApplication Build(string? configFile, IReadOnlyDictionary<string, string?> overrides)
     {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Configuration.Sources.Clear();
-        var file = configFile ?? CoordinatorOptions.DefaultConfigFile;
-        if (configFile is not null && !File.Exists(configFile))
-            throw new StartupException($"config file {configFile} does not exist");
-        builder.Configuration
-            .AddYamlFile(file, optional: true, reloadOnChange: false)
-            .AddEnvironmentVariables("NODEFLEET_")
-            .AddInMemoryCollection(overrides);
-
-        var options = new CoordinatorOptions();
-        try { builder.Configuration.Bind(options); }
-        catch (InvalidOperationException e) { throw new StartupException($"configuration: {e.Message}"); }
+        var options = CoordinatorOptions.Load(configFile, overrides, Environment.GetEnvironmentVariables());
         options.Validate();
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        // The settings are read above (CoordinatorOptions.Load); nothing reads the host's own configuration.
+        builder.Configuration.Sources.Clear();
 
         var dataDir = new DataDirectory(options.DataDir);
         dataDir.EnsureUsable();
