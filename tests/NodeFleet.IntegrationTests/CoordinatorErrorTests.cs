@@ -68,4 +68,17 @@ public sealed class CoordinatorErrorTests
         AssertError(await RunAsync("--data-dir", data, "--max-heartbeat-rate", "abc"),
             "maxHeartbeatRate 'abc' is not a number: give heartbeats per second, at least 0 (0: no bound)");
     }
+
+    [Fact]
+    public async Task Init_refuses_a_serving_name_that_is_not_an_ip_or_dns_name()
+    {
+        using var dir = new TempDir();
+        var data = dir.Combine("data");
+        AssertError(await Proc.RunAsync(Binaries.Coordinator, ["init", "--data-dir", data, "--cert-extra-sans", "ok.example.com,bad name!"]),
+            "--cert-extra-sans 'bad name!': not an IP address or a DNS name: ' ' is not allowed in a DNS name " +
+            "(letters, digits, '-' and '.'; an internationalised name in its xn-- form)");
+        AssertError(await Proc.RunAsync(Binaries.Coordinator, ["init", "--data-dir", data, "--cert-extra-sans", "a.*.example.com"]),
+            "--cert-extra-sans 'a.*.example.com': not an IP address or a DNS name: a wildcard may only be the whole first label (*.example.com)");
+        Assert.False(Directory.Exists(data));
+    }
 }

@@ -23,10 +23,13 @@ public static class InitCommand
         if (dir.IsInitialized)
             throw new StartupException($"{dir.Path} is already initialised (found {dir.CaCert}); refusing to overwrite its CA");
 
+        CheckSubjectNames(settings.ExtraSans);
         var advertise = settings.AdvertiseAddress ?? $"{DefaultAdvertiseHost()}:7443";
         Uri advertiseUri;
         try { advertiseUri = Net.GrpcChannels.ToUri(advertise); }
         catch (FormatException e) { throw new StartupException($"--advertise-address: {e.Message}"); }
+        if (SubjectNames.Problem(advertiseUri.IdnHost.Trim('[', ']')) is { } advertiseProblem)
+            throw new StartupException($"--advertise-address '{advertise}': '{advertiseUri.IdnHost}' is not an IP address or a DNS name: {advertiseProblem}");
         var advertiseHostPort = $"{advertiseUri.Host}:{advertiseUri.Port}";
         var now = time.GetUtcNow();
 
@@ -71,6 +74,16 @@ public static class InitCommand
         output.WriteLine("and create a join token with");
         output.WriteLine($"  nodefleet --config {dir.AdminConf} token create --print-join-command");
         return 0;
+    }
+
+    /// <summary>Refuses a name the serving certificate must not carry, before anything is written.</summary>
+    public static void CheckSubjectNames(IEnumerable<string> names)
+    {
+        foreach (var name in names)
+        {
+            if (SubjectNames.Problem(name) is { } problem)
+                throw new StartupException($"--cert-extra-sans '{name}': not an IP address or a DNS name: {problem}");
+        }
     }
 
     private static IEnumerable<string> HostAddresses()

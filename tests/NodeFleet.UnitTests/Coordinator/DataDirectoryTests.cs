@@ -16,10 +16,10 @@ public sealed class DataDirectoryTests : IDisposable
 
     private string DataPath => Path.Combine(_tmp.Path, "data");
 
-    private string Init(string? dataDir = null)
+    private string Init(string? dataDir = null, IReadOnlyList<string>? sans = null)
     {
         var output = new StringWriter();
-        Assert.Equal(0, InitCommand.Run(new InitCommand.Settings(dataDir ?? DataPath, ["coordinator.example.com"], "10.1.2.3:7443"),
+        Assert.Equal(0, InitCommand.Run(new InitCommand.Settings(dataDir ?? DataPath, sans ?? ["coordinator.example.com"], "10.1.2.3:7443"),
             output, TimeProvider.System));
         return output.ToString();
     }
@@ -154,5 +154,35 @@ public sealed class DataDirectoryTests : IDisposable
         File.WriteAllText(Path.Combine(DataPath, CoordinatorStore.FileName), "");
         Assert.True(new DataDirectory(DataPath).IsInitialized);
         Assert.Throws<StartupException>(() => Init());
+    }
+
+    [Theory]
+    [InlineData("bad name!")]
+    [InlineData("*.com")]
+    [InlineData("a.*.example.com")]
+    [InlineData("1.2.3")]
+    public void Init_refuses_a_serving_name_that_is_neither_an_ip_nor_a_dns_name_before_writing_anything(string san)
+    {
+        var e = Assert.Throws<StartupException>(() =>
+            InitCommand.Run(new InitCommand.Settings(DataPath, ["ok.example.com", san], "10.1.2.3:7443"), new StringWriter(), TimeProvider.System));
+        Assert.StartsWith($"--cert-extra-sans '{san}': not an IP address or a DNS name: ", e.Message);
+        Assert.False(Directory.Exists(DataPath));
+    }
+
+    [Fact]
+    public void Init_refuses_an_advertise_host_that_is_not_a_dns_name()
+    {
+        var e = Assert.Throws<StartupException>(() =>
+            InitCommand.Run(new InitCommand.Settings(DataPath, [], "bad_host:7443"), new StringWriter(), TimeProvider.System));
+        Assert.StartsWith("--advertise-address 'bad_host:7443': 'bad_host' is not an IP address or a DNS name: '_' is not allowed", e.Message);
+    }
+
+    [Fact]
+    public void A_wildcard_first_label_and_an_ipv6_address_are_served()
+    {
+        Init(DataPath, ["*.fleet.example.com", "2001:db8::5"]);
+        using var serving = new DataDirectory(DataPath).LoadServing();
+        Assert.True(serving.MatchesHostname("node-7.fleet.example.com"));
+        Assert.True(serving.MatchesHostname("2001:db8::5"));
     }
 }
