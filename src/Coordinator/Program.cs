@@ -25,8 +25,25 @@ init.SetAction(p => Guard(() =>
     CheckNotEmpty("--data-dir", p.GetValue(dataDir));
     return Task.FromResult(InitCommand.Run(new InitCommand.Settings(
         p.GetValue(dataDir) ?? DataDirectory.DefaultPath,
-        (p.GetValue(sans) ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(),
+        SplitList(p.GetValue(sans)),
         p.GetValue(advertise)), Console.Out, TimeProvider.System));
+}));
+
+var reissueDataDir = new Option<string>("--data-dir") { Description = $"Data directory (default {DataDirectory.DefaultPath})" };
+var reissueSans = new Option<string[]>("--cert-extra-sans")
+{
+    Description = "More DNS names or IPs, besides those of the certificate it replaces (comma-separated or repeated)",
+    AllowMultipleArgumentsPerToken = true,
+};
+var reissue = new Command("reissue-serving-cert",
+    "Issue a new serving key and certificate from the CA (serving.key lost, or the certificate about to expire); run it as the coordinator's user");
+reissue.Options.Add(reissueDataDir);
+reissue.Options.Add(reissueSans);
+reissue.SetAction(p => Guard(() =>
+{
+    CheckNotEmpty("--data-dir", p.GetValue(reissueDataDir));
+    return Task.FromResult(ReissueServingCertCommand.Run(new ReissueServingCertCommand.Settings(
+        p.GetValue(reissueDataDir) ?? DataDirectory.DefaultPath, SplitList(p.GetValue(reissueSans))), Console.Out, TimeProvider.System));
 }));
 
 var runDataDir = new Option<string>("--data-dir") { Description = $"Data directory (default {DataDirectory.DefaultPath})" };
@@ -61,7 +78,11 @@ run.SetAction((p, ct) => Guard(async () =>
 var root = new RootCommand($"NodeFleet coordinator {BuildInfo.Version}");
 root.Subcommands.Add(init);
 root.Subcommands.Add(run);
+root.Subcommands.Add(reissue);
 return await root.Parse(args).InvokeAsync();
+
+static List<string> SplitList(string[]? values) =>
+    (values ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
 
 static void CheckNotEmpty(string flag, string? value)
 {

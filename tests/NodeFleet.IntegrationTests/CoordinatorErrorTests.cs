@@ -70,6 +70,109 @@ public sealed class CoordinatorErrorTests
     }
 
     [Fact]
+    public async Task A_data_dir_that_is_a_regular_file_is_not_a_directory()
+    {
+        using var dir = new TempDir();
+        var file = dir.Combine("data");
+        await File.WriteAllTextAsync(file, "x");
+        AssertError(await RunAsync("--data-dir", file), $"data directory {file} is not a directory");
+        AssertError(await Proc.RunAsync(Binaries.Coordinator, ["init", "--data-dir", file]), $"data directory {file} is not a directory");
+        AssertError(await Proc.RunAsync(Binaries.Coordinator, ["init", "--data-dir", Path.Combine(file, "sub")]),
+            $"cannot create data directory {Path.Combine(file, "sub")}: {file} is not a directory");
+    }
+
+    [Fact]
+    public async Task A_database_that_is_a_directory_is_named()
+    {
+        using var dir = new TempDir();
+        var data = await InitAsync(dir);
+        var db = Path.Combine(data, "coordinator.db");
+        File.Delete(db);
+        Directory.CreateDirectory(db);
+        AssertError(await RunAsync("--data-dir", data), $"database {db} is a directory, not a database file");
+    }
+
+    [Fact]
+    public async Task A_data_dir_this_user_may_not_read_is_permission_denied_not_uninitialised()
+    {
+        using var dir = new TempDir();
+        var data = await InitAsync(dir);
+        ProcResult r;
+        if (Environment.IsPrivilegedProcess)
+        {
+            // root reads anything: run the coordinator as nobody on root's 0700 directory (its parent open to all).
+            File.SetUnixFileMode(dir.Path, (UnixFileMode)Convert.ToInt32("755", 8));
+            File.SetUnixFileMode(data, (UnixFileMode)Convert.ToInt32("700", 8));
+            r = await Proc.RunAsync("setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", Binaries.Coordinator,
+                "run", "--data-dir", data, "--listen", $"127.0.0.1:{Proc.FreePort()}", "--metrics-listen", "off"]);
+            Assert.False(r.StdErr.Contains("setpriv:", StringComparison.Ordinal), $"the binary must be reachable by user nobody for this test\n{r}");
+            AssertError(r, $"cannot read data directory {data}: permission denied (the coordinator runs as user 'nobody')");
+        }
+        else
+        {
+            File.SetUnixFileMode(data, UnixFileMode.None);
+            try
+            {
+                r = await RunAsync("--data-dir", data);
+                AssertError(r, $"cannot read data directory {data}: permission denied (the coordinator runs as user '{Environment.UserName}')");
+            }
+            finally { File.SetUnixFileMode(data, (UnixFileMode)Convert.ToInt32("700", 8)); }
+        }
+    }
+
+    [Theory]
+    [InlineData("ca.crt", "not a PEM certificate")]
+    [InlineData("ca.key", "not a PEM private key")]
+    [InlineData("serving.crt", "not a PEM certificate")]
+    [InlineData("serving.key", "not a PEM private key")]
+    public async Task A_pki_file_that_does_not_parse_is_named(string file, string what)
+    {
+        using var dir = new TempDir();
+        var data = await InitAsync(dir);
+        var path = Path.Combine(data, "pki", file);
+        await File.WriteAllTextAsync(path, "garbage\n");
+        AssertError(await RunAsync("--data-dir", data), $"{path}: {what}");
+    }
+
+    [Fact]
+    public async Task A_ca_key_that_does_not_match_the_ca_certificate_is_refused_at_startup()
+    {
+        using var dir = new TempDir();
+        var data = await InitAsync(dir);
+        var other = dir.Combine("other");
+        Assert.Equal(0, (await Proc.RunAsync(Binaries.Coordinator, ["init", "--data-dir", other, "--advertise-address", "127.0.0.1:7443"])).ExitCode);
+        File.Copy(Path.Combine(other, "pki", "ca.key"), Path.Combine(data, "pki", "ca.key"), overwrite: true);
+        AssertError(await RunAsync("--data-dir", data), $"{Path.Combine(data, "pki", "ca.key")} does not match {Path.Combine(data, "pki", "ca.crt")}");
+    }
+
+    [Fact]
+    public async Task A_lost_serving_key_is_named_and_reissue_serving_cert_brings_the_coordinator_back()
+    {
+        using var dir = new TempDir();
+        var data = dir.Combine("data");
+        var port = Proc.FreePort();
+        Assert.Equal(0, (await Proc.RunAsync(Binaries.Coordinator, ["init", "--data-dir", data, "--advertise-address", $"127.0.0.1:{port}"])).ExitCode);
+        var key = Path.Combine(data, "pki", "serving.key");
+        File.Delete(key);
+        string[] run = ["run", "--data-dir", data, "--listen", $"127.0.0.1:{port}", "--metrics-listen", "off"];
+        AssertError(await Proc.RunAsync(Binaries.Coordinator, run),
+            $"{key} is missing: restore it from a backup of {data}, or issue a new serving certificate from the CA " +
+            $"with `nodefleet-coordinator reissue-serving-cert --data-dir {data}`");
+        // init is no way out: it does not overwrite an initialised directory.
+        AssertError(await Proc.RunAsync(Binaries.Coordinator, ["init", "--data-dir", data]),
+            $"{data} is already initialised (found {Path.Combine(data, "pki", "ca.crt")}); refusing to overwrite its CA");
+
+        var reissue = await Proc.RunAsync(Binaries.Coordinator, ["reissue-serving-cert", "--data-dir", data]);
+        Assert.True(reissue.ExitCode == 0, reissue.ToString());
+        await using var coordinator = Proc.Start(Binaries.Coordinator, run);
+        await coordinator.WaitForOutputAsync("serving on", TimeSpan.FromSeconds(30));
+        // The CLI, which trusts the CA of admin.conf, accepts the new certificate.
+        var tokens = await Proc.RunAsync(Binaries.Cli, ["token", "list"],
+            new Dictionary<string, string> { ["NODEFLEET_CONFIG"] = Path.Combine(data, "admin.conf") });
+        Assert.True(tokens.ExitCode == 0, tokens.ToString());
+    }
+
+    [Fact]
     public async Task Init_refuses_a_serving_name_that_is_not_an_ip_or_dns_name()
     {
         using var dir = new TempDir();

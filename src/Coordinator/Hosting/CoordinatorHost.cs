@@ -37,7 +37,7 @@ public static class CoordinatorHost
         builder.Services.AddSystemd();
 
         var (caCert, caKey) = dataDir.LoadCa();
-        var serving = dataDir.LoadServing();
+        var serving = dataDir.LoadServing(caCert);
         var time = TimeProvider.System;
         var ca = new CertificateAuthority(caCert, caKey, time);
 
@@ -49,6 +49,10 @@ public static class CoordinatorHost
         builder.Services.AddSingleton(_ =>
         {
             try { return new CoordinatorStore(dataDir.Database); }
+            catch (UnauthorizedAccessException)
+            {
+                throw new StartupException($"cannot open database {dataDir.Database}: {DataDirectory.PermissionDenied}");
+            }
             catch (Exception e) when (e is IOException or LiteDB.LiteException)
             {
                 throw new StartupException($"cannot open database {dataDir.Database}: {e.Message} (is another coordinator running on this data directory?)");
