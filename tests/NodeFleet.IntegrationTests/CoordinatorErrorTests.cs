@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
 using NodeFleet.IntegrationTests.Infrastructure;
 
 namespace NodeFleet.IntegrationTests;
@@ -183,5 +186,36 @@ public sealed class CoordinatorErrorTests
         AssertError(await Proc.RunAsync(Binaries.Coordinator, ["init", "--data-dir", data, "--cert-extra-sans", "a.*.example.com"]),
             "--cert-extra-sans 'a.*.example.com': not an IP address or a DNS name: a wildcard may only be the whole first label (*.example.com)");
         Assert.False(Directory.Exists(data));
+    }
+
+    [Fact]
+    public async Task A_port_in_use_is_one_line_naming_the_address_and_for_metrics_the_setting()
+    {
+        using var dir = new TempDir();
+        var data = await InitAsync(dir);
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+
+        var r = await Proc.RunAsync(Binaries.Coordinator, ["run", "--data-dir", data, "--listen", $"127.0.0.1:{port}", "--metrics-listen", "off"]);
+        AssertError(r, $"cannot listen on 127.0.0.1:{port}: address already in use");
+        Assert.Equal("", r.StdOut); // no "Hosting failed to start", no "BackgroundService failed"
+
+        r = await Proc.RunAsync(Binaries.Coordinator,
+            ["run", "--data-dir", data, "--listen", $"127.0.0.1:{Proc.FreePort()}", "--metrics-listen", $"127.0.0.1:{port}"]);
+        AssertError(r, $"cannot listen on 127.0.0.1:{port} for /metrics (--metrics-listen): address already in use");
+        Assert.Equal("", r.StdOut);
+    }
+
+    [Fact]
+    public async Task An_address_not_on_this_machine_is_named()
+    {
+        using var dir = new TempDir();
+        var data = await InitAsync(dir);
+        var local = NetworkInterface.GetAllNetworkInterfaces().SelectMany(i => i.GetIPProperties().UnicastAddresses).Select(a => a.Address).ToHashSet();
+        var ip = new[] { "203.0.113.77", "198.51.100.77", "192.0.2.77" }.Select(IPAddress.Parse).First(a => !local.Contains(a));
+        var r = await Proc.RunAsync(Binaries.Coordinator, ["run", "--data-dir", data, "--listen", $"{ip}:7443", "--metrics-listen", "off"]);
+        AssertError(r, $"cannot listen on {ip}:7443: cannot assign requested address ({ip} is not an address of this machine)");
+        Assert.Equal("", r.StdOut);
     }
 }

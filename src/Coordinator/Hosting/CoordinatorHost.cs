@@ -40,6 +40,10 @@ public static class CoordinatorHost
         var serving = dataDir.LoadServing(caCert);
         var time = TimeProvider.System;
         var ca = new CertificateAuthority(caCert, caKey, time);
+        var listen = CoordinatorOptions.ParseListen(options.Listen);
+        var metricsListen = options.MetricsEndpoint;
+        ListenCheck.EnsureAvailable(listen);
+        if (metricsListen is not null) ListenCheck.EnsureAvailable(metricsListen, "for /metrics (--metrics-listen)");
 
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         builder.Services.AddSingleton(time);
@@ -79,8 +83,6 @@ public static class CoordinatorHost
         builder.Services.AddGrpcHealthChecks();
         builder.Services.AddRouting();
 
-        var listen = CoordinatorOptions.ParseListen(options.Listen);
-        var metricsListen = options.MetricsEndpoint;
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.Limits.Http2.MaxStreamsPerConnection = 100;
