@@ -112,6 +112,6 @@ static async Task<int> Guard(Func<Task<int>> action)
 static int Unexpected(Exception e)
 {
     Log.Fatal(e, "Unexpected {Type}: {Message}", e.GetType().FullName, e.Message);
-    Console.Error.WriteLine($"error: unexpected {e.GetType().Name}: {e.Message} (a bug in nodefleet-coordinator {BuildInfo.Version}: the trace is logged above)");
+    Console.Error.WriteLine($"error: unexpected {e.GetType().Name}: {e.Message} (a bug in nodefleet-coordinator {BuildInfo.Version}; its trace is in the log)");
     return 70; // EX_SOFTWARE
 }
