@@ -218,4 +218,20 @@ public sealed class CoordinatorErrorTests
         AssertError(r, $"cannot listen on {ip}:7443: cannot assign requested address ({ip} is not an address of this machine)");
         Assert.Equal("", r.StdOut);
     }
+
+    [Fact]
+    public async Task Every_key_of_the_shipped_config_file_is_known()
+    {
+        using var dir = new TempDir();
+        var shipped = await File.ReadAllLinesAsync(Path.Combine(Binaries.RepoRoot, "packaging", "config", "coordinator.yaml"));
+        // Each setting is there commented out with its default: uncomment them all.
+        var settings = shipped.Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, "^#[a-zA-Z]+: ")).Select(l => l[1..]).ToList();
+        Assert.Equal(7, settings.Count);
+        var config = dir.Combine("coordinator.yaml");
+        await File.WriteAllLinesAsync(config, settings);
+        var missing = dir.Combine("missing");
+        // Read without complaint: what stops it is the data directory of the flag.
+        AssertError(await RunAsync("--config", config, "--data-dir", missing),
+            $"data directory {missing} does not exist: run `nodefleet-coordinator init --data-dir {missing}` first");
+    }
 }
