@@ -12,10 +12,13 @@ public static class ListenCheck
     /// <param name="setting">Named after the address when it is not the main --listen one, e.g. "for /metrics (--metrics-listen)".</param>
     public static void EnsureAvailable(IPEndPoint endpoint, string? setting = null)
     {
-        // As Kestrel binds (SocketTransportOptions.CreateDefaultBoundListenSocket): [::] also takes IPv4.
-        using var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        if (endpoint.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
-        try { socket.Bind(endpoint); }
+        try
+        {
+            // As Kestrel binds (SocketTransportOptions.CreateDefaultBoundListenSocket): [::] also takes IPv4.
+            using var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            if (endpoint.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
+            socket.Bind(endpoint);
+        }
         catch (SocketException e)
         {
             throw new StartupException($"cannot listen on {endpoint}{(setting is null ? "" : $" {setting}")}: {Reason(e, endpoint)}");
@@ -28,7 +31,7 @@ public static class ListenCheck
         SocketError.AddressNotAvailable => $"cannot assign requested address ({endpoint.Address} is not an address of this machine)",
         SocketError.AccessDenied when endpoint.Port < 1024 => "permission denied (a port below 1024 needs root or CAP_NET_BIND_SERVICE)",
         SocketError.AccessDenied => "permission denied",
-        SocketError.AddressFamilyNotSupported => $"{endpoint.AddressFamily} is not available on this machine",
+        SocketError.AddressFamilyNotSupported => $"{(endpoint.AddressFamily == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4")} is not available on this machine",
         _ => e.Message,
     };
 }

@@ -48,4 +48,9 @@ public class ListenCheckTests
     public void A_low_port_denied_says_what_it_needs() =>
         Assert.Equal("permission denied (a port below 1024 needs root or CAP_NET_BIND_SERVICE)",
             ListenCheck.Reason(new SocketException((int)SocketError.AccessDenied), new IPEndPoint(IPAddress.Any, 443)));
+
+    [Fact]
+    public void A_machine_without_ipv6_says_so() =>
+        Assert.Equal("IPv6 is not available on this machine",
+            ListenCheck.Reason(new SocketException((int)SocketError.AddressFamilyNotSupported), new IPEndPoint(IPAddress.IPv6Any, 7443)));
 }
