@@ -30,7 +30,7 @@ public sealed class DataDirectory
     /// <summary>True once `init` has written the CA certificate (its last file) or a database is there.</summary>
     public bool IsInitialized => Kind(CaCert) == Entry.File || Kind(Database) == Entry.File;
 
-    /// <summary>What is at a path. Only a path that cannot be looked at (permission denied) throws.</summary>
+    /// <summary>What is at a path (see <see cref="Kind"/>).</summary>
     public enum Entry { Missing, File, Directory }
 
     /// <summary>`init`'s checks before it writes anything: the path can become this data directory.</summary>
