@@ -2,7 +2,12 @@ using System.CommandLine;
 using NodeFleet;
 using NodeFleet.Coordinator.Commands;
 using NodeFleet.Coordinator.Hosting;
+using NodeFleet.Logging;
 using Serilog;
+using Serilog.Events;
+
+// Until `run` has read its settings, a bug found on the way is still logged (Unexpected, below).
+Log.Logger = LogSetup.Configure(new LoggerConfiguration(), "text", LogEventLevel.Information).CreateLogger();
 
 var dataDir = new Option<string>("--data-dir") { Description = $"Data directory (default {DataDirectory.DefaultPath})" };
 var sans = new Option<string[]>("--cert-extra-sans")
@@ -15,10 +20,31 @@ var init = new Command("init", "Create the data directory: CA, serving and admin
 init.Options.Add(dataDir);
 init.Options.Add(sans);
 init.Options.Add(advertise);
-init.SetAction(p => Guard(() => InitCommand.Run(new InitCommand.Settings(
-    p.GetValue(dataDir) ?? DataDirectory.DefaultPath,
-    (p.GetValue(sans) ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(),
-    p.GetValue(advertise)), Console.Out, TimeProvider.System)));
+init.SetAction(p => Guard(() =>
+{
+    CheckNotEmpty("--data-dir", p.GetValue(dataDir));
+    return Task.FromResult(InitCommand.Run(new InitCommand.Settings(
+        p.GetValue(dataDir) ?? DataDirectory.DefaultPath,
+        SplitList(p.GetValue(sans)),
+        p.GetValue(advertise)), Console.Out, TimeProvider.System));
+}));
+
+var reissueDataDir = new Option<string>("--data-dir") { Description = $"Data directory (default {DataDirectory.DefaultPath})" };
+var reissueSans = new Option<string[]>("--cert-extra-sans")
+{
+    Description = "More DNS names or IPs, besides those of the certificate it replaces (comma-separated or repeated)",
+    AllowMultipleArgumentsPerToken = true,
+};
+var reissue = new Command("reissue-serving-cert",
+    "Issue a new serving key and certificate from the CA (serving.key lost, or the certificate about to expire); run it as the coordinator's user");
+reissue.Options.Add(reissueDataDir);
+reissue.Options.Add(reissueSans);
+reissue.SetAction(p => Guard(() =>
+{
+    CheckNotEmpty("--data-dir", p.GetValue(reissueDataDir));
+    return Task.FromResult(ReissueServingCertCommand.Run(new ReissueServingCertCommand.Settings(
+        p.GetValue(reissueDataDir) ?? DataDirectory.DefaultPath, SplitList(p.GetValue(reissueSans))), Console.Out, TimeProvider.System));
+}));
 
 var runDataDir = new Option<string>("--data-dir") { Description = $"Data directory (default {DataDirectory.DefaultPath})" };
 var listen = new Option<string>("--listen") { Description = "HOST:PORT to serve on (default 0.0.0.0:7443)" };
@@ -32,8 +58,9 @@ var maxHeartbeatRate = new Option<string>("--max-heartbeat-rate")
 var logFormat = new Option<string>("--log-format") { Description = "text (default) or json" };
 var run = new Command("run", "Serve the coordinator");
 foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, maxHeartbeatRate, logFormat }) run.Options.Add(o);
-run.SetAction(async (p, ct) =>
+run.SetAction((p, ct) => Guard(async () =>
 {
+    CheckNotEmpty("--data-dir", p.GetValue(runDataDir));
     var overrides = new Dictionary<string, string?>();
     void Set(string key, Option<string> o) { if (p.GetValue(o) is { } v) overrides[key] = v; }
     Set(nameof(CoordinatorOptions.DataDir), runDataDir);
@@ -42,40 +69,49 @@ run.SetAction(async (p, ct) =>
     Set(nameof(CoordinatorOptions.HeartbeatInterval), heartbeat);
     Set(nameof(CoordinatorOptions.MaxHeartbeatRate), maxHeartbeatRate);
     Set(nameof(CoordinatorOptions.LogFormat), logFormat);
-    try
+    await using var app = CoordinatorHost.Build(p.GetValue(config), overrides);
+    await app.RunAsync(ct);
+    // 0 after a normal stop; set when the coordinator stopped itself because of a failure (CoordinatorHost).
+    return Environment.ExitCode;
+}));
+
+var root = new RootCommand($"NodeFleet coordinator {BuildInfo.Version}");
+root.Subcommands.Add(init);
+root.Subcommands.Add(run);
+root.Subcommands.Add(reissue);
+return await root.Parse(args).InvokeAsync();
+
+static List<string> SplitList(string[]? values) =>
+    (values ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+
+static void CheckNotEmpty(string flag, string? value)
+{
+    if (value is not null && value.Trim().Length == 0) throw new StartupException($"{flag} is empty");
+}
+
+// Every command's failures: a condition the operator can fix is one `error:` line and exit code 1; anything else is a
+// bug, logged with its trace.
+static async Task<int> Guard(Func<Task<int>> action)
+{
+    try { return await action(); }
+    catch (Exception e) when (StartupErrors.Describe(e) is { } message)
     {
-        await using var app = CoordinatorHost.Build(p.GetValue(config), overrides);
-        await app.RunAsync(ct);
-        // 0 after a normal stop; set when the coordinator stopped itself because of a failure (CoordinatorHost).
-        return Environment.ExitCode;
-    }
-    catch (StartupException e)
-    {
-        Console.Error.WriteLine($"error: {e.Message}");
+        Console.Error.WriteLine($"error: {message}");
         return 1;
     }
-    catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException se)
+    catch (Exception e)
     {
-        Console.Error.WriteLine($"error: cannot listen: {se.Message}");
-        return 1;
+        return Unexpected(e);
     }
     finally
     {
         await Log.CloseAndFlushAsync();
     }
-});
+}
 
-var root = new RootCommand($"NodeFleet coordinator {BuildInfo.Version}");
-root.Subcommands.Add(init);
-root.Subcommands.Add(run);
-return await root.Parse(args).InvokeAsync();
-
-static int Guard(Func<int> action)
+static int Unexpected(Exception e)
 {
-    try { return action(); }
-    catch (Exception e) when (e is StartupException or FormatException or IOException or UnauthorizedAccessException)
-    {
-        Console.Error.WriteLine($"error: {e.Message}");
-        return 1;
-    }
+    Log.Fatal(e, "Unexpected {Type}: {Message}", e.GetType().FullName, e.Message);
+    Console.Error.WriteLine($"error: unexpected {e.GetType().Name}: {e.Message} (a bug in nodefleet-coordinator {BuildInfo.Version}; its trace is in the log)");
+    return 70; // EX_SOFTWARE
 }

@@ -20,23 +20,33 @@ public static class InitCommand
     public static int Run(Settings settings, TextWriter output, TimeProvider time)
     {
         var dir = new DataDirectory(settings.DataDir);
-        if (dir.IsInitialized)
-            throw new StartupException($"{dir.Path} is already initialised (found {dir.CaCert}); refusing to overwrite its CA");
-
+        CheckSubjectNames(settings.ExtraSans);
         var advertise = settings.AdvertiseAddress ?? $"{DefaultAdvertiseHost()}:7443";
-        var advertiseUri = Net.GrpcChannels.ToUri(advertise);
+        Uri advertiseUri;
+        try { advertiseUri = Net.GrpcChannels.ToUri(advertise); }
+        catch (FormatException e) { throw new StartupException($"--advertise-address: {e.Message}"); }
+        if (SubjectNames.Problem(advertiseUri.IdnHost.Trim('[', ']')) is { } advertiseProblem)
+            throw new StartupException($"--advertise-address '{advertise}': '{advertiseUri.IdnHost}' is not an IP address or a DNS name: {advertiseProblem}");
         var advertiseHostPort = $"{advertiseUri.Host}:{advertiseUri.Port}";
+        dir.EnsureCreatable();
         var now = time.GetUtcNow();
 
-        Directory.CreateDirectory(dir.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        Directory.CreateDirectory(dir.PkiDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        try
+        {
+            Directory.CreateDirectory(dir.Path, ownerOnly);
+            Directory.CreateDirectory(dir.PkiDir, ownerOnly);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new StartupException($"cannot create data directory {dir.Path}: {DataDirectory.PermissionDenied}");
+        }
 
         using var caKey = Pki.NewKey();
         using var ca = Pki.CreateCa(caKey, "nodefleet-ca", CaValidity, now);
 
         using var servingKey = Pki.NewKey();
-        var sans = new List<string> { "localhost", "127.0.0.1", "::1", Dns.GetHostName(), advertiseUri.IdnHost.Trim('[', ']') };
-        sans.AddRange(HostAddresses());
+        var sans = DefaultServingNames(advertiseUri.IdnHost.Trim('[', ']'));
         sans.AddRange(settings.ExtraSans);
         using var serving = Pki.IssueServing(ca, caKey, servingKey, "nodefleet-coordinator", sans, LeafValidity, now);
 
@@ -71,7 +81,26 @@ public static class InitCommand
         return 0;
     }
 
-    private static IEnumerable<string> HostAddresses()
+    /// <summary>The names `init` gives the serving certificate before --cert-extra-sans.</summary>
+    public static List<string> DefaultServingNames(string? advertiseHost)
+    {
+        var names = new List<string> { "localhost", "127.0.0.1", "::1", Dns.GetHostName() };
+        if (advertiseHost is not null) names.Add(advertiseHost);
+        names.AddRange(HostAddresses());
+        return names;
+    }
+
+    /// <summary>Refuses a name the serving certificate must not carry, before anything is written.</summary>
+    public static void CheckSubjectNames(IEnumerable<string> names)
+    {
+        foreach (var name in names)
+        {
+            if (SubjectNames.Problem(name) is { } problem)
+                throw new StartupException($"--cert-extra-sans '{name}': not an IP address or a DNS name: {problem}");
+        }
+    }
+
+    internal static IEnumerable<string> HostAddresses()
     {
         try
         {

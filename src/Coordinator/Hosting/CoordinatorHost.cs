@@ -20,20 +20,11 @@ public static class CoordinatorHost
     /// <param name="overrides">Settings given on the command line; they win over file and environment.</param>
     public static WebApplication Build(string? configFile, IReadOnlyDictionary<string, string?> overrides)
     {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Configuration.Sources.Clear();
-        var file = configFile ?? CoordinatorOptions.DefaultConfigFile;
-        if (configFile is not null && !File.Exists(configFile))
-            throw new StartupException($"config file {configFile} does not exist");
-        builder.Configuration
-            .AddYamlFile(file, optional: true, reloadOnChange: false)
-            .AddEnvironmentVariables("NODEFLEET_")
-            .AddInMemoryCollection(overrides);
-
-        var options = new CoordinatorOptions();
-        try { builder.Configuration.Bind(options); }
-        catch (InvalidOperationException e) { throw new StartupException($"configuration: {e.Message}"); }
+        var options = CoordinatorOptions.Load(configFile, overrides, Environment.GetEnvironmentVariables());
         options.Validate();
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        // The settings are read above (CoordinatorOptions.Load); nothing reads the host's own configuration.
+        builder.Configuration.Sources.Clear();
 
         var dataDir = new DataDirectory(options.DataDir);
         dataDir.EnsureUsable();
@@ -46,9 +37,13 @@ public static class CoordinatorHost
         builder.Services.AddSystemd();
 
         var (caCert, caKey) = dataDir.LoadCa();
-        var serving = dataDir.LoadServing();
+        var serving = dataDir.LoadServing(caCert);
         var time = TimeProvider.System;
         var ca = new CertificateAuthority(caCert, caKey, time);
+        var listen = CoordinatorOptions.ParseListen(options.Listen);
+        var metricsListen = options.MetricsEndpoint;
+        ListenCheck.EnsureAvailable(listen);
+        if (metricsListen is not null) ListenCheck.EnsureAvailable(metricsListen, "for /metrics (--metrics-listen)");
 
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         builder.Services.AddSingleton(time);
@@ -62,6 +57,10 @@ public static class CoordinatorHost
             {
                 // Not a database, or damaged: the data directory's lock is held, so it is not another coordinator.
                 throw new StartupException(e.Message);
+            }
+            catch (UnauthorizedAccessException)
+            {
+                throw new StartupException($"cannot open database {dataDir.Database}: {DataDirectory.PermissionDenied}");
             }
             catch (Exception e) when (e is IOException or LiteDB.LiteException)
             {
@@ -89,8 +88,6 @@ public static class CoordinatorHost
         builder.Services.AddGrpcHealthChecks();
         builder.Services.AddRouting();
 
-        var listen = CoordinatorOptions.ParseListen(options.Listen);
-        var metricsListen = options.MetricsEndpoint;
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.Limits.Http2.MaxStreamsPerConnection = 100;

@@ -1,5 +1,9 @@
+using System.Collections;
+using System.Globalization;
 using System.Net;
+using System.Text;
 using NodeFleet.Config;
+using YamlDotNet.Core;
 
 namespace NodeFleet.Coordinator.Hosting;
 
@@ -10,6 +14,11 @@ namespace NodeFleet.Coordinator.Hosting;
 public sealed class CoordinatorOptions
 {
     public const string DefaultConfigFile = "/etc/nodefleet/coordinator.yaml";
+    public const string EnvironmentPrefix = "NODEFLEET_";
+
+    /// <summary>The settings' names, as written in the config file (and, upper-cased after the prefix, in the environment).</summary>
+    public static readonly IReadOnlyList<string> Keys =
+        ["listen", "metricsListen", "dataDir", "heartbeatInterval", "maxHeartbeatRate", "logFormat", "logLevel"];
 
     public string Listen { get; set; } = "0.0.0.0:7443";
     /// <summary>Plain-HTTP address for /metrics, /healthz and /readyz; "" or "off" serves none of them.</summary>
@@ -39,9 +48,88 @@ public sealed class CoordinatorOptions
         }
     }
 
+    /// <summary>
+    /// Reads the settings: defaults, then <paramref name="configFile"/> (or <see cref="DefaultConfigFile"/> when it
+    /// exists), then NODEFLEET_* variables of <paramref name="environment"/>, then <paramref name="overrides"/> (the
+    /// command line, keyed by setting name in any case). A file that cannot be read or used fails naming the file and
+    /// line; an unknown key in it is refused, as in every NodeFleet config file. The result is not yet validated.
+    /// </summary>
+    public static CoordinatorOptions Load(string? configFile, IReadOnlyDictionary<string, string?> overrides, IDictionary environment)
+    {
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (configFile is not null && configFile.Trim().Length == 0) throw new StartupException("--config is empty");
+        var file = configFile ?? DefaultConfigFile;
+        if (configFile is not null || File.Exists(file) || Directory.Exists(file))
+        {
+            foreach (var (k, v) in ReadFile(file)) values[k] = v;
+        }
+        // Environment variable names are matched regardless of case, as Microsoft.Extensions.Configuration does;
+        // other NODEFLEET_* variables (the CLI's NODEFLEET_CONFIG, for one) are not the coordinator's and are ignored.
+        foreach (DictionaryEntry e in environment)
+        {
+            if (e.Key is not string name || e.Value is not string value ||
+                !name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase)) continue;
+            var key = Keys.FirstOrDefault(k => k.Equals(name[EnvironmentPrefix.Length..], StringComparison.OrdinalIgnoreCase));
+            if (key is not null) values[key] = value;
+        }
+        foreach (var (k, v) in overrides)
+        {
+            if (v is not null) values[k] = v;
+        }
+
+        var o = new CoordinatorOptions();
+        string? Get(string key) => values.TryGetValue(key, out var v) ? v : null;
+        if (Get("listen") is { } listen) o.Listen = listen;
+        if (Get("metricsListen") is { } metrics) o.MetricsListen = metrics;
+        if (Get("dataDir") is { } dataDir) o.DataDir = dataDir;
+        if (Get("heartbeatInterval") is { } hb) o.HeartbeatInterval = hb;
+        if (Get("maxHeartbeatRate") is { } rate)
+        {
+            if (!double.TryParse(rate.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var r))
+                throw new StartupException($"maxHeartbeatRate '{rate}' is not a number: give heartbeats per second, at least 0 (0: no bound)");
+            o.MaxHeartbeatRate = r;
+        }
+        if (Get("logFormat") is { } format) o.LogFormat = format;
+        if (Get("logLevel") is { } level) o.LogLevel = level;
+        return o;
+    }
+
+    /// <summary>The settings in a coordinator.yaml; every failure names the file, and the line where there is one.</summary>
+    internal static Dictionary<string, string> ReadFile(string path)
+    {
+        if (Directory.Exists(path)) throw new StartupException($"config file {path} is a directory");
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (FileNotFoundException) { throw new StartupException($"config file {path} does not exist"); }
+        catch (DirectoryNotFoundException) { throw new StartupException($"config file {path} does not exist"); }
+        catch (UnauthorizedAccessException) { throw new StartupException($"cannot read config file {path}: permission denied"); }
+        catch (IOException e) { throw new StartupException($"cannot read config file {path}: {e.Message}"); }
+
+        string text;
+        try { text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes); }
+        catch (DecoderFallbackException e)
+        {
+            throw new StartupException($"{path}:{LineAt(bytes, e.Index)}: not a text file (byte 0x{bytes[Math.Max(0, e.Index)]:x2} is not UTF-8)");
+        }
+        if (text.StartsWith('\uFEFF')) text = text[1..];
+        if (text.IndexOf('\0') is var nul and >= 0)
+            throw new StartupException($"{path}:{LineAt(bytes, Encoding.UTF8.GetByteCount(text.AsSpan(0, nul)))}: not a text file (it holds NUL bytes)");
+
+        try { return FlatYaml.Read(text, new HashSet<string>(Keys, StringComparer.OrdinalIgnoreCase)) ?? []; }
+        catch (YamlException e)
+        {
+            throw new StartupException($"{path}:{e.Start.Line}: {e.InnerException?.Message ?? e.Message}");
+        }
+    }
+
+    /// <summary>The 1-based line of byte <paramref name="index"/>.</summary>
+    private static int LineAt(byte[] bytes, int index) =>
+        1 + bytes.AsSpan(0, Math.Clamp(index, 0, bytes.Length)).Count((byte)'\n');
+
     /// <summary>Checks every setting, naming the one that is wrong.</summary>
     public void Validate()
     {
+        if (DataDir.Trim().Length == 0) throw new StartupException("dataDir is empty");
         var listen = ParseListen(Listen);
         // Requests are routed to the metrics endpoint by the port they arrive on, so the two ports must differ.
         if (MetricsEndpoint is { } metrics && metrics.Port == listen.Port)
@@ -56,6 +144,9 @@ public sealed class CoordinatorOptions
         if (!double.IsFinite(MaxHeartbeatRate) || MaxHeartbeatRate < 0)
             throw new StartupException($"maxHeartbeatRate {MaxHeartbeatRate} must be a number of heartbeats per second, at least 0 (0: no bound)");
         if (LogFormat is not ("text" or "json")) throw new StartupException($"logFormat '{LogFormat}' is not one of: text, json");
+        if (!Enum.TryParse<Serilog.Events.LogEventLevel>(LogLevel, ignoreCase: true, out var level) ||
+            !Enum.IsDefined(level) || int.TryParse(LogLevel, out _))
+            throw new StartupException($"logLevel '{LogLevel}' is not one of: {string.Join(", ", Enum.GetNames<Serilog.Events.LogEventLevel>())}");
     }
 
     public static IPEndPoint ParseListen(string listen)

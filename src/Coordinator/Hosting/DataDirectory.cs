@@ -5,11 +5,18 @@ using NodeFleet.Coordinator.Store;
 namespace NodeFleet.Coordinator.Hosting;
 
 /// <summary>The coordinator's data directory layout and its start-up checks.</summary>
-public sealed class DataDirectory(string path)
+public sealed class DataDirectory
 {
     public const string DefaultPath = "/var/lib/nodefleet";
 
-    public string Path { get; } = System.IO.Path.GetFullPath(path);
+    public DataDirectory(string path)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new StartupException("data directory path is empty");
+        try { Path = System.IO.Path.GetFullPath(path); }
+        catch (ArgumentException) { throw new StartupException($"data directory '{path}' is not a valid path"); }
+    }
+
+    public string Path { get; }
     public string PkiDir => System.IO.Path.Combine(Path, "pki");
     public string CaCert => System.IO.Path.Combine(PkiDir, "ca.crt");
     public string CaKey => System.IO.Path.Combine(PkiDir, "ca.key");
@@ -20,22 +27,60 @@ public sealed class DataDirectory(string path)
 
     public string LockFile => System.IO.Path.Combine(Path, "coordinator.lock");
 
-    public bool IsInitialized => File.Exists(CaCert) || File.Exists(Database);
+    /// <summary>True once `init` has written the CA certificate (its last file) or a database is there.</summary>
+    public bool IsInitialized => Kind(CaCert) == Entry.File || Kind(Database) == Entry.File;
 
-    /// <summary>Throws with a message an operator can act on when the directory cannot be used.</summary>
+    /// <summary>What is at a path (see <see cref="Kind"/>).</summary>
+    public enum Entry { Missing, File, Directory }
+
+    /// <summary>`init`'s checks before it writes anything: the path can become this data directory.</summary>
+    public void EnsureCreatable()
+    {
+        switch (Kind(Path))
+        {
+            case Entry.File:
+                throw new StartupException($"data directory {Path} is not a directory");
+            case Entry.Missing:
+                // Directory.CreateDirectory would fail with "The file already exists" or "Could not find a part of the path".
+                for (var parent = System.IO.Path.GetDirectoryName(Path); parent is not null; parent = System.IO.Path.GetDirectoryName(parent))
+                {
+                    var kind = Kind(parent);
+                    if (kind == Entry.Directory) break;
+                    if (kind == Entry.File) throw new StartupException($"cannot create data directory {Path}: {parent} is not a directory");
+                }
+                return;
+        }
+        EnsureListable();
+        if (Kind(PkiDir) == Entry.File) throw new StartupException($"{PkiDir} is not a directory");
+        foreach (var f in new[] { CaCert, CaKey, ServingCert, ServingKey, AdminConf, Database, LockFile })
+        {
+            if (Kind(f) == Entry.Directory) throw new StartupException($"{f} is a directory, not a file");
+        }
+        if (IsInitialized)
+        {
+            var found = Kind(CaCert) == Entry.File ? CaCert : Database;
+            throw new StartupException($"{Path} is already initialised (found {found}); refusing to overwrite its CA");
+        }
+    }
+
+    /// <summary>`run`'s checks: throws with a message an operator can act on when the directory cannot be used.</summary>
     public void EnsureUsable()
     {
-        if (!Directory.Exists(Path))
-            throw new StartupException($"data directory {Path} does not exist: run `nodefleet-coordinator init --data-dir {Path}` first");
-        foreach (var f in new[] { CaCert, CaKey, ServingCert, ServingKey })
+        EnsureExists();
+        var pki = new[] { CaCert, CaKey, ServingCert, ServingKey };
+        if (pki.All(f => Kind(f) == Entry.Missing) && Kind(Database) == Entry.Missing)
+            throw new StartupException($"data directory {Path} is not initialised: run `nodefleet-coordinator init --data-dir {Path}`");
+        foreach (var f in pki)
         {
-            if (!File.Exists(f))
-                throw new StartupException($"data directory {Path} is not initialised ({f} is missing): run `nodefleet-coordinator init --data-dir {Path}`");
-            try { using var _ = File.OpenRead(f); }
-            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+            switch (Kind(f))
             {
-                throw new StartupException($"cannot read {f}: {e.Message}");
+                case Entry.Missing: throw new StartupException(Missing(f));
+                case Entry.Directory: throw new StartupException($"{f} is a directory, not a file");
             }
+            try { using var _ = File.OpenRead(f); }
+            catch (FileNotFoundException) { throw new StartupException(Missing(f)); } // a dangling symbolic link
+            catch (UnauthorizedAccessException) { throw new StartupException($"cannot read {f}: {PermissionDenied}"); }
+            catch (IOException e) { throw new StartupException($"cannot read {f}: {e.Message}"); }
         }
         var probe = System.IO.Path.Combine(Path, $".write-probe-{Environment.ProcessId}");
         try
@@ -43,18 +88,81 @@ public sealed class DataDirectory(string path)
             File.WriteAllText(probe, "");
             File.Delete(probe);
         }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        catch (UnauthorizedAccessException)
+        {
+            throw new StartupException($"data directory {Path} is not writable: {PermissionDenied}");
+        }
+        catch (IOException e)
         {
             throw new StartupException($"data directory {Path} is not writable: {e.Message}");
         }
-        if (File.Exists(Database))
+        if (Kind(LockFile) == Entry.Directory) throw new StartupException($"{LockFile} is a directory, not a file");
+        switch (Kind(Database))
         {
-            try { using var _ = new FileStream(Database, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite); }
-            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-            {
-                throw new StartupException($"database {Database} cannot be opened for writing: {e.Message}");
-            }
+            case Entry.Directory:
+                throw new StartupException($"database {Database} is a directory, not a database file");
+            case Entry.File:
+                try { using var _ = new FileStream(Database, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite); }
+                catch (UnauthorizedAccessException)
+                {
+                    throw new StartupException($"database {Database} cannot be opened for writing: {PermissionDenied}");
+                }
+                catch (IOException e)
+                {
+                    throw new StartupException($"database {Database} cannot be opened for writing: {e.Message}");
+                }
+                break;
         }
+    }
+
+    /// <summary>The directory is there, and this user may look inside.</summary>
+    public void EnsureExists()
+    {
+        switch (Kind(Path))
+        {
+            case Entry.Missing:
+                throw new StartupException($"data directory {Path} does not exist: run `nodefleet-coordinator init --data-dir {Path}` first");
+            case Entry.File:
+                throw new StartupException($"data directory {Path} is not a directory");
+        }
+        EnsureListable();
+    }
+
+    /// <summary>What to do about a file of an initialised directory that is gone: `init` will not write it again.</summary>
+    private string Missing(string file)
+    {
+        var serving = file == ServingCert || file == ServingKey;
+        return $"{file} is missing: restore it from a backup of {Path}" + (serving
+            ? $", or issue a new serving certificate from the CA with `nodefleet-coordinator reissue-serving-cert --data-dir {Path}`"
+            : file == CaKey
+                ? " (without it no certificate can be issued, and it cannot be made again: a new CA means every node joins again)"
+                : " (`init` does not overwrite an initialised data directory)");
+    }
+
+    internal static string PermissionDenied => $"permission denied (the coordinator runs as user '{Environment.UserName}')";
+
+    /// <summary>Looks inside the directory, so that a directory this user may not read is not taken for an empty one.</summary>
+    private void EnsureListable()
+    {
+        try { using var e = Directory.EnumerateFileSystemEntries(Path).GetEnumerator(); e.MoveNext(); }
+        catch (UnauthorizedAccessException) { throw new StartupException($"cannot read data directory {Path}: {PermissionDenied}"); }
+        catch (IOException e) { throw new StartupException($"cannot read data directory {Path}: {e.Message}"); }
+    }
+
+    /// <summary>
+    /// What is at <paramref name="path"/>: unlike File.Exists and Directory.Exists, a path that cannot be looked at
+    /// is not reported missing but refused.
+    /// </summary>
+    public static Entry Kind(string path)
+    {
+        try
+        {
+            return (File.GetAttributes(path) & FileAttributes.Directory) != 0 ? Entry.Directory : Entry.File;
+        }
+        catch (FileNotFoundException) { return Entry.Missing; }
+        catch (DirectoryNotFoundException) { return Entry.Missing; } // also a parent that is a file (ENOTDIR)
+        catch (UnauthorizedAccessException) { throw new StartupException($"cannot look at {path}: {PermissionDenied}"); }
+        catch (IOException e) { throw new StartupException($"cannot look at {path}: {e.Message}"); }
     }
 
     /// <summary>
@@ -68,23 +176,95 @@ public sealed class DataDirectory(string path)
             // FileShare.None becomes an exclusive flock on Linux, released by the kernel if the process dies.
             return new FileStream(LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
+        catch (UnauthorizedAccessException)
+        {
+            throw new StartupException($"cannot open {LockFile}: {PermissionDenied}");
+        }
         catch (IOException e)
         {
             throw new StartupException($"data directory {Path} is in use by another coordinator ({LockFile} is locked): {e.Message}");
         }
     }
 
+    /// <summary>The CA certificate and its key, refused when either does not parse or the two do not belong together.</summary>
     public (X509Certificate2 Cert, ECDsa Key) LoadCa()
     {
-        var cert = X509Certificate2.CreateFromPem(File.ReadAllText(CaCert));
-        var key = ECDsa.Create();
-        key.ImportFromPem(File.ReadAllText(CaKey));
+        var cert = ReadCertificate(CaCert);
+        var key = ReadPrivateKey(CaKey);
+        if (!SameKey(cert, key))
+        {
+            cert.Dispose();
+            key.Dispose();
+            // Certificates signed with another key would carry this CA's name and be rejected by every agent.
+            throw new StartupException($"{CaKey} does not match {CaCert}");
+        }
         return (cert, key);
     }
 
-    public X509Certificate2 LoadServing() =>
-        X509Certificate2.CreateFromPemFile(ServingCert, ServingKey);
-}
+    /// <summary>The serving certificate with its key; when <paramref name="ca"/> is given, it must be what issued it.</summary>
+    public X509Certificate2 LoadServing(X509Certificate2? ca = null)
+    {
+        using var cert = ReadCertificate(ServingCert);
+        using var key = ReadPrivateKey(ServingKey);
+        if (!SameKey(cert, key)) throw new StartupException($"{ServingKey} does not match {ServingCert}");
+        if (ca is not null && !IssuedBy(cert, ca))
+            throw new StartupException($"{ServingCert} is not issued by {CaCert}: agents and the CLI trust only that CA " +
+                                       $"(issue a new one with `nodefleet-coordinator reissue-serving-cert --data-dir {Path}`)");
+        return cert.CopyWithPrivateKey(key);
+    }
 
-/// <summary>A condition that stops the coordinator from starting; its message is shown as is.</summary>
-public sealed class StartupException(string message) : Exception(message);
+    private static string ReadText(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (FileNotFoundException) { throw new StartupException($"{path} is missing"); }
+        catch (DirectoryNotFoundException) { throw new StartupException($"{path} is missing"); }
+        catch (UnauthorizedAccessException) { throw new StartupException($"cannot read {path}: {PermissionDenied}"); }
+        catch (IOException e) { throw new StartupException($"cannot read {path}: {e.Message}"); }
+    }
+
+    public static X509Certificate2 ReadCertificate(string path)
+    {
+        var text = ReadText(path);
+        try { return X509Certificate2.CreateFromPem(text); }
+        catch (CryptographicException) { throw new StartupException($"{path}: not a PEM certificate"); }
+    }
+
+    public static ECDsa ReadPrivateKey(string path)
+    {
+        var text = ReadText(path);
+        var key = ECDsa.Create();
+        try
+        {
+            if (text.Contains("-----BEGIN ENCRYPTED PRIVATE KEY-----", StringComparison.Ordinal))
+                throw new StartupException($"{path}: the private key is encrypted; the coordinator needs it unencrypted, as `init` writes it");
+            key.ImportFromPem(text);
+            // A public key imports too, and would fail only at the first signature.
+            key.ExportParameters(includePrivateParameters: true);
+            return key;
+        }
+        catch (Exception e) when (e is ArgumentException or CryptographicException)
+        {
+            key.Dispose();
+            throw new StartupException($"{path}: not a PEM private key");
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
+    }
+
+    private static bool SameKey(X509Certificate2 cert, ECDsa key) =>
+        cert.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo());
+
+    /// <summary>Whether <paramref name="ca"/> signed <paramref name="cert"/>, whatever their validity dates.</summary>
+    private static bool IssuedBy(X509Certificate2 cert, X509Certificate2 ca)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.VerificationFlags = X509VerificationFlags.IgnoreNotTimeValid;
+        return chain.Build(cert) && chain.ChainElements[^1].Certificate.RawData.AsSpan().SequenceEqual(ca.RawData);
+    }
+}

@@ -32,7 +32,7 @@ public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, No
         var lastFlush = time.GetUtcNow();
         var lastPurge = DateTimeOffset.MinValue;
         using var timer = new PeriodicTimer(tick, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        while (await NextTickAsync(timer, stoppingToken))
         {
             try
             {
@@ -59,6 +59,16 @@ public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, No
                 log.LogError(e, "Heartbeat check failed");
             }
         }
+    }
+
+    /// <summary>
+    /// False once the host stops: the loop then ends normally. Were the cancellation thrown out of ExecuteAsync, a host
+    /// that failed to start (a port in use) would log it as a failed background service, on top of the real error.
+    /// </summary>
+    private static async Task<bool> NextTickAsync(PeriodicTimer timer, CancellationToken stoppingToken)
+    {
+        try { return await timer.WaitForNextTickAsync(stoppingToken); }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return false; }
     }
 
     internal async Task CheckAsync(TimeSpan interval)

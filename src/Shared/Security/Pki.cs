@@ -38,7 +38,8 @@ public static class Pki
         var san = new SubjectAlternativeNameBuilder();
         foreach (var s in sans.Distinct(StringComparer.OrdinalIgnoreCase))
         {
-            if (IPAddress.TryParse(s, out var ip)) san.AddIpAddress(ip);
+            // Not IPAddress.TryParse alone, which reads "10" or "1.2.3" as addresses; an IPv6 address with a zone is one.
+            if (SubjectNames.TryParseIp(s, out var ip) || (s.Contains(':') && IPAddress.TryParse(s, out ip))) san.AddIpAddress(ip);
             else san.AddDnsName(s);
         }
         req.CertificateExtensions.Add(san.Build());

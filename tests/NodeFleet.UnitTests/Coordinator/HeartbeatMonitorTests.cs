@@ -41,6 +41,20 @@ public sealed class HeartbeatMonitorTests : IAsyncLifetime
     private NodeRecord Node(string name) => _rig.Registry.Get(name);
 
     [Fact]
+    public async Task Stopping_ends_the_loop_normally_not_with_a_cancellation()
+    {
+        await _monitor.StartAsync(CancellationToken.None);
+        var loop = _monitor.ExecuteTask!;
+        // Running: it has given the nodes that were online their grace, and waits for the first tick.
+        for (var i = 0; i < 100 && _presence.Snapshot().Count < 2; i++) await Task.Delay(20);
+        Assert.Equal(2, _presence.Snapshot().Count);
+        Assert.False(loop.IsCompleted);
+        await _monitor.StopAsync(CancellationToken.None);
+        // A cancelled task is what the host logs as "BackgroundService failed" when it stops before it started.
+        Assert.True(loop.IsCompletedSuccessfully, loop.Status.ToString());
+    }
+
+    [Fact]
     public async Task Silent_session_is_marked_offline_after_three_missed_heartbeats()
     {
         var session = _presence.Open("node-1");
