@@ -99,6 +99,12 @@ public sealed class DataDirectory
         if (Kind(LockFile) == Entry.Directory) throw new StartupException($"{LockFile} is a directory, not a file");
         switch (Kind(Database))
         {
+            case Entry.Missing:
+                // `init` created it: without it the coordinator would start over silently, knowing no node, token or
+                // rollout (every agent then refused). Starting over is a decision, made by creating an empty file.
+                throw new StartupException($"database {Database} is missing (the data directory was initialised): restore it " +
+                    $"from a backup of {Path}; to start over with no nodes, tokens or rollouts, create it empty " +
+                    $"(`install -m 0600 /dev/null {Database}`, owned by the user the coordinator runs as)");
             case Entry.Directory:
                 throw new StartupException($"database {Database} is a directory, not a database file");
             case Entry.File:

@@ -149,6 +149,22 @@ public sealed class DataDirectoryTests : IDisposable
     }
 
     [Fact]
+    public void A_missing_database_is_refused_and_an_empty_one_is_a_deliberate_new_start()
+    {
+        Init();
+        var dir = new DataDirectory(DataPath);
+        File.Delete(dir.Database);
+        var e = Assert.Throws<StartupException>(() => dir.EnsureUsable());
+        Assert.StartsWith($"database {dir.Database} is missing (the data directory was initialised): restore it from a backup", e.Message);
+        Assert.False(File.Exists(dir.Database));
+
+        File.WriteAllBytes(dir.Database, []);
+        dir.EnsureUsable();
+        using var store = new CoordinatorStore(dir.Database);
+        Assert.Equal(0, store.Nodes.Count());
+    }
+
+    [Fact]
     public void A_missing_ca_key_says_to_restore_it_and_why_it_cannot_be_made_again()
     {
         Init();
