@@ -40,10 +40,13 @@ echo "==> Initialising a coordinator in $scratch/coordinator"
 echo "==> Starting the coordinator on $address (log: $scratch/coordinator.log)"
 "$coordinator" run --data-dir "$scratch/coordinator" --listen "$address" --metrics-listen 127.0.0.1:$((port + 1)) --heartbeat-interval 2s \
   >"$scratch/coordinator.log" 2>&1 &
-echo $! >>"$scratch/pids"
+coordinator_pid=$!
+echo $coordinator_pid >>"$scratch/pids"
 export NODEFLEET_CONFIG=$scratch/coordinator/admin.conf
 for _ in $(seq 1 100); do
   grep -q "serving on" "$scratch/coordinator.log" && break
+  # It stopped (the port is taken, say): its log says why.
+  kill -0 "$coordinator_pid" 2>/dev/null || { sed 's/^/    /' "$scratch/coordinator.log" >&2; echo "error: the coordinator did not start (log above)" >&2; exit 1; }
   sleep 0.1
 done
 
