@@ -155,16 +155,20 @@ public sealed class CliConnection : IDisposable
         || Causes(e).Any(x => x is HttpRequestException or AuthenticationException or TimeoutException);
 
     /// <summary>
-    /// The TLS handshake went through (from this side) and the connection was closed before the first HTTP/2 frame:
-    /// what a coordinator does to a client certificate it does not trust (TLS 1.3 tells the client after its side of
-    /// the handshake is done), and also what any server that drops the connection at that point looks like.
+    /// What a coordinator refusing the client certificate looks like from here: with TLS 1.3 the server's verdict comes
+    /// after the client's side of the handshake, so depending on timing the client sees either the connection closed
+    /// before the first HTTP/2 frame or the server's TLS alert during the handshake. Any server that drops the
+    /// connection or sends an alert looks the same, hence the probe that follows; a certificate this side refused (the
+    /// coordinator's) and a connection never made are not candidates.
     /// </summary>
     private static bool IsClosedAfterHandshake(RpcException e)
     {
         if (!IsTransportFailure(e)) return false;
         var causes = Causes(e).ToList();
-        if (causes.Any(x => x is SocketException or AuthenticationException or TimeoutException)) return false;
-        return causes.Any(x => x is ObjectDisposedException or IOException
+        if (causes.Any(x => x is SocketException or TimeoutException)) return false;
+        if (causes.Any(x => x is AuthenticationException a && a.Message.Contains("RemoteCertificateValidationCallback", StringComparison.Ordinal)))
+            return false;
+        return causes.Any(x => x is ObjectDisposedException or IOException or AuthenticationException
             || x is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.HttpProtocolError });
     }
 
