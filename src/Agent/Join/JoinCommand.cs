@@ -177,16 +177,9 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         }
     }
 
-    private static Exception? Innermost(RpcException e)
-    {
-        Exception? innermost = null;
-        for (var x = e.Status.DebugException; x is not null; x = x.InnerException) innermost = x;
-        return innermost;
-    }
+    private static Exception? Innermost(RpcException e) => RpcCauses.Of(e).LastOrDefault();
 
-    private static bool UntrustedCoordinator(RpcException e) =>
-        Innermost(e) is System.Security.Authentication.AuthenticationException a
-        && a.Message.Contains("RemoteCertificateValidationCallback", StringComparison.Ordinal);
+    private static bool UntrustedCoordinator(RpcException e) => Innermost(e) is { } x && RpcCauses.ServerCertificateRejected(x);
 
     /// <summary>gRPC's detail for a failed connection is generic ("Error connecting to subchannel."); the innermost cause says why.</summary>
     private static string Why(RpcException e) => Innermost(e) is { Message: { Length: > 0 } cause }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using NodeFleet.Agent.Host;
+using NodeFleet.IO;
 
 namespace NodeFleet.Agent.Join;
 
@@ -56,18 +57,10 @@ public static class NodeIdentity
         catch (CryptographicException e) { throw Unusable(path, what, $"not a PEM certificate ({e.Message})"); }
     }
 
-    private static string Read(string path, string what)
-    {
-        try { return File.ReadAllText(path); }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw Unusable(path, what, "missing");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw Unusable(path, what, e.Message);
-        }
-    }
+    private static string Read(string path, string what) =>
+        TextFiles.TryRead(path, out var text, out var reason)
+            ? text
+            : throw Unusable(path, what, reason == TextFiles.NoSuchFile ? "missing" : reason);
 
     private static AgentException Unusable(string path, string what, string problem) =>
         new($"{path} ({what}): {problem}. The node cannot prove who it is: restore the file from a backup, or join again " +

@@ -152,7 +152,7 @@ public sealed class CliConnection : IDisposable
 
     private static bool IsTransportFailure(RpcException e) =>
         e.StatusCode == StatusCode.Unavailable
-        || Causes(e).Any(x => x is HttpRequestException or AuthenticationException or TimeoutException);
+        || RpcCauses.Of(e).Any(x => x is HttpRequestException or AuthenticationException or TimeoutException);
 
     /// <summary>
     /// What a coordinator refusing the client certificate looks like from here: with TLS 1.3 the server's verdict comes
@@ -164,9 +164,9 @@ public sealed class CliConnection : IDisposable
     private static bool IsClosedAfterHandshake(RpcException e)
     {
         if (!IsTransportFailure(e)) return false;
-        var causes = Causes(e).ToList();
+        var causes = RpcCauses.Of(e).ToList();
         if (causes.Any(x => x is SocketException or TimeoutException)) return false;
-        if (causes.Any(x => x is AuthenticationException a && a.Message.Contains("RemoteCertificateValidationCallback", StringComparison.Ordinal)))
+        if (causes.Any(RpcCauses.ServerCertificateRejected))
             return false;
         return causes.Any(x => x is ObjectDisposedException or IOException or AuthenticationException
             || x is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.HttpProtocolError });
@@ -178,9 +178,9 @@ public sealed class CliConnection : IDisposable
     /// </summary>
     private static string TransportDetail(RpcException e, string address)
     {
-        var causes = Causes(e).ToList();
+        var causes = RpcCauses.Of(e).ToList();
         var innermost = causes.LastOrDefault();
-        if (innermost is AuthenticationException && innermost.Message.Contains("RemoteCertificateValidationCallback", StringComparison.Ordinal))
+        if (innermost is not null && RpcCauses.ServerCertificateRejected(innermost))
         {
             return $"TLS handshake failed: the coordinator's certificate is not issued by the CA in the config or is not valid for {address}";
         }
@@ -209,10 +209,6 @@ public sealed class CliConnection : IDisposable
     private static string OneLine(string text) =>
         string.Join(' ', text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
-    private static IEnumerable<Exception> Causes(RpcException e)
-    {
-        for (var x = e.Status.DebugException; x is not null; x = x.InnerException) yield return x;
-    }
 
     public void Dispose()
     {

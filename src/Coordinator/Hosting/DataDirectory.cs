@@ -219,14 +219,13 @@ public sealed class DataDirectory
         return cert.CopyWithPrivateKey(key);
     }
 
-    private static string ReadText(string path)
-    {
-        try { return File.ReadAllText(path); }
-        catch (FileNotFoundException) { throw new StartupException($"{path} is missing"); }
-        catch (DirectoryNotFoundException) { throw new StartupException($"{path} is missing"); }
-        catch (UnauthorizedAccessException) { throw new StartupException($"cannot read {path}: {PermissionDenied}"); }
-        catch (IOException e) { throw new StartupException($"cannot read {path}: {e.Message}"); }
-    }
+    private static string ReadText(string path) =>
+        NodeFleet.IO.TextFiles.TryRead(path, out var text, out var reason) ? text : throw new StartupException(reason switch
+        {
+            NodeFleet.IO.TextFiles.NoSuchFile => $"{path} is missing",
+            NodeFleet.IO.TextFiles.PermissionDenied => $"cannot read {path}: {PermissionDenied}",
+            _ => $"cannot read {path}: {reason}",
+        });
 
     public static X509Certificate2 ReadCertificate(string path)
     {

@@ -3,6 +3,12 @@ namespace NodeFleet.IO;
 /// <summary>Reads the files operators name (configs, plans, discovery files) with short reasons for failures.</summary>
 public static class TextFiles
 {
+    /// <summary>The reason <see cref="TryRead"/> gives for a path with nothing at it.</summary>
+    public const string NoSuchFile = "no such file";
+
+    /// <summary>The reason <see cref="TryRead"/> gives when this user may not read the file.</summary>
+    public const string PermissionDenied = "permission denied";
+
     /// <summary>
     /// The text of <paramref name="path"/>, or false with why it cannot be read: "it is a directory", "no such
     /// file", "permission denied", or the system's message for anything else.
@@ -24,11 +30,11 @@ public static class TextFiles
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            reason = "no such file";
+            reason = NoSuchFile;
         }
         catch (UnauthorizedAccessException)
         {
-            reason = "permission denied";
+            reason = PermissionDenied;
         }
         catch (IOException e)
         {
