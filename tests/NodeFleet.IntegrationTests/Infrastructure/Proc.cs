@@ -54,11 +54,40 @@ public static partial class Proc
         return psi;
     }
 
+    /// <summary>
+    /// A loopback port for a server under test, taken below the kernel's ephemeral range: a port the kernel hands
+    /// out (bind to 0) may be given again, as the source port of any outgoing connection the parallel tests make,
+    /// between this call and the server's bind. Ports here are handed out once per test process, each checked free.
+    /// </summary>
     public static int FreePort()
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        for (var attempt = 0; attempt < PortSpan; attempt++)
+        {
+            var port = PortBase + (int)((uint)Interlocked.Increment(ref _nextPort) % PortSpan);
+            try
+            {
+                using var l = new TcpListener(IPAddress.Loopback, port);
+                l.Start();
+                return port;
+            }
+            catch (SocketException) { }
+        }
+        throw new InvalidOperationException($"no free loopback port in {PortBase}-{PortBase + PortSpan - 1}");
+    }
+
+    private const int PortBase = 20000;
+    private static readonly int PortSpan = EphemeralLow() - PortBase;
+    // Two test processes at once (unit and integration) start far apart in the span.
+    private static int _nextPort = Environment.ProcessId * 997 % 10000;
+
+    private static int EphemeralLow()
+    {
+        try
+        {
+            var low = int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[0]);
+            return low > PortBase + 2000 ? low : 32768;
+        }
+        catch (IOException) { return 32768; }
     }
 
     [LibraryImport("libc", SetLastError = true)]
@@ -115,9 +144,24 @@ public sealed class BackgroundProc : IAsyncDisposable
         lock (_output) _output.AppendLine(line);
     }
 
-    public Task WaitForOutputAsync(string text, TimeSpan timeout) =>
-        Proc.WaitUntilAsync(() => Task.FromResult(Output.Contains(text, StringComparison.Ordinal)), timeout,
-            $"'{text}' in the output of {_process.StartInfo.FileName}; output so far:\n{Output}");
+    /// <summary>Waits for a line; a process that exits first, or a timeout, fails with the output it printed.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (_process.HasExited)
+            {
+                await _process.WaitForExitAsync(); // the last lines of output
+                if (Output.Contains(text, StringComparison.Ordinal)) return;
+                throw new InvalidOperationException(
+                    $"{_process.StartInfo.FileName} exited ({_process.ExitCode}) before printing '{text}'; its output:\n{Output}");
+            }
+            if (sw.Elapsed > timeout)
+                throw new TimeoutException($"timed out after {timeout.TotalSeconds:0}s waiting for '{text}' in the output of {_process.StartInfo.FileName}; output so far:\n{Output}");
+            await Task.Delay(100);
+        }
+    }
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
