@@ -23,12 +23,13 @@ public static class RunCommand
     /// <summary>
     /// Runs <paramref name="services"/> until <paramref name="ct"/> is cancelled: 0, or 1 when a service failed.
     /// Once <paramref name="settled"/> completes (start-up is over: the first connection), the start-up garbage is
-    /// returned to the system (<see cref="ReleaseStartupMemory"/>).
+    /// returned to the system (<see cref="ReleaseStartupMemory"/>, or <paramref name="releaseStartupMemory"/> in tests).
     /// </summary>
     public static async Task<int> RunAsync(IReadOnlyList<IHostedService> services, Task settled, ISystemdNotifier systemd,
-        ILogger log, CancellationToken ct)
+        ILogger log, CancellationToken ct, Action? releaseStartupMemory = null)
     {
-        _ = settled.ContinueWith(_ => ReleaseStartupMemory(), CancellationToken.None,
+        var release = releaseStartupMemory ?? ReleaseStartupMemory;
+        _ = settled.ContinueWith(_ => release(), CancellationToken.None,
             TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         var started = new List<IHostedService>();
         var exitCode = 0;
@@ -66,7 +67,7 @@ public static class RunCommand
     /// collections happen to reach it. Later garbage does not pile up: the agent's gen0 budget is small (GCgen0size in
     /// Agent.csproj).
     /// </summary>
-    private static void ReleaseStartupMemory() =>
+    internal static void ReleaseStartupMemory() =>
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
     /// <summary>Until termination is requested (0) or a background service ends with an error (1).</summary>
