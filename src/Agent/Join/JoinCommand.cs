@@ -81,7 +81,7 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         }
 
         using var cert = X509Certificate2.CreateFromPem(response.CertificatePem);
-        if (!Pki.ChainsTo(cert, ca, requireClientAuth: true, time.GetUtcNow()))
+        if (!Pki.ChainsTo(cert, ca, CertificateUsage.Client, time.GetUtcNow()))
             throw new AgentException("the certificate returned by the coordinator is not signed by its CA");
         if (!cert.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
             throw new AgentException("the certificate returned by the coordinator is not for this node's key");

@@ -131,7 +131,7 @@ public sealed class CliConnection : IDisposable
             return $"it expired on {client.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC";
         if (now < client.NotBefore.ToUniversalTime())
             return $"it is not valid before {client.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC (is this machine's clock right?)";
-        if (!Pki.ChainsTo(client, ca, requireClientAuth: true, now))
+        if (!Pki.ChainsTo(client, ca, CertificateUsage.Client, now))
             return "it is not issued by the fleet's CA (is clientCertificateData from another coordinator's admin.conf?)";
         return "the coordinator does not trust it (was its CA replaced since the config was written?)";
     }

@@ -17,5 +17,5 @@ public sealed class CertificateAuthority(X509Certificate2 certificate, ECDsa key
         Pki.IssueClient(Certificate, key, publicKey, nodeName, Roles.Nodes, NodeCertificateValidity, time.GetUtcNow());
 
     public bool Trusts(X509Certificate2 clientCertificate) =>
-        Pki.ChainsTo(clientCertificate, Certificate, requireClientAuth: true, time.GetUtcNow());
+        Pki.ChainsTo(clientCertificate, Certificate, CertificateUsage.Client, time.GetUtcNow());
 }

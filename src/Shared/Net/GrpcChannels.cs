@@ -35,7 +35,7 @@ public static class GrpcChannels
                     if (cert is null) return false;
                     if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
                     using var leaf = new X509Certificate2(cert);
-                    return Pki.ChainsTo(leaf, ca, requireClientAuth: false, clock.GetUtcNow());
+                    return Pki.ChainsTo(leaf, ca, CertificateUsage.Server, clock.GetUtcNow());
                 },
             },
         };

@@ -12,6 +12,13 @@ public static class Roles
     public const string Admins = "nodefleet:admins";
 }
 
+/// <summary>What a certificate is checked for: a TLS client (node, operator) or the coordinator's TLS server.</summary>
+public enum CertificateUsage
+{
+    Client,
+    Server,
+}
+
 /// <summary>Creates keys, CAs, CSRs and certificates (ECDSA P-256, SHA-256).</summary>
 public static class Pki
 {
@@ -82,19 +89,39 @@ public static class Pki
     public static string SpkiSha256(PublicKey key) =>
         Convert.ToHexStringLower(SHA256.HashData(key.ExportSubjectPublicKeyInfo()));
 
-    /// <summary>Checks that <paramref name="cert"/> chains to <paramref name="ca"/> and carries the clientAuth usage.</summary>
-    public static bool ChainsTo(X509Certificate2 cert, X509Certificate2 ca, bool requireClientAuth, DateTimeOffset now)
+    /// <summary>
+    /// Checks that <paramref name="cert"/> chains to <paramref name="ca"/>, is valid at <paramref name="now"/> and
+    /// names <paramref name="usage"/> in its extended key usage. The usage is what keeps the fleet's certificates apart:
+    /// the same CA signs the coordinator's serving certificate (serverAuth) and every node's and operator's client
+    /// certificate (clientAuth only), so a node's certificate must never pass as the coordinator's. A certificate
+    /// without the extension (valid for any use by the X.509 rules) is refused: this CA always writes it.
+    /// </summary>
+    public static bool ChainsTo(X509Certificate2 cert, X509Certificate2 ca, CertificateUsage usage, DateTimeOffset now)
     {
+        var oid = usage == CertificateUsage.Server ? ServerAuth : ClientAuth;
+        if (!HasUsage(cert, oid)) return false;
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.Add(ca);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.VerificationTime = now.UtcDateTime;
         chain.ChainPolicy.VerificationTimeIgnored = false;
-        if (requireClientAuth) chain.ChainPolicy.ApplicationPolicy.Add(ClientAuth);
+        chain.ChainPolicy.ApplicationPolicy.Add(oid);
         if (!chain.Build(cert)) return false;
         var root = chain.ChainElements[^1].Certificate;
         return root.RawData.AsSpan().SequenceEqual(ca.RawData);
+    }
+
+    private static bool HasUsage(X509Certificate2 cert, Oid usage)
+    {
+        foreach (var extension in cert.Extensions)
+        {
+            if (extension.Oid?.Value != "2.5.29.37") continue;
+            var eku = extension as X509EnhancedKeyUsageExtension ?? new X509EnhancedKeyUsageExtension(extension, extension.Critical);
+            foreach (var oid in eku.EnhancedKeyUsages)
+                if (oid.Value == usage.Value) return true;
+        }
+        return false;
     }
 
     public static (string CommonName, string? Role) ReadSubject(X509Certificate2 cert)

@@ -109,7 +109,7 @@ public sealed class DataDirectoryTests : IDisposable
         using var __ = key;
         using var configCa = config.CaCertificate();
         Assert.Equal(ca.RawData, configCa.RawData);
-        Assert.True(Pki.ChainsTo(client, ca, requireClientAuth: true, DateTimeOffset.UtcNow));
+        Assert.True(Pki.ChainsTo(client, ca, CertificateUsage.Client, DateTimeOffset.UtcNow));
     }
 
     [Fact]
@@ -122,7 +122,7 @@ public sealed class DataDirectoryTests : IDisposable
         var (ca, key) = dir.LoadCa();
         using var _ = ca;
         using var __ = key;
-        Assert.True(Pki.ChainsTo(serving, ca, requireClientAuth: false, DateTimeOffset.UtcNow));
+        Assert.True(Pki.ChainsTo(serving, ca, CertificateUsage.Server, DateTimeOffset.UtcNow));
         Assert.True(serving.MatchesHostname("coordinator.example.com"));
         Assert.True(serving.MatchesHostname("10.1.2.3"));
         Assert.True(serving.MatchesHostname("localhost"));

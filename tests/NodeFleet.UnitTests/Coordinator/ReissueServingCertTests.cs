@@ -36,7 +36,7 @@ public sealed class ReissueServingCertTests : IDisposable
         using var __ = key;
         using var serving = dir.LoadServing(ca);
         Assert.True(serving.HasPrivateKey);
-        Assert.True(Pki.ChainsTo(serving, ca, requireClientAuth: false, DateTimeOffset.UtcNow));
+        Assert.True(Pki.ChainsTo(serving, ca, CertificateUsage.Server, DateTimeOffset.UtcNow));
         foreach (var host in hosts) Assert.True(serving.MatchesHostname(host), host);
     }
 

@@ -47,7 +47,7 @@ public sealed class ClientConfigTests : IDisposable
         using var client = loaded.ClientCertificate();
         Assert.True(client.HasPrivateKey);
         Assert.Equal(("admin", (string?)Roles.Admins), Pki.ReadSubject(client));
-        Assert.True(Pki.ChainsTo(client, ca, requireClientAuth: true, DateTimeOffset.UtcNow));
+        Assert.True(Pki.ChainsTo(client, ca, CertificateUsage.Client, DateTimeOffset.UtcNow));
 
         // The private key really is the certificate's key (it outlives the key object Load imported it with).
         using var priv = client.GetECDsaPrivateKey()!;

@@ -48,7 +48,7 @@ public sealed class PkiTests : IDisposable
     public void Client_certificate_chains_to_its_ca_with_client_auth()
     {
         using var cert = IssueFromCsr("node-1", Now);
-        Assert.True(Pki.ChainsTo(cert, _ca, requireClientAuth: true, Now));
+        Assert.True(Pki.ChainsTo(cert, _ca, CertificateUsage.Client, Now));
     }
 
     [Fact]
@@ -57,8 +57,8 @@ public sealed class PkiTests : IDisposable
         using var cert = IssueFromCsr("node-1", Now);
         using var otherKey = Pki.NewKey();
         using var other = Pki.CreateCa(otherKey, "nodefleet-ca", TimeSpan.FromDays(3650), Now.AddYears(-2));
-        Assert.False(Pki.ChainsTo(cert, other, requireClientAuth: true, Now));
-        Assert.False(Pki.ChainsTo(cert, other, requireClientAuth: false, Now));
+        Assert.False(Pki.ChainsTo(cert, other, CertificateUsage.Client, Now));
+        Assert.False(Pki.ChainsTo(cert, other, CertificateUsage.Server, Now));
     }
 
     [Fact]
@@ -67,8 +67,26 @@ public sealed class PkiTests : IDisposable
         using var key = Pki.NewKey();
         using var serving = Pki.IssueServing(_ca, _caKey, key, "nodefleet-coordinator", ["localhost", "127.0.0.1"],
             TimeSpan.FromDays(365), Now);
-        Assert.True(Pki.ChainsTo(serving, _ca, requireClientAuth: false, Now));
-        Assert.False(Pki.ChainsTo(serving, _ca, requireClientAuth: true, Now));
+        Assert.True(Pki.ChainsTo(serving, _ca, CertificateUsage.Server, Now));
+        Assert.False(Pki.ChainsTo(serving, _ca, CertificateUsage.Client, Now));
+    }
+
+    [Fact]
+    public void A_node_certificate_is_not_a_server_certificate_whatever_its_name()
+    {
+        using var cert = IssueFromCsr("localhost", Now);
+        Assert.False(Pki.ChainsTo(cert, _ca, CertificateUsage.Server, Now));
+    }
+
+    [Fact]
+    public void A_certificate_of_the_ca_without_an_extended_key_usage_passes_for_neither_use()
+    {
+        using var key = Pki.NewKey();
+        var req = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
+        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        using var cert = req.Create(_ca.SubjectName, X509SignatureGenerator.CreateForECDsa(_caKey), Now.AddMinutes(-1), Now.AddDays(1), [1, 2, 3]);
+        Assert.False(Pki.ChainsTo(cert, _ca, CertificateUsage.Server, Now));
+        Assert.False(Pki.ChainsTo(cert, _ca, CertificateUsage.Client, Now));
     }
 
     [Fact]
@@ -76,8 +94,8 @@ public sealed class PkiTests : IDisposable
     {
         using var old = IssueFromCsr("node-1", Now.AddDays(-400), TimeSpan.FromDays(365));
         Assert.True(old.NotAfter.ToUniversalTime() < Now.UtcDateTime);
-        Assert.True(Pki.ChainsTo(old, _ca, requireClientAuth: true, Now.AddDays(-200)));
-        Assert.False(Pki.ChainsTo(old, _ca, requireClientAuth: true, Now));
+        Assert.True(Pki.ChainsTo(old, _ca, CertificateUsage.Client, Now.AddDays(-200)));
+        Assert.False(Pki.ChainsTo(old, _ca, CertificateUsage.Client, Now));
     }
 
     [Fact]
