@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using NodeFleet.Config;
 using NodeFleet.Agent.Execution;
 using NodeFleet.Agent.Host;
 using NodeFleet.Protocol.V1;
@@ -12,9 +13,21 @@ public static class ArtifactCache
     public static string HostPath(string sha256) => $"{Dir}/{sha256}";
 }
 
-/// <summary>`stage-artifacts`: downloads one artifact into the cache and checks its sha256; a mismatch touches nothing else.</summary>
-public sealed class StageArtifactStep(Artifact artifact, HttpClient http) : IStep
+/// <summary>
+/// Bounds of one artifact download, so that a mirror that stalls or streams without end fails the step with a reason
+/// instead of holding the plan worker (and every later plan and rollback) or filling /var/lib.
+/// </summary>
+public sealed record DownloadLimits(TimeSpan ResponseTimeout, TimeSpan StallTimeout, long MaxBytes)
 {
+    /// <summary>Headers within 2 minutes, no 60 s without a byte, at most 2 GiB (a kubelet is about 100 MB).</summary>
+    public static readonly DownloadLimits Default = new(TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(60), 2L << 30);
+}
+
+/// <summary>`stage-artifacts`: downloads one artifact into the cache and checks its sha256; a mismatch touches nothing else.</summary>
+public sealed class StageArtifactStep(Artifact artifact, HttpClient http, DownloadLimits? limits = null) : IStep
+{
+    private readonly DownloadLimits _limits = limits ?? DownloadLimits.Default;
+
     public string Id => $"download-{artifact.Name}";
 
     public Task<CheckResult> CheckAsync(StepContext ctx, CancellationToken ct)
@@ -30,24 +43,36 @@ public sealed class StageArtifactStep(Artifact artifact, HttpClient http) : ISte
         var cached = ctx.Files.Root.Path(ArtifactCache.HostPath(artifact.Sha256));
         Directory.CreateDirectory(Path.GetDirectoryName(cached)!);
         var tmp = $"{cached}.{Guid.NewGuid():N}.part";
+        // One timer for the whole download, re-armed before each wait: the response, then every read of the body.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var waitingFor = "";
         try
         {
-            using var response = await http.GetAsync(artifact.Url, HttpCompletionOption.ResponseHeadersRead, ct);
+            waitingFor = $"no response within {Durations.Format(_limits.ResponseTimeout)}";
+            deadline.CancelAfter(_limits.ResponseTimeout);
+            using var response = await http.GetAsync(artifact.Url, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
             if (!response.IsSuccessStatusCode)
                 throw new StepFailedException($"download of {artifact.Url} failed: HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+            if (response.Content.Headers.ContentLength is { } length && length > _limits.MaxBytes)
+                throw new StepFailedException($"download of {artifact.Url} refused: it is {length} bytes, more than the {_limits.MaxBytes} an artifact may have");
             string actual;
-            await using (var body = await response.Content.ReadAsStreamAsync(ct))
+            await using (var body = await response.Content.ReadAsStreamAsync(deadline.Token))
             await using (var file = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
             using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
             {
                 var buffer = new byte[81920];
                 long total = 0;
                 int n;
-                while ((n = await body.ReadAsync(buffer, ct)) > 0)
+                waitingFor = $"no data for {Durations.Format(_limits.StallTimeout)}";
+                while (true)
                 {
+                    deadline.CancelAfter(_limits.StallTimeout);
+                    if ((n = await body.ReadAsync(buffer, deadline.Token)) <= 0) break;
+                    total += n;
+                    if (total > _limits.MaxBytes)
+                        throw new StepFailedException($"download of {artifact.Url} stopped: more than the {_limits.MaxBytes} bytes an artifact may have");
                     hash.AppendData(buffer, 0, n);
                     await file.WriteAsync(buffer.AsMemory(0, n), ct);
-                    total += n;
                 }
                 await file.FlushAsync(ct);
                 file.Flush(flushToDisk: true);
@@ -58,14 +83,38 @@ public sealed class StageArtifactStep(Artifact artifact, HttpClient http) : ISte
                 throw new StepFailedException($"checksum mismatch for {artifact.Name} from {artifact.Url}: expected sha256 {artifact.Sha256}, got {actual}");
             File.Move(tmp, cached, overwrite: true);
         }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw new StepFailedException($"download of {artifact.Url} failed: {waitingFor}");
+        }
         catch (HttpRequestException e)
         {
-            throw new StepFailedException($"download of {artifact.Url} failed: {e.Message}", e);
+            throw new StepFailedException($"download of {artifact.Url} failed: {Causes(e)}", e);
+        }
+        catch (IOException e)
+        {
+            // The body's stream ended badly (connection reset mid-transfer), or the cache's disk failed (with its path).
+            throw new StepFailedException($"download of {artifact.Url} failed: {Causes(e)}", e);
         }
         finally
         {
             if (File.Exists(tmp)) File.Delete(tmp);
         }
+    }
+
+    /// <summary>
+    /// The messages of an exception and those behind it: HttpClient's own ("An error occurred while sending the
+    /// request.") says nothing; the socket's ("Connection refused (host:port)") does.
+    /// </summary>
+    internal static string Causes(Exception e)
+    {
+        var messages = new List<string>();
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is HttpRequestException && x.InnerException is not null && x.Message.StartsWith("An error occurred while sending", StringComparison.Ordinal)) continue;
+            if (!messages.Contains(x.Message)) messages.Add(x.Message);
+        }
+        return string.Join(": ", messages);
     }
 }
 

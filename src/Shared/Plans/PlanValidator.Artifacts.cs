@@ -60,11 +60,19 @@ public static partial class PlanValidator
         return $"bad sha256 '{shown}': must be exactly 64 lowercase hex digits (got {sha256.Length} characters{(sha256.All(char.IsAsciiHexDigit) ? "" : ", not all hex")})";
     }
 
-    /// <summary>Null when <paramref name="mode"/> is an octal file mode of 3 or 4 digits up to 0777, else why not.</summary>
+    /// <summary>
+    /// Null when <paramref name="mode"/> is an octal file mode of 3 or 4 digits up to 0755 that neither the group nor
+    /// others may write, else why not. The agent installs as root into system paths (/usr/bin/kubelet): a file any
+    /// local user may write there is a way to root.
+    /// </summary>
     public static string? ModeError(string mode)
     {
         if (!OctalMode().IsMatch(mode)) return $"mode '{mode}' must be an octal string of 3 or 4 digits, such as 0755";
-        if (mode.Length == 4 && mode[0] != '0') return $"mode '{mode}': setuid, setgid and sticky bits are not allowed (at most 0777)";
+        if (mode.Length == 4 && mode[0] != '0') return $"mode '{mode}': setuid, setgid and sticky bits are not allowed (at most 0755)";
+        var bits = Convert.ToInt32(mode, 8);
+        if ((bits & 0b000_010_010) != 0)
+            return $"mode '{mode}': the file would be writable by {((bits & 0b000_010_010) == 0b000_010_010 ? "its group and all users" : (bits & 0b000_000_010) != 0 ? "all users" : "its group")}, " +
+                   "and it is installed as root into a system path; use 0755 or 0555 (0644 for data files)";
         return null;
     }
 }
