@@ -102,8 +102,7 @@ public sealed class Journal : IDisposable
     /// <summary>Opens the database on first use only, so a dry run never creates it.</summary>
     public Journal(HostRoot root) : this(() =>
     {
-        var dir = root.Path(AgentPaths.StateDir);
-        Directory.CreateDirectory(dir);
+        var dir = StateDirectory.Ensure(root);
         var file = Path.Combine(dir, FileName);
         var db = NodeFleet.IO.LiteDbFiles.Open(file, "the agent's journal", () =>
         {

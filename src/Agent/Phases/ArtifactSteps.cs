@@ -41,6 +41,7 @@ public sealed class StageArtifactStep(Artifact artifact, HttpClient http, Downlo
     public async Task ApplyAsync(StepContext ctx, CancellationToken ct)
     {
         var cached = ctx.Files.Root.Path(ArtifactCache.HostPath(artifact.Sha256));
+        StateDirectory.Ensure(ctx.Files.Root);
         Directory.CreateDirectory(Path.GetDirectoryName(cached)!);
         var tmp = $"{cached}.{Guid.NewGuid():N}.part";
         // One timer for the whole download, re-armed before each wait: the response, then every read of the body.
