@@ -18,7 +18,10 @@ public static class ApplyCommand
         var options = new PlanExecutor.Options(ignorePreflight);
         if (dryRun)
         {
-            foreach (var e in await executor.DryRunAsync(plan, options, ct)) output.WriteLine(DryRunText.Format(e));
+            var entries = await executor.DryRunAsync(plan, options, ct);
+            foreach (var e in entries) output.WriteLine(DryRunText.Format(e));
+            if (DryRunVerdict.WouldStop(entries.Select(e => (e.Phase, e.Step, e.Outcome)), "on this node") is { } stop)
+                throw new AgentException(stop);
             return 0;
         }
         var run = await executor.ApplyAsync(plan, options, ct);

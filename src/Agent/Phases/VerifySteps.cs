@@ -25,6 +25,8 @@ public sealed class VerifyImagesStep(IReadOnlyList<string> images) : IStep
     public async Task<CheckResult> CheckAsync(StepContext ctx, CancellationToken ct)
     {
         if (ctx.Images is null) return new CheckResult.Satisfied("no image service to ask");
+        // A runtime that does not answer is the reason, not each image's failed lookup.
+        if (await ctx.Images.ProbeAsync(ct) is { } problem) return new CheckResult.Blocked($"cannot look for the images: {problem}");
         var missing = new List<string>();
         foreach (var i in images)
         {

@@ -157,8 +157,10 @@ public static class PlanCommands
             var result = await connection.CallAsync((c, o) => c.DiffPlanAsync(request, o), ct, DiffTimeout);
             if (format.IsDocument()) Formats.Write(env.Out, Formats.ToNode(result), format);
             else await env.Out.WriteAsync(PlanViews.Diff(result));
-            if (result.Error.Length == 0) return 0;
-            await env.Error.WriteLineAsync($"error: {result.Error}");
+            var error = result.Error.Length > 0 ? result.Error
+                : DryRunVerdict.WouldStop(result.Steps.Select(s => (s.Phase, s.Step, s.Outcome)), $"on node {request.Node}");
+            if (error is null) return 0;
+            await env.Error.WriteLineAsync($"error: {error}");
             return 1;
         });
         return command;
