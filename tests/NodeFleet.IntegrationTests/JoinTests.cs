@@ -122,6 +122,26 @@ public sealed class JoinTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_deleted_node_joins_again_under_its_name_without_naming_it()
+    {
+        var (token, hash) = await _cluster.CreateTokenAsync("--usages", "3");
+        var agent = _cluster.NewAgent("back");
+        Assert.Equal(0, (await agent.JoinAsync(["--token", token, "--ca-cert-hash", hash, "--node-name", "back", _cluster.Address])).ExitCode);
+        await _cluster.CliOkAsync("node", "delete", "back");
+        Assert.Null(await _cluster.NodeAsync("back"));
+
+        var again = await agent.JoinAsync(["--token", token, "--ca-cert-hash", hash, _cluster.Address]);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.NotNull(await _cluster.NodeAsync("back"));
+
+        // Another name is refused with both ways out.
+        var other = await agent.JoinAsync(["--token", token, "--ca-cert-hash", hash, "--node-name", "elsewhere", _cluster.Address]);
+        Assert.Equal(1, other.ExitCode);
+        Assert.Contains("already joined as back; to join it under the name elsewhere instead, remove", other.StdErr);
+        Assert.Contains("leave out --node-name to join again as back", other.StdErr);
+    }
+
+    [Fact]
     public async Task Discovery_file_join_works_without_a_pin()
     {
         var (token, _) = await _cluster.CreateTokenAsync();

@@ -42,12 +42,15 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         Dictionary<string, string> labels;
         try { labels = LabelSyntax.ParseAssignments(o.Labels); }
         catch (FormatException e) { throw new AgentException($"--labels: {e.Message}"); }
-        var nodeName = (o.NodeName ?? System.Net.Dns.GetHostName()).ToLowerInvariant();
+        // A machine that joined before joins again under the name it has (after `nodefleet node delete`, say),
+        // unless another name is asked for; a first join takes the host name.
+        var existing = AgentConfig.Load(root);
+        var nodeName = (o.NodeName ?? existing?.NodeName ?? System.Net.Dns.GetHostName()).ToLowerInvariant();
         var nameError = LabelSyntax.NodeNameError(nodeName);
         if (nameError is not null) throw new AgentException(nameError);
-        var existing = AgentConfig.Load(root);
         if (existing is not null && existing.NodeName != nodeName)
-            throw new AgentException($"this machine already joined as {existing.NodeName}; remove {root.Path(AgentPaths.ConfigFile)} and {root.Path(AgentPaths.PkiDir)} to join under another name");
+            throw new AgentException($"this machine already joined as {existing.NodeName}; to join it under the name {nodeName} instead, " +
+                $"remove {root.Path(AgentPaths.ConfigFile)} and {root.Path(AgentPaths.PkiDir)} first (or leave out --node-name to join again as {existing.NodeName})");
 
         var (address, ca) = await DiscoverAsync(o, token, pin, ct);
 

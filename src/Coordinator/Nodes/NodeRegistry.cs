@@ -73,7 +73,7 @@ public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, Ce
     {
         var node = store.Nodes.FindById(nodeName)
             ?? throw new RpcException(new Status(StatusCode.PermissionDenied,
-                $"node {nodeName} is not registered (it was deleted); join it again with a new token"));
+                $"node {nodeName} is not registered (it was deleted); join it again with a new token (`nodefleet-agent join --token TOKEN --ca-cert-hash HASH ADDRESS` on the node: it keeps its name)"));
         if (node.CertificateFingerprint != Fingerprint(clientCertificate))
             throw new RpcException(new Status(StatusCode.PermissionDenied,
                 $"the certificate presented for node {nodeName} is no longer valid (the node was deleted or joined again with another key)"));
