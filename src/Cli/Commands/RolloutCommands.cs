@@ -221,7 +221,7 @@ public static class RolloutCommands
             if (following)
             {
                 // On a terminal each poll redraws the view; into a pipe or file only what changed is appended.
-                var redraw = ReferenceEquals(env.Out, Console.Out) && !Console.IsOutputRedirected;
+                var redraw = ReferenceEquals(TerminalWriter.Unwrap(env.Out), Console.Out) && !Console.IsOutputRedirected;
                 return await WatchAsync(Get, redraw, env.Time, (d, c) => Task.Delay(d, env.Time, c), env.Out, env.Error, ct);
             }
             var rollout = await Get(ct);
@@ -258,7 +258,12 @@ public static class RolloutCommands
             {
                 var rollout = await get(ct);
                 warned = null;
-                if (redraw) await output.WriteAsync(ClearScreen + RolloutViews.Status(rollout, time.GetUtcNow()));
+                if (redraw)
+                {
+                    // The clear is the CLI's own sequence; the status, text from the coordinator, stays escaped.
+                    await TerminalWriter.WriteControlAsync(output, ClearScreen);
+                    await output.WriteAsync(RolloutViews.Status(rollout, time.GetUtcNow()));
+                }
                 else await output.WriteAsync(log.Observe(rollout));
                 await output.FlushAsync(CancellationToken.None);
                 if (RolloutViews.IsFinal(rollout.State))

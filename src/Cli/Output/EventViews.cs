@@ -45,7 +45,8 @@ public sealed class EventLines
         var sb = new StringBuilder();
         for (var i = 0; i < cells.Count; i++)
         {
-            var cell = cells[i].ReplaceLineEndings(" ").Replace('\t', ' ');
+            // One line per event, whatever the message holds: newlines, tabs and control characters shown escaped.
+            var cell = TerminalText.Line(cells[i]);
             if (i == cells.Count - 1)
             {
                 sb.Append(cell);

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -46,12 +48,35 @@ public static class Formats
     public static JsonObject List(IEnumerable<IMessage> items) =>
         new() { ["items"] = new JsonArray(items.Select(m => (JsonNode?)ToNode(m)).ToArray()) };
 
-    public static string ToJson(JsonNode node) => node.ToJsonString(Indented) + "\n";
+    public static string ToJson(JsonNode node) => EscapeBidi(node.ToJsonString(Indented)) + "\n";
 
     /// <summary>One line of JSON Lines: the document on a single line, then a newline.</summary>
-    public static string ToJsonLine(JsonNode node) => node.ToJsonString(Compact) + "\n";
+    public static string ToJsonLine(JsonNode node) => EscapeBidi(node.ToJsonString(Compact)) + "\n";
 
-    public static string ToYaml(JsonNode node) => Yaml.Serialize(ToPlain(node));
+    /// <summary>
+    /// The document as YAML. A string holding a control or bidi character is double-quoted (<see cref="YamlScalarStyles"/>),
+    /// where YamlDotNet writes each control as an escape ("\e", "\x9B", "\N") and <see cref="EscapeBidi"/> each bidi
+    /// character as "\u202E": the same string when read back, nothing raw for a terminal to act on.
+    /// </summary>
+    public static string ToYaml(JsonNode node) => EscapeBidi(Yaml.Serialize(ToPlain(node)));
+
+    /// <summary>
+    /// The bidi embeddings, overrides and isolates as "\u202E" escapes, which JSON strings and YAML double-quoted
+    /// scalars both read back as the character itself: the encoders escape control characters already, not these,
+    /// and raw they would reorder the text around them on a terminal. Only valid where every one of them is inside a
+    /// JSON string or a double-quoted YAML scalar, which is the case for the documents written here.
+    /// </summary>
+    private static string EscapeBidi(string document)
+    {
+        if (!document.Any(TerminalText.IsBidiControl)) return document;
+        var sb = new StringBuilder(document.Length + 16);
+        foreach (var c in document)
+        {
+            if (TerminalText.IsBidiControl(c)) sb.Append(@"\u").Append(((int)c).ToString("X4", CultureInfo.InvariantCulture));
+            else sb.Append(c);
+        }
+        return sb.ToString();
+    }
 
     /// <summary>Writes a document as JSON or YAML; the table formats are the caller's business.</summary>
     public static void Write(TextWriter writer, JsonNode node, OutputFormat format) => writer.Write(format switch

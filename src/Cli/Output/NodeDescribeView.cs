@@ -69,14 +69,15 @@ public static class NodeDescribeView
 
     /// <summary>
     /// Lines as "Key:" padded to one value column for the whole view; an empty key continues the previous
-    /// value (another label), a null value is a section heading.
+    /// value (another label), a null value is a section heading. A value is one line: a newline in a fact or label
+    /// is shown as "\n" (<see cref="TerminalText.Line"/>), so it cannot start a line that looks like another field.
     /// </summary>
     private static void AppendAligned(StringBuilder sb, IReadOnlyList<(string Key, string? Value)> lines, int column)
     {
         foreach (var (key, value) in lines)
         {
             var head = key.Length == 0 ? "" : key + ":";
-            sb.Append(value is null ? head : head.PadRight(column) + value).Append('\n');
+            sb.Append(value is null ? head : head.PadRight(column) + TerminalText.Line(value)).Append('\n');
         }
     }
 

@@ -183,10 +183,13 @@ public static class PlanRunViews
             sb.Append(i == 0 ? first : rest).Append(i == 0 ? lines[i] : lines[i].TrimStart('\t')).Append('\n');
     }
 
-    /// <summary>The lines of a text, without the empty line a final newline would leave.</summary>
+    /// <summary>
+    /// The lines of a text, without the empty line a final newline would leave. Only "\n" and "\r\n" end a line: a
+    /// lone carriage return (or a form feed, NEL, …) stays in its line, to be shown escaped, not acted on.
+    /// </summary>
     public static IReadOnlyList<string> Lines(string text)
     {
-        var normalized = text.ReplaceLineEndings("\n").TrimEnd('\n');
+        var normalized = text.Replace("\r\n", "\n", StringComparison.Ordinal).TrimEnd('\n');
         return normalized.Length == 0 ? [] : normalized.Split('\n').Select(l => l.TrimEnd()).ToList();
     }
 }

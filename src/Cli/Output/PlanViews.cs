@@ -54,10 +54,13 @@ public static class PlanViews
         return sb.ToString();
     }
 
-    /// <summary>The diff's lines verbatim, four spaces in (an empty line stays empty).</summary>
+    /// <summary>
+    /// The diff's lines verbatim, four spaces in (an empty line stays empty); as in <see cref="PlanRunViews.Lines"/>,
+    /// only "\n" and "\r\n" end a line.
+    /// </summary>
     private static void AppendDiff(StringBuilder sb, string diff)
     {
-        foreach (var line in diff.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n'))
+        foreach (var line in diff.Replace("\r\n", "\n", StringComparison.Ordinal).TrimEnd('\n').Split('\n'))
             sb.Append(line.Length == 0 ? "" : "    " + line).Append('\n');
     }
 

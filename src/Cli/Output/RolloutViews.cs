@@ -330,9 +330,10 @@ public static class RolloutViews
 
     private static int Column(IEnumerable<(string Key, string Value)> lines) => lines.Max(l => l.Key.Length + 1) + 2;
 
+    /// <summary>"Key:" padded to the value column, then the value on that one line (newlines in it shown as "\n").</summary>
     private static void AppendAligned(StringBuilder sb, IEnumerable<(string Key, string Value)> lines, int column)
     {
-        foreach (var (key, value) in lines) sb.Append((key + ":").PadRight(column)).Append(value).Append('\n');
+        foreach (var (key, value) in lines) sb.Append((key + ":").PadRight(column)).Append(TerminalText.Line(value)).Append('\n');
     }
 }
 

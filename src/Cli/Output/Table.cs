@@ -58,9 +58,9 @@ public sealed class Table(params string[] headers)
     public void WriteTo(TextWriter writer, string indent = "") => writer.Write(Render(indent));
 
     /// <summary>
-    /// A cell never spans lines, even when a free-text field (a description, an event message) contains newlines;
-    /// tabs (as in preflight error lists) become spaces so they cannot throw the columns out.
+    /// A cell never spans lines, even when a free-text field (a description, an event message) contains newlines: they
+    /// are shown as "\n", tabs as "\t" (so they cannot throw the columns out), and control characters escaped, before
+    /// the column widths are measured (see <see cref="TerminalText.Line"/>). Cells are plain text, never markup.
     /// </summary>
-    private static string OneLine(string cell) =>
-        cell.Contains('\n') || cell.Contains('\r') || cell.Contains('\t') ? cell.ReplaceLineEndings(" ").Replace('\t', ' ') : cell;
+    private static string OneLine(string cell) => TerminalText.Line(cell);
 }

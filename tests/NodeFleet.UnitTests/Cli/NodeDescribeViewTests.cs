@@ -142,6 +142,6 @@ public class NodeDescribeViewTests
         var d = Description();
         d.Events[0].Message = "preflight found errors:\n\t[ERROR Swap]: swap is on";
         var view = NodeDescribeView.Render(d, Now);
-        Assert.EndsWith("Warning   PlanFailed   preflight found errors:  [ERROR Swap]: swap is on\n", view);
+        Assert.EndsWith("Warning   PlanFailed   preflight found errors:\\n\\t[ERROR Swap]: swap is on\n", view);
     }
 }
