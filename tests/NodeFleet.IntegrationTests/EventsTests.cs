@@ -31,7 +31,9 @@ public sealed class EventsTests : IAsyncLifetime
     public async Task Labels_and_deletes_are_listed_as_events()
     {
         await _cluster.JoinedOnlineAgentAsync("n1");
-        await _cluster.CliOkAsync("node", "label", "n1", "zone=a");
+        Assert.Equal("node/n1 labeled\n", await _cluster.CliOkAsync("node", "label", "n1", "zone=a"));
+        // The same again, or removing a label that is not there, changes nothing and records nothing.
+        Assert.Equal("node/n1 not labeled\n", await _cluster.CliOkAsync("node", "label", "n1", "zone=a", "nosuch-", "--overwrite"));
         await _cluster.CliOkAsync("node", "delete", "n1");
 
         var table = (await _cluster.CliOkAsync("events")).Split('\n', StringSplitOptions.RemoveEmptyEntries);

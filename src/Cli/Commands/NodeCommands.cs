@@ -100,8 +100,8 @@ public static class NodeCommands
             foreach (var (key, value) in parsed.Set) request.Set[key] = value;
             request.Remove.AddRange(parsed.Remove);
             using var connection = global.Connect(p, env);
-            var node = await connection.CallAsync((c, o) => c.LabelNodeAsync(request, o), ct);
-            await env.Out.WriteLineAsync($"node/{node.Name} labeled");
+            var result = await connection.CallAsync((c, o) => c.LabelNodeAsync(request, o), ct);
+            await env.Out.WriteLineAsync($"node/{result.Node.Name} {(result.Changed ? "labeled" : "not labeled")}");
             return 0;
         });
         return command;

@@ -14,6 +14,7 @@ public static class EventWrites
     public static void AddEvent(this CoordinatorStore store, EventBus bus, EventRecord record)
     {
         if (record.Id == ObjectId.Empty) record.Id = ObjectId.NewObjectId();
+        record.Time = StoredTime.Of(record.Time);
         store.Events.Insert(record);
         store.OnCommitted(() => bus.Publish(record));
     }

@@ -123,7 +123,8 @@ public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, Ce
         }
     });
 
-    public async Task<NodeRecord> LabelAsync(string name, IReadOnlyDictionary<string, string> set,
+    /// <summary>Sets and removes labels; Changed is false (and nothing is written or recorded) when none would change.</summary>
+    public async Task<(NodeRecord Node, bool Changed)> LabelAsync(string name, IReadOnlyDictionary<string, string> set,
         IReadOnlyCollection<string> remove, bool overwrite)
     {
         foreach (var (k, v) in set)
@@ -145,12 +146,16 @@ public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, Ce
                     throw new RpcException(new Status(StatusCode.FailedPrecondition,
                         $"node {name} already has label {k}={old}; use --overwrite to change it"));
             }
+            // Only what changes is written and recorded, as kubectl does ("not labeled").
+            var changes = set.Where(kv => !(node.Labels.TryGetValue(kv.Key, out var old) && old == kv.Value))
+                .Select(kv => $"{kv.Key}={kv.Value}")
+                .Concat(remove.Where(node.Labels.ContainsKey).Select(k => $"{k}-")).ToList();
+            if (changes.Count == 0) return (node, false);
             foreach (var (k, v) in set) node.Labels[k] = v;
             foreach (var k in remove) node.Labels.Remove(k);
             s.Nodes.Update(node);
-            var changes = set.Select(kv => $"{kv.Key}={kv.Value}").Concat(remove.Select(k => $"{k}-"));
             AddEvent(s, time.GetUtcNow().UtcDateTime, "Normal", "Labeled", name, string.Join(",", changes));
-            return node;
+            return (node, true);
         });
     }
 

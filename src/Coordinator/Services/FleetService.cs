@@ -77,8 +77,11 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
     public override Task<DryRunResult> DiffPlan(ApplyPlanRequest request, ServerCallContext context) =>
         plans.DiffAsync(request, context.CancellationToken);
 
-    public override async Task<Node> LabelNode(LabelNodeRequest request, ServerCallContext context) =>
-        ToMessage(await registry.LabelAsync(request.Name, request.Set, request.Remove, request.Overwrite));
+    public override async Task<LabelNodeResponse> LabelNode(LabelNodeRequest request, ServerCallContext context)
+    {
+        var (node, changed) = await registry.LabelAsync(request.Name, request.Set, request.Remove, request.Overwrite);
+        return new LabelNodeResponse { Node = ToMessage(node), Changed = changed };
+    }
 
     public override async Task<DeleteNodeResponse> DeleteNode(DeleteNodeRequest request, ServerCallContext context)
     {

@@ -23,7 +23,7 @@ public sealed class TokenService(CoordinatorStore store, TimeProvider time)
         if (usages < 0) throw new RpcException(new Status(StatusCode.InvalidArgument, "usages must be 0 (unlimited) or more"));
         var effectiveTtl = ttl ?? DefaultTtl;
         if (effectiveTtl < TimeSpan.Zero) throw new RpcException(new Status(StatusCode.InvalidArgument, "ttl must not be negative"));
-        var now = time.GetUtcNow().UtcDateTime;
+        var now = StoredTime.Of(time.GetUtcNow().UtcDateTime);
         var record = new TokenRecord
         {
             Id = token.Id,

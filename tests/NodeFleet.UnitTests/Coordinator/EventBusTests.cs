@@ -120,6 +120,7 @@ public sealed class EventBusTests : IAsyncLifetime
     [Fact]
     public async Task Registry_changes_publish_their_events_once_committed()
     {
+        _rig.Time.Advance(TimeSpan.FromTicks(1234)); // a time finer than the store keeps
         using var s = _rig.Events.Subscribe();
         var token = await _rig.CreateTokenAsync();
         (await _rig.JoinAsync(token, "node-1")).Key.Dispose();
@@ -133,6 +134,8 @@ public sealed class EventBusTests : IAsyncLifetime
         Assert.Equal(["Joined", "Labeled", "Online", "Offline", "Deleted"], events.Select(e => e.Reason));
         Assert.All(events, e => Assert.Equal("node-1", e.Node));
         Assert.All(events, e => Assert.NotNull(_rig.Store.Events.FindById(e.Id)));
+        // What a watcher is sent is what a later listing reads back, to the tick.
+        Assert.All(events, e => Assert.Equal(_rig.Store.Events.FindById(e.Id).Time, e.Time));
         Assert.Equal("zone=a", events[1].Message);
     }
 }

@@ -38,7 +38,8 @@ public sealed class NodeRegistryStateTests : IAsyncLifetime
     public async Task Label_adds_and_removes()
     {
         _rig.Time.Advance(TimeSpan.FromSeconds(1));
-        var node = await _rig.Registry.LabelAsync("node-1", Set(("gpu", "nvidia")), ["zone"], overwrite: false);
+        var (node, changed) = await _rig.Registry.LabelAsync("node-1", Set(("gpu", "nvidia")), ["zone"], overwrite: false);
+        Assert.True(changed);
         Assert.Equal(Set(("role", "worker"), ("gpu", "nvidia")), node.Labels);
         Assert.Equal(node.Labels, _rig.Registry.Get("node-1").Labels);
         var ev = _rig.Registry.Events("node-1", 10).Last();
@@ -47,10 +48,18 @@ public sealed class NodeRegistryStateTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Label_with_the_same_value_needs_no_overwrite()
+    public async Task Label_with_the_same_value_needs_no_overwrite_and_changes_nothing()
     {
-        var node = await _rig.Registry.LabelAsync("node-1", Set(("role", "worker")), [], overwrite: false);
+        var events = _rig.Registry.Events("node-1", 100).Count;
+        var (node, changed) = await _rig.Registry.LabelAsync("node-1", Set(("role", "worker")), [], overwrite: true);
+        Assert.False(changed);
         Assert.Equal("worker", node.Labels["role"]);
+        Assert.Equal(events, _rig.Registry.Events("node-1", 100).Count);
+
+        // Only what changes is in the event.
+        (_, changed) = await _rig.Registry.LabelAsync("node-1", Set(("role", "worker"), ("gpu", "nvidia")), ["nope"], overwrite: false);
+        Assert.True(changed);
+        Assert.Equal("gpu=nvidia", _rig.Registry.Events("node-1", 100).Last().Message);
     }
 
     [Fact]
@@ -64,7 +73,7 @@ public sealed class NodeRegistryStateTests : IAsyncLifetime
         // Nothing of the refused change was applied, not even the new label.
         Assert.Equal(Set(("role", "worker"), ("zone", "a")), _rig.Registry.Get("node-1").Labels);
 
-        var node = await _rig.Registry.LabelAsync("node-1", Set(("role", "master")), [], overwrite: true);
+        var (node, _) = await _rig.Registry.LabelAsync("node-1", Set(("role", "master")), [], overwrite: true);
         Assert.Equal("master", node.Labels["role"]);
         Assert.Equal("master", _rig.Registry.Get("node-1").Labels["role"]);
     }
@@ -72,8 +81,11 @@ public sealed class NodeRegistryStateTests : IAsyncLifetime
     [Fact]
     public async Task Removing_a_missing_label_is_harmless()
     {
-        var node = await _rig.Registry.LabelAsync("node-1", Set(), ["nope"], overwrite: false);
+        var events = _rig.Registry.Events("node-1", 100).Count;
+        var (node, changed) = await _rig.Registry.LabelAsync("node-1", Set(), ["nope"], overwrite: false);
+        Assert.False(changed);
         Assert.Equal(Set(("role", "worker"), ("zone", "a")), node.Labels);
+        Assert.Equal(events, _rig.Registry.Events("node-1", 100).Count);
     }
 
     [Fact]

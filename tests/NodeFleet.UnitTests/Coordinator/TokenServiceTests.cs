@@ -29,6 +29,16 @@ public sealed class TokenServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_times_answered_at_creation_are_those_listed_later()
+    {
+        _rig.Time.Advance(TimeSpan.FromTicks(1234)); // a time finer than the store keeps
+        var (_, record) = await Tokens.CreateAsync(null, TimeSpan.FromHours(1), 0, "");
+        var stored = Assert.Single(Tokens.List());
+        Assert.Equal(record.CreatedAt, stored.CreatedAt);
+        Assert.Equal(record.ExpiresAt, stored.ExpiresAt);
+    }
+
+    [Fact]
     public async Task Ttl_zero_never_expires()
     {
         var (token, record) = await Tokens.CreateAsync(null, TimeSpan.Zero, 0, "");
