@@ -16,7 +16,7 @@ using Serilog.Extensions.Logging;
 
 var rootOption = new Option<string>("--root")
 {
-    Description = "Host root: every host path the agent reads or writes is under it (default /)",
+    Description = "Host root: every host path the agent reads or writes is under it",
     Recursive = true,
     DefaultValueFactory = _ => "/",
 };
@@ -24,13 +24,13 @@ var logFormat = new Option<string>("--log-format") { Description = "text (defaul
 var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging", Recursive = true };
 var systemctl = new Option<string>("--systemctl")
 {
-    Description = $"systemctl binary the agent drives (default {Systemctl.DefaultPath}; a host path, not under --root)",
+    Description = "systemctl binary the agent drives (a host path, not under --root)",
     Recursive = true,
     DefaultValueFactory = _ => Systemctl.DefaultPath,
 };
 var kubeletHealthz = new Option<string>("--kubelet-healthz")
 {
-    Description = "Kubelet health URL checked by the verify phase (default http://127.0.0.1:10248/healthz)",
+    Description = "Kubelet health URL checked by the verify phase",
     Recursive = true,
     DefaultValueFactory = _ => "http://127.0.0.1:10248/healthz",
 };
@@ -122,7 +122,18 @@ root.Subcommands.Add(apply);
 root.Subcommands.Add(reset);
 // SIGTERM (systemd stopping the unit) and Ctrl+C cancel the command's token; the command then gets as long as `run`
 // gives its services to stop (the unit's TimeoutStopSec) before the process exits regardless.
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration
+var parsed = root.Parse(args.Length == 0 ? ["--help"] : args);
+if (parsed.Action is System.CommandLine.Invocation.ParseErrorAction)
+{
+    // Like every other failure ("error: ..."), on stderr, plus where to look, instead of the whole help on stdout.
+    foreach (var error in parsed.Errors) Console.Error.WriteLine($"error: {error.Message}");
+    var names = new List<string>();
+    for (System.CommandLine.Parsing.SymbolResult? r = parsed.CommandResult; r is not null; r = r.Parent)
+        if (r is System.CommandLine.Parsing.CommandResult c) names.Insert(0, c.Command is RootCommand ? "nodefleet-agent" : c.Command.Name);
+    Console.Error.WriteLine($"Run '{string.Join(' ', names)} --help' for usage.");
+    return 1;
+}
+return await parsed.InvokeAsync(new InvocationConfiguration
 {
     ProcessTerminationTimeout = RunCommand.ShutdownTimeout + TimeSpan.FromSeconds(5),
 });
