@@ -216,6 +216,55 @@ public sealed class AgentApplyTests
         Assert.Contains("nothing to reset", (await node.AgentAsync(["reset"])).StdOut);
     }
 
+    [Fact]
+    public async Task A_symlinked_directory_below_an_allowed_root_fails_the_plan_and_nothing_is_written_through_it()
+    {
+        using var node = NewNode();
+        var outside = Path.Combine(node.Scratch, "outside");
+        Directory.CreateDirectory(outside);
+        Directory.CreateDirectory(node.HostPath("/etc/containerd/certs.d"));
+        Directory.CreateSymbolicLink(node.HostPath("/etc/containerd/certs.d/registry.k8s.io"), outside);
+        var before = node.Snapshot();
+
+        var dry = await ApplyAsync(node, Plan, null, "--dry-run");
+        Assert.Contains("[containerd-config/hosts-toml-registry-k8s-io] blocked: /etc/containerd/certs.d/registry.k8s.io is a symbolic link", dry.StdOut);
+
+        var r = await ApplyAsync(node, Plan);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("error execution phase containerd-config/hosts-toml-registry-k8s-io: /etc/containerd/certs.d/registry.k8s.io is a symbolic link", r.All);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(outside));
+        Assert.Equal(before, node.Snapshot());
+    }
+
+    [Fact]
+    public async Task A_symlinked_binary_is_replaced_not_written_through_and_reset_links_it_again_without_copying_its_target()
+    {
+        await using var http = await HttpFiles.StartAsync();
+        using var node = NewNode();
+        var secret = Path.Combine(node.Scratch, "secret");
+        File.WriteAllText(secret, "the secret\n");
+        File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Directory.CreateDirectory(node.HostPath("/usr/local/bin"));
+        File.CreateSymbolicLink(node.HostPath("/usr/local/bin/crictl"), secret);
+        var body = "#!/bin/sh\necho crictl\n"u8.ToArray();
+        var (url, sha) = http.Add("crictl", body);
+
+        var r = await ApplyAsync(node, PlanWithArtifact("crictl", url, sha));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Null(new FileInfo(node.HostPath("/usr/local/bin/crictl")).LinkTarget);
+        Assert.Equal(body, File.ReadAllBytes(node.HostPath("/usr/local/bin/crictl")));
+        Assert.Equal("the secret\n", File.ReadAllText(secret));
+        var backups = node.HostPath("/var/lib/nodefleet-agent/backups");
+        Assert.DoesNotContain("the secret\n", Directory.Exists(backups) ? Directory.GetFiles(backups).Select(File.ReadAllText) : []);
+
+        var reset = await node.AgentAsync(["reset"]);
+        Assert.True(reset.ExitCode == 0, reset.ToString());
+        Assert.Contains("restore /usr/local/bin/crictl", reset.StdOut);
+        Assert.Equal(secret, new FileInfo(node.HostPath("/usr/local/bin/crictl")).LinkTarget);
+        Assert.Equal("the secret\n", File.ReadAllText(secret));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(secret));
+    }
+
     [Theory]
     [InlineData("unknown-runtime.yaml", "kind: containerd", "kind: rkt", 8)]
     [InlineData("shell.yaml", "node-labels: \"tier=web\"", "node-labels: \"tier=web;reboot\"", 14)]

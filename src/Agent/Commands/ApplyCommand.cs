@@ -37,6 +37,9 @@ public static class ApplyCommand
         if (actions.Count == 0) output.WriteLine("nothing to reset: NodeFleet has not written anything on this node");
         foreach (var a in actions)
             output.WriteLine(dryRun && (a.StartsWith("restore ", StringComparison.Ordinal) || a.StartsWith("remove ", StringComparison.Ordinal)) ? $"would {a}" : a);
+        var refused = actions.Count(a => a.StartsWith("refused ", StringComparison.Ordinal));
+        if (refused > 0 && !dryRun)
+            throw new AgentException($"reset incomplete: {refused} path(s) refused (listed above); the journal keeps its inventory");
         return 0;
     }
 }

@@ -68,6 +68,9 @@ public sealed class BackupRecord
     public bool Existed { get; set; }
     public string ContentSha256 { get; set; } = "";
     public int Mode { get; set; }
+    /// <summary>Set when the path was a symbolic link: its target, which undo links to again (nothing was copied).
+    /// Empty for a regular file, as in journals written before links were recorded.</summary>
+    public string LinkTarget { get; set; } = "";
     public bool Restored { get; set; }
 }
 
@@ -78,6 +81,8 @@ public sealed class InventoryRecord
     public bool OriginalExisted { get; set; }
     public string OriginalSha256 { get; set; } = "";
     public int OriginalMode { get; set; }
+    /// <summary>Set when the original was a symbolic link: its target, which reset links to again (see <see cref="BackupRecord.LinkTarget"/>).</summary>
+    public string OriginalLinkTarget { get; set; } = "";
     public DateTime FirstWrittenAt { get; set; }
     public string FirstRunId { get; set; } = "";
 }

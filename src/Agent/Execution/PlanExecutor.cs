@@ -9,7 +9,7 @@ namespace NodeFleet.Agent.Execution;
 /// Runs a plan's phases step by step, journaling every transition before acting on it. Restarted at any moment it
 /// resumes at the first unfinished step; a failed step stops the plan and undoes what the run changed.
 /// </summary>
-public sealed class PlanExecutor(
+public sealed partial class PlanExecutor(
     Journal journal,
     HostFiles files,
     BackupStore backups,
@@ -131,7 +131,20 @@ public sealed class PlanExecutor(
             await UndoAsync(run, ct);
             return journal.Runs.FindById(run.Id);
         }
-        var plan = NodePlan.Parser.ParseFrom(run.Plan);
+        // The journal is data on disk like any other: the plan it holds is checked as a new plan would be before
+        // anything of it runs again.
+        NodePlan plan;
+        try { plan = NodePlan.Parser.ParseFrom(run.Plan); }
+        catch (InvalidProtocolBufferException e)
+        {
+            await FailAsync(run, null, $"the stored plan of run {run.Id} cannot be read ({e.Message}); it is not executed", ct);
+            return journal.Runs.FindById(run.Id);
+        }
+        if (PlanErrors(plan) is { } errors)
+        {
+            await FailAsync(run, null, $"the stored plan of run {run.Id} is not executed: {errors}", ct);
+            return journal.Runs.FindById(run.Id);
+        }
         var phases = catalog.Build(plan);
         var records = journal.StepsOf(run.Id).ToDictionary(s => (s.Phase, s.Step));
         foreach (var phase in phases)
@@ -222,21 +235,25 @@ public sealed class PlanExecutor(
         failpoints.Hit(phase.Id, step.Id, "after-step");
     }
 
-    private async Task FailAsync(RunRecord run, StepRecord record, string message, CancellationToken ct)
+    /// <summary>Fails the run (at <paramref name="record"/>, or as a whole when no step is to blame) and undoes it.</summary>
+    private async Task FailAsync(RunRecord run, StepRecord? record, string message, CancellationToken ct)
     {
         log.LogError("{Message}", message);
         journal.Write(j =>
         {
-            record.State = StepState.Failed;
-            record.FinishedAt = time.GetUtcNow().UtcDateTime;
-            record.Message = message;
-            j.Steps.Update(record);
+            if (record is not null)
+            {
+                record.State = StepState.Failed;
+                record.FinishedAt = time.GetUtcNow().UtcDateTime;
+                record.Message = message;
+                j.Steps.Update(record);
+            }
             run = j.Runs.FindById(run.Id);
             run.State = RunState.UndoRunning;
             run.Error = message;
             j.Runs.Update(run);
         });
-        observer.StepChanged(run, record);
+        if (record is not null) observer.StepChanged(run, record);
         await UndoAsync(run, ct);
     }
 
@@ -244,18 +261,24 @@ public sealed class PlanExecutor(
     public async Task UndoAsync(RunRecord run, CancellationToken ct)
     {
         var restored = new List<string>();
+        // What could not be done does not stop the undo half way (the run would stay "undoing" and block every later
+        // plan): a refused record (a path outside the writable roots, a link on the way, a malformed backup hash) or a
+        // failing service manager is added to the run's error, for on-call, and the rest is undone.
+        var problems = new List<string>();
         foreach (var b in journal.Backups.Find(b => b.RunId == run.Id).OrderByDescending(b => b.Order).ToList())
         {
             if (b.Restored) continue;
-            Restore(b.Path, b.Existed, b.ContentSha256, b.Mode);
+            try { Restore(b.Path, b.Existed, b.ContentSha256, b.Mode, b.LinkTarget); }
+            catch (HostPathException e)
+            {
+                problems.Add($"{b.Path} not undone: {e.Message}");
+                continue;
+            }
             restored.Add(b.Path);
             b.Restored = true;
             journal.Write(j => j.Backups.Update(b));
         }
         run = journal.Runs.FindById(run.Id);
-        // The files are back; a service manager that fails now does not stop the undo half way (the run would stay
-        // "undoing" and block every later plan): what could not be done is added to the run's error, for on-call.
-        var problems = new List<string>();
         if (journal.Backups.Find(b => b.RunId == run.Id).Any(b => b.Path.StartsWith("/etc/systemd/", StringComparison.Ordinal)))
             await TryAsync(() => services.DaemonReloadAsync(ct), problems);
         foreach (var unit in run.RestartedUnits) await TryAsync(() => services.RestartAsync(unit, ct), problems);
@@ -327,59 +350,20 @@ public sealed class PlanExecutor(
         return entries;
     }
 
-    /// <summary>Restores or removes every file NodeFleet ever wrote on this node, from the journal's inventory.</summary>
-    public async Task<IReadOnlyList<string>> ResetAsync(bool dryRun, CancellationToken ct)
-    {
-        var actions = new List<string>();
-        var inventory = journal.Inventory.FindAll().OrderByDescending(i => i.FirstWrittenAt).ToList();
-        var systemdTouched = false;
-        foreach (var item in inventory)
-        {
-            var current = files.Read(item.Path);
-            string action;
-            if (item.OriginalExisted)
-            {
-                var same = current is not null && HostFiles.Sha256(current) == item.OriginalSha256 && (int)files.Mode(item.Path)!.Value == item.OriginalMode;
-                action = same ? $"unchanged {item.Path}" : $"restore {item.Path}";
-            }
-            else action = current is null ? $"absent {item.Path}" : $"remove {item.Path}";
-            actions.Add(action);
-            // Also for a unit file already back in place: a reset whose daemon-reload failed (the inventory is kept
-            // until the reset is complete) reloads when it is run again.
-            systemdTouched |= item.Path.StartsWith("/etc/systemd/", StringComparison.Ordinal);
-            if (dryRun || action.StartsWith("unchanged", StringComparison.Ordinal) || action.StartsWith("absent", StringComparison.Ordinal)) continue;
-            Restore(item.Path, item.OriginalExisted, item.OriginalSha256, item.OriginalMode);
-        }
-        if (!dryRun)
-        {
-            if (systemdTouched)
-            {
-                await services.DaemonReloadAsync(ct);
-                actions.Add("systemctl daemon-reload");
-            }
-            journal.Write(j => j.Inventory.DeleteAll());
-        }
-        return actions;
-    }
-
-    private void Restore(string hostPath, bool existed, string sha, int mode)
-    {
-        if (existed)
-        {
-            var content = File.ReadAllBytes(backups.FullPath(sha));
-            files.WriteIfChanged(hostPath, content, (UnixFileMode)mode);
-        }
-        else files.Delete(hostPath);
-    }
-
     /// <summary>The plan with defaults filled in, or an error listing everything wrong with it; nothing runs before this.</summary>
     private static NodePlan Validated(NodePlan plan)
     {
-        var errors = NodeFleet.Plans.PlanValidator.Validate(plan);
-        if (errors.Count > 0) throw new StepFailedException("invalid plan:\n" + string.Join('\n', errors));
+        if (PlanErrors(plan) is { } errors) throw new StepFailedException(errors);
         plan = plan.Clone();
         NodeFleet.Plans.PlanDefaults.Apply(plan);
         return plan;
+    }
+
+    /// <summary>"invalid plan:" and everything wrong with <paramref name="plan"/>, or null; for new plans and stored ones alike.</summary>
+    private static string? PlanErrors(NodePlan plan)
+    {
+        var errors = NodeFleet.Plans.PlanValidator.Validate(plan);
+        return errors.Count > 0 ? "invalid plan:\n" + string.Join('\n', errors) : null;
     }
 
     private StepContext Context(NodePlan plan, RunRecord run, StepRecord record, Action<string> progress)

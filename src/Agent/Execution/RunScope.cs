@@ -11,17 +11,23 @@ public sealed class RunScope(Journal journal, BackupStore backups, HostFiles fil
     /// <summary>
     /// Records what <paramref name="hostPath"/> holds now, before the step replaces it. Kept once per step and path,
     /// so a step re-run after a crash keeps the true "before". The first record of a path ever goes to the
-    /// inventory that reset restores from.
+    /// inventory that reset restores from. A regular file is copied into the backup store; a symbolic link is
+    /// recorded as its target, never read through.
     /// </summary>
     public void RecordBackup(string hostPath)
     {
         journal.Write(j =>
         {
             var id = $"{StepId}|{hostPath}";
-            var existed = files.Exists(hostPath);
+            var before = files.Stat(hostPath);
+            if (before.Kind == EntryKind.Directory)
+                throw new HostPathException($"{hostPath} is a directory; the agent writes files only");
+            var existed = before.Kind != EntryKind.Absent;
+            var isFile = before.Kind == EntryKind.File;
+            string? saved = null;
+            string Sha() => saved ??= isFile ? backups.Save(hostPath) : "";
             if (j.Backups.FindById(id) is null)
             {
-                var sha = existed ? backups.Save(hostPath) : "";
                 j.Backups.Insert(new BackupRecord
                 {
                     Id = id,
@@ -30,8 +36,9 @@ public sealed class RunScope(Journal journal, BackupStore backups, HostFiles fil
                     Order = j.Backups.Count(b => b.RunId == RunId),
                     Path = hostPath,
                     Existed = existed,
-                    ContentSha256 = sha,
-                    Mode = existed ? (int)files.Mode(hostPath)!.Value : 0,
+                    ContentSha256 = Sha(),
+                    Mode = isFile ? (int)before.Mode : 0,
+                    LinkTarget = before.LinkTarget,
                 });
             }
             if (j.Inventory.FindById(hostPath) is null)
@@ -40,8 +47,9 @@ public sealed class RunScope(Journal journal, BackupStore backups, HostFiles fil
                 {
                     Path = hostPath,
                     OriginalExisted = existed,
-                    OriginalSha256 = existed ? backups.Save(hostPath) : "",
-                    OriginalMode = existed ? (int)files.Mode(hostPath)!.Value : 0,
+                    OriginalSha256 = Sha(),
+                    OriginalMode = isFile ? (int)before.Mode : 0,
+                    OriginalLinkTarget = before.LinkTarget,
                     FirstWrittenAt = time.GetUtcNow().UtcDateTime,
                     FirstRunId = RunId,
                 });

@@ -3,30 +3,40 @@ using NodeFleet.IO;
 
 namespace NodeFleet.Agent.Host;
 
-/// <summary>Reads and writes host files under the root: atomic (temp + fsync + rename) and only when bytes change.</summary>
+/// <summary>
+/// Reads and writes host files under the root: atomic (temp + fsync + rename) and only when bytes change. Nothing
+/// here follows a symbolic link at the file itself, and below a writable root (<see cref="HostRoot.WritableRoots"/>)
+/// a directory that is a symbolic link is refused, for reads as for writes.
+/// </summary>
 public sealed class HostFiles(HostRoot root)
 {
     public HostRoot Root => root;
 
-    public bool Exists(string hostPath) => File.Exists(root.Path(hostPath));
+    /// <summary>What is at <paramref name="hostPath"/>, a symbolic link not followed.</summary>
+    /// <exception cref="HostPathException">A directory on the way below a writable root is a symbolic link.</exception>
+    public HostEntry Stat(string hostPath) => HostEntry.At(ForReading(hostPath));
 
+    /// <summary>Whether a file or a symbolic link (not followed) is at <paramref name="hostPath"/>.</summary>
+    public bool Exists(string hostPath) => Stat(hostPath).Kind is EntryKind.File or EntryKind.SymbolicLink;
+
+    /// <summary>The bytes of the regular file at <paramref name="hostPath"/>; null when there is none, and for a symbolic link (never read through).</summary>
     public byte[]? Read(string hostPath)
     {
-        var p = root.Path(hostPath);
-        return File.Exists(p) ? File.ReadAllBytes(p) : null;
+        var p = ForReading(hostPath);
+        return HostEntry.At(p).Kind == EntryKind.File ? File.ReadAllBytes(p) : null;
     }
 
-    public UnixFileMode? Mode(string hostPath)
-    {
-        var p = root.Path(hostPath);
-        return File.Exists(p) ? File.GetUnixFileMode(p) : null;
-    }
+    /// <summary>The mode of the regular file at <paramref name="hostPath"/>; null when there is none, and for a symbolic link.</summary>
+    public UnixFileMode? Mode(string hostPath) => Stat(hostPath) is { Kind: EntryKind.File } e ? e.Mode : null;
 
-    /// <summary>Writes when content or mode differ; true when something changed.</summary>
+    /// <summary>Writes when content or mode differ; true when something changed. A symbolic link there is replaced, not written through.</summary>
     public bool WriteIfChanged(string hostPath, ReadOnlySpan<byte> content, UnixFileMode mode)
     {
-        var p = root.Path(hostPath);
-        if (File.Exists(p) && File.GetUnixFileMode(p) == mode && content.SequenceEqual(File.ReadAllBytes(p))) return false;
+        var p = root.WritablePath(hostPath, createDirectories: true);
+        var now = HostEntry.At(p);
+        if (now.Kind == EntryKind.File && now.Mode == mode && content.SequenceEqual(File.ReadAllBytes(p))) return false;
+        RefuseDirectory(hostPath, now);
+        // The directories exist and were checked: AtomicFile creates none. Its rename replaces a link itself.
         AtomicFile.WriteAllBytes(p, content, mode);
         return true;
     }
@@ -34,9 +44,9 @@ public sealed class HostFiles(HostRoot root)
     /// <summary>Installs a file by copying it next to the target and renaming it over, so the target is never partial.</summary>
     public void InstallFrom(string sourceFullPath, string hostPath, UnixFileMode mode)
     {
-        var target = root.Path(hostPath);
+        var target = root.WritablePath(hostPath, createDirectories: true);
+        RefuseDirectory(hostPath, HostEntry.At(target));
         var dir = Path.GetDirectoryName(target)!;
-        Directory.CreateDirectory(dir);
         var tmp = Path.Combine(dir, $".{Path.GetFileName(target)}.nodefleet-{Guid.NewGuid():N}.tmp");
         try
         {
@@ -56,12 +66,43 @@ public sealed class HostFiles(HostRoot root)
         }
     }
 
+    /// <summary>
+    /// Puts a symbolic link to <paramref name="target"/> at <paramref name="hostPath"/> (undo and reset of a path that
+    /// was a link), atomically by renaming a new link over whatever is there; false when that very link is there already.
+    /// </summary>
+    public bool CreateSymbolicLink(string hostPath, string target)
+    {
+        var p = root.WritablePath(hostPath, createDirectories: true);
+        var now = HostEntry.At(p);
+        if (now.Kind == EntryKind.SymbolicLink && now.LinkTarget == target) return false;
+        RefuseDirectory(hostPath, now);
+        var tmp = Path.Combine(Path.GetDirectoryName(p)!, $".{Path.GetFileName(p)}.nodefleet-{Guid.NewGuid():N}.tmp");
+        File.CreateSymbolicLink(tmp, target);
+        try { File.Move(tmp, p, overwrite: true); }
+        catch
+        {
+            File.Delete(tmp);
+            throw;
+        }
+        return true;
+    }
+
+    /// <summary>Removes the file or symbolic link (the link itself) at <paramref name="hostPath"/>; false when there was none.</summary>
     public bool Delete(string hostPath)
     {
-        var p = root.Path(hostPath);
-        if (!File.Exists(p)) return false;
+        var p = root.WritablePath(hostPath, createDirectories: false);
+        if (HostEntry.At(p).Kind is not (EntryKind.File or EntryKind.SymbolicLink)) return false;
         File.Delete(p);
         return true;
+    }
+
+    /// <summary>A path below a writable root has its directories checked (and none created); a probe elsewhere (/proc, sockets) is only rooted.</summary>
+    private string ForReading(string hostPath) =>
+        HostRoot.WritableError(hostPath) is null ? root.WritablePath(hostPath, createDirectories: false) : root.Path(hostPath);
+
+    private static void RefuseDirectory(string hostPath, HostEntry entry)
+    {
+        if (entry.Kind == EntryKind.Directory) throw new HostPathException($"{hostPath} is a directory; the agent writes files only");
     }
 
     public static string Sha256(ReadOnlySpan<byte> data) => Convert.ToHexStringLower(SHA256.HashData(data));
@@ -70,31 +111,5 @@ public sealed class HostFiles(HostRoot root)
     {
         using var f = File.OpenRead(fullPath);
         return Convert.ToHexStringLower(SHA256.HashData(f));
-    }
-}
-
-/// <summary>Content-addressed copies of replaced files (/var/lib/nodefleet-agent/backups/&lt;sha256&gt;).</summary>
-public sealed class BackupStore(HostRoot root)
-{
-    public const string Dir = AgentPaths.StateDir + "/backups";
-
-    public string FullPath(string sha256) => root.Path($"{Dir}/{sha256}");
-
-    /// <summary>Keeps a copy of a host file and returns its hash.</summary>
-    public string Save(string hostPath)
-    {
-        var source = root.Path(hostPath);
-        var sha = HostFiles.Sha256File(source);
-        var target = FullPath(sha);
-        if (!File.Exists(target))
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            var tmp = target + ".tmp";
-            File.Copy(source, tmp, overwrite: true);
-            using (var fs = new FileStream(tmp, FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);
-            File.SetUnixFileMode(tmp, AtomicFile.Private);
-            File.Move(tmp, target, overwrite: true);
-        }
-        return sha;
     }
 }

@@ -16,7 +16,9 @@ public sealed class RegistryCredentials
     public static RegistryCredentials Load(HostFiles files, string? hostPath)
     {
         if (string.IsNullOrEmpty(hostPath)) return Empty;
-        var bytes = files.Read(hostPath) ?? throw new InvalidOperationException($"registry credentials file {hostPath} does not exist");
+        var bytes = files.Read(hostPath) ?? throw new InvalidOperationException(files.Stat(hostPath) is { Kind: EntryKind.SymbolicLink } link
+            ? $"registry credentials file {hostPath} is a symbolic link (to {link.LinkTarget}); the agent reads no file through a link: name the file itself"
+            : $"registry credentials file {hostPath} does not exist");
         var creds = new RegistryCredentials();
         try
         {

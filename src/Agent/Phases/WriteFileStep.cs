@@ -1,9 +1,10 @@
 using NodeFleet.Agent.Execution;
+using NodeFleet.Agent.Host;
 
 namespace NodeFleet.Agent.Phases;
 
 /// <summary>
-/// Renders a file from what is there now (null when absent) and writes it only when the bytes differ.
+/// Renders a file from what is there now (null when absent, or a symbolic link) and writes it only when the bytes differ.
 /// Rendering is pure; the write goes through the context, which journals the backup first.
 /// </summary>
 public sealed class WriteFileStep(
@@ -31,6 +32,9 @@ public sealed class WriteFileStep(
         if (current is not null && current.AsSpan().SequenceEqual(desired) && ctx.Files.Mode(HostPath) == mode)
             return Task.FromResult<CheckResult>(new CheckResult.Satisfied($"{HostPath} is up to date"));
         var actions = new List<string> { $"would write {HostPath}" };
+        // A link is not read through: its place gets a regular file, rendered as if nothing were there.
+        if (ctx.Files.Stat(HostPath) is { Kind: EntryKind.SymbolicLink } link)
+            actions.Add($"would replace the symbolic link {HostPath} (to {link.LinkTarget}) with a regular file");
         actions.Add(NodeFleet.Rendering.UnifiedDiff.Create(HostPath, current, desired));
         if (current is not null && current.AsSpan().SequenceEqual(desired)) actions.Add($"would change mode of {HostPath} to {Convert.ToString((int)mode, 8)}");
         return Task.FromResult<CheckResult>(new CheckResult.NeedsApply(actions));
