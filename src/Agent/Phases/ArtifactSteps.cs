@@ -33,16 +33,16 @@ public sealed class StageArtifactStep(Artifact artifact, HttpClient http, Downlo
     public Task<CheckResult> CheckAsync(StepContext ctx, CancellationToken ct)
     {
         var cached = ctx.Files.Root.Path(ArtifactCache.HostPath(artifact.Sha256));
-        if (File.Exists(cached) && HostFiles.Sha256File(cached) == artifact.Sha256)
+        if (ctx.Files.Stat(ArtifactCache.HostPath(artifact.Sha256)).Kind == EntryKind.File && HostFiles.Sha256File(cached) == artifact.Sha256)
             return Task.FromResult<CheckResult>(new CheckResult.Satisfied($"{artifact.Name} is cached"));
         return Task.FromResult<CheckResult>(new CheckResult.NeedsApply($"would download {artifact.Url} (sha256 {artifact.Sha256})"));
     }
 
     public async Task ApplyAsync(StepContext ctx, CancellationToken ct)
     {
-        var cached = ctx.Files.Root.Path(ArtifactCache.HostPath(artifact.Sha256));
         StateDirectory.Ensure(ctx.Files.Root);
-        Directory.CreateDirectory(Path.GetDirectoryName(cached)!);
+        // The cache directory is made (or found) a real directory: a link there would send the download elsewhere.
+        var cached = ctx.Files.Root.WritablePath(ArtifactCache.HostPath(artifact.Sha256), createDirectories: true);
         var tmp = $"{cached}.{Guid.NewGuid():N}.part";
         // One timer for the whole download, re-armed before each wait: the response, then every read of the body.
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -131,7 +131,8 @@ public sealed class InstallArtifactStep(Artifact artifact) : IStep
     public Task<CheckResult> CheckAsync(StepContext ctx, CancellationToken ct)
     {
         var target = ctx.Files.Root.Path(artifact.InstallPath);
-        if (File.Exists(target) && File.GetUnixFileMode(target) == Mode && HostFiles.Sha256File(target) == artifact.Sha256)
+        // A link at the install path is never taken for the artifact, even to a file with its bytes: it is replaced.
+        if (ctx.Files.Stat(artifact.InstallPath) is { Kind: EntryKind.File } entry && entry.Mode == Mode && HostFiles.Sha256File(target) == artifact.Sha256)
             return Task.FromResult<CheckResult>(new CheckResult.Satisfied($"{artifact.InstallPath} is installed"));
         return Task.FromResult<CheckResult>(new CheckResult.NeedsApply(
             $"would install {artifact.Name} (sha256 {artifact.Sha256[..12]}…) at {artifact.InstallPath} mode {artifact.Mode}"));
@@ -140,7 +141,7 @@ public sealed class InstallArtifactStep(Artifact artifact) : IStep
     public Task ApplyAsync(StepContext ctx, CancellationToken ct)
     {
         var cached = ctx.Files.Root.Path(ArtifactCache.HostPath(artifact.Sha256));
-        if (!File.Exists(cached) || HostFiles.Sha256File(cached) != artifact.Sha256)
+        if (ctx.Files.Stat(ArtifactCache.HostPath(artifact.Sha256)).Kind != EntryKind.File || HostFiles.Sha256File(cached) != artifact.Sha256)
             throw new StepFailedException($"{artifact.Name} is not in the cache (the stage-artifacts phase did not run or was skipped)");
         ctx.InstallFile(cached, artifact.InstallPath, Mode);
         ctx.Output($"installed {artifact.InstallPath}");
@@ -150,7 +151,7 @@ public sealed class InstallArtifactStep(Artifact artifact) : IStep
     public Task<string?> VerifyAsync(StepContext ctx, CancellationToken ct)
     {
         var target = ctx.Files.Root.Path(artifact.InstallPath);
-        return Task.FromResult(File.Exists(target) && HostFiles.Sha256File(target) == artifact.Sha256
+        return Task.FromResult(ctx.Files.Stat(artifact.InstallPath).Kind == EntryKind.File && HostFiles.Sha256File(target) == artifact.Sha256
             ? null : $"{artifact.InstallPath} does not have sha256 {artifact.Sha256}");
     }
 }
