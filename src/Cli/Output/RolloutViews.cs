@@ -467,7 +467,9 @@ public sealed class RolloutLog
     {
         sb.Append($"state {RolloutViews.StateText(r)}\n");
         if (r.State == RolloutState.Paused)
-            sb.Append($"  waiting for the operator: nodefleet rollout resume|abort|rollback {r.Id}\n");
+            sb.Append(RolloutViews.HeldByFailures(r)
+                ? $"  held by its failures: nodefleet rollout resume {r.Id} --accept-failures goes on past them; or abort|rollback it\n"
+                : $"  waiting for the operator: nodefleet rollout resume|abort|rollback {r.Id}\n");
     }
 
     private static void AppendWave(StringBuilder sb, Rollout r)

@@ -401,7 +401,7 @@ public class RolloutViewsTests
             node w07 (wave 2): failed: kubelet-config: kubelet did not become healthy
                 within 2m
             state PAUSED: error budget spent: 2 failure(s), max 2
-              waiting for the operator: nodefleet rollout resume|abort|rollback {Id}
+              held by its failures: nodefleet rollout resume {Id} --accept-failures goes on past them; or abort|rollback it
 
             """, log.Observe(r2));
 
