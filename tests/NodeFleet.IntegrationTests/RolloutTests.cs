@@ -58,6 +58,24 @@ public sealed class RolloutTests : IAsyncLifetime
         Assert.Equal(untouched, agents.Skip(1).Select(a => a.Node.Snapshot()).ToList());
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(RolloutState.Paused, (await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).State);
+
+        // Resume used to flip it to ROLLING, and the controller paused it again at once (the budget shown going 1/1 → 1/2).
+        var refused = await _cluster.CliAsync("rollout", "resume", r.Id);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.StartsWith($"error: rollout {r.Id} is held by its failures: its canary failed (1 failure(s) counted, max 1): n1 (wave 0): ", refused.StdErr);
+        Assert.Contains($"`nodefleet rollout resume {r.Id} --accept-failures`", refused.StdErr);
+        var still = await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id });
+        Assert.Equal((RolloutState.Paused, 1, 1, 0), (still.State, still.Failures, still.MaxFailures, still.AcceptedFailures));
+
+        // Accepted, the rollout goes on past the canary; the others succeed, the canary stays failed, counted once.
+        await _cluster.CliOkAsync("rollout", "resume", r.Id, "--accept-failures");
+        var done = await _admin.WaitForStateAsync(r.Id, RolloutState.Failed, TimeSpan.FromSeconds(90));
+        Assert.Equal("1 node(s) failed (1 accepted by the operator)", done.StateReason);
+        Assert.Equal((1, 1, 1), (done.Failures, done.MaxFailures, done.AcceptedFailures));
+        Assert.Equal([RolloutNodeState.Failed, RolloutNodeState.Succeeded, RolloutNodeState.Succeeded], done.Nodes.Select(n => n.State));
+        var events = await _admin.RolloutEventsAsync(r.Id);
+        Assert.Single(events, e => e.Reason == "FailuresAccepted");
+        Assert.Single(events, e => e.Reason == "RolloutPaused");
     }
 
     [Fact]
@@ -148,9 +166,29 @@ public sealed class RolloutTests : IAsyncLifetime
         var busy = await Assert.ThrowsAsync<RpcException>(async () => await StartAsync(AgentApplyTests.Plan, "role=worker", new RolloutStrategy { Canary = 1 }));
         Assert.Equal(StatusCode.FailedPrecondition, busy.StatusCode);
         Assert.Contains("a1", busy.Status.Detail);
+        // A dry run used to list the waves and exit 0 here: it is refused the same way, and stores nothing.
+        var plan = await PlanFileAsync();
+        AssertOneErrorLine(await _cluster.CliAsync("rollout", "start", plan, "-l", "role=worker", "--dry-run"),
+            $"error: node(s) already in an active rollout: a1 ({r.Id})");
+        AssertOneErrorLine(await _cluster.CliAsync("rollout", "start", plan, "-l", "role=worker", "--dry-run", "-o", "json"),
+            $"error: node(s) already in an active rollout: a1 ({r.Id})");
+        Assert.Single((await _admin.Rollouts.ListAsync(new ListRolloutsRequest { IncludeFinished = true })).Rollouts);
+        // A dry run that would start prints no id or generation for a rollout that is never stored.
+        using (var dryJson = System.Text.Json.JsonDocument.Parse(await _cluster.CliOkAsync("rollout", "start", plan, "-l", "zone=b", "--dry-run", "-o", "json")))
+        {
+            Assert.True(dryJson.RootElement.GetProperty("dryRun").GetBoolean());
+            Assert.False(dryJson.RootElement.TryGetProperty("id", out _));
+            Assert.False(dryJson.RootElement.TryGetProperty("generation", out _));
+        }
 
         // Once aborted, the nodes are free again; a new rollout of the same plan finds their earlier preparation done.
         await _admin.WaitForNodesAsync(r.Id, n => n.State == RolloutNodeState.Succeeded, 1);
+        // A plan applied directly to a node of the active rollout would bypass it: refused, unless forced.
+        AssertOneErrorLine(await _cluster.CliAsync("plan", "apply", plan, "--node", "a1", "--ignore-preflight-errors=all"),
+            $"error: node a1 is in rollout {r.Id} (ROLLING); a plan applied to it directly would bypass the rollout's waves and budgets: " +
+            "pause or abort the rollout, or wait for it to end, or pass --force to apply it anyway");
+        await _cluster.CliOkAsync("plan", "apply", plan, "--node", "a1", "--ignore-preflight-errors=all", "--force");
+        Assert.Single(await _admin.RolloutEventsAsync(r.Id), e => e.Reason == "PlanAppliedOutsideRollout" && e.Node == "a1");
         await _admin.Rollouts.AbortAsync(new RolloutActionRequest { Id = r.Id });
         var again = await StartAsync(AgentApplyTests.Plan, "zone=a", new RolloutStrategy { Canary = 1 });
         await _admin.WaitForStateAsync(again.Id, RolloutState.Succeeded);
@@ -238,9 +276,40 @@ public sealed class RolloutTests : IAsyncLifetime
         var paused = await _admin.WaitForStateAsync(r.Id, RolloutState.Paused, TimeSpan.FromSeconds(60));
         var n2 = paused.Nodes.Single(n => n.Name == "n2");
         Assert.Equal(RolloutNodeState.Failed, n2.State);
-        Assert.Contains("offline past its deadline", n2.Message);
+        // Offline from a few seconds into the phase (three missed heartbeats): it fails 6 s after that.
+        Assert.StartsWith("offline for ", n2.Message);
+        Assert.Contains("deadline of 6s", n2.Message);
         Assert.Contains("error budget spent", paused.StateReason);
         agents[1].Run!.Resume();
+    }
+
+    // The deadline used to apply only to offline nodes: an online node stuck in a phase was waited for forever.
+    [Fact]
+    public async Task An_online_node_past_its_phase_deadline_fails_and_its_late_success_leaves_it_failed()
+    {
+        await using var http = await HttpFiles.StartAsync();
+        await AgentsAsync(1);
+        var (url, sha) = http.Add("tool", Encoding.ASCII.GetBytes("#!/bin/sh\n"), TimeSpan.FromSeconds(8));
+        var r = await StartAsync(AgentApplyTests.PlanWithArtifact("tool", url, sha), "role=worker", new RolloutStrategy
+        {
+            Canary = 0, MaxUnavailable = "1", MaxFailures = "1", NoPrepareAhead = true,
+            PhaseDeadlines = { ["stage-artifacts"] = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(3)) },
+        });
+        var paused = await _admin.WaitForStateAsync(r.Id, RolloutState.Paused, TimeSpan.FromSeconds(60));
+        var n1 = paused.Nodes.Single();
+        Assert.Equal(RolloutNodeState.Failed, n1.State);
+        Assert.StartsWith("phase stage-artifacts exceeded its deadline of 3s (running ", n1.Message);
+        Assert.Equal("error budget spent: 1 failure(s), max 1", paused.StateReason);
+
+        // The download ends and the run goes on to succeed on the node; the rollout still counts it failed, once.
+        await Proc.WaitUntilAsync(async () => (await _admin.RolloutEventsAsync(r.Id)).Any(e => e.Reason == "NodeLateResult"),
+            TimeSpan.FromSeconds(60), "the late result of n1");
+        var after = await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id });
+        Assert.Equal(RolloutNodeState.Failed, after.Nodes.Single().State);
+        Assert.Contains("; its run later succeeded: the plan is applied on the node (run ", after.Nodes.Single().Message);
+        Assert.Equal(1, after.Failures);
+        var late = Assert.Single(await _admin.RolloutEventsAsync(r.Id), e => e.Reason == "NodeLateResult");
+        Assert.Equal("Warning", late.Type);
     }
 
     [Fact]

@@ -93,11 +93,15 @@ public static class PlanCommands
             Description = $"With --wait: how long to wait, e.g. 30m (default {Durations.Format(PlanWait.DefaultTimeout)})",
             HelpName = "DURATION",
         };
+        var force = new Option<bool>("--force")
+        {
+            Description = "Apply even though the node is in an active rollout, bypassing its waves and budgets (recorded as a warning event)",
+        };
         var output = CommandSetup.OutputOption("json", "yaml");
         var command = new Command("apply",
             "Check a plan file, store it on the coordinator (a new generation when it changed) and send it to a node");
         command.Arguments.Add(file);
-        foreach (var o in new Option[] { node, ignore, wait, timeout, output }) command.Options.Add(o);
+        foreach (var o in new Option[] { node, ignore, wait, timeout, force, output }) command.Options.Add(o);
         command.SetGuardedAction(env, async (p, ct) =>
         {
             // Flags first, then the plan, then the network: nothing reaches the coordinator that could be refused here.
@@ -105,6 +109,7 @@ public static class PlanCommands
             var waitTimeout = WaitTimeout(p.GetValue(wait), p.GetValue(timeout), format);
             if (await LoadAsync(p.GetValue(file)!, env) is not { } plan) return 1;
             var request = Request(plan, p.GetValue(node)!, p.GetValue(ignore));
+            request.Force = p.GetValue(force);
 
             using var connection = global.Connect(p, env);
             var describe = new GetNodeRequest { Name = request.Node };

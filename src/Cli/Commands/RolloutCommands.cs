@@ -32,8 +32,14 @@ public static class RolloutCommands
         rollout.Subcommands.Add(Describe(global, env));
         rollout.Subcommands.Add(Action("pause", "Pause a rollout: no node starts until it is resumed (nodes running go on)", "paused",
             global, env, (c, r, o) => c.PauseAsync(r, o)));
-        rollout.Subcommands.Add(Action("resume", "Resume a paused rollout, with a fresh error budget", "resumed",
-            global, env, (c, r, o) => c.ResumeAsync(r, o)));
+        var accept = new Option<bool>("--accept-failures")
+        {
+            Description = "Go on past the nodes failed so far (they stay failed and are not retried; only new failures count against the " +
+                "error budget). Required to resume a rollout paused by its error budget or a failed canary",
+        };
+        rollout.Subcommands.Add(Action("resume",
+            "Resume a paused rollout where it stopped; one held by its failures (error budget spent, canary failed) needs --accept-failures",
+            "resumed", global, env, (c, r, o) => c.ResumeAsync(r, o), accept));
         rollout.Subcommands.Add(Action("abort", "Stop a rollout for good: nodes not started are skipped (nodes running go on)", "aborted",
             global, env, (c, r, o) => c.AbortAsync(r, o)));
         rollout.Subcommands.Add(Action("rollback", "Undo the plan on the nodes that applied it, last wave first (pause or abort it first)",
@@ -76,7 +82,9 @@ public static class RolloutCommands
         };
         var deadlines = new Option<string[]>("--phase-deadline")
         {
-            Description = "Longest a node may take in a phase, e.g. prepull-images=20m; repeat or comma-join (default 30m per node)",
+            Description = "Longest a node may stay in a phase, counted from when it entered it, e.g. prepull-images=20m; repeat or " +
+                "comma-join. A node past it fails (and counts against --max-failures). An offline node fails once offline longer than " +
+                "its phase's deadline, or the sum of the deadlines when its phase has none (30m when none is given)",
             HelpName = "PHASE=DURATION",
             AllowMultipleArgumentsPerToken = true,
         };
@@ -119,7 +127,7 @@ public static class RolloutCommands
             request.IgnorePreflightErrors.AddRange(ignored);
             using var connection = global.Connect(p, env);
             var rollout = await connection.CallAsync(connection.Rollouts, (c, o) => c.StartAsync(request, o), ct);
-            if (format.IsDocument()) Formats.Write(env.Out, Formats.ToNode(rollout), format);
+            if (format.IsDocument()) Formats.Write(env.Out, request.DryRun ? DryRunDocument(rollout) : Formats.ToNode(rollout), format);
             else if (request.DryRun) await env.Out.WriteAsync(RolloutViews.DryRun(rollout));
             else
             {
@@ -129,6 +137,18 @@ public static class RolloutCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A dry run's answer as a document: "dryRun": true, and no id, generation or times, which only a stored rollout
+    /// has (a coordinator from before dry_run existed still fills them in).
+    /// </summary>
+    public static System.Text.Json.Nodes.JsonObject DryRunDocument(Rollout rollout)
+    {
+        var node = Formats.ToNode(rollout);
+        foreach (var key in new[] { "id", "generation", "createdAt", "updatedAt" }) node.Remove(key);
+        node["dryRun"] = true;
+        return node;
     }
 
     /// <summary>
@@ -338,16 +358,21 @@ public static class RolloutCommands
     }
 
     private static Command Action(string name, string description, string verb, GlobalOptions global, CliEnvironment env,
-        Func<Rollouts.RolloutsClient, RolloutActionRequest, CallOptions, AsyncUnaryCall<Rollout>> call)
+        Func<Rollouts.RolloutsClient, RolloutActionRequest, CallOptions, AsyncUnaryCall<Rollout>> call, Option<bool>? acceptFailures = null)
     {
         var id = IdArgument();
         var reason = new Option<string>("--reason") { Description = "Why, recorded with the rollout and in its events", HelpName = "TEXT" };
         var command = new Command(name, description);
         command.Arguments.Add(id);
         command.Options.Add(reason);
+        if (acceptFailures is not null) command.Options.Add(acceptFailures);
         command.SetGuardedAction(env, async (p, ct) =>
         {
-            var request = new RolloutActionRequest { Id = p.GetValue(id) ?? "", Reason = p.GetValue(reason)?.Trim() ?? "" };
+            var request = new RolloutActionRequest
+            {
+                Id = p.GetValue(id) ?? "", Reason = p.GetValue(reason)?.Trim() ?? "",
+                AcceptFailures = acceptFailures is not null && p.GetValue(acceptFailures),
+            };
             using var connection = global.Connect(p, env);
             var rollout = await connection.CallAsync(connection.Rollouts, (c, o) => call(c, request, o), ct);
             await env.Out.WriteLineAsync(RolloutViews.Acted(rollout, verb));

@@ -207,9 +207,71 @@ public static class RolloutViews
         var lines = Header(r, now);
         lines.AddRange(Progress(r));
         AppendAligned(sb, lines, Column(lines));
+        AppendInFlight(sb, r, now);
         AppendFailedNodes(sb, r);
         AppendPausedHint(sb, r);
         return sb.ToString();
+    }
+
+    /// <summary>How many nodes in flight `rollout status` lists by name; the rest are counted.</summary>
+    public const int InFlightShown = 10;
+
+    /// <summary>
+    /// "In flight:" then a row per node preparing, running or rolling back, longest in its phase first: NODE, STATE,
+    /// PHASE ("starting" before the first one), IN PHASE (how long since it entered it), and OFFLINE (for how long)
+    /// when a node in flight is offline; at most <see cref="InFlightShown"/>, then "and N more". Nothing when none.
+    /// </summary>
+    private static void AppendInFlight(StringBuilder sb, Rollout r, DateTimeOffset now)
+    {
+        var nodes = r.Nodes.Where(n => InFlight(n.State))
+            .OrderBy(n => TimeText.Value(PhaseStart(n)) ?? DateTimeOffset.MaxValue).ThenBy(n => n.Name, StringComparer.Ordinal).ToList();
+        if (nodes.Count == 0) return;
+        var offline = nodes.Any(n => TimeText.Value(n.OfflineSince) is not null);
+        var table = offline ? new Table("NODE", "STATE", "PHASE", "IN PHASE", "OFFLINE") : new Table("NODE", "STATE", "PHASE", "IN PHASE");
+        foreach (var n in nodes.Take(InFlightShown))
+        {
+            string[] cells = [n.Name, NodeStateWord(n.State), n.Phase.Length == 0 ? "starting" : n.Phase, TimeText.Age(PhaseStart(n), now)];
+            table.AddRow(offline ? [.. cells, TimeText.Age(n.OfflineSince, now)] : cells);
+        }
+        sb.Append("In flight:\n").Append(table.Render(indent: "  "));
+        if (nodes.Count > InFlightShown) sb.Append($"  and {(nodes.Count - InFlightShown).ToString(CultureInfo.InvariantCulture)} more\n");
+    }
+
+    /// <summary>When the node entered the phase it is in; when it started, for a coordinator that does not say.</summary>
+    private static Google.Protobuf.WellKnownTypes.Timestamp? PhaseStart(RolloutNode n) => TimeText.Value(n.PhaseStartedAt) is not null ? n.PhaseStartedAt : n.StartedAt;
+
+    /// <summary>
+    /// Failures against the budget: "1/2"; with failures the operator accepted (which no longer count),
+    /// "0/1 counted, 1 accepted".
+    /// </summary>
+    public static string Failures(Rollout r)
+    {
+        var max = r.MaxFailures.ToString(CultureInfo.InvariantCulture);
+        if (r.AcceptedFailures <= 0) return $"{r.Failures.ToString(CultureInfo.InvariantCulture)}/{max}";
+        return $"{Math.Max(0, r.Failures - r.AcceptedFailures).ToString(CultureInfo.InvariantCulture)}/{max} counted, " +
+            $"{r.AcceptedFailures.ToString(CultureInfo.InvariantCulture)} accepted";
+    }
+
+    /// <summary>
+    /// Whether the rollout is held by its failures, so that resuming it needs --accept-failures: its error budget is
+    /// spent, or a canary node failed (not accepted) while it is at wave 0 — as the coordinator decides it.
+    /// </summary>
+    public static bool HeldByFailures(Rollout r)
+    {
+        var canaryFailed = HasCanary(r) && r.CurrentWave <= 0 && r.Nodes.Any(n => n.Wave == 0 && n.State == RolloutNodeState.Failed && !n.FailureAccepted);
+        return canaryFailed || r.Failures - r.AcceptedFailures >= Math.Max(1, r.MaxFailures);
+    }
+
+    /// <summary>
+    /// While rolling and waiting between waves: "5m between waves: wave 3 starts at 2030-01-01T12:05:00Z (in 3m20s)";
+    /// null otherwise.
+    /// </summary>
+    public static string? Waiting(Rollout r, DateTimeOffset now)
+    {
+        if (r.State != RolloutState.Rolling || TimeText.Value(r.NextWaveAt) is null) return null;
+        var pause = r.Strategy?.PauseBetweenWaves?.ToTimeSpan() ?? TimeSpan.Zero;
+        var next = (r.CurrentWave + 1).ToString(CultureInfo.InvariantCulture);
+        return $"{(pause > TimeSpan.Zero ? Durations.Format(pause) + " " : "")}between waves: wave {next} starts at {TimeText.Moment(r.NextWaveAt, now)}";
     }
 
     /// <summary>
@@ -300,9 +362,10 @@ public static class RolloutViews
             ("Plan", $"{r.PlanName} generation {r.Generation.ToString(CultureInfo.InvariantCulture)}"),
             ("State", StateText(r)),
             ("Wave", wave),
-            ("Failures", $"{r.Failures.ToString(CultureInfo.InvariantCulture)}/{r.MaxFailures.ToString(CultureInfo.InvariantCulture)}"),
+            ("Failures", Failures(r)),
             ("Max unavailable", Budget(r.MaxUnavailable, r.Strategy?.MaxUnavailable ?? "")),
         };
+        if (Waiting(r, now) is { } waiting) lines.Insert(4, ("Waiting", waiting));
         if (r.Eta is not null) lines.Add(("ETA", Durations.Format(r.Eta.ToTimeSpan())));
         lines.Add(("Age", TimeText.Age(r.CreatedAt, now)));
         return lines;
@@ -323,7 +386,10 @@ public static class RolloutViews
     private static void AppendPausedHint(StringBuilder sb, Rollout r)
     {
         if (r.State != RolloutState.Paused) return;
-        sb.Append($"Paused: `nodefleet rollout resume {r.Id}` goes on (with a fresh error budget), `abort` stops it, `rollback` undoes it.\n");
+        if (HeldByFailures(r))
+            sb.Append($"Paused by its failures: fix their cause, then `nodefleet rollout resume {r.Id} --accept-failures` goes on past the failed nodes " +
+                "(they stay failed), `abort` stops it, `rollback` undoes it.\n");
+        else sb.Append($"Paused: `nodefleet rollout resume {r.Id}` goes on, `abort` stops it, `rollback` undoes it.\n");
     }
 
     private static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
@@ -364,6 +430,7 @@ public sealed class RolloutLog
             .Append($"on {RolloutViews.Count(r.Nodes.Count, "node")} in {RolloutViews.Count(r.WaveCount, "wave")}\n");
         AppendState(sb, r);
         if (r.CurrentWave >= 0 && !RolloutViews.IsFinal(r.State)) AppendWave(sb, r);
+        AppendWaiting(sb, r);
         sb.Append($"nodes: {RolloutViews.Counts(r)}\n");
         foreach (var n in r.Nodes.Where(n => n.State == RolloutNodeState.Failed || (RolloutViews.InFlight(n.State) && n.Phase.Length > 0)))
             AppendNode(sb, n);
@@ -384,14 +451,26 @@ public sealed class RolloutLog
         foreach (var n in finished) AppendNode(sb, n);
         if (before.State != now.State || before.StateReason != now.StateReason) AppendState(sb, now);
         if (now.CurrentWave >= 0 && now.CurrentWave != before.CurrentWave) AppendWave(sb, now);
+        if (!Equals(now.NextWaveAt, before.NextWaveAt) || before.State != now.State) AppendWaiting(sb, now);
         foreach (var n in moved) AppendNode(sb, n);
+    }
+
+    /// <summary>"waiting 5m between waves: wave 3 starts at 2030-01-01T12:05:00Z" while the rollout waits between waves.</summary>
+    private static void AppendWaiting(StringBuilder sb, Rollout r)
+    {
+        if (r.State != RolloutState.Rolling || TimeText.Value(r.NextWaveAt) is not { } at) return;
+        var pause = r.Strategy?.PauseBetweenWaves?.ToTimeSpan() ?? TimeSpan.Zero;
+        sb.Append($"waiting {(pause > TimeSpan.Zero ? Durations.Format(pause) + " " : "")}between waves: ")
+            .Append($"wave {(r.CurrentWave + 1).ToString(CultureInfo.InvariantCulture)} starts at {TimeText.Rfc3339(at)}\n");
     }
 
     private static void AppendState(StringBuilder sb, Rollout r)
     {
         sb.Append($"state {RolloutViews.StateText(r)}\n");
         if (r.State == RolloutState.Paused)
-            sb.Append($"  waiting for the operator: nodefleet rollout resume|abort|rollback {r.Id}\n");
+            sb.Append(RolloutViews.HeldByFailures(r)
+                ? $"  held by its failures: nodefleet rollout resume {r.Id} --accept-failures goes on past them; or abort|rollback it\n"
+                : $"  waiting for the operator: nodefleet rollout resume|abort|rollback {r.Id}\n");
     }
 
     private static void AppendWave(StringBuilder sb, Rollout r)

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
 using Grpc.Core;
+using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
+using NodeFleet.Coordinator.Rollouts;
 using NodeFleet.Coordinator.Store;
 using NodeFleet.Plans;
 using NodeFleet.Protocol.V1;
@@ -9,7 +11,7 @@ using NodeFleet.Protocol.V1;
 namespace NodeFleet.Coordinator.Plans;
 
 /// <summary>Stores plans (one generation per content change) and sends them, or dry-run requests, to nodes.</summary>
-public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, Presence presence, TimeProvider time)
+public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, Presence presence, EventBus events, TimeProvider time)
 {
     public static readonly TimeSpan DryRunTimeout = TimeSpan.FromMinutes(2);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<DryRunResult>> _dryRuns = new();
@@ -41,15 +43,38 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
         });
     }
 
+    /// <summary>
+    /// Stores the plan and sends it to the node. A node in an active rollout is refused (nothing stored) unless the
+    /// request says force: a plan sent directly would bypass the rollout's waves, max-unavailable and error budget.
+    /// Forced, the bypass is recorded as a warning event of the node and the rollout.
+    /// </summary>
     public async Task<ApplyPlanResponse> ApplyAsync(ApplyPlanRequest request)
     {
         var session = RequireConnected(request.Node);
-        var plan = await StoreAsync(request.Plan ?? throw new RpcException(new Status(StatusCode.InvalidArgument, "plan is required")));
+        if (request.Plan is null) throw new RpcException(new Status(StatusCode.InvalidArgument, "plan is required"));
+        var rollout = ActiveRolloutOf(request.Node);
+        if (rollout is not null && !request.Force)
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"node {request.Node} is in rollout {rollout.Value.Id} ({rollout.Value.State}); a plan applied to it directly would bypass the " +
+                "rollout's waves and budgets: pause or abort the rollout, or wait for it to end, or pass --force to apply it anyway"));
+        var plan = await StoreAsync(request.Plan);
+        if (rollout is { } r)
+        {
+            await store.WriteAsync(s => s.AddEvent(events, new EventRecord
+            {
+                Time = time.GetUtcNow().UtcDateTime, Type = "Warning", Reason = "PlanAppliedOutsideRollout", Node = request.Node, Rollout = r.Id,
+                Message = $"plan {plan.Metadata.Name} generation {plan.Metadata.Generation} applied directly with --force, bypassing rollout {r.Id} ({r.State})",
+            }));
+        }
         var message = new ApplyPlan { Plan = plan };
         message.IgnorePreflightErrors.AddRange(request.IgnorePreflightErrors);
         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { ApplyPlan = message });
         return new ApplyPlanResponse { PlanName = plan.Metadata.Name, Generation = plan.Metadata.Generation, Digest = plan.Metadata.Digest, Node = request.Node };
     }
+
+    /// <summary>The active rollout the node belongs to, with its state as operators read it, or null.</summary>
+    private (string Id, string State)? ActiveRolloutOf(string node) =>
+        store.ActiveRollouts().FirstOrDefault(r => r.Node(node) is not null) is { } r ? (r.Id, RolloutTransitions.Name(r.State)) : null;
 
     public async Task<DryRunResult> DiffAsync(ApplyPlanRequest request, CancellationToken ct)
     {

@@ -1,3 +1,4 @@
+using NodeFleet.Config;
 using NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Coordinator.Rollouts;
@@ -56,7 +57,7 @@ public static class RolloutEngine
     {
         var actions = new List<RolloutAction>();
         var notes = new List<RolloutNote>();
-        FailOverdueOfflineNodes(r, isOnline, now, notes);
+        FailOverdueNodes(r, isOnline, now, notes);
         switch (r.State)
         {
             case RolloutState.Pending:
@@ -87,13 +88,36 @@ public static class RolloutEngine
         notes.Add(Transition(r, RolloutState.Rolling, "wave 0 (canary)", now));
     }
 
-    private static bool BudgetSpent(RolloutRecord r) => r.Failures >= Math.Max(1, r.MaxFailures);
+    /// <summary>Failures that count against the error budget: all of them but those the operator accepted.</summary>
+    public static int CountedFailures(RolloutRecord r) => Math.Max(0, r.Failures - r.AcceptedFailures);
+
+    public static bool BudgetSpent(RolloutRecord r) => CountedFailures(r) >= Math.Max(1, r.MaxFailures);
+
+    /// <summary>"error budget spent: 2 failure(s), max 2" (and how many accepted ones it leaves out).</summary>
+    public static string BudgetSpentReason(RolloutRecord r) =>
+        $"error budget spent: {CountedFailures(r)} failure(s), max {r.MaxFailures}" +
+        (r.AcceptedFailures > 0 ? $" (not counting {r.AcceptedFailures} accepted)" : "");
+
+    /// <summary>A failed canary node the operator has not accepted: it keeps the rollout from going past wave 0.</summary>
+    public static RolloutNodeRecord? FailedCanary(RolloutRecord r) => r.Canary > 0
+        ? r.Nodes.FirstOrDefault(n => n.Wave == 0 && n.State == RolloutNodeState.Failed && !n.FailureAccepted)
+        : null;
+
+    /// <summary>Marks <paramref name="n"/> sent its request now: in flight, in no phase yet, online.</summary>
+    private static void Dispatched(RolloutNodeRecord n, RolloutNodeState state, DateTime now)
+    {
+        n.State = state;
+        n.DispatchedAt = now;
+        n.Phase = "";
+        n.PhaseStartedAt = now;
+        n.OfflineSince = null;
+    }
 
     private static void DecidePreparing(RolloutRecord r, Func<string, bool> isOnline, DateTime now, List<RolloutAction> actions, List<RolloutNote> notes)
     {
         if (BudgetSpent(r))
         {
-            notes.Add(Transition(r, RolloutState.Paused, $"error budget spent: {r.Failures} failure(s), max {r.MaxFailures}", now));
+            notes.Add(Transition(r, RolloutState.Paused, BudgetSpentReason(r), now));
             return;
         }
         var inflight = r.Nodes.Count(n => n.State == RolloutNodeState.Preparing);
@@ -101,8 +125,7 @@ public static class RolloutEngine
         {
             if (inflight >= Math.Max(1, r.PrepareConcurrency)) break;
             if (!isOnline(n.Name)) continue;
-            n.State = RolloutNodeState.Preparing;
-            n.DispatchedAt = now;
+            Dispatched(n, RolloutNodeState.Preparing, now);
             inflight++;
             actions.Add(new RolloutAction.Apply(n.Name, StagePrepare));
         }
@@ -113,14 +136,14 @@ public static class RolloutEngine
     private static void DecideRolling(RolloutRecord r, Func<string, bool> isOnline, DateTime now, List<RolloutAction> actions, List<RolloutNote> notes)
     {
         var wave = r.Nodes.Where(n => n.Wave == r.CurrentWave).ToList();
-        if (r.Canary > 0 && r.CurrentWave == 0 && wave.FirstOrDefault(n => n.State == RolloutNodeState.Failed) is { } canary)
+        if (r.CurrentWave == 0 && FailedCanary(r) is { } canary)
         {
             notes.Add(Transition(r, RolloutState.Paused, $"canary node {canary.Name} failed: {canary.Message}", now));
             return;
         }
         if (BudgetSpent(r))
         {
-            notes.Add(Transition(r, RolloutState.Paused, $"error budget spent: {r.Failures} failure(s), max {r.MaxFailures}", now));
+            notes.Add(Transition(r, RolloutState.Paused, BudgetSpentReason(r), now));
             return;
         }
         // Unavailable: nodes in a disruptive run, and selected nodes that are offline.
@@ -129,8 +152,7 @@ public static class RolloutEngine
         {
             if (unavailable >= Math.Max(1, r.MaxUnavailable)) break;
             if (!isOnline(n.Name)) continue;
-            n.State = RolloutNodeState.Running;
-            n.DispatchedAt = now;
+            Dispatched(n, RolloutNodeState.Running, now);
             n.StartedAt = now;
             unavailable++;
             actions.Add(new RolloutAction.Apply(n.Name, StageApply));
@@ -140,7 +162,7 @@ public static class RolloutEngine
         if (r.CurrentWave >= r.WaveCount - 1)
         {
             notes.Add(r.Failures > 0
-                ? Transition(r, RolloutState.Failed, $"{r.Failures} node(s) failed", now)
+                ? Transition(r, RolloutState.Failed, $"{r.Failures} node(s) failed" + (r.AcceptedFailures > 0 ? $" ({r.AcceptedFailures} accepted by the operator)" : ""), now)
                 : Transition(r, RolloutState.Succeeded, $"{r.Nodes.Count} node(s) updated", now));
             return;
         }
@@ -174,37 +196,92 @@ public static class RolloutEngine
         {
             if (inflight >= Math.Max(1, r.MaxUnavailable)) break;
             if (!isOnline(n.Name) || n.RunId.Length == 0) continue;
-            n.State = RolloutNodeState.RollingBack;
-            n.DispatchedAt = now;
+            Dispatched(n, RolloutNodeState.RollingBack, now);
             inflight++;
             actions.Add(new RolloutAction.Undo(n.Name, n.RunId));
             notes.Add(new RolloutNote("Normal", "NodeRollingBack", n.Name, $"undoing run {n.RunId}"));
         }
     }
 
-    private static void FailOverdueOfflineNodes(RolloutRecord r, Func<string, bool> isOnline, DateTime now, List<RolloutNote> notes)
+    /// <summary>
+    /// Fails the nodes in flight (preparing or running) that are past a deadline. Online: in one phase longer than
+    /// that phase's --phase-deadline, counted from when the node entered it. Offline: offline longer than the deadline
+    /// of the phase it is in, counted from when it went offline or entered the phase, whichever is later; the sum of
+    /// the deadlines (30 minutes when none is set) when the phase has none or is not known yet. Such a failure counts
+    /// against the error budget like any other.
+    /// </summary>
+    private static void FailOverdueNodes(RolloutRecord r, Func<string, bool> isOnline, DateTime now, List<RolloutNote> notes)
     {
-        foreach (var n in r.Nodes.Where(n => n.State is RolloutNodeState.Running or RolloutNodeState.Preparing))
+        foreach (var n in r.Nodes)
         {
-            if (isOnline(n.Name) || n.DispatchedAt is not { } at || now - at < r.NodeDeadline) continue;
-            n.State = RolloutNodeState.Failed;
-            n.FinishedAt = now;
-            n.Message = $"offline past its deadline of {r.NodeDeadline.TotalMinutes:0.#} min";
-            r.Failures++;
-            notes.Add(new RolloutNote("Warning", "NodeFailed", n.Name, n.Message));
+            if (n.State is not (RolloutNodeState.Running or RolloutNodeState.Preparing)) continue;
+            var since = n.PhaseStartedAt ?? n.DispatchedAt;
+            if (isOnline(n.Name))
+            {
+                if (n.OfflineSince is not null)
+                {
+                    n.OfflineSince = null;
+                    r.UpdatedAt = now;
+                }
+                // Records stored before PhaseStartedAt was kept have no start for their phase: it is timed from the next one.
+                if (n.PhaseStartedAt is not { } entered || r.PhaseDeadline(n.Phase) is not { } deadline || now - entered <= deadline) continue;
+                TimeOut(r, n, $"phase {n.Phase} exceeded its deadline of {Durations.Format(deadline)} (running {Elapsed(now - entered)})", now, notes);
+                continue;
+            }
+            if (n.OfflineSince is null)
+            {
+                n.OfflineSince = now;
+                r.UpdatedAt = now;
+            }
+            var from = since is { } s && s > n.OfflineSince.Value ? s : n.OfflineSince.Value;
+            var own = r.PhaseDeadline(n.Phase);
+            var limit = own ?? r.NodeDeadline;
+            if (now - from <= limit) continue;
+            var where = n.Phase.Length > 0 ? $"in phase {n.Phase}" : "before reporting a phase";
+            var offline = Elapsed(now - n.OfflineSince.Value);
+            TimeOut(r, n, own is not null
+                ? $"offline for {offline} {where}, past its deadline of {Durations.Format(limit)}"
+                : $"offline for {offline} {where}, past the node deadline of {Durations.Format(limit)} ({(r.PhaseDeadlinesMs.Count > 0 ? "the sum of the phase deadlines" : "the default")})",
+                now, notes);
         }
     }
 
-    /// <summary>Applies an agent's report of a run of this rollout; returns the events it causes.</summary>
+    /// <summary>A time past a deadline in whole seconds, rounded up: "47s" for 46.2 s, so it never reads as the deadline itself.</summary>
+    private static string Elapsed(TimeSpan t) =>
+        t < TimeSpan.FromSeconds(1) ? Durations.Format(t) : Durations.Format(TimeSpan.FromSeconds(Math.Ceiling(t.TotalSeconds)));
+
+    private static void TimeOut(RolloutRecord r, RolloutNodeRecord n, string message, DateTime now, List<RolloutNote> notes)
+    {
+        var stage = n.State == RolloutNodeState.Preparing ? StagePrepare : StageApply;
+        n.TimedOut = true;
+        Fail(r, n, message, now, notes, stage);
+    }
+
+    /// <summary>
+    /// Applies an agent's report of a run of this rollout; returns the events it causes. A node's phase is taken
+    /// only from reports of the request it is in flight for. A node the rollout failed by a deadline stays failed
+    /// whatever its run reports later: the run's outcome is added to its message and recorded as an event, once.
+    /// </summary>
     public static List<RolloutNote> OnReport(RolloutRecord r, string node, StepReport report, DateTime now)
     {
         var notes = new List<RolloutNote>();
         var n = r.Node(node);
         if (n is null) return notes;
         r.UpdatedAt = now;
+        var current = n.State switch
+        {
+            RolloutNodeState.Preparing => report.Stage == StagePrepare,
+            RolloutNodeState.Running or RolloutNodeState.RollingBack => report.Stage == StageApply,
+            _ => false,
+        };
         if (report.Phase.Length > 0)
         {
-            if (report.State == Protocol.V1.StepState.Running) n.Phase = report.Phase;
+            if (!current) return notes;
+            if (report.State == Protocol.V1.StepState.Running && n.Phase != report.Phase)
+            {
+                n.Phase = report.Phase;
+                n.PhaseStartedAt = now;
+            }
             if (report.State == Protocol.V1.StepState.Failed) n.Message = report.Message;
             return notes;
         }
@@ -214,31 +291,52 @@ public static class RolloutEngine
             if (state == Protocol.V1.RunState.Succeeded) n.State = RolloutNodeState.Prepared;
             else if (state is Protocol.V1.RunState.Failed or Protocol.V1.RunState.Undone) Fail(r, n, report.Message, now, notes, "prepare");
         }
-        else if (report.Stage == StageApply)
+        else if (report.Stage == StageApply && n.State == RolloutNodeState.Running)
         {
-            if (n.State == RolloutNodeState.Running)
+            n.RunId = report.RunId;
+            if (state == Protocol.V1.RunState.Succeeded)
             {
-                n.RunId = report.RunId;
-                if (state == Protocol.V1.RunState.Succeeded)
-                {
-                    n.State = RolloutNodeState.Succeeded;
-                    n.FinishedAt = now;
-                    n.Phase = "";
-                    notes.Add(new RolloutNote("Normal", "NodeSucceeded", n.Name, $"wave {n.Wave}: plan applied (run {report.RunId})"));
-                }
-                else if (state is Protocol.V1.RunState.Failed or Protocol.V1.RunState.Undone)
-                {
-                    Fail(r, n, report.Message, now, notes, "apply");
-                }
-            }
-            else if (n.State == RolloutNodeState.RollingBack && report.RunId == n.RunId && state == Protocol.V1.RunState.Undone)
-            {
-                n.State = RolloutNodeState.RolledBack;
+                n.State = RolloutNodeState.Succeeded;
                 n.FinishedAt = now;
-                notes.Add(new RolloutNote("Normal", "NodeRolledBack", n.Name, $"run {report.RunId} undone"));
+                n.Phase = "";
+                n.PhaseStartedAt = null;
+                notes.Add(new RolloutNote("Normal", "NodeSucceeded", n.Name, $"wave {n.Wave}: plan applied (run {report.RunId})"));
+            }
+            else if (state is Protocol.V1.RunState.Failed or Protocol.V1.RunState.Undone)
+            {
+                Fail(r, n, report.Message, now, notes, "apply");
             }
         }
+        else if (report.Stage == StageApply && n.State == RolloutNodeState.RollingBack && report.RunId == n.RunId && state == Protocol.V1.RunState.Undone)
+        {
+            n.State = RolloutNodeState.RolledBack;
+            n.FinishedAt = now;
+            n.Phase = "";
+            n.PhaseStartedAt = null;
+            notes.Add(new RolloutNote("Normal", "NodeRolledBack", n.Name, $"run {report.RunId} undone"));
+        }
+        else if (n is { State: RolloutNodeState.Failed, TimedOut: true, LateResult.Length: 0 } && report.Stage.Length > 0
+            && state is Protocol.V1.RunState.Succeeded or Protocol.V1.RunState.Failed or Protocol.V1.RunState.Undone)
+        {
+            LateResult(n, report, notes);
+        }
         return notes;
+    }
+
+    /// <summary>The outcome of the run of a node the rollout had already failed by its deadline: noted, never acted on.</summary>
+    private static void LateResult(RolloutNodeRecord n, StepReport report, List<RolloutNote> notes)
+    {
+        var stage = report.Stage == StagePrepare ? "preparation" : "run";
+        var succeeded = report.RunState == Protocol.V1.RunState.Succeeded;
+        var outcome = succeeded
+            ? report.Stage == StagePrepare ? "succeeded" : $"succeeded: the plan is applied on the node (run {report.RunId})"
+            : report.RunState == Protocol.V1.RunState.Undone ? $"failed and was undone" : "failed";
+        if (!succeeded && report.Message.Length > 0) outcome += $": {report.Message}";
+        n.LateResult = outcome;
+        if (succeeded && report.Stage == StageApply && n.RunId.Length == 0) n.RunId = report.RunId;
+        n.Message += $"; its {stage} later {outcome}";
+        notes.Add(new RolloutNote(succeeded ? "Warning" : "Normal", "NodeLateResult", n.Name,
+            $"wave {n.Wave}: the {stage} of a node already failed by its deadline {outcome}; it stays failed in this rollout"));
     }
 
     private static void Fail(RolloutRecord r, RolloutNodeRecord n, string message, DateTime now, List<RolloutNote> notes, string stage)

@@ -29,7 +29,13 @@ public sealed class RolloutRecord
     public int CurrentWave { get; set; } = -1;
     public int WaveCount { get; set; }
     public DateTime? WaveFinishedAt { get; set; }
+    /// <summary>Nodes failed, each counted once, whether or not the operator accepted the failure since.</summary>
     public int Failures { get; set; }
+    /// <summary>
+    /// Of <see cref="Failures"/>, those the operator accepted on resume (`resume --accept-failures`): they no longer
+    /// count against the error budget, nor does a failed canary among them pause the rollout again.
+    /// </summary>
+    public int AcceptedFailures { get; set; }
     public List<RolloutNodeRecord> Nodes { get; set; } = [];
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
@@ -50,9 +56,24 @@ public sealed class RolloutRecord
     private List<RolloutNodeRecord>? _indexed;
     private Dictionary<string, RolloutNodeRecord>? _byName;
 
-    /// <summary>Longest a node may take before, if offline, it counts as failed.</summary>
+    /// <summary>The node deadline when no --phase-deadline is given.</summary>
+    public static readonly TimeSpan DefaultNodeDeadline = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// Longest a node may stay offline when the phase it is in has no deadline of its own (or is not known yet):
+    /// the sum of the phase deadlines, else <see cref="DefaultNodeDeadline"/>.
+    /// </summary>
     public TimeSpan NodeDeadline =>
-        PhaseDeadlinesMs.Count > 0 ? TimeSpan.FromMilliseconds(PhaseDeadlinesMs.Values.Sum()) : TimeSpan.FromMinutes(30);
+        PhaseDeadlinesMs.Count > 0 ? TimeSpan.FromMilliseconds(PhaseDeadlinesMs.Values.Sum()) : DefaultNodeDeadline;
+
+    /// <summary>The deadline of <paramref name="phase"/>, or null when it has none.</summary>
+    public TimeSpan? PhaseDeadline(string phase) =>
+        phase.Length > 0 && PhaseDeadlinesMs.TryGetValue(phase, out var ms) ? TimeSpan.FromMilliseconds(ms) : null;
+
+    /// <summary>When the wave that just finished is followed by a pause (--pause-between-waves), when the next one starts.</summary>
+    public DateTime? NextWaveAt => State == RolloutState.Rolling && WaveFinishedAt is { } finished && PauseBetweenWavesMs > 0
+        ? finished + TimeSpan.FromMilliseconds(PauseBetweenWavesMs)
+        : null;
 }
 
 /// <summary>One node of a rollout.</summary>
@@ -67,4 +88,17 @@ public sealed class RolloutNodeRecord
     public DateTime? FinishedAt { get; set; }
     public string RunId { get; set; } = "";
     public DateTime? DispatchedAt { get; set; }
+    /// <summary>
+    /// When the coordinator learned the node entered <see cref="Phase"/> (its first report of a step of it), or was
+    /// sent its request (Phase ""); null in records stored before it was kept.
+    /// </summary>
+    public DateTime? PhaseStartedAt { get; set; }
+    /// <summary>Since when the coordinator has seen the node offline while it is in flight; null while it is online.</summary>
+    public DateTime? OfflineSince { get; set; }
+    /// <summary>Failed by the rollout (a deadline), not by its run: the agent may still finish the run later.</summary>
+    public bool TimedOut { get; set; }
+    /// <summary>The run's outcome reported after the node was failed by its deadline ("" until then); it stays failed.</summary>
+    public string LateResult { get; set; } = "";
+    /// <summary>The operator accepted this node's failure (resume --accept-failures): it no longer counts against the budget.</summary>
+    public bool FailureAccepted { get; set; }
 }

@@ -34,13 +34,15 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
         }
         if (request.Plan is null) throw Invalid("plan is required");
 
-        // The plan is validated (and refused) before any node is looked at, and stored only once there are nodes.
+        // The plan is validated (and refused) before any node is looked at, and stored only once there are nodes and
+        // none of them is taken. A dry run goes through every check a real start does, and is refused the same way.
         var validated = Validated(request.Plan);
         var nodes = registry.List(selector).Select(n => n.Name).ToList();
         if (nodes.Count == 0)
             throw new RpcException(new Status(StatusCode.FailedPrecondition, request.Selector.Trim().Length == 0
                 ? "there are no nodes to roll out to"
                 : $"selector {request.Selector.Trim()} matches no node"));
+        RefuseBusy(store, nodes);
         var plan = request.DryRun ? validated : await plans.StoreAsync(request.Plan);
         var now = time.GetUtcNow().UtcDateTime;
         var record = new RolloutRecord
@@ -65,16 +67,12 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
             UpdatedAt = now,
         };
         RolloutEngine.PlanWaves(record, nodes);
-        if (request.DryRun) return RolloutViews.ToMessage(record, now);
+        if (request.DryRun) return RolloutViews.DryRun(record, now);
 
         await store.WriteAsync(s =>
         {
-            // A node belongs to at most one active rollout.
-            var busy = s.ActiveRollouts()
-                .SelectMany(r => r.Nodes.Select(n => (r.Id, n.Name))).Where(x => nodes.Contains(x.Name)).ToList();
-            if (busy.Count > 0)
-                throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                    $"node(s) already in an active rollout: {string.Join(", ", busy.Take(10).Select(b => $"{b.Name} ({b.Id})"))}"));
+            // Again, in the write that inserts: another start may have taken a node since the check above.
+            RefuseBusy(s, nodes);
             s.Rollouts.Insert(record);
             s.AddEvent(events, new EventRecord
             {
@@ -84,6 +82,18 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
         });
         controller.Wake();
         return RolloutViews.ToMessage(record, now);
+    }
+
+    /// <summary>A node belongs to at most one active rollout: refuses, naming the nodes and their rollouts, when one is taken.</summary>
+    private static void RefuseBusy(CoordinatorStore s, List<string> nodes)
+    {
+        var wanted = nodes.ToHashSet(StringComparer.Ordinal);
+        var busy = s.ActiveRollouts()
+            .SelectMany(r => r.Nodes.Select(n => (r.Id, n.Name))).Where(x => wanted.Contains(x.Name)).ToList();
+        if (busy.Count > 0)
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"node(s) already in an active rollout: {string.Join(", ", busy.Take(10).Select(b => $"{b.Name} ({b.Id})"))}" +
+                (busy.Count > 10 ? $" and {busy.Count - 10} more" : "")));
     }
 
     public Rollout Get(string id) => RolloutViews.ToMessage(Require(id), time.GetUtcNow().UtcDateTime);
@@ -98,10 +108,69 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
     public Task<Rollout> PauseAsync(string id, string reason) =>
         TransitionAsync(id, r => r.State is RolloutState.Paused ? null : RolloutState.Paused, reason.Length > 0 ? reason : "paused by the operator");
 
-    /// <summary>Resumes a paused rollout into what the pause interrupted; any other state is refused (nothing to resume).</summary>
-    public Task<Rollout> ResumeAsync(string id, string reason) =>
+    /// <summary>
+    /// Resumes a paused rollout into what the pause interrupted; any other state is refused (nothing to resume). A
+    /// rollout held by its failures (error budget spent, or a failed canary while at wave 0) would pause again at
+    /// once: that is refused, saying why and what to do, unless <paramref name="acceptFailures"/>, which accepts every
+    /// failure so far (<see cref="AcceptFailures"/>) and goes on past the failed nodes.
+    /// </summary>
+    public Task<Rollout> ResumeAsync(string id, string reason, bool acceptFailures = false) =>
         TransitionAsync(id, r => r.State == RolloutState.Paused ? (r.ResumeTo is RolloutState.Preparing ? RolloutState.Preparing : RolloutState.Rolling) : null,
-            reason.Length > 0 ? reason : "resumed by the operator", resetBudget: true, resume: true);
+            reason.Length > 0 ? reason : "resumed by the operator", resume: true, prepare: (r, now) =>
+            {
+                if (acceptFailures) return AcceptFailures(r, now);
+                if (HeldByFailures(r) is { } why) throw new RpcException(new Status(StatusCode.FailedPrecondition, why));
+                return null;
+            });
+
+    /// <summary>Why resuming <paramref name="r"/> as it is would pause it again at once, or null when it would not.</summary>
+    public static string? HeldByFailures(RolloutRecord r)
+    {
+        string cause;
+        List<RolloutNodeRecord> nodes;
+        if (r.CurrentWave <= 0 && RolloutEngine.FailedCanary(r) is not null)
+        {
+            nodes = r.Nodes.Where(n => n.Wave == 0 && n.State == RolloutNodeState.Failed && !n.FailureAccepted).ToList();
+            cause = $"its canary failed ({RolloutEngine.CountedFailures(r)} failure(s) counted, max {r.MaxFailures})";
+        }
+        else if (RolloutEngine.BudgetSpent(r))
+        {
+            nodes = r.Nodes.Where(n => n.State == RolloutNodeState.Failed && !n.FailureAccepted).ToList();
+            cause = $"its error budget is spent ({RolloutEngine.CountedFailures(r)} failure(s) counted, max {r.MaxFailures})";
+        }
+        else return null;
+        var named = string.Join("; ", nodes.Take(5).Select(n => $"{n.Name} (wave {n.Wave}): {FirstLine(n.Message)}")) +
+            (nodes.Count > 5 ? $"; and {nodes.Count - 5} more" : "");
+        return $"rollout {r.Id} is held by its failures: {cause}: {named}. Resumed as it is, it would pause again at once. " +
+            $"Fix the cause, then `nodefleet rollout resume {r.Id} --accept-failures` goes on past the failed node(s) " +
+            $"(they stay failed and are not retried; only new failures count against the budget), " +
+            $"or `nodefleet rollout rollback {r.Id}` undoes it, or `abort` stops it";
+    }
+
+    /// <summary>
+    /// Accepts every failure not accepted yet: the nodes stay failed, but no longer count against the error budget
+    /// and a failed canary among them no longer holds the rollout. Each failure is counted once, accepted or not.
+    /// </summary>
+    private static RolloutNote? AcceptFailures(RolloutRecord r, DateTime now)
+    {
+        var accepted = r.Nodes.Where(n => n.State == RolloutNodeState.Failed && !n.FailureAccepted).ToList();
+        if (accepted.Count == 0) return null;
+        foreach (var n in accepted) n.FailureAccepted = true;
+        // Never more than the failures counted (records resumed before acceptance existed raised MaxFailures instead).
+        r.AcceptedFailures = Math.Min(r.Failures, r.AcceptedFailures + accepted.Count);
+        r.UpdatedAt = now;
+        return new RolloutNote("Warning", "FailuresAccepted", "",
+            $"the operator accepted {accepted.Count} failure(s), which stay failed: {string.Join(", ", accepted.Take(10).Select(n => n.Name))}" +
+            (accepted.Count > 10 ? $" and {accepted.Count - 10} more" : "") +
+            $"; error budget {RolloutEngine.CountedFailures(r)}/{r.MaxFailures} used");
+    }
+
+    private static string FirstLine(string text)
+    {
+        var line = text.Split('\n', 2)[0].Trim();
+        if (line.Length == 0) return "no message";
+        return line.Length > 120 ? line[..117] + "..." : line;
+    }
 
     public Task<Rollout> AbortAsync(string id, string reason) =>
         TransitionAsync(id, _ => RolloutState.Aborted, reason.Length > 0 ? reason : "aborted by the operator", abort: true);
@@ -111,7 +180,7 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
             reason.Length > 0 ? reason : "rollback requested by the operator", rollback: true);
 
     private async Task<Rollout> TransitionAsync(string id, Func<RolloutRecord, RolloutState?> target, string reason,
-        bool resetBudget = false, bool abort = false, bool rollback = false, bool resume = false)
+        bool abort = false, bool rollback = false, bool resume = false, Func<RolloutRecord, DateTime, RolloutNote?>? prepare = null)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var record = await store.WriteAsync(s =>
@@ -126,11 +195,10 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
                     ? $"rollout {id} is {RolloutTransitions.Name(r.State)}, not paused"
                     : RolloutTransitions.Refusal(id, r.State, wanted) + hint));
             }
-            if (resetBudget && r.Failures >= r.MaxFailures)
-            {
-                // Resuming after the budget was spent grants a fresh budget of the same size.
-                r.MaxFailures = r.Failures + r.MaxFailures;
-            }
+            // Refuses (nothing written), or changes the record before the transition, with its own event.
+            var before = prepare?.Invoke(r, now);
+            if (before is not null)
+                s.AddEvent(events, new EventRecord { Time = now, Type = before.Type, Reason = before.Reason, Rollout = r.Id, Message = before.Message });
             var note = RolloutEngine.Transition(r, to.Value, reason, now);
             if (abort)
             {

@@ -14,7 +14,7 @@ public static class RolloutViews
             State = (Protocol.V1.RolloutState)((int)r.State + 1),
             StateReason = r.StateReason, CurrentWave = r.CurrentWave, WaveCount = r.WaveCount,
             CreatedAt = Ts(r.CreatedAt), UpdatedAt = Ts(r.UpdatedAt),
-            MaxUnavailable = r.MaxUnavailable, MaxFailures = r.MaxFailures, Failures = r.Failures,
+            MaxUnavailable = r.MaxUnavailable, MaxFailures = r.MaxFailures, Failures = r.Failures, AcceptedFailures = r.AcceptedFailures,
             Strategy = new RolloutStrategy
             {
                 Canary = r.Canary, MaxUnavailable = r.MaxUnavailableText, MaxFailures = r.MaxFailuresText,
@@ -28,15 +28,35 @@ public static class RolloutViews
             var node = new RolloutNode
             {
                 Name = n.Name, Wave = n.Wave, State = (Protocol.V1.RolloutNodeState)((int)n.State + 1), Phase = n.Phase,
-                Message = n.Message, RunId = n.RunId,
+                Message = n.Message, RunId = n.RunId, FailureAccepted = n.FailureAccepted,
             };
             if (n.StartedAt is { } s) node.StartedAt = Ts(s);
             if (n.FinishedAt is { } f) node.FinishedAt = Ts(f);
+            if (n.PhaseStartedAt is { } p && InFlight(n.State)) node.PhaseStartedAt = Ts(p);
+            if (n.OfflineSince is { } o && InFlight(n.State)) node.OfflineSince = Ts(o);
             m.Nodes.Add(node);
         }
         if (Eta(r, now) is { } eta) m.Eta = Duration.FromTimeSpan(eta);
+        if (r.NextWaveAt is { } next) m.NextWaveAt = Ts(next);
         return m;
     }
+
+    /// <summary>
+    /// A rollout a dry run would start, as an answer: marked dry_run, without the id, generation and times a stored
+    /// rollout gets (there is none).
+    /// </summary>
+    public static Rollout DryRun(RolloutRecord r, DateTime now)
+    {
+        var m = ToMessage(r, now);
+        m.Id = "";
+        m.Generation = 0;
+        m.CreatedAt = null;
+        m.UpdatedAt = null;
+        m.DryRun = true;
+        return m;
+    }
+
+    private static bool InFlight(RolloutNodeState s) => s is RolloutNodeState.Preparing or RolloutNodeState.Running or RolloutNodeState.RollingBack;
 
     /// <summary>Remaining nodes × the mean observed node duration ÷ how many run at once; null before any node finished.</summary>
     public static TimeSpan? Eta(RolloutRecord r, DateTime now)

@@ -131,6 +131,20 @@ public sealed class RolloutCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Resume_takes_accept_failures_and_no_other_action_does()
+    {
+        var (code, _, stderr) = await Run("rollout", "resume", "r1", "--accept-failures", "--config", _config, "--coordinator", Nowhere);
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error: cannot reach the coordinator at {Nowhere}", stderr);
+        (code, _, stderr) = await Run("rollout", "pause", "r1", "--accept-failures", "--config", _config, "--coordinator", Nowhere);
+        Assert.Equal(1, code);
+        Assert.Contains("--accept-failures", stderr);
+        Assert.DoesNotContain("cannot reach", stderr);
+        var (_, help, _) = await Run("rollout", "start", "--help");
+        Assert.Contains("counted from when it entered it", help);
+    }
+
+    [Fact]
     public void Budgets_accept_numbers_and_percentages_only() =>
         Assert.Throws<CliException>(() => RolloutCommands.Budget("10 %", "--max-failures"));
 }

@@ -10,11 +10,12 @@ internal static class RolloutSamples
     public const string Id = "upgrade-1.31-20300101-114000-ab12";
 
     public static RolloutNode Node(string name, int wave, RolloutNodeState state, string phase = "", string message = "",
-        double? startedSecondsAgo = null, double? finishedSecondsAgo = null)
+        double? startedSecondsAgo = null, double? finishedSecondsAgo = null, double? phaseSecondsAgo = null)
     {
         var n = new RolloutNode { Name = name, Wave = wave, State = state, Phase = phase, Message = message };
         if (startedSecondsAgo is { } s) n.StartedAt = SecondsAgo(s);
         if (finishedSecondsAgo is { } f) n.FinishedAt = SecondsAgo(f);
+        if (phaseSecondsAgo is { } p) n.PhaseStartedAt = SecondsAgo(p);
         return n;
     }
 
@@ -40,7 +41,8 @@ internal static class RolloutSamples
 
     /// <summary>
     /// The same rollout 20 minutes in, rolling wave 2: the canary and wave 1 done but for w03, which failed in
-    /// kubelet-config; w05 and w06 pulling images, w07 writing the kubelet config; wave 3 pending.
+    /// kubelet-config; w05 and w06 pulling images (for 1m3s and 40s), w07 writing the kubelet config (for 5s);
+    /// wave 3 pending.
     /// </summary>
     public static Rollout Rolling()
     {
@@ -61,9 +63,9 @@ internal static class RolloutSamples
         r.Nodes.Add(Node("w03", 1, RolloutNodeState.Failed, "kubelet-config",
             "error execution phase kubelet-config/write-dropin: kubelet rejected --max-pods=abc", 900, 700));
         r.Nodes.Add(Node("w04", 1, RolloutNodeState.Succeeded, startedSecondsAgo: 900, finishedSecondsAgo: 790));
-        r.Nodes.Add(Node("w05", 2, RolloutNodeState.Running, "prepull-images", startedSecondsAgo: 60));
-        r.Nodes.Add(Node("w06", 2, RolloutNodeState.Running, "prepull-images", startedSecondsAgo: 60));
-        r.Nodes.Add(Node("w07", 2, RolloutNodeState.Running, "kubelet-config", startedSecondsAgo: 65));
+        r.Nodes.Add(Node("w05", 2, RolloutNodeState.Running, "prepull-images", startedSecondsAgo: 60, phaseSecondsAgo: 63));
+        r.Nodes.Add(Node("w06", 2, RolloutNodeState.Running, "prepull-images", startedSecondsAgo: 60, phaseSecondsAgo: 40));
+        r.Nodes.Add(Node("w07", 2, RolloutNodeState.Running, "kubelet-config", startedSecondsAgo: 65, phaseSecondsAgo: 5));
         for (var i = 8; i <= 10; i++) r.Nodes.Add(Node($"w{i:00}", 3, RolloutNodeState.Pending));
         return r;
     }

@@ -86,10 +86,121 @@ public class RolloutViewsTests
             Age:              20m
             Nodes:            3 succeeded, 3 running, 3 pending, 1 failed
             Running:          prepull-images 2, kubelet-config 1
+            In flight:
+              NODE   STATE     PHASE            IN PHASE
+              w05    running   prepull-images   1m3s
+              w06    running   prepull-images   40s
+              w07    running   kubelet-config   5s
             Failed nodes:
               w03 (wave 1): kubelet-config/write-dropin: kubelet rejected --max-pods=abc
 
             """, RolloutViews.Status(Rolling(), Now));
+    }
+
+    // Status used to say "Running: stage-artifacts 1" and no more: not which node, nor for how long.
+    [Fact]
+    public void Status_lists_at_most_ten_nodes_in_flight_longest_in_phase_first_with_the_offline_ones()
+    {
+        var r = DryRun();
+        r.State = RolloutState.Preparing;
+        for (var i = 0; i < 10; i++)
+        {
+            r.Nodes[i].State = RolloutNodeState.Preparing;
+            r.Nodes[i].Phase = i == 0 ? "" : "stage-artifacts";
+            r.Nodes[i].PhaseStartedAt = CliSamples.SecondsAgo(100 - i);
+        }
+        r.Nodes.Add(Node("w11", 3, RolloutNodeState.Preparing, "", phaseSecondsAgo: 1));
+        r.Nodes.Add(Node("w12", 3, RolloutNodeState.Preparing, "preflight", phaseSecondsAgo: 2));
+        r.Nodes[3].OfflineSince = CliSamples.SecondsAgo(20);
+        var text = RolloutViews.Status(r, Now);
+        Assert.Contains("""
+            In flight:
+              NODE   STATE       PHASE             IN PHASE   OFFLINE
+              w01    preparing   starting          1m40s      -
+              w02    preparing   stage-artifacts   1m39s      -
+              w03    preparing   stage-artifacts   1m38s      -
+              w04    preparing   stage-artifacts   1m37s      20s
+              w05    preparing   stage-artifacts   1m36s      -
+              w06    preparing   stage-artifacts   1m35s      -
+              w07    preparing   stage-artifacts   1m34s      -
+              w08    preparing   stage-artifacts   1m33s      -
+              w09    preparing   stage-artifacts   1m32s      -
+              w10    preparing   stage-artifacts   1m31s      -
+              and 2 more
+
+            """, text);
+        Assert.DoesNotContain("w11    ", text);
+    }
+
+    [Fact]
+    public void In_flight_times_come_from_the_start_of_the_node_when_the_coordinator_gives_no_phase_start()
+    {
+        var r = Rolling();
+        foreach (var n in r.Nodes) n.PhaseStartedAt = null;
+        Assert.Contains("  w07    running   kubelet-config   1m5s\n", RolloutViews.Status(r, Now));
+    }
+
+    [Fact]
+    public void Status_says_when_the_rollout_waits_between_waves_and_until_when()
+    {
+        var r = Rolling();
+        r.Strategy.PauseBetweenWaves = Duration.FromTimeSpan(TimeSpan.FromMinutes(5));
+        r.NextWaveAt = CliSamples.Ago(TimeSpan.FromSeconds(-200));
+        var text = RolloutViews.Status(r, Now);
+        Assert.Contains("""
+            Wave:             2/4 (at wave 2)
+            Waiting:          5m between waves: wave 3 starts at 2030-01-01T12:03:20Z (in 3m20s)
+            Failures:         1/2
+
+            """, text);
+        r.State = RolloutState.Paused;
+        Assert.DoesNotContain("Waiting", RolloutViews.Status(r, Now));
+    }
+
+    [Fact]
+    public void Failures_the_operator_accepted_are_shown_apart_from_those_counted_against_the_budget()
+    {
+        var r = Rolling();
+        r.MaxFailures = 1;
+        r.Failures = 2;
+        r.AcceptedFailures = 2;
+        Assert.Equal("0/1 counted, 2 accepted", RolloutViews.Failures(r));
+        r.AcceptedFailures = 0;
+        Assert.Equal("2/1", RolloutViews.Failures(r));
+    }
+
+    [Fact]
+    public void A_rollout_paused_by_the_operator_resumes_without_accepting_failures()
+    {
+        var r = Rolling();
+        r.State = RolloutState.Paused;
+        r.StateReason = "paused by the operator";
+        Assert.False(RolloutViews.HeldByFailures(r));
+        Assert.EndsWith($"Paused: `nodefleet rollout resume {Id}` goes on, `abort` stops it, `rollback` undoes it.\n", RolloutViews.Status(r, Now));
+        // A failed canary holds it while at wave 0, unless the operator accepted the failure.
+        r.CurrentWave = 0;
+        r.Nodes[0].State = RolloutNodeState.Failed;
+        Assert.True(RolloutViews.HeldByFailures(r));
+        r.Nodes[0].FailureAccepted = true;
+        Assert.False(RolloutViews.HeldByFailures(r));
+    }
+
+    [Fact]
+    public void A_dry_run_document_has_no_id_generation_or_times_and_says_it_is_a_dry_run()
+    {
+        var answer = DryRun();
+        answer.DryRun = true;
+        answer.Id = "";
+        answer.CreatedAt = null;
+        answer.UpdatedAt = null;
+        var doc = RolloutCommands.DryRunDocument(answer);
+        Assert.True(doc["dryRun"]!.GetValue<bool>());
+        foreach (var key in new[] { "id", "generation", "createdAt", "updatedAt" }) Assert.False(doc.ContainsKey(key), key);
+        Assert.Equal(10, doc["nodes"]!.AsArray().Count);
+        // Also from a coordinator that still fills them in.
+        doc = RolloutCommands.DryRunDocument(DryRun());
+        Assert.False(doc.ContainsKey("id"));
+        Assert.True(doc["dryRun"]!.GetValue<bool>());
     }
 
     [Fact]
@@ -115,7 +226,9 @@ public class RolloutViewsTests
                   after 3 tries
 
             """, text);
-        Assert.EndsWith($"Paused: `nodefleet rollout resume {Id}` goes on (with a fresh error budget), `abort` stops it, `rollback` undoes it.\n", text);
+        Assert.True(RolloutViews.HeldByFailures(r));
+        Assert.EndsWith($"Paused by its failures: fix their cause, then `nodefleet rollout resume {Id} --accept-failures` goes on past the " +
+            "failed nodes (they stay failed), `abort` stops it, `rollback` undoes it.\n", text);
     }
 
     [Fact]
@@ -288,7 +401,7 @@ public class RolloutViewsTests
             node w07 (wave 2): failed: kubelet-config: kubelet did not become healthy
                 within 2m
             state PAUSED: error budget spent: 2 failure(s), max 2
-              waiting for the operator: nodefleet rollout resume|abort|rollback {Id}
+              held by its failures: nodefleet rollout resume {Id} --accept-failures goes on past them; or abort|rollback it
 
             """, log.Observe(r2));
 
@@ -308,6 +421,19 @@ public class RolloutViewsTests
             node w08 (wave 3): running
 
             """, log.Observe(r3));
+    }
+
+    [Fact]
+    public void The_log_says_when_the_rollout_starts_waiting_between_waves()
+    {
+        var log = new RolloutLog();
+        var r0 = Rolling();
+        r0.Strategy.PauseBetweenWaves = Duration.FromTimeSpan(TimeSpan.FromMinutes(5));
+        log.Observe(r0);
+        var r1 = Next(r0, r => r.NextWaveAt = CliSamples.Ago(TimeSpan.FromMinutes(-5)));
+        Assert.Equal("waiting 5m between waves: wave 3 starts at 2030-01-01T12:05:00Z\n", log.Observe(r1));
+        Assert.Equal("", log.Observe(r1.Clone()));
+        Assert.Contains("wave 2 of 0-3 started\nwaiting 5m between waves: wave 3 starts at 2030-01-01T12:05:00Z\nnodes:", new RolloutLog().Observe(r1));
     }
 
     [Fact]

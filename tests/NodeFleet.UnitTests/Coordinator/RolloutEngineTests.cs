@@ -149,19 +149,208 @@ public class RolloutEngineTests
         Assert.Equal(RolloutNodeState.Succeeded, r.Node("n03")!.State);
     }
 
-    [Fact]
-    public void An_offline_node_fails_once_its_deadline_passes()
+    private static StepReport PhaseReport(string stage, string phase, NodeFleet.Protocol.V1.StepState state = NodeFleet.Protocol.V1.StepState.Running,
+        string message = "") =>
+        new() { RolloutId = "r1", Stage = stage, Phase = phase, Step = "step", State = state, RunState = NodeFleet.Protocol.V1.RunState.Running, Message = message };
+
+    /// <summary>One node, no canary, prepare skipped: running its apply request, sent at <see cref="T0"/>.</summary>
+    private static RolloutRecord RunningOne(int nodes = 1, int maxFailures = 1, params (string Phase, int Seconds)[] deadlines)
     {
-        var r = Rollout(1, canary: 0, maxUnavailable: 1, maxFailures: 1);
-        r.PhaseDeadlinesMs["stage-artifacts"] = 5000;
+        var r = Rollout(nodes, canary: 0, maxUnavailable: nodes, maxFailures: maxFailures);
+        foreach (var (phase, seconds) in deadlines) r.PhaseDeadlinesMs[phase] = seconds * 1000L;
         Decide(r);
         Decide(r);
+        Assert.All(r.Nodes, n => Assert.Equal(RolloutNodeState.Running, n.State));
+        return r;
+    }
+
+    private static List<RolloutNote> At(RolloutRecord r, double seconds, Func<string, bool>? online = null) =>
+        RolloutEngine.Decide(r, online ?? (_ => true), T0.AddSeconds(seconds)).Notes;
+
+    // The deadline used to apply only to offline nodes: an online node stuck in a phase was never failed.
+    [Fact]
+    public void An_online_node_past_its_phase_deadline_fails_counted_from_when_it_entered_the_phase()
+    {
+        var r = RunningOne(deadlines: ("stage-artifacts", 45));
+        RolloutEngine.OnReport(r, "n01", PhaseReport(RolloutEngine.StageApply, "preflight"), T0.AddSeconds(1));
+        // Entered 100 s after dispatch: timed from then, not from the dispatch.
+        RolloutEngine.OnReport(r, "n01", PhaseReport(RolloutEngine.StageApply, "stage-artifacts"), T0.AddSeconds(100));
+        RolloutEngine.OnReport(r, "n01", PhaseReport(RolloutEngine.StageApply, "stage-artifacts"), T0.AddSeconds(120)); // next step, same phase
+        Assert.Empty(At(r, 145));
         Assert.Equal(RolloutNodeState.Running, r.Nodes[0].State);
-        RolloutEngine.Decide(r, _ => false, T0.AddSeconds(4));
+
+        var notes = At(r, 146.2);
+        var n = r.Nodes[0];
+        Assert.Equal(RolloutNodeState.Failed, n.State);
+        Assert.Equal("phase stage-artifacts exceeded its deadline of 45s (running 47s)", n.Message);
+        Assert.Equal(1, r.Failures);
+        var failed = Assert.Single(notes, x => x.Reason == "NodeFailed");
+        Assert.Equal("Warning", failed.Type);
+        Assert.Equal("wave 0 (apply): phase stage-artifacts exceeded its deadline of 45s (running 47s)", failed.Message);
+        // It counts against the error budget like any failure: max failures 1 pauses the rollout.
+        Assert.Equal(RolloutState.Paused, r.State);
+        Assert.Equal("error budget spent: 1 failure(s), max 1", r.StateReason);
+        // Counted once, however many passes follow.
+        At(r, 300);
+        Assert.Equal(1, r.Failures);
+    }
+
+    [Fact]
+    public void An_online_node_is_not_timed_in_a_phase_without_a_deadline_nor_before_its_first_phase()
+    {
+        var r = RunningOne(deadlines: ("stage-artifacts", 45));
+        Assert.Empty(At(r, 3600));
+        RolloutEngine.OnReport(r, "n01", PhaseReport(RolloutEngine.StageApply, "prepull-images"), T0.AddSeconds(3600));
+        Assert.Empty(At(r, 3 * 3600));
         Assert.Equal(RolloutNodeState.Running, r.Nodes[0].State);
-        RolloutEngine.Decide(r, _ => false, T0.AddSeconds(6));
+    }
+
+    [Fact]
+    public void A_preparing_node_past_its_phase_deadline_fails_too()
+    {
+        var r = Rollout(2, canary: 1, maxFailures: 5, prepare: true);
+        r.PhaseDeadlinesMs["prepull-images"] = 20_000;
+        Decide(r);
+        Decide(r);
+        RolloutEngine.OnReport(r, "n02", PhaseReport(RolloutEngine.StagePrepare, "prepull-images"), T0.AddSeconds(5));
+        At(r, 26);
+        Assert.Equal(RolloutNodeState.Failed, r.Node("n02")!.State);
+        Assert.Equal("phase prepull-images exceeded its deadline of 20s (running 21s)", r.Node("n02")!.Message);
+        Assert.Equal(RolloutNodeState.Preparing, r.Node("n01")!.State);
+    }
+
+    // It used to count from the dispatch: a node that went offline late in a long run failed at once.
+    [Fact]
+    public void An_offline_node_fails_once_offline_longer_than_its_phase_deadline_counted_from_when_it_went_offline()
+    {
+        var r = RunningOne(deadlines: ("stage-artifacts", 45));
+        RolloutEngine.OnReport(r, "n01", PhaseReport(RolloutEngine.StageApply, "stage-artifacts"), T0.AddSeconds(10));
+        At(r, 40, _ => false); // seen offline from here, 30 s into the phase
+        Assert.NotNull(r.Nodes[0].OfflineSince);
+        Assert.Empty(At(r, 85, _ => false));
+        Assert.Equal(RolloutNodeState.Running, r.Nodes[0].State);
+        At(r, 85.5, _ => false);
         Assert.Equal(RolloutNodeState.Failed, r.Nodes[0].State);
-        Assert.Contains("offline past its deadline", r.Nodes[0].Message);
+        Assert.Equal("offline for 46s in phase stage-artifacts, past its deadline of 45s", r.Nodes[0].Message);
+        Assert.Equal(1, r.Failures);
+    }
+
+    [Fact]
+    public void Back_online_the_offline_time_starts_again_from_zero()
+    {
+        var r = RunningOne(deadlines: ("stage-artifacts", 45));
+        RolloutEngine.OnReport(r, "n01", PhaseReport(RolloutEngine.StageApply, "stage-artifacts"), T0);
+        At(r, 1, _ => false);
+        At(r, 40, _ => true);
+        Assert.Null(r.Nodes[0].OfflineSince);
+        // Online again it is timed in its phase: 45 s from T0 pass at 45 s.
+        At(r, 44, _ => false);
+        At(r, 44.5, _ => true);
+        Assert.Equal(RolloutNodeState.Running, r.Nodes[0].State);
+        At(r, 45.5, _ => true);
+        Assert.Equal(RolloutNodeState.Failed, r.Nodes[0].State);
+        Assert.StartsWith("phase stage-artifacts exceeded", r.Nodes[0].Message);
+    }
+
+    [Theory]
+    [InlineData(false, 1800, "offline for 30m1s before reporting a phase, past the node deadline of 30m (the default)")]
+    [InlineData(true, 65, "offline for 1m6s in phase preflight, past the node deadline of 1m5s (the sum of the phase deadlines)")]
+    public void An_offline_node_whose_phase_has_no_deadline_gets_the_sum_of_the_deadlines_or_30_minutes(bool deadlines, int limit, string message)
+    {
+        var r = deadlines ? RunningOne(deadlines: [("stage-artifacts", 45), ("prepull-images", 20)]) : RunningOne();
+        if (deadlines) RolloutEngine.OnReport(r, "n01", PhaseReport(RolloutEngine.StageApply, "preflight"), T0);
+        At(r, 0, _ => false);
+        At(r, limit, _ => false);
+        Assert.Equal(RolloutNodeState.Running, r.Nodes[0].State);
+        At(r, limit + 0.5, _ => false);
+        Assert.Equal(RolloutNodeState.Failed, r.Nodes[0].State);
+        Assert.Equal(message, r.Nodes[0].Message);
+    }
+
+    [Fact]
+    public void A_late_success_of_a_node_failed_by_its_deadline_leaves_it_failed_and_is_recorded_once()
+    {
+        var r = RunningOne(maxFailures: 5, deadlines: ("stage-artifacts", 45));
+        RolloutEngine.OnReport(r, "n01", PhaseReport(RolloutEngine.StageApply, "stage-artifacts"), T0);
+        At(r, 46);
+        Assert.Equal(RolloutNodeState.Failed, r.Nodes[0].State);
+
+        var notes = RolloutEngine.OnReport(r, "n01", RunReport(RolloutEngine.StageApply, NodeFleet.Protocol.V1.RunState.Succeeded, "run-7"), T0.AddSeconds(60));
+        var n = r.Nodes[0];
+        Assert.Equal(RolloutNodeState.Failed, n.State);
+        Assert.Equal(1, r.Failures);
+        var late = Assert.Single(notes);
+        Assert.Equal("NodeLateResult", late.Reason);
+        Assert.Equal("Warning", late.Type);
+        Assert.Contains("succeeded: the plan is applied on the node (run run-7)", late.Message);
+        Assert.Contains("stays failed", late.Message);
+        Assert.Equal("phase stage-artifacts exceeded its deadline of 45s (running 46s); its run later succeeded: the plan is applied on the node (run run-7)", n.Message);
+        Assert.Equal("run-7", n.RunId);
+        // The same outcome reported again (the agent repeats itself after a reconnect): nothing more.
+        Assert.Empty(RolloutEngine.OnReport(r, "n01", RunReport(RolloutEngine.StageApply, NodeFleet.Protocol.V1.RunState.Succeeded, "run-7"), T0.AddSeconds(61)));
+        Assert.Equal(1, r.Failures);
+    }
+
+    [Fact]
+    public void A_node_failed_by_its_own_run_records_no_late_result()
+    {
+        var r = RunningOne(maxFailures: 5);
+        RolloutEngine.OnReport(r, "n01", RunReport(RolloutEngine.StageApply, NodeFleet.Protocol.V1.RunState.Failed, message: "boom"), T0);
+        Assert.Empty(RolloutEngine.OnReport(r, "n01", RunReport(RolloutEngine.StageApply, NodeFleet.Protocol.V1.RunState.Failed, message: "boom"), T0));
+        Assert.Equal("boom", r.Nodes[0].Message);
+        Assert.Equal(1, r.Failures);
+    }
+
+    // The phase of the preparation used to stay on the node into its apply run, and would have been timed from then.
+    [Fact]
+    public void A_request_starts_the_node_in_no_phase_and_reports_of_another_stage_do_not_move_it()
+    {
+        var r = Rollout(1, canary: 0, prepare: true);
+        r.PhaseDeadlinesMs["prepull-images"] = 20_000;
+        Decide(r);
+        Decide(r);
+        RolloutEngine.OnReport(r, "n01", PhaseReport(RolloutEngine.StagePrepare, "prepull-images"), T0);
+        RolloutEngine.OnReport(r, "n01", RunReport(RolloutEngine.StagePrepare, NodeFleet.Protocol.V1.RunState.Succeeded), T0.AddSeconds(15));
+        RolloutEngine.Decide(r, _ => true, T0.AddSeconds(15)); // -> rolling
+        RolloutEngine.Decide(r, _ => true, T0.AddSeconds(15)); // apply sent
+        var n = r.Nodes[0];
+        Assert.Equal(RolloutNodeState.Running, n.State);
+        Assert.Equal("", n.Phase);
+        Assert.Equal(T0.AddSeconds(15), n.PhaseStartedAt);
+        // A late step report of the preparation is not the apply run's phase.
+        RolloutEngine.OnReport(r, "n01", PhaseReport(RolloutEngine.StagePrepare, "prepull-images"), T0.AddSeconds(16));
+        Assert.Equal("", n.Phase);
+        At(r, 100);
+        Assert.Equal(RolloutNodeState.Running, n.State);
+    }
+
+    [Fact]
+    public void Accepted_failures_no_longer_count_against_the_budget_nor_hold_the_canary_wave()
+    {
+        var r = Rollout(3, canary: 1, maxUnavailable: 2, maxFailures: 1);
+        Decide(r);
+        Decide(r);
+        RolloutEngine.OnReport(r, "n01", RunReport(RolloutEngine.StageApply, NodeFleet.Protocol.V1.RunState.Failed, message: "boom"), T0);
+        Decide(r);
+        Assert.Equal(RolloutState.Paused, r.State);
+        Assert.NotNull(RolloutEngine.FailedCanary(r));
+        Assert.True(RolloutEngine.BudgetSpent(r));
+
+        r.Nodes[0].FailureAccepted = true;
+        r.AcceptedFailures = 1;
+        RolloutEngine.Transition(r, RolloutState.Rolling, "resumed", T0);
+        Assert.Null(RolloutEngine.FailedCanary(r));
+        Assert.Equal(0, RolloutEngine.CountedFailures(r));
+        Decide(r); // wave 0 is over: on to wave 1
+        Assert.Equal(RolloutState.Rolling, r.State);
+        Assert.Equal(1, r.CurrentWave);
+        Assert.Equal(["n02", "n03"], Decide(r).Select(a => a.Node));
+        // A new failure counts (once): the budget of 1 is spent again.
+        RolloutEngine.OnReport(r, "n02", RunReport(RolloutEngine.StageApply, NodeFleet.Protocol.V1.RunState.Failed), T0);
+        Decide(r);
+        Assert.Equal(RolloutState.Paused, r.State);
+        Assert.Equal(2, r.Failures);
+        Assert.Equal("error budget spent: 1 failure(s), max 1 (not counting 1 accepted)", r.StateReason);
     }
 
     [Fact]

@@ -16,16 +16,19 @@ public sealed class RolloutServiceTests : IAsyncLifetime
 {
     private readonly CoordinatorRig _rig = new();
     private RolloutService _service = null!;
+    private RolloutController _controller = null!;
+    private PlanService _plans = null!;
+    private Presence _presence = null!;
 
     public async Task InitializeAsync()
     {
-        var presence = new Presence(_rig.Time);
-        var plans = new PlanService(_rig.Store, _rig.Registry, presence, _rig.Time);
-        var controller = new RolloutController(_rig.Store, presence, _rig.Events, new RolloutMetrics(Prometheus.Metrics.NewCustomRegistry()),
+        _presence = new Presence(_rig.Time);
+        _plans = new PlanService(_rig.Store, _rig.Registry, _presence, _rig.Events, _rig.Time);
+        _controller = new RolloutController(_rig.Store, _presence, _rig.Events, new RolloutMetrics(Prometheus.Metrics.NewCustomRegistry()),
             _rig.Time, NullLogger<RolloutController>.Instance);
-        _service = new RolloutService(_rig.Store, plans, _rig.Registry, controller, _rig.Events, _rig.Time);
+        _service = new RolloutService(_rig.Store, _plans, _rig.Registry, _controller, _rig.Events, _rig.Time);
         var token = await _rig.CreateTokenAsync();
-        foreach (var name in new[] { "w1", "w2" }) (await _rig.JoinAsync(token, name, new Dictionary<string, string> { ["role"] = "worker" })).Key.Dispose();
+        foreach (var name in new[] { "w1", "w2", "w3" }) (await _rig.JoinAsync(token, name, new Dictionary<string, string> { ["role"] = "worker" })).Key.Dispose();
     }
 
     public async Task DisposeAsync() => await _rig.DisposeAsync();
@@ -105,7 +108,159 @@ public sealed class RolloutServiceTests : IAsyncLifetime
     public async Task A_selector_that_matches_nodes_starts_a_rollout()
     {
         var r = await _service.StartAsync(Start("role=worker"));
-        Assert.Equal(["w1", "w2"], r.Nodes.Select(n => n.Name));
+        Assert.Equal(["w1", "w2", "w3"], r.Nodes.Select(n => n.Name));
         Assert.Single(_rig.Store.Rollouts.FindAll());
+        Assert.False(r.DryRun);
+        Assert.NotEmpty(r.Id);
+    }
+
+    private async Task Edit(string id, Action<RolloutRecord> edit) => await _rig.Store.WriteAsync(s =>
+    {
+        var record = s.Rollouts.FindById(id)!;
+        edit(record);
+        s.Rollouts.Update(record);
+    });
+
+    private RolloutRecord Stored(string id) => _rig.Store.Rollouts.FindById(id)!;
+
+    /// <summary>A rollout whose canary w1 failed ("kubelet rejected --max-pods=abc"), paused by the controller as it would be.</summary>
+    private async Task<string> PausedByTheCanaryAsync()
+    {
+        var r = await _service.StartAsync(Start("role=worker"));
+        await Edit(r.Id, x =>
+        {
+            x.State = RolloutState.Rolling;
+            x.CurrentWave = 0;
+            var canary = x.Node("w1")!;
+            canary.State = NodeFleet.Coordinator.Rollouts.RolloutNodeState.Failed;
+            canary.Message = "kubelet-config/write-dropin: kubelet rejected --max-pods=abc\nsecond line";
+            x.Failures = 1;
+        });
+        await _controller.RunOnceAsync(CancellationToken.None);
+        Assert.Equal(RolloutState.Paused, Stored(r.Id).State);
+        return r.Id;
+    }
+
+    // Resume used to flip PAUSED to ROLLING, the controller paused it again at once for the same failure, and the
+    // budget shown went from 1/1 to 1/2.
+    [Fact]
+    public async Task Resume_of_a_rollout_held_by_its_failed_canary_is_refused_saying_why_and_what_to_do()
+    {
+        var id = await PausedByTheCanaryAsync();
+        var events = _rig.Store.Events.Count();
+        var e = await Assert.ThrowsAsync<RpcException>(() => _service.ResumeAsync(id, ""));
+        Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+        Assert.Equal($"rollout {id} is held by its failures: its canary failed (1 failure(s) counted, max 1): " +
+            "w1 (wave 0): kubelet-config/write-dropin: kubelet rejected --max-pods=abc. Resumed as it is, it would pause again at once. " +
+            $"Fix the cause, then `nodefleet rollout resume {id} --accept-failures` goes on past the failed node(s) (they stay failed and are " +
+            $"not retried; only new failures count against the budget), or `nodefleet rollout rollback {id}` undoes it, or `abort` stops it",
+            e.Status.Detail);
+        var r = Stored(id);
+        Assert.Equal(RolloutState.Paused, r.State);
+        Assert.Equal((1, 1, 0), (r.Failures, r.MaxFailures, r.AcceptedFailures));
+        Assert.Equal(events, _rig.Store.Events.Count());
+    }
+
+    [Fact]
+    public async Task Resume_of_a_rollout_whose_error_budget_is_spent_is_refused_too()
+    {
+        var r = await _service.StartAsync(Start("role=worker"));
+        await Edit(r.Id, x =>
+        {
+            x.State = RolloutState.Paused;
+            x.ResumeTo = RolloutState.Rolling;
+            x.CurrentWave = 1;
+            x.Nodes[0].State = NodeFleet.Coordinator.Rollouts.RolloutNodeState.Succeeded;
+            x.Nodes[1].State = NodeFleet.Coordinator.Rollouts.RolloutNodeState.Failed;
+            x.Nodes[1].Message = "boom";
+            x.Failures = 1;
+        });
+        var e = await Assert.ThrowsAsync<RpcException>(() => _service.ResumeAsync(r.Id, ""));
+        Assert.StartsWith($"rollout {r.Id} is held by its failures: its error budget is spent (1 failure(s) counted, max 1): w2 (wave 1): boom.", e.Status.Detail);
+        Assert.Equal(RolloutState.Paused, Stored(r.Id).State);
+    }
+
+    [Fact]
+    public async Task Resume_with_accept_failures_goes_on_past_the_failed_canary_and_counts_each_failure_once()
+    {
+        var id = await PausedByTheCanaryAsync();
+        var resumed = await _service.ResumeAsync(id, "", acceptFailures: true);
+        Assert.Equal(NodeFleet.Protocol.V1.RolloutState.Rolling, resumed.State);
+        Assert.Equal((1, 1, 1), (resumed.Failures, resumed.MaxFailures, resumed.AcceptedFailures));
+        Assert.True(resumed.Nodes.Single(n => n.Name == "w1").FailureAccepted);
+        var accepted = Assert.Single(_rig.Store.Events.FindAll(), x => x.Reason == "FailuresAccepted");
+        Assert.Equal("the operator accepted 1 failure(s), which stay failed: w1; error budget 0/1 used", accepted.Message);
+
+        // The controller does not pause it again: wave 0 is over, the rollout moves on.
+        await _controller.RunOnceAsync(CancellationToken.None);
+        await _controller.RunOnceAsync(CancellationToken.None);
+        var r = Stored(id);
+        Assert.Equal(RolloutState.Rolling, r.State);
+        Assert.Equal(1, r.CurrentWave);
+        Assert.Equal(NodeFleet.Coordinator.Rollouts.RolloutNodeState.Failed, r.Node("w1")!.State);
+        Assert.Equal((1, 1, 1), (r.Failures, r.MaxFailures, r.AcceptedFailures));
+
+        // Pausing and resuming again needs no flag (nothing new failed), and accepts nothing twice.
+        await _service.PauseAsync(id, "");
+        await _service.ResumeAsync(id, "", acceptFailures: true);
+        Assert.Equal((1, 1), (Stored(id).Failures, Stored(id).AcceptedFailures));
+        Assert.Single(_rig.Store.Events.FindAll(), x => x.Reason == "FailuresAccepted");
+    }
+
+    // A dry run used to list the waves (exit 0) where the real start was refused.
+    [Fact]
+    public async Task A_dry_run_is_refused_like_a_real_start_when_a_node_is_in_an_active_rollout()
+    {
+        var first = await _service.StartAsync(Start("role=worker"));
+        var plans = _rig.Store.Plans.Count();
+        foreach (var dryRun in new[] { true, false })
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(() => _service.StartAsync(Start("role=worker", dryRun)));
+            Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+            Assert.Equal($"node(s) already in an active rollout: w1 ({first.Id}), w2 ({first.Id}), w3 ({first.Id})", e.Status.Detail);
+        }
+        Assert.Single(_rig.Store.Rollouts.FindAll());
+        Assert.Equal(plans, _rig.Store.Plans.Count());
+    }
+
+    [Fact]
+    public async Task A_dry_run_stores_nothing_and_invents_no_id_or_generation()
+    {
+        var r = await _service.StartAsync(Start("role=worker", dryRun: true));
+        Assert.True(r.DryRun);
+        Assert.Equal("", r.Id);
+        Assert.Equal(0, r.Generation);
+        Assert.Null(r.CreatedAt);
+        Assert.Equal(["w1", "w2", "w3"], r.Nodes.Select(n => n.Name));
+        Assert.Empty(_rig.Store.Rollouts.FindAll());
+        Assert.Empty(_rig.Store.Plans.FindAll());
+    }
+
+    private static ApplyPlanRequest Apply(string node, bool force = false) =>
+        new() { Plan = PlanTestData.Load("valid-minimal.yaml").Plan, Node = node, Force = force };
+
+    // `plan apply --node N` used to send the plan to a node of an active rollout, bypassing its waves and budgets.
+    [Fact]
+    public async Task A_plan_applied_directly_to_a_node_of_an_active_rollout_is_refused_unless_forced()
+    {
+        var session = _presence.Open("w2");
+        var r = await _service.StartAsync(Start("role=worker"));
+        await Edit(r.Id, x => x.State = RolloutState.Paused);
+        var e = await Assert.ThrowsAsync<RpcException>(() => _plans.ApplyAsync(Apply("w2")));
+        Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+        Assert.Equal($"node w2 is in rollout {r.Id} (PAUSED); a plan applied to it directly would bypass the rollout's waves and budgets: " +
+            "pause or abort the rollout, or wait for it to end, or pass --force to apply it anyway", e.Status.Detail);
+        Assert.False(session.Outgoing.Reader.TryRead(out _));
+
+        await _plans.ApplyAsync(Apply("w2", force: true));
+        Assert.True(session.Outgoing.Reader.TryRead(out var sent));
+        Assert.NotNull(sent.ApplyPlan);
+        var warning = Assert.Single(_rig.Store.Events.FindAll(), x => x.Reason == "PlanAppliedOutsideRollout");
+        Assert.Equal(("Warning", "w2", r.Id), (warning.Type, warning.Node, warning.Rollout));
+
+        // Once the rollout is over, the node takes plans directly again.
+        await _service.AbortAsync(r.Id, "");
+        await _plans.ApplyAsync(Apply("w2"));
+        Assert.True(session.Outgoing.Reader.TryRead(out _));
     }
 }
