@@ -57,6 +57,12 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
             throw new RpcException(new Status(StatusCode.FailedPrecondition,
                 $"node {request.Node} is in rollout {rollout.Value.Id} ({rollout.Value.State}); a plan applied to it directly would bypass the " +
                 "rollout's waves and budgets: pause or abort the rollout, or wait for it to end, or pass --force to apply it anyway"));
+        if (RunInProgress(request.Node) is { } busy && !request.Force)
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"node {request.Node} is still running plan {busy.PlanName} generation {busy.Generation} (run {busy.Id}, " +
+                $"{(busy.Steps.LastOrDefault(x => x.State == (int)StepState.Running)?.Phase is { Length: > 0 } phase ? $"in {phase}, " : "")}" +
+                $"started {busy.StartedAt:yyyy-MM-dd HH:mm:ss} UTC); the agent runs one plan at a time, so this one would wait behind it: " +
+                $"wait for it to end (`nodefleet node describe {request.Node}`), or pass --force to queue it"));
         var plan = await StoreAsync(request.Plan);
         if (rollout is { } r)
         {
@@ -71,6 +77,12 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { ApplyPlan = message });
         return new ApplyPlanResponse { PlanName = plan.Metadata.Name, Generation = plan.Metadata.Generation, Digest = plan.Metadata.Digest, Node = request.Node };
     }
+
+    /// <summary>The node's run still going (or being undone) as its reports tell, or null.</summary>
+    private RunHistoryRecord? RunInProgress(string node) =>
+        store.Runs.Find(x => x.Node == node)
+            .Where(x => x.State is (int)RunState.Running or (int)RunState.UndoRunning)
+            .MaxBy(x => x.StartedAt);
 
     /// <summary>The active rollout the node belongs to, with its state as operators read it, or null.</summary>
     private (string Id, string State)? ActiveRolloutOf(string node) =>

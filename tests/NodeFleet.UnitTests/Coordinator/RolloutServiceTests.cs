@@ -2,6 +2,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Observability;
+using NodeFleet.Coordinator.Store;
 using NodeFleet.Coordinator.Plans;
 using NodeFleet.Coordinator.Rollouts;
 using NodeFleet.Protocol.V1;
@@ -238,6 +239,35 @@ public sealed class RolloutServiceTests : IAsyncLifetime
 
     private static ApplyPlanRequest Apply(string node, bool force = false) =>
         new() { Plan = PlanTestData.Load("valid-minimal.yaml").Plan, Node = node, Force = force };
+
+    // `plan apply --node N` to a node busy with another plan used to wait silently behind it and run after the CLI gave up.
+    [Fact]
+    public async Task A_plan_applied_to_a_node_still_running_another_is_refused_unless_forced()
+    {
+        var session = _presence.Open("w1");
+        _rig.Store.Runs.Insert(new RunHistoryRecord
+        {
+            Id = "run-1", Node = "w1", PlanName = "upgrade", Generation = 3, State = (int)RunState.Running,
+            StartedAt = new DateTime(2026, 11, 26, 3, 0, 0, DateTimeKind.Utc),
+            Steps = [new StepHistoryRecord { Phase = "stage-artifacts", Step = "download-kubelet", State = (int)StepState.Running }],
+        });
+        var e = await Assert.ThrowsAsync<RpcException>(() => _plans.ApplyAsync(Apply("w1")));
+        Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+        Assert.Equal("node w1 is still running plan upgrade generation 3 (run run-1, in stage-artifacts, started 2026-11-26 03:00:00 UTC); " +
+            "the agent runs one plan at a time, so this one would wait behind it: wait for it to end (`nodefleet node describe w1`), " +
+            "or pass --force to queue it", e.Status.Detail);
+        Assert.False(session.Outgoing.Reader.TryRead(out _));
+
+        await _plans.ApplyAsync(Apply("w1", force: true));
+        Assert.True(session.Outgoing.Reader.TryRead(out _));
+
+        // A finished run (or another node's) holds nothing back.
+        var run = _rig.Store.Runs.FindById("run-1");
+        run.State = (int)RunState.Failed;
+        _rig.Store.Runs.Update(run);
+        await _plans.ApplyAsync(Apply("w1"));
+        Assert.True(session.Outgoing.Reader.TryRead(out _));
+    }
 
     // `plan apply --node N` used to send the plan to a node of an active rollout, bypassing its waves and budgets.
     [Fact]
