@@ -150,7 +150,8 @@ public sealed class AuthorizationTests : IAsyncLifetime
     {
         // The metrics port speaks plain HTTP/1.1: the TLS handshake fails, which is not about the client certificate.
         var r = await Proc.RunAsync(Binaries.Cli, ["--config", _cluster.AdminConf, "--coordinator", $"127.0.0.1:{_cluster.MetricsPort}", "nodes"]);
-        AssertOneLine(r, $"error: cannot reach the coordinator at 127.0.0.1:{_cluster.MetricsPort}: TLS handshake failed");
+        AssertOneLine(r, $"error: cannot reach the coordinator at 127.0.0.1:{_cluster.MetricsPort}: TLS handshake failed: " +
+            $"127.0.0.1:{_cluster.MetricsPort} did not answer in TLS (is it the coordinator's plain-HTTP metrics port");
         Assert.DoesNotContain("client certificate", r.StdErr);
     }
 

@@ -184,6 +184,12 @@ public sealed class CliConnection : IDisposable
         {
             return $"TLS handshake failed: the coordinator's certificate is not issued by the CA in the config or is not valid for {address}";
         }
+        if (innermost is AuthenticationException { Message: var m } && m.Contains("frame size", StringComparison.Ordinal))
+        {
+            // What SslStream says when the answer to its hello is not TLS at all: plain HTTP, such as /metrics.
+            return $"TLS handshake failed: {address} did not answer in TLS (is it the coordinator's plain-HTTP metrics " +
+                   "port, 7444 by default? The API listens on 7443 by default)";
+        }
         if (innermost is AuthenticationException) return $"TLS handshake failed: {innermost.Message}";
         if (innermost is TimeoutException) return innermost.Message;
         if (innermost is SocketException socket)
