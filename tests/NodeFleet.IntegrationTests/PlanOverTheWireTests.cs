@@ -55,14 +55,18 @@ public sealed class PlanOverTheWireTests : IAsyncLifetime
         Assert.Contains("restart-kubelet", text);
     }
 
+    // The agent undoes a failed run (restores its files, restarts containerd) but reports no step of the undo: the run
+    // used to stay FAILED with every earlier step "Succeeded applied (changed)", as if the changes were still there.
     [Fact]
-    public async Task A_failed_step_is_shown_with_its_error_and_the_node_phase()
+    public async Task A_failed_step_is_shown_with_its_error_and_the_node_phase_and_the_undo_with_what_it_reverted()
     {
         var agent = await _cluster.JoinedOnlineAgentAsync("w2");
         agent.Node.FailRestartOf("kubelet");
         var apply = await _cluster.CliAsync("plan", "apply", WritePlan(AgentApplyTests.Plan), "--node", "w2", AgentApplyTests.IgnoreAbsentRuntime, "--wait");
         Assert.Equal(1, apply.ExitCode);
         Assert.Contains("Job for kubelet.service failed", apply.All);
+        Assert.Contains("failed and was undone on node w2", apply.StdErr);
+        Assert.Contains("[kubelet-config/drop-in] undone", apply.StdOut);
 
         var node = (await _cluster.NodeAsync("w2"))!.Value;
         Assert.Equal("restart-services (failed)", node.GetProperty("phase").GetString());
@@ -70,6 +74,35 @@ public sealed class PlanOverTheWireTests : IAsyncLifetime
         Assert.Contains("restart-services/restart-kubelet", text);
         Assert.Contains("Job for kubelet.service failed", text);
         Assert.Contains("restart-services (failed)", await _cluster.CliOkAsync("nodes"));
+        Assert.Contains("node-config generation 1  UNDONE  started", text);
+        Assert.Matches(@"kubelet-config\s+drop-in\s+Undone\s", text);
+
+        var d = await DescribeAsync("w2");
+        var run = d.GetProperty("runs")[0];
+        Assert.Equal("RUN_STATE_UNDONE", run.GetProperty("state").GetString());
+        Assert.Equal("apply", run.GetProperty("stage").GetString());
+        Assert.Contains("error execution phase restart-services/restart-kubelet", run.GetProperty("error").GetString());
+        var steps = run.GetProperty("steps").EnumerateArray()
+            .ToDictionary(s => $"{s.GetProperty("phase").GetString()}/{s.GetProperty("step").GetString()}", s => s.GetProperty("state").GetString());
+        Assert.Equal("STEP_STATE_SUCCEEDED", steps["preflight/checks"]);
+        Assert.Equal("STEP_STATE_UNDONE", steps["containerd-config/config-toml"]);
+        Assert.Equal("STEP_STATE_UNDONE", steps["kubelet-config/drop-in"]);
+        Assert.Equal("STEP_STATE_UNDONE", steps["restart-services/restart-containerd"]);
+        Assert.Equal("STEP_STATE_FAILED", steps["restart-services/restart-kubelet"]);
+        Assert.Null(agent.Node.Read("/etc/systemd/system/kubelet.service.d/20-nodefleet.conf"));
+
+        var events = d.GetProperty("events").EnumerateArray().ToList();
+        Assert.DoesNotContain(events, e => e.GetProperty("reason").GetString() is "PlanFailed" or "PlanApplied");
+        var undone = Assert.Single(events, e => e.GetProperty("reason").GetString() == "PlanUndone");
+        Assert.Equal("Warning", undone.GetProperty("type").GetString());
+        var message = undone.GetProperty("message").GetString()!;
+        Assert.Contains("failed and was undone (reverted containerd-config/config-toml", message);
+        Assert.Contains("kubelet-config/drop-in", message);
+        Assert.EndsWith("Job for kubelet.service failed.", message);
+
+        var yaml = await _cluster.CliOkAsync("node", "describe", "w2", "-o", "yaml");
+        Assert.Contains("stage: apply", yaml);
+        Assert.Contains("STEP_STATE_UNDONE", yaml);
     }
 
     [Fact]

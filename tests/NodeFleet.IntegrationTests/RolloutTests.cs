@@ -59,6 +59,39 @@ public sealed class RolloutTests : IAsyncLifetime
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(RolloutState.Paused, (await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).State);
 
+        // The nodes only prepared are not reported as upgraded: their run is the prepare stage, PREPARED, and the
+        // event PlanPrepared says the rest runs in their wave (it used to be PlanApplied and SUCCEEDED).
+        foreach (var name in new[] { "n2", "n3" })
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(await _cluster.CliOkAsync("node", "describe", name, "-o", "json"));
+            var run = Assert.Single(doc.RootElement.GetProperty("runs").EnumerateArray());
+            Assert.Equal(("prepare", r.Id, "RUN_STATE_SUCCEEDED"),
+                (run.GetProperty("stage").GetString(), run.GetProperty("rolloutId").GetString(), run.GetProperty("state").GetString()));
+            var reasons = doc.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("reason").GetString()).ToList();
+            Assert.Contains("PlanPrepared", reasons);
+            Assert.DoesNotContain("PlanApplied", reasons);
+            var prepared = doc.RootElement.GetProperty("events").EnumerateArray().Single(e => e.GetProperty("reason").GetString() == "PlanPrepared");
+            var message = prepared.GetProperty("message").GetString()!;
+            Assert.Contains("prepared, not applied: ran preflight", message);
+            Assert.EndsWith($"the rest of the plan runs in the node's wave of rollout {r.Id}", message);
+            var text = await _cluster.CliOkAsync("node", "describe", name);
+            Assert.Contains("node-config generation 1  PREPARED  started", text);
+            Assert.DoesNotContain("SUCCEEDED", text);
+            Assert.Equal("", (await _cluster.NodeAsync(name))!.Value.GetProperty("phase").GetString());
+        }
+
+        // The canary: its apply run failed and was undone, after its prepare run.
+        using var canary = System.Text.Json.JsonDocument.Parse(await _cluster.CliOkAsync("node", "describe", "n1", "-o", "json"));
+        var runs = canary.RootElement.GetProperty("runs").EnumerateArray().ToList();
+        Assert.Equal([("apply", "RUN_STATE_UNDONE"), ("prepare", "RUN_STATE_SUCCEEDED")],
+            runs.Select(x => (x.GetProperty("stage").GetString(), x.GetProperty("state").GetString())));
+        Assert.Contains("Job for kubelet.service failed", runs[0].GetProperty("error").GetString());
+        Assert.Contains(runs[0].GetProperty("steps").EnumerateArray(),
+            x => x.GetProperty("step").GetString() == "drop-in" && x.GetProperty("state").GetString() == "STEP_STATE_UNDONE");
+        var canaryEvents = (await _admin.RolloutEventsAsync(r.Id)).Where(e => e.Node == "n1").Select(e => e.Reason).ToList();
+        Assert.Equal(["PlanStarted", "PlanPrepared", "PlanStarted", "StepFailed", "PlanUndone"],
+            canaryEvents.Where(e => e.StartsWith("Plan", StringComparison.Ordinal) || e == "StepFailed"));
+
         // Resume used to flip it to ROLLING, and the controller paused it again at once (the budget shown going 1/1 → 1/2).
         var refused = await _cluster.CliAsync("rollout", "resume", r.Id);
         Assert.Equal(1, refused.ExitCode);

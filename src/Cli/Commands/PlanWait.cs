@@ -11,9 +11,10 @@ namespace NodeFleet.Cli.Commands;
 /// printing each step transition once, until the run ends or the timeout expires.
 /// </summary>
 /// <remarks>
-/// The run followed is the newest of the plan's name and generation, except one that had already failed or been
-/// undone before the apply: applying again starts a new run, and the old one must not end the wait at once. A run
-/// that had already succeeded does end it: the agent does not run a plan generation it has applied again.
+/// The run followed is the newest of the plan's name and generation (a rollout's prepare run of it aside), except one
+/// that had already failed or been undone before the apply: applying again starts a new run, and the old one must not
+/// end the wait at once. A run that had already succeeded does end it: the agent does not run a plan generation it has
+/// applied again.
 /// </remarks>
 public sealed class PlanWait
 {
@@ -92,7 +93,7 @@ public sealed class PlanWait
                 ? $"{what} is already applied on node {_applied.Node} (run {run.RunId})"
                 : $"{what} applied on node {_applied.Node} (run {run.RunId}, {PlanRunViews.Duration(run.StartedAt, run.FinishedAt)})";
         }
-        var verb = run.State == RunState.Undone ? "was undone" : "failed";
+        var verb = run.State != RunState.Undone ? "failed" : run.Error.Length > 0 ? "failed and was undone" : "was undone";
         throw new CliException($"{what} {verb} on node {_applied.Node} (run {run.RunId})" + (run.Error.Length > 0 ? $": {run.Error}" : ""));
     }
 
@@ -143,5 +144,10 @@ public sealed class PlanWait
             $"{PlanRunViews.State(run.State)}{at}; it goes on on the node";
     }
 
-    private bool IsThisPlan(RunHistory r) => r.PlanName == _applied.PlanName && r.Generation == _applied.Generation;
+    /// <summary>
+    /// A run of the applied plan generation; never a rollout's prepare run of it, which ran only the non-disruptive
+    /// phases and would otherwise pass for the plan already applied.
+    /// </summary>
+    private bool IsThisPlan(RunHistory r) =>
+        r.PlanName == _applied.PlanName && r.Generation == _applied.Generation && !PlanRunViews.IsPrepare(r);
 }

@@ -39,6 +39,11 @@ public static class PlanRunViews
         var inner = indent + "  ";
         var sb = new StringBuilder();
         sb.Append(indent).Append(Header(run, now)).Append('\n');
+        if (IsPrepare(run))
+        {
+            var rollout = run.RolloutId.Length > 0 ? $" of rollout {run.RolloutId}" : "";
+            sb.Append(inner).Append($"prepare only: the other phases of the plan run in the node's wave{rollout}\n");
+        }
         if (run.Error.Length > 0) AppendIndented(sb, $"error: {run.Error}", inner, inner + "  ");
         if (run.Steps.Count > 0) sb.Append(Steps(run).Render(inner));
         foreach (var step in run.Steps.Where(s => s.State == StepState.Failed))
@@ -48,7 +53,7 @@ public static class PlanRunViews
 
     /// <summary>"upgrade-1.31 generation 3  FAILED  started 2030-01-01T11:50:00Z (10m ago)  duration 1m5s".</summary>
     public static string Header(RunHistory run, DateTimeOffset now) =>
-        $"{run.PlanName} generation {run.Generation}  {State(run.State)}  started {TimeText.Moment(run.StartedAt, now)}  " +
+        $"{run.PlanName} generation {run.Generation}  {State(run)}  started {TimeText.Moment(run.StartedAt, now)}  " +
         $"duration {RunDuration(run, now)}";
 
     /// <summary>Finished − started; for a run still going, the time so far ("45s so far"); "-" when unknown.</summary>
@@ -135,6 +140,17 @@ public static class PlanRunViews
     }
 
     public static bool IsFinal(RunState state) => state is RunState.Succeeded or RunState.Failed or RunState.Undone;
+
+    /// <summary>A rollout's prepare run: only the non-disruptive phases ran, the plan is not applied.</summary>
+    public static bool IsPrepare(RunHistory run) => run.Stage == "prepare";
+
+    /// <summary>The run's state; a prepare run's as PREPARING, PREPARED or "FAILED (prepare)", never "SUCCEEDED".</summary>
+    public static string State(RunHistory run) => !IsPrepare(run) ? State(run.State) : run.State switch
+    {
+        RunState.Running => "PREPARING",
+        RunState.Succeeded => "PREPARED",
+        _ => $"{State(run.State)} (prepare)",
+    };
 
     public static string State(RunState state) => state switch
     {

@@ -1,7 +1,9 @@
 using Google.Protobuf.WellKnownTypes;
 using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Observability;
+using NodeFleet.Coordinator.Rollouts;
 using NodeFleet.Coordinator.Store;
+using NodeFleet.Plans;
 using NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Coordinator.Plans;
@@ -77,6 +79,11 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
             Id = report.RunId, Node = node, PlanName = report.PlanName, Generation = report.Generation,
             StartedAt = report.StartedAt?.ToDateTime() ?? report.Time?.ToDateTime() ?? time.GetUtcNow().UtcDateTime,
         };
+        // Set from every report: an agent asked again for a run it has already finished reports it on behalf of the
+        // new requester (another rollout, or the apply stage of a plan whose prepare run already did everything).
+        run.Stage = report.Stage.Length > 0 ? report.Stage : RolloutEngine.StageApply;
+        run.RolloutId = report.RolloutId;
+        var prior = (Protocol.V1.RunState)run.State;
         run.State = (int)report.RunState;
         Recorded recorded;
         if (report.Phase.Length == 0)
@@ -85,15 +92,18 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
             run.Error = report.Message;
             if (report.RunState is Protocol.V1.RunState.Succeeded or Protocol.V1.RunState.Failed or Protocol.V1.RunState.Undone)
                 run.FinishedAt = report.Time?.ToDateTime();
-            phase = report.RunState switch
+            var reverted = UndoEnded(run, prior, report);
+            var state = (Protocol.V1.RunState)run.State;
+            phase = state switch
             {
                 Protocol.V1.RunState.Succeeded => "",
                 Protocol.V1.RunState.Failed => $"{LastPhase(run)} (failed)",
                 Protocol.V1.RunState.UndoRunning => $"{LastPhase(run)} (undoing)",
-                Protocol.V1.RunState.Undone => "",
+                // Undone after a failure: the node is back where it was, but its plan did not apply.
+                Protocol.V1.RunState.Undone => run.Error.Length > 0 ? $"{LastPhase(run)} (failed)" : "",
                 _ => phase,
             };
-            recorded = AddRunEvent(s, node, report);
+            recorded = AddRunEvent(s, node, report, run, reverted);
         }
         else
         {
@@ -133,26 +143,91 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
         return recorded;
     }
 
+    /// <summary>
+    /// The agent's undo reports no step: it restores the run's backups, then reports the run UNDONE (a rollback of a
+    /// run that had succeeded) or FAILED with the run's error (a failed run, always undone; "undo incomplete: …"
+    /// added when reloading or restarting services failed). So the end of an undo is seen here, when a run that was
+    /// undoing (or already undone: the same run reported again) is reported FAILED or UNDONE. Its steps whose changes
+    /// the undo reverted become UNDONE, and a failed run whose undo reverted something and completed is UNDONE, its
+    /// error saying why it failed. Returns the steps now undone, in run order.
+    /// </summary>
+    private static List<StepHistoryRecord> UndoEnded(RunHistoryRecord run, Protocol.V1.RunState prior, StepReport report)
+    {
+        if (report.RunState is not (Protocol.V1.RunState.Failed or Protocol.V1.RunState.Undone)
+            || prior is not (Protocol.V1.RunState.UndoRunning or Protocol.V1.RunState.Undone))
+            return [];
+        foreach (var step in run.Steps.Where(IsReverted)) step.State = (int)Protocol.V1.StepState.Undone;
+        var undone = run.Steps.Where(x => x.State == (int)Protocol.V1.StepState.Undone).ToList();
+        if (report.RunState == Protocol.V1.RunState.Failed && undone.Count > 0
+            && !report.Message.Contains(UndoIncomplete, StringComparison.Ordinal))
+            run.State = (int)Protocol.V1.RunState.Undone;
+        return undone;
+    }
+
+    /// <summary>What the agent adds to a run's error when its undo could not reload systemd or restart a service.</summary>
+    public const string UndoIncomplete = "undo incomplete: ";
+
+    /// <summary>
+    /// A step the agent's undo reverts: one that changed the node in a disruptive phase (files written or installed,
+    /// with a backup; systemd reloaded; services restarted). What the preparation did (artifacts downloaded into the
+    /// cache, images pulled) is kept.
+    /// </summary>
+    private static bool IsReverted(StepHistoryRecord step) =>
+        step.State == (int)Protocol.V1.StepState.Succeeded && step.Changed && PlanPhases.Disruptive.Contains(step.Phase);
+
     private static string LastPhase(RunHistoryRecord run) =>
         run.Steps.LastOrDefault(x => x.State == (int)Protocol.V1.StepState.Failed)?.Phase
         ?? run.Steps.LastOrDefault()?.Phase ?? "plan";
 
-    private Recorded AddRunEvent(CoordinatorStore s, string node, StepReport report)
+    private Recorded AddRunEvent(CoordinatorStore s, string node, StepReport report, RunHistoryRecord run, List<StepHistoryRecord> undone)
     {
-        var (type, reason) = report.RunState switch
+        var prepare = run.Stage == RolloutEngine.StagePrepare;
+        var head = $"plan {report.PlanName} generation {report.Generation} (run {report.RunId}{(prepare ? ", prepare" : "")})";
+        var error = report.Message.Length > 0 ? $": {report.Message}" : "";
+        var wave = run.RolloutId.Length > 0 ? $"the node's wave of rollout {run.RolloutId}" : "the node's wave";
+        var (type, reason, message) = (Protocol.V1.RunState)run.State switch
         {
-            Protocol.V1.RunState.Running => ("Normal", "PlanStarted"),
-            Protocol.V1.RunState.Succeeded => ("Normal", "PlanApplied"),
-            Protocol.V1.RunState.Failed => ("Warning", "PlanFailed"),
-            Protocol.V1.RunState.UndoRunning => ("Warning", "PlanUndoing"),
-            _ => ("Normal", "PlanUndone"),
+            Protocol.V1.RunState.Running when prepare => ("Normal", "PlanStarted",
+                $"{head}: the non-disruptive phases only; the rest of the plan runs in {wave}"),
+            Protocol.V1.RunState.Running => ("Normal", "PlanStarted", head + error),
+            Protocol.V1.RunState.Succeeded when prepare => ("Normal", "PlanPrepared",
+                $"{head} prepared, not applied: {PhasesRun(run)}; the rest of the plan runs in {wave}"),
+            Protocol.V1.RunState.Succeeded => ("Normal", "PlanApplied", head + error),
+            // The undo restored the files but could not reload systemd or restart a service: the error says what.
+            Protocol.V1.RunState.Failed when undone.Count > 0 => ("Warning", "PlanFailed",
+                $"{head}, partly undone ({RevertedText(undone)}){error}"),
+            Protocol.V1.RunState.Failed => ("Warning", "PlanFailed", head + error),
+            Protocol.V1.RunState.UndoRunning => ("Warning", "PlanUndoing", head + error),
+            // A failed run the agent undid: a warning, and why it failed.
+            _ when report.Message.Length > 0 => ("Warning", "PlanUndone",
+                $"{head} failed and was undone ({RevertedText(undone)}){error}"),
+            // A rollback of a run that had succeeded.
+            _ => ("Normal", "PlanUndone", $"{head} undone ({RevertedText(undone)})"),
         };
-        var message = $"plan {report.PlanName} generation {report.Generation} (run {report.RunId})" + (report.Message.Length > 0 ? $": {report.Message}" : "");
         s.AddEvent(events, new EventRecord
         {
             Time = time.GetUtcNow().UtcDateTime, Type = type, Reason = reason, Node = node, Rollout = report.RolloutId, Message = message,
         });
         return new Recorded(reason, message, null);
+    }
+
+    /// <summary>Steps named in an event: more than this many end with "and N more".</summary>
+    private const int MaxNamedSteps = 10;
+
+    /// <summary>"reverted kubelet-config/drop-in, restart-services/restart-kubelet" or "nothing to revert".</summary>
+    private static string RevertedText(List<StepHistoryRecord> undone)
+    {
+        if (undone.Count == 0) return "nothing to revert";
+        var names = undone.Take(MaxNamedSteps).Select(x => $"{x.Phase}/{x.Step}").ToList();
+        if (undone.Count > MaxNamedSteps) names.Add($"and {undone.Count - MaxNamedSteps} more");
+        return "reverted " + string.Join(", ", names);
+    }
+
+    /// <summary>"ran preflight, stage-artifacts": the phases of the run's steps, in run order.</summary>
+    private static string PhasesRun(RunHistoryRecord run)
+    {
+        var phases = run.Steps.Select(x => x.Phase).Distinct(StringComparer.Ordinal).ToList();
+        return phases.Count == 0 ? "no step ran" : "ran " + string.Join(", ", phases);
     }
 
     /// <summary>Node, plan, run, phase and step as properties of every log line about this report.</summary>
@@ -190,7 +265,7 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
         var m = new RunHistory
         {
             RunId = r.Id, PlanName = r.PlanName, Generation = r.Generation, State = (Protocol.V1.RunState)r.State,
-            StartedAt = Ts(r.StartedAt), Error = r.Error,
+            StartedAt = Ts(r.StartedAt), Error = r.Error, Stage = r.Stage, RolloutId = r.RolloutId,
         };
         if (r.FinishedAt is { } f) m.FinishedAt = Ts(f);
         foreach (var s in r.Steps)

@@ -78,6 +78,13 @@ public sealed class RunHistoryRecord
     public DateTime? FinishedAt { get; set; }
     public string Error { get; set; } = "";
     public List<StepHistoryRecord> Steps { get; set; } = [];
+    /// <summary>
+    /// prepare (a rollout's non-disruptive phases only) or apply (the whole plan); "" in runs stored before it was
+    /// kept, which read back as unknown.
+    /// </summary>
+    public string Stage { get; set; } = "";
+    /// <summary>The rollout that sent the plan, if any.</summary>
+    public string RolloutId { get; set; } = "";
 }
 
 /// <summary>One step of a run, as last reported.</summary>

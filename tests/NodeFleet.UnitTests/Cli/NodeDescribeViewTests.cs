@@ -37,6 +37,31 @@ public class NodeDescribeViewTests
     }
 
     [Fact]
+    public void A_prepare_run_is_shown_prepared_never_succeeded()
+    {
+        var prepared = SucceededRun();
+        prepared.Generation = 3;
+        prepared.Stage = "prepare";
+        prepared.RolloutId = "upgrade-1.31-20300101-114000-ab12";
+        var failed = FailedRun();
+        failed.Stage = "prepare";
+        var running = new RunHistory { RunId = "r", PlanName = "p", Generation = 1, State = RunState.Running, StartedAt = SecondsAgo(75), Stage = "prepare" };
+        var applied = SucceededRun();
+        applied.Stage = "apply";
+
+        Assert.StartsWith("""
+            upgrade-1.31 generation 3  PREPARED  started 2029-12-31T12:00:00Z (1d ago)  duration 42s
+              prepare only: the other phases of the plan run in the node's wave of rollout upgrade-1.31-20300101-114000-ab12
+              PHASE
+
+            """.TrimEnd('\n'), PlanRunViews.Run(prepared, Now));
+        Assert.StartsWith("upgrade-1.31 generation 3  FAILED (prepare)  started", PlanRunViews.Run(failed, Now));
+        Assert.StartsWith("p generation 1  PREPARING  started", PlanRunViews.Run(running, Now));
+        Assert.StartsWith("upgrade-1.31 generation 2  SUCCEEDED  started 2029-12-31T12:00:00Z (1d ago)  duration 42s\n  PHASE",
+            PlanRunViews.Run(applied, Now));
+    }
+
+    [Fact]
     public void Runs_come_after_the_facts_and_before_the_events()
     {
         var view = NodeDescribeView.Render(Description(FailedRun()), Now);

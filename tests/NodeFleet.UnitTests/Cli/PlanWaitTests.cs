@@ -121,6 +121,55 @@ public class PlanWaitTests
     }
 
     [Fact]
+    public async Task A_failed_run_the_agent_undid_shows_its_undone_steps_and_fails_saying_so()
+    {
+        const string message = "error execution phase kubelet-config/write-dropin: verification failed: kubelet rejected --max-pods=abc";
+        var failed = Step("kubelet-config", "write-dropin", StepState.Failed, 19, 17, message);
+        var script = new Script(
+            () => With(Run("r3", RunState.Running, Checks(),
+                Step("containerd-config", "write-config", StepState.Succeeded, 19, 18.88, "applied", changed: true))),
+            () =>
+            {
+                var r = Run("r3", RunState.Undone, Checks(),
+                    Step("containerd-config", "write-config", StepState.Undone, 19, 18.88, "applied", changed: true), failed);
+                r.Error = message;
+                return With(r);
+            });
+
+        var (code, stdout, _, error, _) = await Wait([], script);
+
+        Assert.Null(code);
+        Assert.EndsWith("""
+            [containerd-config/write-config] undone
+            [kubelet-config/write-dropin] failed after 2s: verification failed: kubelet rejected --max-pods=abc
+
+            """, stdout);
+        Assert.Equal($"plan upgrade-1.31 generation 3 failed and was undone on node worker-1 (run r3): {message}", error!.Message);
+    }
+
+    // A rollout's prepare run of the same generation used to end the wait at once: "plan … is already applied".
+    [Fact]
+    public async Task A_prepare_run_of_the_same_generation_is_not_taken_for_the_plan_applied()
+    {
+        var prepared = Run("r-prepare", RunState.Succeeded, Checks());
+        prepared.Stage = "prepare";
+        prepared.RolloutId = "upgrade-1.31-20300101-114000-ab12";
+        var script = new Script(
+            () => With(prepared),
+            () => With(Run("r-apply", RunState.Running, Checks()), prepared),
+            () => With(Run("r-apply", RunState.Succeeded, Checks()), prepared));
+
+        var (code, stdout, _, error, polls) = await Wait([prepared], script);
+
+        Assert.Null(error);
+        Assert.Equal(0, code);
+        Assert.Equal(3, polls);
+        Assert.DoesNotContain("r-prepare", stdout);
+        Assert.DoesNotContain("already applied", stdout);
+        Assert.EndsWith("applied on node worker-1 (run r-apply, 15s)\n", stdout);
+    }
+
+    [Fact]
     public async Task A_run_of_the_same_generation_that_had_failed_before_the_apply_is_not_the_one_waited_for()
     {
         var old = Run("r-old", RunState.Failed, Step("preflight", "checks", StepState.Failed, 20, 19, "preflight found errors"));
