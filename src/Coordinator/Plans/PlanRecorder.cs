@@ -56,7 +56,7 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
         catch
         {
             // The cached run may hold changes that were not written; read it from the database next time.
-            _openRuns.Remove(report.RunId);
+            _openRuns.Remove(RunHistoryRecord.Key(node, report.RunId));
             throw;
         }
     }
@@ -72,11 +72,15 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
         n[nameof(NodeRecord.LastReportSequence)] = (long)report.Sequence;
         var phase = n.TryGetValue(nameof(NodeRecord.Phase), out var p) && p.IsString ? p.AsString : "";
 
-        if (!_openRuns.TryGetValue(report.RunId, out var run))
-            run = s.Runs.FindById(report.RunId);
+        // Runs are kept per node: run ids are made by each agent (plan, second, 24 random bits), so two nodes of a large
+        // rollout may well make the same one, and no node's reports may touch another node's run. A run recorded
+        // before runs were keyed by node is found under its bare id, if it is this node's.
+        var key = RunHistoryRecord.Key(node, report.RunId);
+        if (!_openRuns.TryGetValue(key, out var run))
+            run = s.Runs.FindById(key) ?? (s.Runs.FindById(report.RunId) is { } old && old.Node == node ? old : null);
         run ??= new RunHistoryRecord
         {
-            Id = report.RunId, Node = node, PlanName = report.PlanName, Generation = report.Generation,
+            Id = key, RunId = report.RunId, Node = node, PlanName = report.PlanName, Generation = report.Generation,
             StartedAt = report.StartedAt?.ToDateTime() ?? report.Time?.ToDateTime() ?? time.GetUtcNow().UtcDateTime,
         };
         // Set from every report: an agent asked again for a run it has already finished reports it on behalf of the
@@ -264,7 +268,7 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
     {
         var m = new RunHistory
         {
-            RunId = r.Id, PlanName = r.PlanName, Generation = r.Generation, State = (Protocol.V1.RunState)r.State,
+            RunId = r.AgentRunId, PlanName = r.PlanName, Generation = r.Generation, State = (Protocol.V1.RunState)r.State,
             StartedAt = Ts(r.StartedAt), Error = r.Error, Stage = r.Stage, RolloutId = r.RolloutId,
         };
         if (r.FinishedAt is { } f) m.FinishedAt = Ts(f);

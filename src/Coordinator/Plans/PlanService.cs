@@ -59,7 +59,7 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
                 "rollout's waves and budgets: pause or abort the rollout, or wait for it to end, or pass --force to apply it anyway"));
         if (RunInProgress(request.Node) is { } busy && !request.Force)
             throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"node {request.Node} is still running plan {busy.PlanName} generation {busy.Generation} (run {busy.Id}, " +
+                $"node {request.Node} is still running plan {busy.PlanName} generation {busy.Generation} (run {busy.AgentRunId}, " +
                 $"{(busy.Steps.LastOrDefault(x => x.State == (int)StepState.Running)?.Phase is { Length: > 0 } phase ? $"in {phase}, " : "")}" +
                 $"started {busy.StartedAt:yyyy-MM-dd HH:mm:ss} UTC); the agent runs one plan at a time, so this one would wait behind it: " +
                 $"wait for it to end (`nodefleet node describe {request.Node}`), or pass --force to queue it"));

@@ -69,7 +69,10 @@ public sealed class PlanRecord
 /// <summary>A plan run on a node as reported by its agent, step by step.</summary>
 public sealed class RunHistoryRecord
 {
+    /// <summary>NODE:RUNID (<see cref="Key"/>); a run recorded before runs were keyed by node has its bare run id.</summary>
     [BsonId] public string Id { get; set; } = "";
+    /// <summary>The agent's run id (empty in records from before it was kept apart from <see cref="Id"/>).</summary>
+    public string RunId { get; set; } = "";
     public string Node { get; set; } = "";
     public string PlanName { get; set; } = "";
     public long Generation { get; set; }
@@ -85,6 +88,12 @@ public sealed class RunHistoryRecord
     public string Stage { get; set; } = "";
     /// <summary>The rollout that sent the plan, if any.</summary>
     public string RolloutId { get; set; } = "";
+
+    /// <summary>The stored id of a node's run: node names cannot hold ':'.</summary>
+    public static string Key(string node, string runId) => $"{node}:{runId}";
+
+    /// <summary>The agent's run id, from either form of record.</summary>
+    [BsonIgnore] public string AgentRunId => RunId.Length > 0 ? RunId : Id;
 }
 
 /// <summary>One step of a run, as last reported.</summary>

@@ -281,4 +281,41 @@ public sealed class PlanRecorderTests : IAsyncLifetime
         run = Run();
         Assert.Equal(("apply", RunState.Undone, StepState.Undone), (run.Stage, run.State, run.Steps.Single().State));
     }
+
+    // Run ids are made by each agent: two nodes starting the same plan in the same second may make the same one.
+    [Fact]
+    public async Task Two_nodes_with_the_same_run_id_keep_their_own_runs()
+    {
+        await _rig.Store.WriteAsync(s => s.Nodes.Upsert(new NodeRecord { Name = "w2", Phase = "" }));
+        await RunAsync(RunState.Running);
+        var other = Report(RunState.Running, "", "");
+        other.Sequence = 1;
+        await _recorder.RecordAsync("w2", other);
+        var failed = Report(RunState.Failed, "", "", "w2's own failure");
+        failed.Sequence = 2;
+        await _recorder.RecordAsync("w2", failed);
+
+        Assert.Equal((RunId, RunState.Running), (Run().RunId, Run().State));
+        var theirs = Assert.Single(_recorder.History("w2", 5));
+        Assert.Equal((RunId, RunState.Failed, "w2's own failure"), (theirs.RunId, theirs.State, theirs.Error));
+        Assert.Equal(2, _rig.Store.Runs.Count());
+    }
+
+    [Fact]
+    public async Task A_run_recorded_under_its_bare_id_is_found_and_another_nodes_is_not_touched()
+    {
+        await _rig.Store.WriteAsync(s =>
+        {
+            s.Runs.Insert(new RunHistoryRecord { Id = RunId, Node = Node, PlanName = "upgrade-1.31", Generation = 4, State = (int)RunState.Running });
+            s.Runs.Insert(new RunHistoryRecord { Id = "shared-id", Node = "w9", PlanName = "x", State = (int)RunState.Running });
+        });
+        await RunAsync(RunState.Succeeded);
+        Assert.Equal((RunId, RunState.Succeeded), (Run().RunId, Run().State));
+        Assert.Equal(2, _rig.Store.Runs.Count());
+
+        var report = Report(RunState.Failed, "", "", "not w9's");
+        report.RunId = "shared-id";
+        await _recorder.RecordAsync(Node, report);
+        Assert.Equal((int)RunState.Running, _rig.Store.Runs.FindById("shared-id").State);
+    }
 }
