@@ -217,20 +217,21 @@ public static class RolloutViews
     public const int InFlightShown = 10;
 
     /// <summary>
-    /// "In flight:" then a row per node preparing, running or rolling back, longest in its phase first: NODE, STATE,
+    /// "In flight:" then a row per node preparing, running or rolling back (or failed by its deadline while its run
+    /// still goes: it holds a place in max-unavailable), longest in its phase first: NODE, STATE,
     /// PHASE ("starting" before the first one), IN PHASE (how long since it entered it), and OFFLINE (for how long)
     /// when a node in flight is offline; at most <see cref="InFlightShown"/>, then "and N more". Nothing when none.
     /// </summary>
     private static void AppendInFlight(StringBuilder sb, Rollout r, DateTimeOffset now)
     {
-        var nodes = r.Nodes.Where(n => InFlight(n.State))
+        var nodes = r.Nodes.Where(n => InFlight(n.State) || n.HoldsSlot)
             .OrderBy(n => TimeText.Value(PhaseStart(n)) ?? DateTimeOffset.MaxValue).ThenBy(n => n.Name, StringComparer.Ordinal).ToList();
         if (nodes.Count == 0) return;
         var offline = nodes.Any(n => TimeText.Value(n.OfflineSince) is not null);
         var table = offline ? new Table("NODE", "STATE", "PHASE", "IN PHASE", "OFFLINE") : new Table("NODE", "STATE", "PHASE", "IN PHASE");
         foreach (var n in nodes.Take(InFlightShown))
         {
-            string[] cells = [n.Name, NodeStateWord(n.State), n.Phase.Length == 0 ? "starting" : n.Phase, TimeText.Age(PhaseStart(n), now)];
+            string[] cells = [n.Name, n.HoldsSlot ? "failed (its run still going)" : NodeStateWord(n.State), n.Phase.Length == 0 ? "starting" : n.Phase, TimeText.Age(PhaseStart(n), now)];
             table.AddRow(offline ? [.. cells, TimeText.Age(n.OfflineSince, now)] : cells);
         }
         sb.Append("In flight:\n").Append(table.Render(indent: "  "));

@@ -146,8 +146,9 @@ public static class RolloutEngine
             notes.Add(Transition(r, RolloutState.Paused, BudgetSpentReason(r), now));
             return;
         }
-        // Unavailable: nodes in a disruptive run, and selected nodes that are offline.
-        var unavailable = r.Nodes.Count(n => n.State == RolloutNodeState.Running || !isOnline(n.Name));
+        // Unavailable: nodes in a disruptive run (also one failed by its deadline whose run has not ended), and
+        // selected nodes that are offline.
+        var unavailable = r.Nodes.Count(n => n.State == RolloutNodeState.Running || n.HoldsSlot || !isOnline(n.Name));
         foreach (var n in wave.Where(n => n.State is RolloutNodeState.Pending or RolloutNodeState.Prepared))
         {
             if (unavailable >= Math.Max(1, r.MaxUnavailable)) break;
@@ -254,6 +255,7 @@ public static class RolloutEngine
     {
         var stage = n.State == RolloutNodeState.Preparing ? StagePrepare : StageApply;
         n.TimedOut = true;
+        n.HoldsSlot = stage == StageApply;
         Fail(r, n, message, now, notes, stage);
     }
 
@@ -333,6 +335,7 @@ public static class RolloutEngine
             : report.RunState == Protocol.V1.RunState.Undone ? $"failed and was undone" : "failed";
         if (!succeeded && report.Message.Length > 0) outcome += $": {report.Message}";
         n.LateResult = outcome;
+        n.HoldsSlot = false;
         if (succeeded && report.Stage == StageApply && n.RunId.Length == 0) n.RunId = report.RunId;
         n.Message += $"; its {stage} later {outcome}";
         notes.Add(new RolloutNote(succeeded ? "Warning" : "Normal", "NodeLateResult", n.Name,

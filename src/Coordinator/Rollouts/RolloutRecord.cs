@@ -97,6 +97,11 @@ public sealed class RolloutNodeRecord
     public DateTime? OfflineSince { get; set; }
     /// <summary>Failed by the rollout (a deadline), not by its run: the agent may still finish the run later.</summary>
     public bool TimedOut { get; set; }
+    /// <summary>
+    /// Failed by a deadline while applying, its run not yet ended: the node may still be restarting its services, so it
+    /// keeps its place in max-unavailable until its late result arrives (or the operator accepts its failure).
+    /// </summary>
+    public bool HoldsSlot { get; set; }
     /// <summary>The run's outcome reported after the node was failed by its deadline ("" until then); it stays failed.</summary>
     public string LateResult { get; set; } = "";
     /// <summary>The operator accepted this node's failure (resume --accept-failures): it no longer counts against the budget.</summary>

@@ -155,7 +155,11 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
     {
         var accepted = r.Nodes.Where(n => n.State == RolloutNodeState.Failed && !n.FailureAccepted).ToList();
         if (accepted.Count == 0) return null;
-        foreach (var n in accepted) n.FailureAccepted = true;
+        foreach (var n in accepted)
+        {
+            n.FailureAccepted = true;
+            n.HoldsSlot = false; // the operator's call: a node whose run never reports back must not stall the rollout
+        }
         // Never more than the failures counted (records resumed before acceptance existed raised MaxFailures instead).
         r.AcceptedFailures = Math.Min(r.Failures, r.AcceptedFailures + accepted.Count);
         r.UpdatedAt = now;

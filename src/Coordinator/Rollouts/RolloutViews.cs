@@ -28,11 +28,11 @@ public static class RolloutViews
             var node = new RolloutNode
             {
                 Name = n.Name, Wave = n.Wave, State = (Protocol.V1.RolloutNodeState)((int)n.State + 1), Phase = n.Phase,
-                Message = n.Message, RunId = n.RunId, FailureAccepted = n.FailureAccepted,
+                Message = n.Message, RunId = n.RunId, FailureAccepted = n.FailureAccepted, HoldsSlot = n.HoldsSlot,
             };
             if (n.StartedAt is { } s) node.StartedAt = Ts(s);
             if (n.FinishedAt is { } f) node.FinishedAt = Ts(f);
-            if (n.PhaseStartedAt is { } p && InFlight(n.State)) node.PhaseStartedAt = Ts(p);
+            if (n.PhaseStartedAt is { } p && (InFlight(n.State) || n.HoldsSlot)) node.PhaseStartedAt = Ts(p);
             if (n.OfflineSince is { } o && InFlight(n.State)) node.OfflineSince = Ts(o);
             m.Nodes.Add(node);
         }

@@ -291,6 +291,44 @@ public class RolloutEngineTests
         Assert.Equal(1, r.Failures);
     }
 
+    // A node failed by its deadline while applying used to free its max-unavailable place at once, though its agent
+    // may still be restarting its services: the next node could then be taken down beside it.
+    [Fact]
+    public void A_node_failed_by_its_deadline_while_applying_keeps_its_place_until_its_run_ends()
+    {
+        var r = Rollout(3, canary: 0, maxUnavailable: 1, maxFailures: 5);
+        r.PhaseDeadlinesMs["restart-services"] = 30_000;
+        Decide(r);
+        Decide(r);
+        Assert.Equal([RolloutNodeState.Running, RolloutNodeState.Pending, RolloutNodeState.Pending], r.Nodes.Select(n => n.State));
+        RolloutEngine.OnReport(r, "n01", PhaseReport(RolloutEngine.StageApply, "restart-services"), T0);
+        At(r, 31);
+        Assert.Equal(RolloutNodeState.Failed, r.Nodes[0].State);
+        Assert.True(r.Nodes[0].HoldsSlot);
+        At(r, 32);
+        At(r, 600);
+        Assert.Equal(RolloutNodeState.Pending, r.Nodes[1].State);
+
+        // Its run ends (here: it failed and was undone): the place is free and the next node starts.
+        RolloutEngine.OnReport(r, "n01", RunReport(RolloutEngine.StageApply, NodeFleet.Protocol.V1.RunState.Undone), T0.AddSeconds(601));
+        Assert.False(r.Nodes[0].HoldsSlot);
+        At(r, 602);
+        Assert.Equal(RolloutNodeState.Running, r.Nodes[1].State);
+    }
+
+    [Fact]
+    public void A_preparing_node_failed_by_its_deadline_holds_no_place()
+    {
+        var r = Rollout(2, canary: 1, maxFailures: 5, prepare: true);
+        r.PhaseDeadlinesMs["prepull-images"] = 20_000;
+        Decide(r);
+        Decide(r);
+        RolloutEngine.OnReport(r, "n02", PhaseReport(RolloutEngine.StagePrepare, "prepull-images"), T0.AddSeconds(5));
+        At(r, 26);
+        Assert.Equal(RolloutNodeState.Failed, r.Node("n02")!.State);
+        Assert.False(r.Node("n02")!.HoldsSlot);
+    }
+
     [Fact]
     public void A_node_failed_by_its_own_run_records_no_late_result()
     {
