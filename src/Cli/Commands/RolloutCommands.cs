@@ -190,7 +190,7 @@ public static class RolloutCommands
         var digits = percent ? t[..^1] : t;
         if (int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 && (!percent || n <= 100))
             return t;
-        throw new CliException($"{flag} '{text}' must be a whole number or a percentage of the nodes, more than 0 (e.g. 2 or 10%)");
+        throw new CliException($"{flag} '{text}' must be a whole number more than 0 or a percentage of the nodes from 1% to 100% (e.g. 2 or 10%)");
     }
 
     /// <summary>"prepull-images=20m,verify=2m" (comma-joined or repeated) → phase and deadline, each phase known and once.</summary>

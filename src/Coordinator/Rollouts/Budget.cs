@@ -13,7 +13,7 @@ public readonly record struct Budget(int Value, bool IsPercent)
             if (int.TryParse(t[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is >= 0 and <= 100) return new Budget(p, true);
         }
         else if (int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) return new Budget(n, false);
-        throw new FormatException($"{what} '{text}' must be a whole number or a percentage (e.g. 2 or 10%)");
+        throw new FormatException($"{what} '{text}' must be a whole number or a percentage from 0% to 100% (e.g. 2 or 10%)");
     }
 
     /// <summary>The count for <paramref name="total"/> nodes; a percentage rounds up and is at least <paramref name="minimum"/>.</summary>

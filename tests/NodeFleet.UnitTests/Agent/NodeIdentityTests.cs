@@ -126,4 +126,17 @@ public sealed class SystemctlTests
         var e = await Assert.ThrowsAsync<ServiceManagerException>(() => new Systemctl("/bin/false").DaemonReloadAsync(CancellationToken.None));
         Assert.Equal("systemctl daemon-reload exited 1 without a message", e.Message);
     }
+
+    [Fact]
+    public async Task What_systemctl_says_over_several_lines_becomes_one_line()
+    {
+        using var dir = new NodeFleet.Tests.TestSupport.TempDir();
+        var script = dir.File("systemctl");
+        File.WriteAllText(script, "#!/bin/sh\necho 'Job for kubelet.service failed because the control process exited with error code.' >&2\n" +
+            "echo \"See 'systemctl status kubelet.service' and 'journalctl -xeu kubelet.service' for details.\" >&2\nexit 1\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var e = await Assert.ThrowsAsync<ServiceManagerException>(() => new Systemctl(script).RestartAsync("kubelet", CancellationToken.None));
+        Assert.Equal("systemctl restart kubelet exited 1: Job for kubelet.service failed because the control process exited with error code. " +
+            "See 'systemctl status kubelet.service' and 'journalctl -xeu kubelet.service' for details.", e.Message);
+    }
 }

@@ -49,7 +49,7 @@ public sealed class RolloutCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--max-unavailable=abc", "error: --max-unavailable 'abc' must be a whole number or a percentage of the nodes, more than 0 (e.g. 2 or 10%)")]
+    [InlineData("--max-unavailable=abc", "error: --max-unavailable 'abc' must be a whole number more than 0 or a percentage of the nodes from 1% to 100% (e.g. 2 or 10%)")]
     [InlineData("--max-unavailable=0", "error: --max-unavailable '0' must be")]
     [InlineData("--max-unavailable=150%", "error: --max-unavailable '150%' must be")]
     [InlineData("--max-unavailable=-1", "error: --max-unavailable '-1' must be")]
