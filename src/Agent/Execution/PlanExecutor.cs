@@ -115,6 +115,30 @@ public sealed partial class PlanExecutor(
         return journal.Runs.FindById(runId);
     }
 
+    private readonly object _cancelGate = new();
+    private (string RunId, CancellationTokenSource Cancel)? _running;
+    private string _cancelReason = "";
+
+    /// <summary>
+    /// Stops the run <paramref name="runId"/> at its current step, if it is the one executing (its undo is not
+    /// stopped): the run fails with "cancelled by the operator" and is undone. False when no such run is executing.
+    /// </summary>
+    public bool CancelRun(string runId, string reason)
+    {
+        lock (_cancelGate)
+        {
+            if (_running is not { } r || r.RunId != runId) return false;
+            _cancelReason = reason;
+            r.Cancel.Cancel();
+            return true;
+        }
+    }
+
+    private string CancelledMessage()
+    {
+        lock (_cancelGate) return "cancelled by the operator" + (_cancelReason.Length > 0 ? $": {_cancelReason}" : "");
+    }
+
     /// <summary>Finishes the run a crash or restart interrupted, if any.</summary>
     public async Task<RunRecord?> ResumeAsync(CancellationToken ct)
     {
@@ -147,27 +171,38 @@ public sealed partial class PlanExecutor(
         }
         var phases = catalog.Build(plan);
         var records = journal.StepsOf(run.Id).ToDictionary(s => (s.Phase, s.Step));
-        foreach (var phase in phases)
+        using var cancel = new CancellationTokenSource();
+        lock (_cancelGate) _running = (run.Id, cancel);
+        try
         {
-            using var phaseCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            if (plan.Spec.Timeouts.TryGetValue(phase.Id, out var timeout)) phaseCts.CancelAfter(timeout.ToTimeSpan());
-            foreach (var step in phase.Steps)
+            foreach (var phase in phases)
             {
-                var record = records[(phase.Id, step.Id)];
-                if (record.State is StepState.Succeeded or StepState.Skipped) continue;
-                try
+                using var phaseCts = CancellationTokenSource.CreateLinkedTokenSource(ct, cancel.Token);
+                if (plan.Spec.Timeouts.TryGetValue(phase.Id, out var timeout)) phaseCts.CancelAfter(timeout.ToTimeSpan());
+                foreach (var step in phase.Steps)
                 {
-                    await RunStepAsync(run, phase, step, record, phaseCts.Token);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-                {
-                    var message = e is OperationCanceledException
-                        ? $"phase {phase.Id} exceeded its timeout of {plan.Spec.Timeouts[phase.Id].ToTimeSpan()}"
-                        : e.Message;
-                    await FailAsync(run, record, $"error execution phase {phase.Id}/{step.Id}: {message}", ct);
-                    return journal.Runs.FindById(run.Id);
+                    var record = records[(phase.Id, step.Id)];
+                    if (record.State is StepState.Succeeded or StepState.Skipped) continue;
+                    try
+                    {
+                        // A step that does not watch the token still stops the run before the next one.
+                        phaseCts.Token.ThrowIfCancellationRequested();
+                        await RunStepAsync(run, phase, step, record, phaseCts.Token);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                    {
+                        var message = cancel.IsCancellationRequested ? CancelledMessage()
+                            : e is OperationCanceledException ? $"phase {phase.Id} exceeded its timeout of {plan.Spec.Timeouts[phase.Id].ToTimeSpan()}"
+                            : e.Message;
+                        await FailAsync(run, record, $"error execution phase {phase.Id}/{step.Id}: {message}", ct);
+                        return journal.Runs.FindById(run.Id);
+                    }
                 }
             }
+        }
+        finally
+        {
+            lock (_cancelGate) _running = null;
         }
         journal.Write(j =>
         {

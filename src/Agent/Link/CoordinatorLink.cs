@@ -187,6 +187,13 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
                         log.LogInformation("Coordinator asks to undo run {Run}", msg.UndoRun.RunId);
                         worker.Enqueue(msg);
                         break;
+                    case CoordinatorMessage.KindOneofCase.CancelRun:
+                        // Not queued: it is about the run the worker is busy with.
+                        if (executor.CancelRun(msg.CancelRun.RunId, msg.CancelRun.Reason))
+                            log.LogWarning("Coordinator asks to cancel run {Run}: stopping it at its current step", msg.CancelRun.RunId);
+                        else
+                            log.LogInformation("Coordinator asks to cancel run {Run}, which is not running here (it ended meanwhile)", msg.CancelRun.RunId);
+                        break;
                     case CoordinatorMessage.KindOneofCase.DryRun:
                         _ = Task.Run(async () => await Send(new AgentMessage { DryRunResult = await DryRunAsync(msg.DryRun, ct) }), ct);
                         break;

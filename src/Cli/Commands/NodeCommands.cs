@@ -20,6 +20,7 @@ public static class NodeCommands
         node.Subcommands.Add(Describe(global, env));
         node.Subcommands.Add(Label(global, env));
         node.Subcommands.Add(Delete(global, env));
+        node.Subcommands.Add(Cancel(global, env));
         node.ShowHelpWhenRun();
         return node;
     }
@@ -138,6 +139,28 @@ public static class NodeCommands
                 }
             }
             return failed ? 1 : 0;
+        });
+        return command;
+    }
+
+    private static Command Cancel(GlobalOptions global, CliEnvironment env)
+    {
+        var name = new Argument<string>("NAME") { Description = "Node name" };
+        var reason = new Option<string>("--reason") { Description = "Why, kept in the node's events and the run's error" };
+        var command = new Command("cancel",
+            "Stop the plan run a node is executing at its current step; the run fails and is undone like any failed run");
+        command.Arguments.Add(name);
+        command.Options.Add(reason);
+        command.SetGuardedAction(env, async (p, ct) =>
+        {
+            using var connection = global.Connect(p, env);
+            var request = new CancelRunRequest { Node = p.GetValue(name) ?? "", Reason = p.GetValue(reason) ?? "" };
+            var r = await connection.CallAsync((c, o) => c.CancelRunAsync(request, o), ct);
+            await env.Out.WriteLineAsync(
+                $"cancel sent to node {r.Node} for run {r.RunId} (plan {r.PlanName} generation {r.Generation}" +
+                $"{(r.Phase.Length > 0 ? $", in {r.Phase}" : "")}): it stops at its current step and undoes the run; " +
+                $"follow it with `nodefleet node describe {r.Node}`");
+            return 0;
         });
         return command;
     }

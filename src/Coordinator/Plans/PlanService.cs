@@ -78,6 +78,28 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
         return new ApplyPlanResponse { PlanName = plan.Metadata.Name, Generation = plan.Metadata.Generation, Digest = plan.Metadata.Digest, Node = request.Node };
     }
 
+    /// <summary>Asks the node to stop its run in progress at its current step (it then fails and is undone).</summary>
+    public async Task<CancelRunResponse> CancelAsync(CancelRunRequest request)
+    {
+        var session = RequireConnected(request.Node);
+        var run = RunInProgress(request.Node) ?? throw new RpcException(new Status(StatusCode.FailedPrecondition,
+            $"node {request.Node} runs no plan (as its reports say): there is nothing to cancel"));
+        var runId = run.AgentRunId;
+        if (run.State == (int)RunState.UndoRunning)
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"node {request.Node} is undoing run {runId} (plan {run.PlanName}); an undo is not cancelled: it puts back what the run changed"));
+        var phase = run.Steps.LastOrDefault(x => x.State == (int)StepState.Running)?.Phase ?? run.Steps.LastOrDefault()?.Phase ?? "";
+        var reason = request.Reason.Trim();
+        await store.WriteAsync(s => s.AddEvent(events, new EventRecord
+        {
+            Time = time.GetUtcNow().UtcDateTime, Type = "Warning", Reason = "CancelRequested", Node = request.Node,
+            Message = $"cancel of run {runId} (plan {run.PlanName} generation {run.Generation}{(phase.Length > 0 ? $", in {phase}" : "")}) sent to the node" +
+                      (reason.Length > 0 ? $": {reason}" : ""),
+        }));
+        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { CancelRun = new CancelRun { RunId = runId, Reason = reason } });
+        return new CancelRunResponse { Node = request.Node, RunId = runId, PlanName = run.PlanName, Generation = run.Generation, Phase = phase };
+    }
+
     /// <summary>The node's run still going (or being undone) as its reports tell, or null.</summary>
     private RunHistoryRecord? RunInProgress(string node) =>
         store.Runs.Find(x => x.Node == node)

@@ -77,6 +77,8 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
     public override Task<DryRunResult> DiffPlan(ApplyPlanRequest request, ServerCallContext context) =>
         plans.DiffAsync(request, context.CancellationToken);
 
+    public override Task<CancelRunResponse> CancelRun(CancelRunRequest request, ServerCallContext context) => plans.CancelAsync(request);
+
     public override async Task<LabelNodeResponse> LabelNode(LabelNodeRequest request, ServerCallContext context)
     {
         var (node, changed) = await registry.LabelAsync(request.Name, request.Set, request.Remove, request.Overwrite);
