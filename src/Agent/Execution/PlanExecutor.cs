@@ -30,6 +30,9 @@ public sealed partial class PlanExecutor(
     /// <summary>Applies <paramref name="plan"/>, resuming the same plan's unfinished run if there is one.</summary>
     public async Task<RunRecord> ApplyAsync(NodePlan plan, Options options, CancellationToken ct)
     {
+        // A plan this agent refuses (one a coordinator of another version took, say) ends as a failed run that is
+        // reported, not as a log line: the coordinator, and a rollout waiting on the node, learn why.
+        if (PlanErrors(plan) is { } invalid) return Refused(plan, options, invalid);
         plan = Validated(plan);
         var digest = PlanIdentity.Digest(plan);
         var unfinished = journal.Unfinished();
@@ -113,6 +116,30 @@ public sealed partial class PlanExecutor(
         observer.RunChanged(run);
         await UndoAsync(run, ct);
         return journal.Runs.FindById(runId);
+    }
+
+    private RunRecord Refused(NodePlan plan, Options options, string errors)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var name = plan.Metadata?.Name is { Length: > 0 } n ? n : "plan";
+        var run = new RunRecord
+        {
+            Id = $"{name}-{now:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}",
+            PlanName = name,
+            Generation = plan.Metadata?.Generation ?? 0,
+            Plan = plan.ToByteArray(),
+            State = RunState.Failed,
+            StartedAt = now,
+            FinishedAt = now,
+            Error = "refused by this agent, nothing done: " + errors.Replace(":\n", ": ", StringComparison.Ordinal).Replace("\n", "; ", StringComparison.Ordinal),
+            IgnorePreflightErrors = options.IgnorePreflightErrors.ToList(),
+            RolloutId = options.RolloutId,
+            Stage = options.Stage,
+        };
+        journal.Write(j => j.Runs.Insert(run));
+        log.LogError("Plan {Plan} {Error}", name, run.Error);
+        observer.RunChanged(run);
+        return run;
     }
 
     private readonly object _cancelGate = new();

@@ -17,10 +17,13 @@ public static class ArtifactCache
 /// Bounds of one artifact download, so that a mirror that stalls or streams without end fails the step with a reason
 /// instead of holding the plan worker (and every later plan and rollback) or filling /var/lib.
 /// </summary>
-public sealed record DownloadLimits(TimeSpan ResponseTimeout, TimeSpan StallTimeout, long MaxBytes)
+public sealed record DownloadLimits(TimeSpan ResponseTimeout, TimeSpan StallTimeout, long MaxBytes, TimeSpan TotalTimeout)
 {
-    /// <summary>Headers within 2 minutes, no 60 s without a byte, at most 2 GiB (a kubelet is about 100 MB).</summary>
-    public static readonly DownloadLimits Default = new(TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(60), 2L << 30);
+    /// <summary>
+    /// Headers within 2 minutes, no 60 s without a byte, at most 2 GiB (a kubelet is about 100 MB), all of it within
+    /// 30 minutes (a server that trickles a byte a minute never stalls).
+    /// </summary>
+    public static readonly DownloadLimits Default = new(TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(60), 2L << 30, TimeSpan.FromMinutes(30));
 }
 
 /// <summary>`stage-artifacts`: downloads one artifact into the cache and checks its sha256; a mismatch touches nothing else.</summary>
@@ -45,8 +48,11 @@ public sealed class StageArtifactStep(Artifact artifact, HttpClient http, Downlo
         var cached = ctx.Files.Root.WritablePath(ArtifactCache.HostPath(artifact.Sha256), createDirectories: true);
         var tmp = $"{cached}.{Guid.NewGuid():N}.part";
         // One timer for the whole download, re-armed before each wait: the response, then every read of the body.
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var whole = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        whole.CancelAfter(_limits.TotalTimeout);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(whole.Token);
         var waitingFor = "";
+        long total = 0;
         try
         {
             waitingFor = $"no response within {Durations.Format(_limits.ResponseTimeout)}";
@@ -62,7 +68,6 @@ public sealed class StageArtifactStep(Artifact artifact, HttpClient http, Downlo
             using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
             {
                 var buffer = new byte[81920];
-                long total = 0;
                 int n;
                 waitingFor = $"no data for {Durations.Format(_limits.StallTimeout)}";
                 while (true)
@@ -86,7 +91,9 @@ public sealed class StageArtifactStep(Artifact artifact, HttpClient http, Downlo
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !ct.IsCancellationRequested)
         {
-            throw new StepFailedException($"download of {artifact.Url} failed: {waitingFor}");
+            throw new StepFailedException($"download of {artifact.Url} failed: " + (whole.IsCancellationRequested
+                ? $"not done within {Durations.Format(_limits.TotalTimeout)} ({total} bytes so far)"
+                : waitingFor));
         }
         catch (HttpRequestException e)
         {

@@ -101,8 +101,13 @@ public static class NodeCommands
             foreach (var (key, value) in parsed.Set) request.Set[key] = value;
             request.Remove.AddRange(parsed.Remove);
             using var connection = global.Connect(p, env);
-            var result = await connection.CallAsync((c, o) => c.LabelNodeAsync(request, o), ct);
-            await env.Out.WriteLineAsync($"node/{result.Node.Name} {(result.Changed ? "labeled" : "not labeled")}");
+            // The labels before and after tell whether anything changed ("not labeled", as kubectl says); the answer
+            // stays the Node it always was, so that CLI and coordinator of different versions understand each other.
+            var before = await connection.CallAsync((c, o) => c.GetNodeAsync(new GetNodeRequest { Name = request.Name }, o), ct);
+            var node = await connection.CallAsync((c, o) => c.LabelNodeAsync(request, o), ct);
+            var changed = !before.Labels.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                .SequenceEqual(node.Labels.OrderBy(kv => kv.Key, StringComparer.Ordinal));
+            await env.Out.WriteLineAsync($"node/{node.Name} {(changed ? "labeled" : "not labeled")}");
             return 0;
         });
         return command;

@@ -100,11 +100,17 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
         return new CancelRunResponse { Node = request.Node, RunId = runId, PlanName = run.PlanName, Generation = run.Generation, Phase = phase };
     }
 
-    /// <summary>The node's run still going (or being undone) as its reports tell, or null.</summary>
-    private RunHistoryRecord? RunInProgress(string node) =>
-        store.Runs.Find(x => x.Node == node)
-            .Where(x => x.State is (int)RunState.Running or (int)RunState.UndoRunning)
-            .MaxBy(x => x.StartedAt);
+    /// <summary>
+    /// The node's run still going (or being undone) as its reports tell, or null: its newest run, if not ended, and
+    /// only if it started since the node joined (a node deleted and joined again, re-imaged say, left behind a run that
+    /// will never report its end).
+    /// </summary>
+    private RunHistoryRecord? RunInProgress(string node)
+    {
+        var newest = store.Runs.Find(x => x.Node == node).MaxBy(x => x.StartedAt);
+        if (newest is null || newest.State is not ((int)RunState.Running or (int)RunState.UndoRunning)) return null;
+        return store.Nodes.FindById(node) is { } n && newest.StartedAt < n.JoinedAt ? null : newest;
+    }
 
     /// <summary>The active rollout the node belongs to, with its state as operators read it, or null.</summary>
     private (string Id, string State)? ActiveRolloutOf(string node) =>

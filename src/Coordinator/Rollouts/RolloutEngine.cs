@@ -226,7 +226,8 @@ public static class RolloutEngine
                 }
                 // Records stored before PhaseStartedAt was kept have no start for their phase: it is timed from the next one.
                 if (n.PhaseStartedAt is not { } entered || r.PhaseDeadline(n.Phase) is not { } deadline || now - entered <= deadline) continue;
-                TimeOut(r, n, $"phase {n.Phase} exceeded its deadline of {Durations.Format(deadline)} (running {Elapsed(now - entered)})", now, notes);
+                TimeOut(r, n, $"phase {n.Phase} exceeded its deadline of {Durations.Format(deadline)} (running {Elapsed(now - entered)})", now, notes,
+                    runGoing: n.Phase.Length > 0);
                 continue;
             }
             if (n.OfflineSince is null)
@@ -251,11 +252,17 @@ public static class RolloutEngine
     private static string Elapsed(TimeSpan t) =>
         t < TimeSpan.FromSeconds(1) ? Durations.Format(t) : Durations.Format(TimeSpan.FromSeconds(Math.Ceiling(t.TotalSeconds)));
 
-    private static void TimeOut(RolloutRecord r, RolloutNodeRecord n, string message, DateTime now, List<RolloutNote> notes)
+    /// <param name="runGoing">
+    /// The node is online and reporting the run (it has a phase): failed while applying, it keeps its max-unavailable
+    /// place until the run ends. A node failed offline holds none: it is counted unavailable while offline anyway, and
+    /// back online it may never report the run (it never got the request, or lost its journal) — a place held for a
+    /// run that does not exist would stall the rollout for good.
+    /// </param>
+    private static void TimeOut(RolloutRecord r, RolloutNodeRecord n, string message, DateTime now, List<RolloutNote> notes, bool runGoing = false)
     {
         var stage = n.State == RolloutNodeState.Preparing ? StagePrepare : StageApply;
         n.TimedOut = true;
-        n.HoldsSlot = stage == StageApply;
+        n.HoldsSlot = stage == StageApply && runGoing;
         Fail(r, n, message, now, notes, stage);
     }
 

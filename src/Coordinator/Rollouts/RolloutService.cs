@@ -128,7 +128,8 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
     {
         string cause;
         List<RolloutNodeRecord> nodes;
-        if (r.CurrentWave <= 0 && RolloutEngine.FailedCanary(r) is not null)
+        // The canary holds the rollout at wave 0 only (while preparing, at wave -1, the other nodes go on).
+        if (r.CurrentWave == 0 && RolloutEngine.FailedCanary(r) is not null)
         {
             nodes = r.Nodes.Where(n => n.Wave == 0 && n.State == RolloutNodeState.Failed && !n.FailureAccepted).ToList();
             cause = $"its canary failed ({RolloutEngine.CountedFailures(r)} failure(s) counted, max {r.MaxFailures})";

@@ -79,11 +79,8 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
 
     public override Task<CancelRunResponse> CancelRun(CancelRunRequest request, ServerCallContext context) => plans.CancelAsync(request);
 
-    public override async Task<LabelNodeResponse> LabelNode(LabelNodeRequest request, ServerCallContext context)
-    {
-        var (node, changed) = await registry.LabelAsync(request.Name, request.Set, request.Remove, request.Overwrite);
-        return new LabelNodeResponse { Node = ToMessage(node), Changed = changed };
-    }
+    public override async Task<Node> LabelNode(LabelNodeRequest request, ServerCallContext context) =>
+        ToMessage((await registry.LabelAsync(request.Name, request.Set, request.Remove, request.Overwrite)).Node);
 
     public override async Task<DeleteNodeResponse> DeleteNode(DeleteNodeRequest request, ServerCallContext context)
     {

@@ -17,7 +17,7 @@ namespace NodeFleet.Tests.Agent;
 /// </summary>
 public sealed class ArtifactDownloadTests : IDisposable
 {
-    private static readonly DownloadLimits Tight = new(TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(500), 1000);
+    private static readonly DownloadLimits Tight = new(TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(500), 1000, TimeSpan.FromSeconds(30));
     private readonly TempDir _root = new();
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly HttpClient _http = new();
@@ -75,6 +75,29 @@ public sealed class ArtifactDownloadTests : IDisposable
         });
         var error = await Download(new byte[100], Tight);
         Assert.Equal($"download of {Url} failed: no data for 500ms", error.Message);
+        await release.CancelAsync();
+        await server;
+    }
+
+    [Fact]
+    public async Task A_server_that_trickles_without_ever_stalling_fails_the_step_after_the_total_timeout()
+    {
+        using var release = new CancellationTokenSource();
+        var server = Serve(async s =>
+        {
+            await Write(s, "HTTP/1.1 200 OK\r\nContent-Length: 900\r\n\r\n");
+            try
+            {
+                for (var i = 0; i < 900 && !release.IsCancellationRequested; i++)
+                {
+                    await s.WriteAsync(new byte[1]);
+                    await Task.Delay(100);
+                }
+            }
+            catch (IOException) { } // the client hung up, as it should
+        });
+        var error = await Download(new byte[900], Tight with { TotalTimeout = TimeSpan.FromSeconds(2) });
+        Assert.Matches(@"^download of .* failed: not done within 2s \(\d+ bytes so far\)$", error.Message);
         await release.CancelAsync();
         await server;
     }

@@ -375,6 +375,26 @@ public sealed class PlanExecutorTests : IDisposable
         return run;
     }
 
+    // A plan the agent refused used to be only a log line: a rollout waiting on the node never learned of it.
+    [Fact]
+    public async Task A_plan_this_agent_refuses_ends_as_a_failed_run_and_nothing_is_done()
+    {
+        var plan = Plan(ArtifactPlan);
+        plan.Spec.Artifacts[0].Mode = "0777";
+
+        var run = await _executor.ApplyAsync(plan, new PlanExecutor.Options([], "r1", "apply"), CancellationToken.None);
+
+        Assert.Equal(RunState.Failed, run.State);
+        Assert.StartsWith("refused by this agent, nothing done: invalid plan: spec.artifacts[0].mode", run.Error);
+        Assert.DoesNotContain("\n", run.Error);
+        Assert.Equal(("r1", "apply"), (run.RolloutId, run.Stage));
+        Assert.Equal(RunState.Failed, _journal.Runs.FindById(run.Id).State);
+        Assert.Null(Text("/usr/local/bin/crictl"));
+        Assert.Null(Text("/etc/containerd/config.toml"));
+        Assert.Empty(_services.Calls);
+        Assert.Null(await _executor.ResumeAsync(CancellationToken.None));
+    }
+
     [Fact]
     public async Task A_resumed_run_whose_stored_plan_is_invalid_fails_without_executing()
     {

@@ -316,6 +316,21 @@ public class RolloutEngineTests
         Assert.Equal(RolloutNodeState.Running, r.Nodes[1].State);
     }
 
+    // A node failed offline used to hold its place too, for a run that may not exist: the rollout stalled for good.
+    [Fact]
+    public void A_node_failed_by_its_deadline_while_offline_holds_no_place()
+    {
+        var r = Rollout(3, canary: 0, maxUnavailable: 1, maxFailures: 5);
+        Decide(r);
+        Decide(r);
+        At(r, 1, _ => false);
+        At(r, 1801 + 1, _ => false);
+        Assert.Equal(RolloutNodeState.Failed, r.Nodes[0].State);
+        Assert.False(r.Nodes[0].HoldsSlot);
+        At(r, 1900);
+        Assert.Equal(RolloutNodeState.Running, r.Nodes[1].State);
+    }
+
     [Fact]
     public void A_preparing_node_failed_by_its_deadline_holds_no_place()
     {

@@ -240,11 +240,28 @@ public sealed class RolloutServiceTests : IAsyncLifetime
     private static ApplyPlanRequest Apply(string node, bool force = false) =>
         new() { Plan = PlanTestData.Load("valid-minimal.yaml").Plan, Node = node, Force = force };
 
+    // Paused while still preparing, a rollout whose canary failed its preparation was refused as "would pause again at
+    // once", though the canary only holds wave 0: preparing goes on.
+    [Fact]
+    public void A_failed_canary_does_not_hold_a_rollout_that_is_still_preparing()
+    {
+        var r = new RolloutRecord { Id = "r1", MaxFailures = 3, Canary = 1, CurrentWave = -1, State = RolloutState.Paused, ResumeTo = RolloutState.Preparing };
+        r.Nodes.Add(new RolloutNodeRecord { Name = "w1", Wave = 0, State = NodeFleet.Coordinator.Rollouts.RolloutNodeState.Failed, Message = "boom" });
+        r.Nodes.Add(new RolloutNodeRecord { Name = "w2", Wave = 1, State = NodeFleet.Coordinator.Rollouts.RolloutNodeState.Pending });
+        r.Failures = 1;
+        Assert.Null(RolloutService.HeldByFailures(r));
+        r.CurrentWave = 0;
+        Assert.StartsWith("rollout r1 is held by its failures: its canary failed", RolloutService.HeldByFailures(r));
+    }
+
     // `plan apply --node N` to a node busy with another plan used to wait silently behind it and run after the CLI gave up.
     [Fact]
     public async Task A_plan_applied_to_a_node_still_running_another_is_refused_unless_forced()
     {
         var session = _presence.Open("w1");
+        var joinedAt = _rig.Store.Nodes.FindById("w1");
+        joinedAt.JoinedAt = new DateTime(2026, 11, 26, 2, 0, 0, DateTimeKind.Utc);
+        _rig.Store.Nodes.Update(joinedAt);
         _rig.Store.Runs.Insert(new RunHistoryRecord
         {
             Id = "run-1", Node = "w1", PlanName = "upgrade", Generation = 3, State = (int)RunState.Running,
@@ -261,7 +278,25 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         await _plans.ApplyAsync(Apply("w1", force: true));
         Assert.True(session.Outgoing.Reader.TryRead(out _));
 
-        // A finished run (or another node's) holds nothing back.
+        // A newer finished run, or a run from before the node joined (again), holds nothing back.
+        var node = _rig.Store.Nodes.FindById("w1");
+        var joined = node.JoinedAt;
+        node.JoinedAt = new DateTime(2026, 11, 26, 4, 0, 0, DateTimeKind.Utc);
+        _rig.Store.Nodes.Update(node);
+        await _plans.ApplyAsync(Apply("w1"));
+        Assert.True(session.Outgoing.Reader.TryRead(out _));
+        node.JoinedAt = joined;
+        _rig.Store.Nodes.Update(node);
+        Assert.Equal(StatusCode.FailedPrecondition, (await Assert.ThrowsAsync<RpcException>(() => _plans.ApplyAsync(Apply("w1")))).StatusCode);
+        _rig.Store.Runs.Insert(new RunHistoryRecord
+        {
+            Id = "w1:run-2", RunId = "run-2", Node = "w1", PlanName = "upgrade", Generation = 4, State = (int)RunState.Succeeded,
+            StartedAt = new DateTime(2026, 11, 26, 3, 30, 0, DateTimeKind.Utc),
+        });
+        await _plans.ApplyAsync(Apply("w1"));
+        Assert.True(session.Outgoing.Reader.TryRead(out _));
+        _rig.Store.Runs.Delete("w1:run-2");
+
         var run = _rig.Store.Runs.FindById("run-1");
         run.State = (int)RunState.Failed;
         _rig.Store.Runs.Update(run);
