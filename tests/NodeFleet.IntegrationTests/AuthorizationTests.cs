@@ -107,7 +107,7 @@ public sealed class AuthorizationTests : IAsyncLifetime
         Assert.DoesNotContain("Exception", r.All);
         Assert.DoesNotContain("System.", r.All);
         Assert.Single(r.StdErr.TrimEnd('\n').Split('\n'));
-        Assert.StartsWith(expectedStart, r.StdErr);
+        Assert.True(r.StdErr.StartsWith(expectedStart, StringComparison.Ordinal), $"expected stderr to start with: {expectedStart}\n{r}");
     }
 
     // It used to be "cannot reach the coordinator…: Error starting gRPC call. HttpRequestException: … HTTP/2 handshake.

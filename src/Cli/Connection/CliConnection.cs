@@ -157,7 +157,8 @@ public sealed class CliConnection : IDisposable
     /// <summary>
     /// What a coordinator refusing the client certificate looks like from here: with TLS 1.3 the server's verdict comes
     /// after the client's side of the handshake, so depending on timing the client sees either the connection closed
-    /// before the first HTTP/2 frame or the server's TLS alert during the handshake. Any server that drops the
+    /// before the first HTTP/2 frame ("the server did not complete the HTTP/2 handshake", alone or with the closed
+    /// stream behind it, or a reset) or the server's TLS alert during the handshake. Any server that drops the
     /// connection or sends an alert looks the same, hence the probe that follows; a certificate this side refused (the
     /// coordinator's) and a connection never made are not candidates.
     /// </summary>
@@ -165,11 +166,17 @@ public sealed class CliConnection : IDisposable
     {
         if (!IsTransportFailure(e)) return false;
         var causes = RpcCauses.Of(e).ToList();
-        if (causes.Any(x => x is SocketException or TimeoutException)) return false;
+        // A connection never made (refused, unreachable, timed out) is not a candidate; one reset by the server is:
+        // under load the coordinator's close after refusing the certificate can arrive as a reset.
+        if (causes.Any(x => x is TimeoutException
+                || x is SocketException { SocketErrorCode: not (SocketError.ConnectionReset or SocketError.ConnectionAborted) }))
+            return false;
         if (causes.Any(RpcCauses.ServerCertificateRejected))
             return false;
         return causes.Any(x => x is ObjectDisposedException or IOException or AuthenticationException
-            || x is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.HttpProtocolError });
+            || x is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.HttpProtocolError or HttpRequestError.InvalidResponse }
+            // Sometimes alone, as Internal, without an error kind or an inner exception.
+            || x is HttpRequestException { Message: var m } && m.Contains("did not complete the HTTP/2 handshake", StringComparison.Ordinal));
     }
 
     /// <summary>
