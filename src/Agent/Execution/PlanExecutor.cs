@@ -64,7 +64,7 @@ public sealed partial class PlanExecutor(
 
         var run = new RunRecord
         {
-            Id = $"{plan.Metadata.Name}-{time.GetUtcNow():yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}",
+            Id = NewRunId(plan.Metadata.Name),
             PlanName = plan.Metadata.Name,
             Generation = plan.Metadata.Generation,
             Digest = digest,
@@ -118,13 +118,16 @@ public sealed partial class PlanExecutor(
         return journal.Runs.FindById(runId);
     }
 
+    /// <summary>PLAN-YYYYMMDDHHMMSS-6 hex digits: readable in logs, unique on this node.</summary>
+    private string NewRunId(string planName) => $"{planName}-{time.GetUtcNow():yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
+
     private RunRecord Refused(NodePlan plan, Options options, string errors)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var name = plan.Metadata?.Name is { Length: > 0 } n ? n : "plan";
         var run = new RunRecord
         {
-            Id = $"{name}-{now:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}",
+            Id = NewRunId(name),
             PlanName = name,
             Generation = plan.Metadata?.Generation ?? 0,
             Plan = plan.ToByteArray(),
@@ -404,7 +407,7 @@ public sealed partial class PlanExecutor(
                         daemonReload |= step.NeedsDaemonReload;
                         break;
                     case CheckResult.Blocked b:
-                        entries.Add(new DryRunEntry(phase.Id, step.Id, "blocked", [b.Reason]));
+                        entries.Add(new DryRunEntry(phase.Id, step.Id, NodeFleet.Plans.DryRunVerdict.Blocked, [b.Reason]));
                         break;
                 }
             }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NodeFleet.IO;
 
 namespace NodeFleet.Agent.Host;
 
@@ -41,12 +42,8 @@ public sealed class Systemctl(string binary) : IServiceManager
         var (code, output) = await RunAsync(args, ct);
         if (code != 0)
             throw new ServiceManagerException($"systemctl {string.Join(' ', args)} exited {code}" +
-                (OneLine(output) is { Length: > 0 } said ? $": {said}" : " without a message"));
+                (Lines.OneLine(output) is { Length: > 0 } said ? $": {said}" : " without a message"));
     }
-
-    /// <summary>systemctl's message on one line ("Job for kubelet.service failed … See 'systemctl status …'"), as every error is.</summary>
-    internal static string OneLine(string output) =>
-        string.Join(' ', output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private async Task<(int, string)> RunAsync(string[] args, CancellationToken ct)
     {

@@ -8,6 +8,7 @@ using NodeFleet.Config;
 using NodeFleet.Net;
 using NodeFleet.Protocol.V1;
 using NodeFleet.Security;
+using NodeFleet.IO;
 
 namespace NodeFleet.Cli.Connection;
 
@@ -142,11 +143,11 @@ public sealed class CliConnection : IDisposable
         // A failed TLS handshake surfaces as Internal ("Error starting gRPC call") and a connect timeout as
         // Cancelled, but both are as much a failure to reach the coordinator as a refused connection.
         StatusCode.Unavailable or StatusCode.Internal or StatusCode.Cancelled when IsTransportFailure(e) =>
-            new($"cannot reach the coordinator at {address}: {OneLine(TransportDetail(e, address))}", StatusCode.Unavailable),
+            new($"cannot reach the coordinator at {address}: {Lines.OneLine(TransportDetail(e, address))}", StatusCode.Unavailable),
         StatusCode.DeadlineExceeded => new(
             $"the coordinator at {address} did not answer within {Durations.Format(timeout)}", e.StatusCode),
         StatusCode.Cancelled when cancelledByCaller => new("cancelled", e.StatusCode),
-        _ => new(string.IsNullOrWhiteSpace(e.Status.Detail) ? $"the coordinator answered {e.StatusCode}" : OneLine(e.Status.Detail),
+        _ => new(string.IsNullOrWhiteSpace(e.Status.Detail) ? $"the coordinator answered {e.StatusCode}" : Lines.OneLine(e.Status.Detail),
             e.StatusCode),
     };
 
@@ -217,11 +218,6 @@ public sealed class CliConnection : IDisposable
         if (e.StatusCode != StatusCode.Unavailable || string.IsNullOrWhiteSpace(detail)) return innermost.Message;
         return $"{detail.TrimEnd('.')}: {innermost.Message}";
     }
-
-    /// <summary>A message on one line (some .NET messages carry a second line, e.g. "Object name: …").</summary>
-    private static string OneLine(string text) =>
-        string.Join(' ', text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-
 
     public void Dispose()
     {

@@ -41,7 +41,7 @@ public static class PlanViews
                         else sb.Append(name).Append(' ').Append(action).Append('\n');
                     }
                     break;
-                case "blocked" when actions.Count > 0:
+                case DryRunVerdict.Blocked when actions.Count > 0:
                     foreach (var reason in actions) PlanRunViews.AppendIndented(sb, $"{name} blocked: {reason}", "", "    ");
                     break;
                 default:

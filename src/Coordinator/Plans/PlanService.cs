@@ -60,7 +60,7 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
         if (RunInProgress(request.Node) is { } busy && !request.Force)
             throw new RpcException(new Status(StatusCode.FailedPrecondition,
                 $"node {request.Node} is still running plan {busy.PlanName} generation {busy.Generation} (run {busy.AgentRunId}, " +
-                $"{(busy.Steps.LastOrDefault(x => x.State == (int)StepState.Running)?.Phase is { Length: > 0 } phase ? $"in {phase}, " : "")}" +
+                $"{(RunningPhase(busy) is { Length: > 0 } phase ? $"in {phase}, " : "")}" +
                 $"started {busy.StartedAt:yyyy-MM-dd HH:mm:ss} UTC); the agent runs one plan at a time, so this one would wait behind it: " +
                 $"wait for it to end (`nodefleet node describe {request.Node}`), or pass --force to queue it"));
         var plan = await StoreAsync(request.Plan);
@@ -88,7 +88,7 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
         if (run.State == (int)RunState.UndoRunning)
             throw new RpcException(new Status(StatusCode.FailedPrecondition,
                 $"node {request.Node} is undoing run {runId} (plan {run.PlanName}); an undo is not cancelled: it puts back what the run changed"));
-        var phase = run.Steps.LastOrDefault(x => x.State == (int)StepState.Running)?.Phase ?? run.Steps.LastOrDefault()?.Phase ?? "";
+        var phase = RunningPhase(run);
         var reason = request.Reason.Trim();
         await store.WriteAsync(s => s.AddEvent(events, new EventRecord
         {
@@ -99,6 +99,10 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { CancelRun = new CancelRun { RunId = runId, Reason = reason } });
         return new CancelRunResponse { Node = request.Node, RunId = runId, PlanName = run.PlanName, Generation = run.Generation, Phase = phase };
     }
+
+    /// <summary>The phase of a run's step in progress, else of its last step reported ("" before any).</summary>
+    private static string RunningPhase(RunHistoryRecord run) =>
+        run.Steps.LastOrDefault(x => x.State == (int)StepState.Running)?.Phase ?? run.Steps.LastOrDefault()?.Phase ?? "";
 
     /// <summary>
     /// The node's run still going (or being undone) as its reports tell, or null: its newest run, if not ended, and
