@@ -69,7 +69,12 @@ public sealed class HostRoot
         var writableRoot = WritableRootOf(hostPath)!;
         var full = Path(hostPath);
         var dir = Path(writableRoot);
-        if (createDirectories) Directory.CreateDirectory(dir);
+        if (createDirectories)
+        {
+            // The agent's own state directory is only root's, whoever writes in it first (journal, backups, cache).
+            if (writableRoot == AgentPaths.StateDir) StateDirectory.Ensure(this);
+            else Directory.CreateDirectory(dir);
+        }
         var hostDir = writableRoot;
         var segments = hostPath[(writableRoot.Length + 1)..].Split('/');
         foreach (var segment in segments[..^1])

@@ -3,7 +3,8 @@ namespace NodeFleet.Agent.Host;
 /// <summary>
 /// /var/lib/nodefleet-agent: the journal (with its write-ahead log), backups of replaced files, the download cache.
 /// Only root may enter it, whatever created it: the packages create it 0700, and an agent installed from the bare
-/// binary creates it so, or narrows it, before writing anything inside.
+/// binary creates it so, or narrows it, before writing anything inside (the journal, and every write below it
+/// through <see cref="HostRoot.WritablePath"/>).
 /// </summary>
 public static class StateDirectory
 {

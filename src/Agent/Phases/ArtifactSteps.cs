@@ -43,8 +43,8 @@ public sealed class StageArtifactStep(Artifact artifact, HttpClient http, Downlo
 
     public async Task ApplyAsync(StepContext ctx, CancellationToken ct)
     {
-        StateDirectory.Ensure(ctx.Files.Root);
-        // The cache directory is made (or found) a real directory: a link there would send the download elsewhere.
+        // The cache directory is made (or found) a real directory, in the 0700 state directory: a link there would
+        // send the download elsewhere.
         var cached = ctx.Files.Root.WritablePath(ArtifactCache.HostPath(artifact.Sha256), createDirectories: true);
         var tmp = $"{cached}.{Guid.NewGuid():N}.part";
         // One timer for the whole download, re-armed before each wait: the response, then every read of the body.

@@ -28,4 +28,12 @@ public sealed class StateDirectoryTests : IDisposable
         Assert.Equal(Dir, StateDirectory.Ensure(new HostRoot(_root.Path)));
         Assert.Equal(StateDirectory.Mode, File.GetUnixFileMode(Dir));
     }
+
+    [Fact]
+    public void A_write_below_it_before_the_journal_exists_creates_it_only_root_may_enter()
+    {
+        new HostRoot(_root.Path).WritablePath("/var/lib/nodefleet-agent/cache/x", createDirectories: true);
+        Assert.Equal(StateDirectory.Mode, File.GetUnixFileMode(Dir));
+        Assert.True(Directory.Exists(Path.Combine(Dir, "cache")));
+    }
 }
