@@ -119,5 +119,5 @@ public static class AgentPaths
     public const string NodeCert = "/etc/nodefleet/pki/node.crt";
     public const string NodeKey = "/etc/nodefleet/pki/node.key";
     public const string StateDir = "/var/lib/nodefleet-agent";
-    public const string LinkStatus = "/var/lib/nodefleet-agent/link.json";
+    public const string LinkStatus = "/var/lib/nodefleet-agent/link.yaml";
 }

@@ -1,7 +1,6 @@
 using NodeFleet.Agent.Host;
 using NodeFleet.Config;
 using NodeFleet.IO;
-using YamlDotNet.Core;
 
 namespace NodeFleet.Agent.Join;
 
@@ -13,39 +12,28 @@ public sealed class AgentConfig
     public string Coordinator { get; set; } = "";
     public string NodeName { get; set; } = "";
 
-    private static readonly string[] Fields = ["apiVersion", "kind", "coordinator", "nodeName"];
+    /// <summary>The file's keys; it holds no secret (the node's key is a file of its own), so it is saved 0644.</summary>
+    public static readonly ConfigFormat<AgentConfig> Format = new(
+    [
+        ConfigField.Text<AgentConfig>("apiVersion", c => c.ApiVersion, (c, v) => c.ApiVersion = v),
+        ConfigField.Text<AgentConfig>("kind", c => c.Kind, (c, v) => c.Kind = v),
+        ConfigField.Text<AgentConfig>("coordinator", c => c.Coordinator, (c, v) => c.Coordinator = v),
+        ConfigField.Text<AgentConfig>("nodeName", c => c.NodeName, (c, v) => c.NodeName = v),
+    ], AtomicFile.Public);
 
-    public void Save(HostRoot root) =>
-        AtomicFile.WriteAllText(root.Path(AgentPaths.ConfigFile),
-            FlatYaml.Write(new Dictionary<string, string>
-            {
-                ["apiVersion"] = ApiVersion, ["kind"] = Kind, ["coordinator"] = Coordinator, ["nodeName"] = NodeName,
-            }),
-            AtomicFile.Public);
+    public void Save(HostRoot root) => Format.Save(root.Path(AgentPaths.ConfigFile), this);
 
     /// <summary>Loads the config, or null when the node has not joined yet.</summary>
     public static AgentConfig? Load(HostRoot root)
     {
         var path = root.Path(AgentPaths.ConfigFile);
         if (!File.Exists(path)) return null;
-        try
-        {
-            var fields = FlatYaml.Read(File.ReadAllText(path), Fields);
-            var c = fields is null ? null : new AgentConfig
-            {
-                ApiVersion = fields.GetValueOrDefault("apiVersion", "nodefleet.io/v1"),
-                Kind = fields.GetValueOrDefault("kind", "AgentConfig"),
-                Coordinator = fields.GetValueOrDefault("coordinator", ""),
-                NodeName = fields.GetValueOrDefault("nodeName", ""),
-            };
-            if (c is null || string.IsNullOrWhiteSpace(c.Coordinator) || string.IsNullOrWhiteSpace(c.NodeName))
-                throw new AgentException($"{path}: coordinator and nodeName are required");
-            return c;
-        }
-        catch (YamlException e)
-        {
-            throw new AgentException($"{path}:{e.Start.Line}: {e.InnerException?.Message ?? e.Message}");
-        }
+        AgentConfig? c;
+        try { c = Format.Load(path, "agent config")?.Value; }
+        catch (ConfigException e) { throw new AgentException(e.Message); }
+        if (c is null || string.IsNullOrWhiteSpace(c.Coordinator) || string.IsNullOrWhiteSpace(c.NodeName))
+            throw new AgentException($"{path}: coordinator and nodeName are required");
+        return c;
     }
 }
 

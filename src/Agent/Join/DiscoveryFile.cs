@@ -1,13 +1,12 @@
 using System.Security.Cryptography.X509Certificates;
 using NodeFleet.Config;
 using NodeFleet.IO;
-using YamlDotNet.Core;
 
 namespace NodeFleet.Agent.Join;
 
 /// <summary>
 /// File-based discovery (kubeadm's --discovery-file): the coordinator address and the CA to trust, given out of
-/// band. Same keys as admin.conf, so an admin.conf stripped of its client certificate and key will do.
+/// band. Same keys as admin.conf, so an admin.conf, with or without its client certificate and key, will do.
 /// </summary>
 public sealed class DiscoveryFile
 {
@@ -16,7 +15,14 @@ public sealed class DiscoveryFile
     public string Coordinator { get; set; } = "";
     public string CertificateAuthorityData { get; set; } = "";
 
-    private static readonly string[] Fields = ["apiVersion", "kind", "coordinator", "certificateAuthorityData"];
+    /// <summary>The keys read; the rest of an admin.conf (its client certificate and key) is skipped.</summary>
+    public static readonly ConfigFormat<DiscoveryFile> Format = new(
+    [
+        ConfigField.Text<DiscoveryFile>("apiVersion", f => f.ApiVersion, (f, v) => f.ApiVersion = v),
+        ConfigField.Text<DiscoveryFile>("kind", f => f.Kind, (f, v) => f.Kind = v),
+        ConfigField.Text<DiscoveryFile>("coordinator", f => f.Coordinator, (f, v) => f.Coordinator = v),
+        ConfigField.Text<DiscoveryFile>("certificateAuthorityData", f => f.CertificateAuthorityData, (f, v) => f.CertificateAuthorityData = v),
+    ], AtomicFile.Public, ignoreUnknown: true);
 
     /// <summary>
     /// The coordinator address and CA of a discovery file; failures name the file, and the line for YAML errors
@@ -24,27 +30,16 @@ public sealed class DiscoveryFile
     /// </summary>
     public static (string Address, X509Certificate2 Ca) Load(string path)
     {
-        if (!TextFiles.TryRead(path, out var text, out var reason))
-            throw new AgentException($"cannot read discovery file {path}: {reason}");
-        DiscoveryFile f;
-        Dictionary<string, FlatYaml.Entry> fields;
+        ConfigDocument<DiscoveryFile> document;
         try
         {
-            fields = FlatYaml.ReadEntries(text, Fields, ignoreUnknown: true)
-                ?? throw new AgentException($"discovery file {path} is empty");
-            string Get(string key, string fallback) => fields.TryGetValue(key, out var v) ? v.Value : fallback;
-            f = new DiscoveryFile
-            {
-                ApiVersion = Get("apiVersion", "nodefleet.io/v1"),
-                Kind = Get("kind", "Config"),
-                Coordinator = Get("coordinator", ""),
-                CertificateAuthorityData = Get("certificateAuthorityData", ""),
-            };
+            document = Format.Load(path, "discovery file") ?? throw new AgentException($"discovery file {path} is empty");
         }
-        catch (YamlException e)
+        catch (ConfigException e)
         {
-            throw new AgentException($"{path}:{e.Start.Line}: {e.InnerException?.Message ?? e.Message}");
+            throw new AgentException(e.Message);
         }
+        var f = document.Value;
         if (string.IsNullOrWhiteSpace(f.CertificateAuthorityData))
             throw new AgentException($"discovery file {path}: certificateAuthorityData is missing");
         try
@@ -53,7 +48,7 @@ public sealed class DiscoveryFile
         }
         catch (ConfigException e)
         {
-            throw new AgentException($"discovery file {path}:{fields["certificateAuthorityData"].Line}: {e.Message}");
+            throw new AgentException($"discovery file {document.At("certificateAuthorityData")}: {e.Message}");
         }
     }
 }

@@ -1,13 +1,19 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using NodeFleet.Agent.Host;
+using NodeFleet.Agent.Join;
+using NodeFleet.Config;
 using NodeFleet.IO;
 
 namespace NodeFleet.Agent.Link;
 
-/// <summary>The link's state as last written by `run`, read by `status` (/var/lib/nodefleet-agent/link.json).</summary>
+/// <summary>The link's state as last written by `run`, read by `status` (/var/lib/nodefleet-agent/link.yaml).</summary>
 public sealed class LinkStatus
 {
+    /// <summary>
+    /// Where agents before link.yaml kept the link's state, as JSON: a JSON object is a YAML flow mapping with the same
+    /// keys, so the one format reads it, until the agent's next write replaces it.
+    /// </summary>
+    internal const string JsonPath = "/var/lib/nodefleet-agent/link.json";
+
     public string State { get; set; } = "starting";
     public string Coordinator { get; set; } = "";
     public string NodeName { get; set; } = "";
@@ -16,19 +22,31 @@ public sealed class LinkStatus
     public string LastError { get; set; } = "";
     public int Pid { get; set; }
 
-    public void Save(HostRoot root) =>
-        AtomicFile.WriteAllText(root.Path(AgentPaths.LinkStatus), JsonSerializer.Serialize(this, LinkStatusJson.Default.LinkStatus),
-            AtomicFile.Public);
+    /// <summary>The file's keys; readable by all, as `status` needs no privilege.</summary>
+    public static readonly ConfigFormat<LinkStatus> Format = new(
+    [
+        ConfigField.Text<LinkStatus>("state", s => s.State, (s, v) => s.State = v),
+        ConfigField.Text<LinkStatus>("coordinator", s => s.Coordinator, (s, v) => s.Coordinator = v),
+        ConfigField.Text<LinkStatus>("nodeName", s => s.NodeName, (s, v) => s.NodeName = v),
+        ConfigField.Time<LinkStatus>("since", s => s.Since, (s, v) => s.Since = v ?? default),
+        ConfigField.Time<LinkStatus>("lastHeartbeatAck", s => s.LastHeartbeatAck, (s, v) => s.LastHeartbeatAck = v),
+        ConfigField.Text<LinkStatus>("lastError", s => s.LastError, (s, v) => s.LastError = v),
+        ConfigField.Integer<LinkStatus>("pid", s => s.Pid, (s, v) => s.Pid = v),
+    ], AtomicFile.Public);
 
+    public void Save(HostRoot root)
+    {
+        Format.Save(root.Path(AgentPaths.LinkStatus), this);
+        File.Delete(root.Path(JsonPath));
+    }
+
+    /// <summary>The state last written, or null when `run` never wrote one; a damaged file is an error naming its line.</summary>
     public static LinkStatus? Load(HostRoot root)
     {
         var path = root.Path(AgentPaths.LinkStatus);
+        if (!File.Exists(path)) path = root.Path(JsonPath);
         if (!File.Exists(path)) return null;
-        try { return JsonSerializer.Deserialize(File.ReadAllText(path), LinkStatusJson.Default.LinkStatus); }
-        catch (JsonException) { return null; }
+        try { return Format.Load(path, "link state")?.Value; }
+        catch (ConfigException e) { throw new AgentException(e.Message); }
     }
 }
-
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
-[JsonSerializable(typeof(LinkStatus))]
-internal sealed partial class LinkStatusJson : JsonSerializerContext;

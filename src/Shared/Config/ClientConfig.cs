@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using NodeFleet.IO;
-using YamlDotNet.Core;
 
 namespace NodeFleet.Config;
 
@@ -14,8 +13,16 @@ public sealed class ClientConfig
 {
     public const string ApiVersionV1 = "nodefleet.io/v1";
 
-    private static readonly string[] Fields =
-        ["apiVersion", "kind", "coordinator", "certificateAuthorityData", "clientCertificateData", "clientKeyData"];
+    /// <summary>The file's keys, in the order they are written; admin.conf holds a private key, so it is saved 0600.</summary>
+    public static readonly ConfigFormat<ClientConfig> Format = new(
+    [
+        ConfigField.Text<ClientConfig>("apiVersion", c => c.ApiVersion, (c, v) => c.ApiVersion = v),
+        ConfigField.Text<ClientConfig>("kind", c => c.Kind, (c, v) => c.Kind = v),
+        ConfigField.Text<ClientConfig>("coordinator", c => c.Coordinator, (c, v) => c.Coordinator = v),
+        ConfigField.Text<ClientConfig>("certificateAuthorityData", c => c.CertificateAuthorityData, (c, v) => c.CertificateAuthorityData = v),
+        ConfigField.Text<ClientConfig>("clientCertificateData", c => c.ClientCertificateData, (c, v) => c.ClientCertificateData = v),
+        ConfigField.Text<ClientConfig>("clientKeyData", c => c.ClientKeyData, (c, v) => c.ClientKeyData = v),
+    ], AtomicFile.Private);
 
     public string ApiVersion { get; set; } = ApiVersionV1;
     public string Kind { get; set; } = "Config";
@@ -42,19 +49,7 @@ public sealed class ClientConfig
     public X509Certificate2 ClientCertificate() =>
         PemData.CertificateWithKey(ClientCertificateData, ClientKeyData, "clientCertificateData", "clientKeyData");
 
-    public void Save(string path)
-    {
-        var yaml = FlatYaml.Write(new Dictionary<string, string>
-        {
-            ["apiVersion"] = ApiVersion,
-            ["kind"] = Kind,
-            ["coordinator"] = Coordinator,
-            ["certificateAuthorityData"] = CertificateAuthorityData,
-            ["clientCertificateData"] = ClientCertificateData,
-            ["clientKeyData"] = ClientKeyData,
-        });
-        AtomicFile.WriteAllText(path, yaml, AtomicFile.Private);
-    }
+    public void Save(string path) => Format.Save(path, this);
 
     /// <summary>
     /// Loads and checks a config file, the certificates and key included; failures name the file, and the line for
@@ -62,27 +57,8 @@ public sealed class ClientConfig
     /// </summary>
     public static ClientConfig Load(string path)
     {
-        var text = ReadText(path, "config");
-        ClientConfig config;
-        Dictionary<string, FlatYaml.Entry> fields;
-        try
-        {
-            fields = FlatYaml.ReadEntries(text, Fields) ?? throw new ConfigException($"{path}: empty config");
-            string Get(string key, string fallback) => fields.TryGetValue(key, out var v) ? v.Value : fallback;
-            config = new ClientConfig
-            {
-                ApiVersion = Get("apiVersion", ApiVersionV1),
-                Kind = Get("kind", "Config"),
-                Coordinator = Get("coordinator", ""),
-                CertificateAuthorityData = Get("certificateAuthorityData", ""),
-                ClientCertificateData = Get("clientCertificateData", ""),
-                ClientKeyData = Get("clientKeyData", ""),
-            };
-        }
-        catch (YamlException e)
-        {
-            throw new ConfigException($"{path}:{e.Start.Line}: {e.InnerException?.Message ?? e.Message}");
-        }
+        var document = Format.Load(path, "config") ?? throw new ConfigException($"{path}: empty config");
+        var config = document.Value;
         if (config.ApiVersion != ApiVersionV1 || config.Kind != "Config")
             throw new ConfigException($"{path}: expected apiVersion {ApiVersionV1}, kind Config");
         foreach (var (name, value) in new[] { ("coordinator", config.Coordinator), ("certificateAuthorityData", config.CertificateAuthorityData),
@@ -97,7 +73,7 @@ public sealed class ClientConfig
         }
         catch (ConfigException e)
         {
-            throw new ConfigException($"{At(path, fields, "certificateAuthorityData")}: {e.Message}");
+            throw new ConfigException($"{document.At("certificateAuthorityData")}: {e.Message}");
         }
         try
         {
@@ -105,20 +81,10 @@ public sealed class ClientConfig
         }
         catch (ConfigException e)
         {
-            throw new ConfigException($"{At(path, fields, e.Field ?? "clientCertificateData")}: {e.Message}");
+            throw new ConfigException($"{document.At(e.Field ?? "clientCertificateData")}: {e.Message}");
         }
         return config;
     }
-
-    /// <summary>
-    /// A config file's text; a directory, a missing or an unreadable file is a <see cref="ConfigException"/> saying
-    /// which (<paramref name="what"/>: "config", "discovery file").
-    /// </summary>
-    public static string ReadText(string path, string what) =>
-        TextFiles.TryRead(path, out var text, out var reason) ? text : throw new ConfigException($"cannot read {what} {path}: {reason}");
-
-    private static string At(string path, Dictionary<string, FlatYaml.Entry> fields, string field) =>
-        fields.TryGetValue(field, out var entry) ? $"{path}:{entry.Line}" : path;
 
     private static string B64(string s) => Convert.ToBase64String(Encoding.ASCII.GetBytes(s));
 }
