@@ -4,8 +4,6 @@ using NodeFleet.Agent.Host;
 
 namespace NodeFleet.Agent.Execution;
 
-public enum RunState { Running, Succeeded, Failed, UndoRunning, Undone }
-
 public enum StepState { Pending, Running, Succeeded, Failed, Skipped, Undone }
 
 /// <summary>One attempt to apply a plan on this node.</summary>

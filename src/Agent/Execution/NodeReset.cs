@@ -2,12 +2,15 @@ using NodeFleet.Agent.Host;
 
 namespace NodeFleet.Agent.Execution;
 
-/// <summary>Reset, and the putting back of what a journal record says was there, which undo shares.</summary>
-public sealed partial class PlanExecutor
+/// <summary>
+/// `nodefleet-agent reset`: restores or removes every file NodeFleet ever wrote on this node, from the journal's
+/// inventory (the first "before" of each path), whatever runs did since.
+/// </summary>
+public sealed class NodeReset(Journal journal, HostFiles files, IServiceManager services, JournalRestore restore)
 {
     /// <summary>
-    /// Restores or removes every file NodeFleet ever wrote on this node, from the journal's inventory. A record the
-    /// agent refuses to act on is listed as "refused PATH: why" and the rest is reset; the inventory is then kept.
+    /// Resets the node, or with <paramref name="dryRun"/> only says what it would do. A record the agent refuses to act
+    /// on is listed as "refused PATH: why" and the rest is reset; the inventory is then kept.
     /// </summary>
     public async Task<IReadOnlyList<string>> ResetAsync(bool dryRun, CancellationToken ct)
     {
@@ -22,7 +25,7 @@ public sealed partial class PlanExecutor
             {
                 action = ResetAction(item);
                 if (!dryRun && (action.StartsWith("restore ", StringComparison.Ordinal) || action.StartsWith("remove ", StringComparison.Ordinal)))
-                    Restore(item.Path, item.OriginalExisted, item.OriginalSha256, item.OriginalMode, item.OriginalLinkTarget);
+                    restore.Restore(item.Path, item.OriginalExisted, item.OriginalSha256, item.OriginalMode, item.OriginalLinkTarget);
             }
             catch (HostPathException e)
             {
@@ -50,7 +53,7 @@ public sealed partial class PlanExecutor
     /// <summary>What reset does with <paramref name="item"/>: "unchanged", "restore", "absent" or "remove", and the path.</summary>
     private string ResetAction(InventoryRecord item)
     {
-        RefuseUnsafe(item.Path, item.OriginalExisted, item.OriginalSha256, item.OriginalLinkTarget);
+        JournalRestore.RefuseUnsafe(item.Path, item.OriginalExisted, item.OriginalSha256, item.OriginalLinkTarget);
         var now = files.Stat(item.Path);
         if (!item.OriginalExisted)
             return now.Kind is EntryKind.File or EntryKind.SymbolicLink ? $"remove {item.Path}" : $"absent {item.Path}";
@@ -59,25 +62,5 @@ public sealed partial class PlanExecutor
             : now.Kind == EntryKind.File && (int)now.Mode == item.OriginalMode && files.Read(item.Path) is { } current
               && HostFiles.Sha256(current) == item.OriginalSha256;
         return same ? $"unchanged {item.Path}" : $"restore {item.Path}";
-    }
-
-    /// <summary>Puts back what a journal record says was at <paramref name="hostPath"/>: a file's bytes and mode, a symbolic link, or nothing.</summary>
-    /// <exception cref="HostPathException">The record is refused (see <see cref="RefuseUnsafe"/>), or a directory on the way is a link.</exception>
-    private void Restore(string hostPath, bool existed, string sha, int mode, string linkTarget)
-    {
-        RefuseUnsafe(hostPath, existed, sha, linkTarget);
-        if (!existed) files.Delete(hostPath);
-        else if (linkTarget.Length > 0) files.CreateSymbolicLink(hostPath, linkTarget);
-        else files.WriteIfChanged(hostPath, backups.Read(sha), (UnixFileMode)mode);
-    }
-
-    /// <summary>
-    /// Journal records are checked as plans are: the path must be one the agent may change, and a backup hash must be
-    /// a hash (it is joined into a path), before anything is written or deleted.
-    /// </summary>
-    private static void RefuseUnsafe(string hostPath, bool existed, string sha, string linkTarget)
-    {
-        if (HostRoot.WritableError(hostPath) is { } error) throw new HostPathException(error);
-        if (existed && linkTarget.Length == 0 && BackupStore.HashError(sha) is { } hashError) throw new HostPathException(hashError);
     }
 }
