@@ -5,9 +5,10 @@ using YamlDotNet.RepresentationModel;
 namespace NodeFleet.Config;
 
 /// <summary>
-/// Reads and writes the small config files (admin.conf, agent.yaml, discovery files): one YAML mapping of string
-/// keys to string values. It uses YamlDotNet's representation model and emitter, not its reflection-based
-/// (de)serializer, which Native AOT cannot run (the agent is published that way).
+/// The YAML side of the small config files: one YAML mapping of string keys to string values, with the line of
+/// each. <see cref="ConfigFormat{T}"/> binds it to a type (admin.conf, discovery files, agent.yaml, the link state);
+/// coordinator.yaml reads it as settings. It uses YamlDotNet's representation model and emitter, not its
+/// reflection-based (de)serializer, which Native AOT cannot run (the agent is published that way).
 /// </summary>
 public static class FlatYaml
 {
