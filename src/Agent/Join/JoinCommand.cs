@@ -174,6 +174,12 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         {
             throw new AgentException($"{what}: cannot reach the coordinator at {address}: {Why(e)}");
         }
+        catch (RpcException e) when (e.Status.Detail.Length == 0 || e.Status.DebugException is not null)
+        {
+            // Not an answer of the coordinator's: the connection broke on the way (a busy or protected port closing
+            // it, a reset). Name the cause, never an empty reason.
+            throw new AgentException($"{what}: the call to the coordinator at {address} failed before it answered: {Why(e)}");
+        }
         catch (RpcException e)
         {
             throw new AgentException($"{what} refused by the coordinator at {address}: {e.Status.Detail}");
@@ -185,7 +191,10 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
     private static bool UntrustedCoordinator(RpcException e) => Innermost(e) is { } x && RpcCauses.ServerCertificateRejected(x);
 
     /// <summary>gRPC's detail for a failed connection is generic ("Error connecting to subchannel."); the innermost cause says why.</summary>
-    private static string Why(RpcException e) => Innermost(e) is { Message: { Length: > 0 } cause }
-        ? $"{e.Status.Detail.TrimEnd('.')}: {cause}"
-        : e.Status.Detail;
+    private static string Why(RpcException e)
+    {
+        var detail = e.Status.Detail.TrimEnd('.');
+        if (detail.Length == 0) detail = $"gRPC status {e.StatusCode}";
+        return Innermost(e) is { Message: { Length: > 0 } cause } ? $"{detail}: {cause}" : detail;
+    }
 }

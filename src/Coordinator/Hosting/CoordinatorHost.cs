@@ -1,6 +1,7 @@
 using System.Security.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using NodeFleet.Coordinator.Admission;
 using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Observability;
@@ -93,10 +94,16 @@ public static class CoordinatorHost
             k.Limits.Http2.MaxStreamsPerConnection = 100;
             // A restart storm (every agent reconnecting at once) must not turn into thousands of handshakes that all
             // time out: at most this many run at a time, the other connections wait their turn (HandshakeLimiter).
-            var handshakes = new HandshakeLimiter(Math.Max(64, Environment.ProcessorCount * 32));
+            var handshakes = new HandshakeLimiter(Math.Max(64, Environment.ProcessorCount * 32), options.MaxHandshakesPerSource);
+            // Before both: sockets that never send a byte take no slot (ConnectionAdmission).
+            var metrics = k.ApplicationServices.GetRequiredService<CoordinatorMetrics>();
+            var admission = new ConnectionAdmission(options.FirstByteTimeout, options.MaxSilentConnectionsPerSource,
+                k.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger<ConnectionAdmission>(),
+                dropped: metrics.CountDroppedConnection);
             k.Listen(listen, l =>
             {
                 l.Protocols = HttpProtocols.Http2;
+                l.Use(admission.BeforeTls);
                 l.Use(handshakes.BeforeTls);
                 l.UseHttps(new HttpsConnectionAdapterOptions
                 {

@@ -18,7 +18,8 @@ public sealed class CoordinatorOptions
 
     /// <summary>The settings' names, as written in the config file (and, upper-cased after the prefix, in the environment).</summary>
     public static readonly IReadOnlyList<string> Keys =
-        ["listen", "metricsListen", "dataDir", "heartbeatInterval", "maxHeartbeatRate", "logFormat", "logLevel"];
+        ["listen", "metricsListen", "dataDir", "heartbeatInterval", "maxHeartbeatRate", "logFormat", "logLevel",
+         "connectionFirstByteTimeout", "maxSilentConnectionsPerSource", "maxHandshakesPerSource"];
 
     public string Listen { get; set; } = "0.0.0.0:7443";
     /// <summary>Plain-HTTP address for /metrics, /healthz and /readyz; "" or "off" serves none of them.</summary>
@@ -33,6 +34,14 @@ public sealed class CoordinatorOptions
     public double MaxHeartbeatRate { get; set; } = 100;
     public string LogFormat { get; set; } = "text";
     public string LogLevel { get; set; } = "Information";
+    /// <summary>Duration text: a connection that sends no byte within it is dropped before it takes a handshake slot.</summary>
+    public string ConnectionFirstByteTimeout { get; set; } = "5s";
+    /// <summary>Connections one source address may hold open without sending a byte; a newer one drops the oldest.</summary>
+    public int MaxSilentConnectionsPerSource { get; set; } = 256;
+    /// <summary>TLS handshakes one source address may run at once; 0: half of all handshake slots.</summary>
+    public int MaxHandshakesPerSource { get; set; }
+
+    public TimeSpan FirstByteTimeout => Durations.Parse(ConnectionFirstByteTimeout);
 
     public TimeSpan HeartbeatPeriod => Durations.Parse(HeartbeatInterval);
 
@@ -89,10 +98,18 @@ public sealed class CoordinatorOptions
                 throw new StartupException($"maxHeartbeatRate '{rate}' is not a number: give heartbeats per second, at least 0 (0: no bound)");
             o.MaxHeartbeatRate = r;
         }
+        if (Get("connectionFirstByteTimeout") is { } firstByte) o.ConnectionFirstByteTimeout = firstByte;
+        if (Get("maxSilentConnectionsPerSource") is { } silent) o.MaxSilentConnectionsPerSource = Count("maxSilentConnectionsPerSource", silent);
+        if (Get("maxHandshakesPerSource") is { } handshakes) o.MaxHandshakesPerSource = Count("maxHandshakesPerSource", handshakes);
         if (Get("logFormat") is { } format) o.LogFormat = format;
         if (Get("logLevel") is { } level) o.LogLevel = level;
         return o;
     }
+
+    private static int Count(string key, string text) =>
+        int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            ? n
+            : throw new StartupException($"{key} '{text}' is not a whole number of connections");
 
     /// <summary>The settings in a coordinator.yaml; every failure names the file, and the line where there is one.</summary>
     internal static Dictionary<string, string> ReadFile(string path)
@@ -143,6 +160,14 @@ public sealed class CoordinatorOptions
         if (hb > TimeSpan.FromHours(24)) throw new StartupException($"heartbeatInterval {HeartbeatInterval.Trim()} must be at most 24h");
         if (!double.IsFinite(MaxHeartbeatRate) || MaxHeartbeatRate < 0)
             throw new StartupException($"maxHeartbeatRate {MaxHeartbeatRate} must be a number of heartbeats per second, at least 0 (0: no bound)");
+        TimeSpan firstByte;
+        try { firstByte = FirstByteTimeout; }
+        catch (FormatException e) { throw new StartupException($"connectionFirstByteTimeout: {e.Message}"); }
+        // A client sends its TLS ClientHello as soon as it connects; a second is plenty even on a slow link.
+        if (firstByte < TimeSpan.FromSeconds(1) || firstByte > TimeSpan.FromMinutes(5))
+            throw new StartupException($"connectionFirstByteTimeout {ConnectionFirstByteTimeout.Trim()} must be between 1s and 5m");
+        if (MaxSilentConnectionsPerSource < 1)
+            throw new StartupException($"maxSilentConnectionsPerSource {MaxSilentConnectionsPerSource} must be at least 1");
         if (LogFormat is not ("text" or "json")) throw new StartupException($"logFormat '{LogFormat}' is not one of: text, json");
         if (!Enum.TryParse<Serilog.Events.LogEventLevel>(LogLevel, ignoreCase: true, out var level) ||
             !Enum.IsDefined(level) || int.TryParse(LogLevel, out _))

@@ -13,6 +13,7 @@ public sealed class CoordinatorMetrics
     private readonly Histogram _reportIngest;
     private readonly Counter.Child _recorded;
     private readonly Counter.Child _duplicate;
+    private readonly Counter _dropped;
 
     public CoordinatorMetrics(CollectorRegistry registry)
     {
@@ -34,7 +35,15 @@ public sealed class CoordinatorMetrics
         // Both series exist from the start, so rate() and alerts work before the first duplicate.
         _recorded = reports.WithLabels("recorded");
         _duplicate = reports.WithLabels("duplicate");
+        _dropped = factory.CreateCounter("nodefleet_connections_dropped_total",
+            "Connections to the agent and operator port dropped before their TLS handshake: silent (no byte within the " +
+            "first-byte timeout) or evicted (a newer connection from the same address took the place of a silent one).",
+            new CounterConfiguration { LabelNames = ["reason"] });
+        foreach (var reason in new[] { NodeFleet.Coordinator.Admission.ConnectionAdmission.Silent, NodeFleet.Coordinator.Admission.ConnectionAdmission.Evicted })
+            _dropped.WithLabels(reason);
     }
+
+    public void CountDroppedConnection(string reason) => _dropped.WithLabels(reason).Inc();
 
     /// <summary>A step finished (<paramref name="result"/> "succeeded" or "failed") after <paramref name="duration"/>.</summary>
     public void ObserveStep(string phase, string step, string result, TimeSpan duration)

@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Connections;
-using NodeFleet.Coordinator.Hosting;
+using NodeFleet.Coordinator.Admission;
 
 namespace NodeFleet.Tests.Coordinator;
 
@@ -85,6 +85,36 @@ public sealed class HandshakeLimiterTests
         Assert.Equal(1, handshakes);
         hold.SetResult();
         await first;
+        Assert.Equal(0, limiter.InProgress);
+    }
+
+    [Fact]
+    public async Task One_address_holds_at_most_its_share_and_the_others_still_get_slots()
+    {
+        var limiter = new HandshakeLimiter(4, perSource: 2);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new List<string>();
+        var pipeline = Pipeline(limiter, async c =>
+        {
+            lock (started) started.Add((string)c.Items["who"]!);
+            if ((string)c.Items["who"]! == "a") await hold.Task; // a handshake that stalls
+        }, _ => Task.CompletedTask);
+        DefaultConnectionContext From(string ip, string who)
+        {
+            var c = new DefaultConnectionContext { RemoteEndPoint = new System.Net.IPEndPoint(System.Net.IPAddress.Parse(ip), 1) };
+            c.Items["who"] = who;
+            return c;
+        }
+
+        var stalled = Enumerable.Range(0, 3).Select(_ => pipeline(From("10.0.0.1", "a"))).ToList();
+        await WaitUntil(() => started.Count == 2);
+        await pipeline(From("10.0.0.2", "b")); // not behind the stalled address
+        Assert.Equal(["a", "a", "b"], started);
+        Assert.Equal(2, limiter.InProgress);
+
+        hold.SetResult();
+        await Task.WhenAll(stalled);
+        Assert.Equal(4, started.Count);
         Assert.Equal(0, limiter.InProgress);
     }
 
