@@ -112,19 +112,24 @@ public sealed class PlanLimitsOverTheWireTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_cli_refuses_an_oversized_plan_file_with_its_line_before_sending_it()
+    public async Task The_cli_and_the_agent_refuse_an_oversized_plan_file_with_its_line_before_using_it()
     {
-        await _cluster.JoinedOnlineAgentAsync("big4");
+        var agent = await _cluster.JoinedOnlineAgentAsync("big4");
         var images = string.Concat(Enumerable.Range(0, PlanLimits.MaxImages + 1).Select(i => $"\n    - registry.example/app-{i}:1"));
         var file = Path.Combine(_cluster.Scratch, "many-images.yaml");
         await File.WriteAllTextAsync(file, AgentApplyTests.Plan.Replace("  skipPhases:", "  images:" + images + "\n  skipPhases:"));
         var line = File.ReadAllLines(file).ToList().IndexOf("  images:") + 1;
-        foreach (var args in new[] { new[] { "plan", "apply", file, "--node", "big4" }, ["rollout", "start", file], ["plan", "validate", file] })
+        foreach (var args in new[] { new[] { "plan", "apply", file, "--node", "big4" }, ["rollout", "start", file, "-l", "role=x"], ["plan", "validate", file] })
         {
             var r = await _cluster.CliAsync(args);
             Assert.Equal(1, r.ExitCode);
             Assert.Equal($"error: {file}:{line}: spec.images: 501 images; a plan may list at most 500\n", r.StdErr);
         }
         await AssertNoRunAsync("big4");
+
+        var local = await agent.Node.AgentAsync(["apply", file]);
+        Assert.Equal(1, local.ExitCode);
+        Assert.Contains($"{file}:{line}: spec.images: 501 images; a plan may list at most 500", local.StdErr);
+        Assert.Empty(agent.Node.SystemctlCalls());
     }
 }
