@@ -135,6 +135,6 @@ public sealed class CliErrorTests : IAsyncLifetime
         AssertError(await CliAsync("--config", _dir.Path, "nodes"), $"error: cannot read config {_dir.Path}: it is a directory");
         var validate = await CliAsync("plan", "validate", _dir.Path);
         Assert.Equal(1, validate.ExitCode);
-        Assert.Equal($"{_dir.Path}: cannot read plan: it is a directory\n", validate.StdErr);
+        Assert.Equal($"error: {_dir.Path}: cannot read plan: it is a directory\n", validate.StdErr);
     }
 }

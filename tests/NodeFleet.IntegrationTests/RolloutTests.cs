@@ -99,12 +99,17 @@ public sealed class RolloutTests : IAsyncLifetime
         Assert.Contains($"`nodefleet rollout resume {r.Id} --accept-failures`", refused.StdErr);
         var still = await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id });
         Assert.Equal((RolloutState.Paused, 1, 1, 0), (still.State, still.Failures, still.MaxFailures, still.AcceptedFailures));
+        // What holds it is the coordinator's decision, sent with the rollout and shown by the CLI as it is.
+        Assert.Equal((true, false), (still.HeldByFailures, still.Final));
+        Assert.Contains($"Paused by its failures: fix their cause, then `nodefleet rollout resume {r.Id} --accept-failures`",
+            await _cluster.CliOkAsync("rollout", "status", r.Id));
 
         // Accepted, the rollout goes on past the canary; the others succeed, the canary stays failed, counted once.
         await _cluster.CliOkAsync("rollout", "resume", r.Id, "--accept-failures");
         var done = await _admin.WaitForStateAsync(r.Id, RolloutState.Failed, TimeSpan.FromSeconds(90));
         Assert.Equal("1 node(s) failed (1 accepted by the operator)", done.StateReason);
         Assert.Equal((1, 1, 1), (done.Failures, done.MaxFailures, done.AcceptedFailures));
+        Assert.Equal((false, true), (done.HeldByFailures, done.Final));
         Assert.Equal([RolloutNodeState.Failed, RolloutNodeState.Succeeded, RolloutNodeState.Succeeded], done.Nodes.Select(n => n.State));
         var events = await _admin.RolloutEventsAsync(r.Id);
         Assert.Single(events, e => e.Reason == "FailuresAccepted");
@@ -285,6 +290,16 @@ public sealed class RolloutTests : IAsyncLifetime
         var plan = await PlanFileAsync();
         AssertOneErrorLine(await _cluster.CliAsync("rollout", "start", plan, "-l", "nomatch=x"), "error: selector nomatch=x matches no node");
         AssertOneErrorLine(await _cluster.CliAsync("rollout", "start", plan, "-l", "nomatch=x", "--dry-run"), "error: selector nomatch=x matches no node");
+        // A budget of 0 would never let a node start: the CLI and the coordinator refuse it with the same words.
+        const string zero = "must be more than 0: with 0 the rollout could never go on";
+        AssertOneErrorLine(await _cluster.CliAsync("rollout", "start", plan, "-l", "role=worker", "--max-unavailable", "0%"),
+            $"error: --max-unavailable '0%' {zero} (use 1 or more, or a percentage from 1% to 100%)");
+        var wire = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => _admin.Rollouts.StartAsync(new StartRolloutRequest
+        {
+            Plan = AdminClients.Plan(AgentApplyTests.Plan), Selector = "role=worker", Strategy = new RolloutStrategy { Canary = 1, MaxUnavailable = "0" },
+        }).ResponseAsync);
+        Assert.Equal((Grpc.Core.StatusCode.InvalidArgument, $"max-unavailable '0' {zero} (use 1 or more, or a percentage from 1% to 100%)"),
+            (wire.StatusCode, wire.Status.Detail));
         Assert.Empty((await _admin.Rollouts.ListAsync(new ListRolloutsRequest { IncludeFinished = true })).Rollouts);
         var history = await _cluster.CliAsync("rollout", "history");
         Assert.Equal("No rollouts found.\n", history.StdErr);

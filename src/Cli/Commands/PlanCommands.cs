@@ -186,11 +186,14 @@ public static class PlanCommands
             .Distinct(StringComparer.OrdinalIgnoreCase)
             .ToList();
 
-    /// <summary>The valid plan in <paramref name="path"/>, or null after printing each error as FILE:LINE: path: message.</summary>
-    private static async Task<Protocol.V1.NodePlan?> LoadAsync(string path, CliEnvironment env)
+    /// <summary>
+    /// The valid plan in <paramref name="path"/>, or null after printing each error as every failure of the CLI is
+    /// printed: "error: FILE:LINE: path: message", one a line.
+    /// </summary>
+    public static async Task<NodePlan?> LoadAsync(string path, CliEnvironment env)
     {
         var result = PlanLoader.LoadFile(path);
-        foreach (var error in result.Errors) await env.Error.WriteLineAsync(error.ToString());
+        foreach (var error in result.Errors) await env.Error.WriteLineAsync($"error: {error}");
         return result.Plan;
     }
 }

@@ -26,7 +26,7 @@ public sealed class PlanWait
     private readonly HashSet<string> _stale;
     private readonly Dictionary<(string Phase, string Step), StepState> _printed = [];
     private string? _runId;
-    private RunState _runState;
+    private bool _undoShown;
 
     /// <param name="applied">What ApplyPlan answered: plan name, generation and node.</param>
     /// <param name="before">The node's runs as DescribeNode returned them just before the apply.</param>
@@ -61,21 +61,22 @@ public sealed class PlanWait
         if (run.RunId != _runId)
         {
             _runId = run.RunId;
-            _runState = RunState.Unspecified;
+            _undoShown = false;
             _printed.Clear();
             sb.Append($"run {run.RunId} started\n");
         }
-        foreach (var step in run.Steps)
+        var changed = run.Steps.Where(step => !_printed.TryGetValue((step.Phase, step.Step), out var seen) || seen != step.State).ToList();
+        foreach (var step in changed) _printed[(step.Phase, step.Step)] = step.State;
+        // In the order things happened, even when one answer shows them all: the steps as they ran (the failure
+        // among them), then the undo the failure caused, whose steps are undone last to first.
+        foreach (var step in changed.Where(s => s.State != StepState.Undone)) sb.Append(PlanRunViews.Transition(step));
+        var undone = changed.Where(s => s.State == StepState.Undone).Reverse().ToList();
+        if (!_undoShown && (run.State == RunState.UndoRunning || undone.Count > 0))
         {
-            if (_printed.TryGetValue((step.Phase, step.Step), out var seen) && seen == step.State) continue;
-            _printed[(step.Phase, step.Step)] = step.State;
-            sb.Append(PlanRunViews.Transition(step));
+            _undoShown = true;
+            sb.Append($"undoing the changes of run {run.RunId}\n");
         }
-        if (run.State != _runState)
-        {
-            _runState = run.State;
-            if (run.State == RunState.UndoRunning) sb.Append($"undoing the changes of run {run.RunId}\n");
-        }
+        foreach (var step in undone) sb.Append(PlanRunViews.Transition(step));
         return (sb.ToString(), PlanRunViews.IsFinal(run.State));
     }
 
@@ -94,7 +95,20 @@ public sealed class PlanWait
                 : $"{what} applied on node {_applied.Node} (run {run.RunId}, {PlanRunViews.Duration(run.StartedAt, run.FinishedAt)})";
         }
         var verb = run.State != RunState.Undone ? "failed" : run.Error.Length > 0 ? "failed and was undone" : "was undone";
-        throw new CliException($"{what} {verb} on node {_applied.Node} (run {run.RunId})" + (run.Error.Length > 0 ? $": {run.Error}" : ""));
+        throw new CliException($"{what} {verb} on node {_applied.Node} (run {run.RunId})" + (run.Error.Length > 0 ? $": {ErrorNotShown(run)}" : ""));
+    }
+
+    /// <summary>
+    /// The run's error, but only its first line when the rest was just printed as the failed step's message (a
+    /// preflight list, say), so that a long message is not printed twice in a row.
+    /// </summary>
+    private string ErrorNotShown(RunHistory run)
+    {
+        var lines = PlanRunViews.Lines(run.Error);
+        var shown = run.Steps.Any(s => s.State == StepState.Failed && s.Message.TrimEnd() == run.Error.TrimEnd()
+            && _printed.GetValueOrDefault((s.Phase, s.Step)) == StepState.Failed);
+        if (lines.Count <= 1 || !shown) return run.Error;
+        return $"{lines[0].TrimEnd(':')} (listed above)";
     }
 
     /// <summary>

@@ -119,9 +119,7 @@ public static class RolloutCommands
             var selectorText = (p.GetValue(selector) ?? "").Trim();
             LabelSelector.Parse(selectorText);
             var ignored = PlanCommands.IgnoreList(p.GetValue(ignore) ?? []);
-            var loaded = PlanLoader.LoadFile(p.GetValue(file)!);
-            foreach (var error in loaded.Errors) await env.Error.WriteLineAsync(error.ToString());
-            if (loaded.Plan is not { } plan) return 1;
+            if (await PlanCommands.LoadAsync(p.GetValue(file)!, env) is not { } plan) return 1;
 
             var request = new StartRolloutRequest { Plan = plan, Selector = selectorText, Strategy = strategy, DryRun = p.GetValue(dryRun) };
             request.IgnorePreflightErrors.AddRange(ignored);
@@ -179,18 +177,11 @@ public static class RolloutCommands
         return strategy;
     }
 
-    /// <summary>
-    /// A budget as the coordinator takes it: a whole number ("2") or a percentage of the selected nodes ("10%"),
-    /// more than 0 (the coordinator would make 0 mean 1); returned trimmed.
-    /// </summary>
+    /// <summary>A budget checked by the coordinator's own rules (<see cref="Budgets.Budget"/>), returned as it is sent.</summary>
     public static string Budget(string text, string flag)
     {
-        var t = text.Trim();
-        var percent = t.EndsWith('%');
-        var digits = percent ? t[..^1] : t;
-        if (int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 && (!percent || n <= 100))
-            return t;
-        throw new CliException($"{flag} '{text}' must be a whole number more than 0 or a percentage of the nodes from 1% to 100% (e.g. 2 or 10%)");
+        try { return Budgets.Budget.Parse(text, flag).ToString(); }
+        catch (FormatException e) { throw new CliException(e.Message); }
     }
 
     /// <summary>"prepull-images=20m,verify=2m" (comma-joined or repeated) → phase and deadline, each phase known and once.</summary>
@@ -286,7 +277,7 @@ public static class RolloutCommands
                 }
                 else await output.WriteAsync(log.Observe(rollout));
                 await output.FlushAsync(CancellationToken.None);
-                if (RolloutViews.IsFinal(rollout.State))
+                if (rollout.Final)
                 {
                     await output.WriteLineAsync(Outcome(rollout));
                     return 0;

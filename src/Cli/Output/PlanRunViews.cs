@@ -87,7 +87,7 @@ public static class PlanRunViews
     {
         var sb = new StringBuilder();
         AppendIndented(sb, $"Failed step {step.Phase}/{step.Step}: {Message(step)}", indent, indent + "    ");
-        AppendTail(sb, step.OutputTail, indent);
+        AppendTail(sb, TailNotInMessage(step), indent);
         return sb.ToString();
     }
 
@@ -120,7 +120,7 @@ public static class PlanRunViews
             }
             case StepState.Failed:
                 AppendIndented(sb, $"{name} failed{(took is null ? "" : $" after {took}")}: {Message(step)}", "", "    ");
-                AppendTail(sb, step.OutputTail);
+                AppendTail(sb, TailNotInMessage(step));
                 break;
             default:
                 sb.Append($"{name} {State(step.State).ToLowerInvariant()}\n");
@@ -137,6 +137,16 @@ public static class PlanRunViews
     {
         var prefix = $"error execution phase {step.Phase}/{step.Step}: ";
         return step.Message.StartsWith(prefix, StringComparison.Ordinal) ? step.Message[prefix.Length..] : step.Message;
+    }
+
+    /// <summary>
+    /// The step's output tail without the lines its message already shows: preflight puts each finding in both (the
+    /// tail keeps the warnings too), and a list is read once.
+    /// </summary>
+    public static string TailNotInMessage(StepHistory step)
+    {
+        var shown = Lines(step.Message).Select(l => l.Trim()).Where(l => l.Length > 0).ToHashSet(StringComparer.Ordinal);
+        return string.Join('\n', Lines(step.OutputTail).Where(l => !shown.Contains(l.Trim())));
     }
 
     public static bool IsFinal(RunState state) => state is RunState.Succeeded or RunState.Failed or RunState.Undone;

@@ -54,10 +54,6 @@ public static class RolloutViews
         _ => NodeState(state).ToLowerInvariant(),
     };
 
-    /// <summary>SUCCEEDED, FAILED, ABORTED and ROLLED_BACK: nothing more happens unless the operator asks (rollback).</summary>
-    public static bool IsFinal(RolloutState state) =>
-        state is RolloutState.Succeeded or RolloutState.Failed or RolloutState.Aborted or RolloutState.RolledBack;
-
     /// <summary>States a node is in while the coordinator waits on its agent.</summary>
     public static bool InFlight(RolloutNodeState state) =>
         state is RolloutNodeState.Preparing or RolloutNodeState.Running or RolloutNodeState.RollingBack;
@@ -254,16 +250,6 @@ public static class RolloutViews
     }
 
     /// <summary>
-    /// Whether the rollout is held by its failures, so that resuming it needs --accept-failures: its error budget is
-    /// spent, or a canary node failed (not accepted) while it is at wave 0 — as the coordinator decides it.
-    /// </summary>
-    public static bool HeldByFailures(Rollout r)
-    {
-        var canaryFailed = HasCanary(r) && r.CurrentWave <= 0 && r.Nodes.Any(n => n.Wave == 0 && n.State == RolloutNodeState.Failed && !n.FailureAccepted);
-        return canaryFailed || r.Failures - r.AcceptedFailures >= Math.Max(1, r.MaxFailures);
-    }
-
-    /// <summary>
     /// While rolling and waiting between waves: "5m between waves: wave 3 starts at 2030-01-01T12:05:00Z (in 3m20s)";
     /// null otherwise.
     /// </summary>
@@ -355,8 +341,8 @@ public static class RolloutViews
     {
         // "2/4 (at wave 2)": waves done over waves, and the wave the rollout is at while it is active.
         var wave = Wave(r);
-        if (r.CurrentWave >= 0 && !IsFinal(r.State)) wave += r.CurrentWave == 0 && HasCanary(r) ? " (at wave 0, the canary)" : $" (at wave {r.CurrentWave.ToString(CultureInfo.InvariantCulture)})";
-        else if (r.CurrentWave < 0 && !IsFinal(r.State)) wave += " (not started)";
+        if (r.CurrentWave >= 0 && !r.Final) wave += r.CurrentWave == 0 && HasCanary(r) ? " (at wave 0, the canary)" : $" (at wave {r.CurrentWave.ToString(CultureInfo.InvariantCulture)})";
+        else if (r.CurrentWave < 0 && !r.Final) wave += " (not started)";
         var lines = new List<(string Key, string Value)>
         {
             ("Rollout", r.Id),
@@ -387,7 +373,7 @@ public static class RolloutViews
     private static void AppendPausedHint(StringBuilder sb, Rollout r)
     {
         if (r.State != RolloutState.Paused) return;
-        if (HeldByFailures(r))
+        if (r.HeldByFailures)
             sb.Append($"Paused by its failures: fix their cause, then `nodefleet rollout resume {r.Id} --accept-failures` goes on past the failed nodes " +
                 "(they stay failed), `abort` stops it, `rollback` undoes it.\n");
         else sb.Append($"Paused: `nodefleet rollout resume {r.Id}` goes on, `abort` stops it, `rollback` undoes it.\n");
@@ -430,7 +416,7 @@ public sealed class RolloutLog
         sb.Append($"rollout {r.Id}: plan {r.PlanName} generation {r.Generation.ToString(CultureInfo.InvariantCulture)} ")
             .Append($"on {RolloutViews.Count(r.Nodes.Count, "node")} in {RolloutViews.Count(r.WaveCount, "wave")}\n");
         AppendState(sb, r);
-        if (r.CurrentWave >= 0 && !RolloutViews.IsFinal(r.State)) AppendWave(sb, r);
+        if (r.CurrentWave >= 0 && !r.Final) AppendWave(sb, r);
         AppendWaiting(sb, r);
         sb.Append($"nodes: {RolloutViews.Counts(r)}\n");
         foreach (var n in r.Nodes.Where(n => n.State == RolloutNodeState.Failed || (RolloutViews.InFlight(n.State) && n.Phase.Length > 0)))
@@ -469,7 +455,7 @@ public sealed class RolloutLog
     {
         sb.Append($"state {RolloutViews.StateText(r)}\n");
         if (r.State == RolloutState.Paused)
-            sb.Append(RolloutViews.HeldByFailures(r)
+            sb.Append(r.HeldByFailures
                 ? $"  held by its failures: nodefleet rollout resume {r.Id} --accept-failures goes on past them; or abort|rollback it\n"
                 : $"  waiting for the operator: nodefleet rollout resume|abort|rollback {r.Id}\n");
     }

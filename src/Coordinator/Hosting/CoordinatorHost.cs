@@ -85,6 +85,9 @@ public static class CoordinatorHost
         {
             o.Interceptors.Add<AuthorizationInterceptor>();
             o.EnableDetailedErrors = false;
+            // Explicit, and the same as the clients' (NodeFleet.Net.MessageLimits says what fits in them).
+            o.MaxReceiveMessageSize = NodeFleet.Net.MessageLimits.MaxRequestBytes;
+            o.MaxSendMessageSize = NodeFleet.Net.MessageLimits.MaxResponseBytes;
         });
         builder.Services.AddGrpcHealthChecks();
         builder.Services.AddRouting();

@@ -7,6 +7,7 @@ using NodeFleet.Coordinator.Plans;
 using NodeFleet.Coordinator.Store;
 using NodeFleet.Labels;
 using NodeFleet.Protocol.V1;
+using NodeFleet.Budgets;
 
 namespace NodeFleet.Coordinator.Rollouts;
 

@@ -15,6 +15,9 @@ public static class RolloutViews
             StateReason = r.StateReason, CurrentWave = r.CurrentWave, WaveCount = r.WaveCount,
             CreatedAt = Ts(r.CreatedAt), UpdatedAt = Ts(r.UpdatedAt),
             MaxUnavailable = r.MaxUnavailable, MaxFailures = r.MaxFailures, Failures = r.Failures, AcceptedFailures = r.AcceptedFailures,
+            // The CLI shows these rules as decided here rather than deriving them again.
+            Final = RolloutTransitions.IsFinal(r.State),
+            HeldByFailures = r.State == RolloutState.Paused && RolloutService.HeldByFailures(r) is not null,
             Strategy = new RolloutStrategy
             {
                 Canary = r.Canary, MaxUnavailable = r.MaxUnavailableText, MaxFailures = r.MaxFailuresText,

@@ -11,9 +11,10 @@ public static class TextFiles
 
     /// <summary>
     /// The text of <paramref name="path"/>, or false with why it cannot be read: "it is a directory", "no such
-    /// file", "permission denied", or the system's message for anything else.
+    /// file", "permission denied", "it is larger than N bytes" (more than <paramref name="maxBytes"/>, found without
+    /// reading past them, so a pipe or device that never ends is refused too), or the system's message otherwise.
     /// </summary>
-    public static bool TryRead(string path, out string text, out string reason)
+    public static bool TryRead(string path, out string text, out string reason, long maxBytes = long.MaxValue)
     {
         text = "";
         reason = "";
@@ -25,7 +26,28 @@ public static class TextFiles
         }
         try
         {
-            text = File.ReadAllText(path);
+            if (maxBytes == long.MaxValue)
+            {
+                text = File.ReadAllText(path);
+                return true;
+            }
+            using var stream = File.OpenRead(path);
+            using var bytes = new MemoryStream();
+            var buffer = new byte[81920];
+            int n;
+            while ((n = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, maxBytes + 1 - bytes.Length))) > 0)
+            {
+                bytes.Write(buffer, 0, n);
+                if (bytes.Length > maxBytes)
+                {
+                    reason = $"it is larger than {maxBytes} bytes";
+                    return false;
+                }
+            }
+            bytes.Position = 0;
+            // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise.
+            using var reader = new StreamReader(bytes, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            text = reader.ReadToEnd();
             return true;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)

@@ -48,7 +48,8 @@ public static class GrpcChannels
         {
             HttpHandler = handler,
             DisposeHttpClient = true,
-            MaxReceiveMessageSize = 16 * 1024 * 1024,
+            MaxReceiveMessageSize = MessageLimits.MaxResponseBytes,
+            MaxSendMessageSize = MessageLimits.MaxRequestBytes,
         });
     }
 

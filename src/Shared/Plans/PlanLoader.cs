@@ -25,14 +25,18 @@ public static class PlanLoader
     private static readonly string[] ArtifactFields = ["name", "url", "sha256", "installPath", "mode"];
     private static readonly string[] KubeletFields = ["dropInName", "extraArgs"];
 
-    /// <summary>Reads and checks a plan file: <see cref="Load"/> of its text, errors naming <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Reads and checks a plan file: <see cref="Load"/> of its text, errors naming <paramref name="path"/>. A file
+    /// larger than <see cref="PlanLimits.MaxPlanBytes"/> is refused before it is read, a stream (a pipe) once it
+    /// has passed the limit.
+    /// </summary>
     public static PlanLoadResult LoadFile(string path)
     {
-        if (!TextFiles.TryRead(path, out var text, out var reason))
-        {
-            var source = new PlanSourceMap(path);
+        var source = new PlanSourceMap(path);
+        if (File.Exists(path) && new FileInfo(path).Length is var size && size > PlanLimits.MaxPlanBytes)
+            return new PlanLoadResult(null, [new PlanError(path, 0, 0, "", PlanLimits.TooLarge(size, "the file"))], source);
+        if (!TextFiles.TryRead(path, out var text, out var reason, PlanLimits.MaxPlanBytes))
             return new PlanLoadResult(null, [new PlanError(path, 0, 0, "", $"cannot read plan: {reason}")], source);
-        }
         return Load(text, path);
     }
 
@@ -53,6 +57,9 @@ public static class PlanLoader
     public static PlanLoadResult Parse(string yaml, string file = "plan.yaml")
     {
         var source = new PlanSourceMap(file);
+        // Parsing is what an oversized plan would make costly: its size is checked first.
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(yaml);
+        if (bytes > PlanLimits.MaxPlanBytes) return Failed(source, 0, 0, "", PlanLimits.TooLarge(bytes, "the plan"));
         YamlNode root;
         var parser = new Parser(new StringReader(yaml));
         try

@@ -18,6 +18,8 @@ public static partial class PlanValidator
     public static IReadOnlyList<PlanError> Validate(NodePlan plan, PlanSourceMap? source = null)
     {
         var errors = new ErrorSink(source ?? PlanSourceMap.None);
+        CheckLimits(errors, plan);
+        if (errors.Errors.Count > 0) return errors.Errors;
         var spec = plan.Spec ?? new NodePlanSpec();
         CheckName(errors, plan.Metadata?.Name ?? "");
         CheckVersion(errors, spec);
@@ -156,6 +158,14 @@ public static partial class PlanValidator
         public void Add(string path, string message)
         {
             if (!source.IsUnreadable(path)) Errors.Add(source.Error(path, message));
+        }
+
+        /// <summary>An error located by <paramref name="path"/> and shown with <paramref name="shownPath"/>.</summary>
+        public void Add(string path, string message, string shownPath)
+        {
+            if (source.IsUnreadable(path)) return;
+            var (line, column) = source.Locate(path);
+            Errors.Add(new PlanError(source.File, line, column, shownPath, message));
         }
     }
 }

@@ -77,7 +77,7 @@ public sealed class ConfigErrorTests : IDisposable
         var (code, stdout, stderr) = await Run("plan", "validate", _dir.Path);
         Assert.Equal(1, code);
         Assert.Equal("", stdout);
-        Assert.Equal($"{_dir.Path}: cannot read plan: it is a directory\n", stderr);
+        Assert.Equal($"error: {_dir.Path}: cannot read plan: it is a directory\n", stderr);
     }
 
     [Fact]

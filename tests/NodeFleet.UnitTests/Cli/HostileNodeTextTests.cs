@@ -154,6 +154,7 @@ public class HostileNodeTextTests
         r.Nodes[0].Message = "preflight/checks: \u009b2J\nsecond\u202e line";
         var done = r.Clone();
         done.State = RolloutState.Succeeded;
+        done.Final = true;
         var (env, stdout, stderr) = Terminal();
         var polls = 0;
         await RolloutCommands.WatchAsync(_ => Task.FromResult(polls++ == 0 ? r : done), redraw: true, TimeProvider.System,

@@ -127,7 +127,6 @@ public class NodeDescribeViewTests
             Failed step preflight/checks: preflight found errors:
                 [ERROR Swap]: swap is on
                 ignore with --ignore-preflight-errors=Swap
-                | [ERROR Swap]: swap is on
                 | [WARNING KernelModule-overlay]: not loaded
 
             """, PlanRunViews.FailedStep(step));

@@ -30,8 +30,8 @@ public sealed class PlanApplyDiffCommandTests : IDisposable
         var (code, stdout, stderr) = await Run("plan", verb, file, "--node", "worker-1", "--config", _config, "--coordinator", Nowhere);
         Assert.Equal(1, code);
         Assert.Equal("", stdout);
-        Assert.StartsWith($"{file}:8: spec.runtime.kind: unknown runtime 'podman'", stderr);
-        Assert.Equal(PlanTestData.Load("bad-unknown-runtime.yaml").Errors.Select(e => e.ToString()), stderr.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith($"error: {file}:8: spec.runtime.kind: unknown runtime 'podman'", stderr);
+        Assert.Equal(PlanTestData.Load("bad-unknown-runtime.yaml").Errors.Select(e => $"error: {e}"), stderr.TrimEnd('\n').Split('\n'));
         Assert.DoesNotContain("cannot reach", stderr);
     }
 
@@ -53,7 +53,7 @@ public sealed class PlanApplyDiffCommandTests : IDisposable
     {
         var (code, _, stderr) = await Run("plan", "apply", "/nonexistent/plan.yaml", "--node", "w", "--config", _config);
         Assert.Equal(1, code);
-        Assert.StartsWith("/nonexistent/plan.yaml: cannot read plan", stderr);
+        Assert.StartsWith("error: /nonexistent/plan.yaml: cannot read plan", stderr);
     }
 
     [Theory]

@@ -139,9 +139,11 @@ public class PlanWaitTests
         var (code, stdout, _, error, _) = await Wait([], script);
 
         Assert.Null(code);
+        // Both came in one answer: the failure first, then the undo it caused.
         Assert.EndsWith("""
-            [containerd-config/write-config] undone
             [kubelet-config/write-dropin] failed after 2s: verification failed: kubelet rejected --max-pods=abc
+            undoing the changes of run r3
+            [containerd-config/write-config] undone
 
             """, stdout);
         Assert.Equal($"plan upgrade-1.31 generation 3 failed and was undone on node worker-1 (run r3): {message}", error!.Message);
@@ -244,5 +246,67 @@ public class PlanWaitTests
             _ => throw new CliException("node worker-1 not found", StatusCode.NotFound), TimeSpan.FromMinutes(1), time,
             (d, _) => { time.Advance(d); return Task.CompletedTask; }, new StringWriter(), new StringWriter(), CancellationToken.None));
         Assert.Equal("node worker-1 not found", e.Message);
+    }
+
+    [Fact]
+    public async Task Undone_steps_follow_the_failure_last_first_and_the_undo_line_comes_once()
+    {
+        const string message = "error execution phase restart-services/restart-kubelet: systemctl restart kubelet exited 1";
+        StepHistory Write(StepState state) => Step("containerd-config", "write-config", state, 19, 18.75, "applied", changed: true);
+        StepHistory DropIn(StepState state) => Step("kubelet-config", "write-dropin", state, 18.75, 18.5, "applied", changed: true);
+        var failed = Step("restart-services", "restart-kubelet", StepState.Failed, 18.5, 18, message);
+        var script = new Script(
+            () => With(Run("r3", RunState.Running, Checks(), Write(StepState.Succeeded), DropIn(StepState.Succeeded))),
+            () => With(Run("r3", RunState.UndoRunning, Checks(), Write(StepState.Succeeded), DropIn(StepState.Undone), failed)),
+            () =>
+            {
+                var r = Run("r3", RunState.Undone, Checks(), Write(StepState.Undone), DropIn(StepState.Undone), failed);
+                r.Error = message;
+                return With(r);
+            });
+
+        var (_, stdout, _, error, _) = await Wait([], script);
+
+        Assert.Equal("""
+            run r3 started
+            [preflight/checks] succeeded in 1s: all checks passed
+            [containerd-config/write-config] applied in 250ms
+            [kubelet-config/write-dropin] applied in 250ms
+            [restart-services/restart-kubelet] failed after 500ms: systemctl restart kubelet exited 1
+            undoing the changes of run r3
+            [kubelet-config/write-dropin] undone
+            [containerd-config/write-config] undone
+
+            """, stdout);
+        Assert.EndsWith($"(run r3): {message}", error!.Message);
+    }
+
+    [Fact]
+    public async Task A_preflight_failure_shows_its_findings_once()
+    {
+        const string message = "error execution phase preflight/checks: preflight found errors:\n" +
+            "\t[ERROR Swap]: swap is on\n\t[ERROR CRI]: no runtime answers\nignore with --ignore-preflight-errors=Swap,CRI";
+        var failed = Step("preflight", "checks", StepState.Failed, 20, 19, message,
+            outputTail: "[WARNING Disk]: 9% free on /var\n[ERROR Swap]: swap is on\n[ERROR CRI]: no runtime answers");
+        var script = new Script(() =>
+        {
+            var r = Run("r3", RunState.Failed, failed);
+            r.Error = message;
+            return With(r);
+        });
+
+        var (_, stdout, _, error, _) = await Wait([], script);
+
+        Assert.Equal("""
+            run r3 started
+            [preflight/checks] failed after 1s: preflight found errors:
+                [ERROR Swap]: swap is on
+                [ERROR CRI]: no runtime answers
+                ignore with --ignore-preflight-errors=Swap,CRI
+                | [WARNING Disk]: 9% free on /var
+
+            """, stdout);
+        Assert.Equal("plan upgrade-1.31 generation 3 failed on node worker-1 (run r3): error execution phase preflight/checks: " +
+            "preflight found errors (listed above)", error!.Message);
     }
 }

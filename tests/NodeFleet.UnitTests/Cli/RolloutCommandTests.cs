@@ -30,8 +30,8 @@ public sealed class RolloutCommandTests : IDisposable
         var (code, stdout, stderr) = await Start("bad-unknown-runtime.yaml", "--dry-run");
         Assert.Equal(1, code);
         Assert.Equal("", stdout);
-        Assert.StartsWith($"{file}:8: spec.runtime.kind: unknown runtime 'podman'", stderr);
-        Assert.Equal(PlanTestData.Load("bad-unknown-runtime.yaml").Errors.Select(e => e.ToString()), stderr.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith($"error: {file}:8: spec.runtime.kind: unknown runtime 'podman'", stderr);
+        Assert.Equal(PlanTestData.Load("bad-unknown-runtime.yaml").Errors.Select(e => $"error: {e}"), stderr.TrimEnd('\n').Split('\n'));
         Assert.DoesNotContain("cannot reach", stderr);
     }
 
@@ -147,4 +147,13 @@ public sealed class RolloutCommandTests : IDisposable
     [Fact]
     public void Budgets_accept_numbers_and_percentages_only() =>
         Assert.Throws<CliException>(() => RolloutCommands.Budget("10 %", "--max-failures"));
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("0%")]
+    public void A_zero_budget_is_refused_with_the_coordinators_rule(string text)
+    {
+        var e = Assert.Throws<CliException>(() => RolloutCommands.Budget(text, "--max-unavailable"));
+        Assert.Equal($"--max-unavailable '{text}' must be more than 0: with 0 the rollout could never go on (use 1 or more, or a percentage from 1% to 100%)", e.Message);
+    }
 }

@@ -170,19 +170,17 @@ public class RolloutViewsTests
     }
 
     [Fact]
-    public void A_rollout_paused_by_the_operator_resumes_without_accepting_failures()
+    public void Whether_failures_hold_a_paused_rollout_is_shown_as_the_coordinator_decided_it()
     {
         var r = Rolling();
         r.State = RolloutState.Paused;
         r.StateReason = "paused by the operator";
-        Assert.False(RolloutViews.HeldByFailures(r));
         Assert.EndsWith($"Paused: `nodefleet rollout resume {Id}` goes on, `abort` stops it, `rollback` undoes it.\n", RolloutViews.Status(r, Now));
-        // A failed canary holds it while at wave 0, unless the operator accepted the failure.
-        r.CurrentWave = 0;
-        r.Nodes[0].State = RolloutNodeState.Failed;
-        Assert.True(RolloutViews.HeldByFailures(r));
-        r.Nodes[0].FailureAccepted = true;
-        Assert.False(RolloutViews.HeldByFailures(r));
+        Assert.Contains($"  waiting for the operator: nodefleet rollout resume|abort|rollback {Id}\n", new RolloutLog().Observe(r));
+        // Nothing in the nodes changed: the flag alone, set by the coordinator, changes what the operator is told.
+        r.HeldByFailures = true;
+        Assert.EndsWith($"Paused by its failures: fix their cause, then `nodefleet rollout resume {Id} --accept-failures` goes on past the " +
+            "failed nodes (they stay failed), `abort` stops it, `rollback` undoes it.\n", RolloutViews.Status(r, Now));
     }
 
     [Fact]
@@ -226,7 +224,8 @@ public class RolloutViewsTests
                   after 3 tries
 
             """, text);
-        Assert.True(RolloutViews.HeldByFailures(r));
+        r.HeldByFailures = true;
+        text = RolloutViews.Status(r, Now);
         Assert.EndsWith($"Paused by its failures: fix their cause, then `nodefleet rollout resume {Id} --accept-failures` goes on past the " +
             "failed nodes (they stay failed), `abort` stops it, `rollback` undoes it.\n", text);
     }
@@ -395,6 +394,7 @@ public class RolloutViewsTests
             r.Nodes[6].Message = "kubelet did not become healthy\nwithin 2m";
             r.Failures = 2;
             r.State = RolloutState.Paused;
+            r.HeldByFailures = true;
             r.StateReason = "error budget spent: 2 failure(s), max 2";
         });
         Assert.Equal($"""
@@ -445,6 +445,7 @@ public class RolloutViewsTests
         var done = Next(paused, r =>
         {
             r.State = RolloutState.Succeeded;
+            r.Final = true;
             r.StateReason = "10 node(s) updated";
             foreach (var n in r.Nodes) n.State = RolloutNodeState.Succeeded;
         });
@@ -462,6 +463,7 @@ public class RolloutViewsTests
     {
         var r = Rolling();
         r.State = RolloutState.RolledBack;
+        r.Final = true;
         r.StateReason = "the plan is undone on every node that applied it";
         Assert.Equal(0, (await Watch(r)).Code);
 
@@ -480,7 +482,7 @@ public class RolloutViewsTests
     public async Task Watch_on_a_terminal_redraws_the_whole_status_each_poll()
     {
         var r = Rolling();
-        var done = Next(r, x => x.State = RolloutState.Succeeded);
+        var done = Next(r, x => (x.State, x.Final) = (RolloutState.Succeeded, true));
         var (_, output, _, _) = await Watch(true, r, done);
         var frames = output.Split(RolloutCommands.ClearScreen, StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, frames.Length);

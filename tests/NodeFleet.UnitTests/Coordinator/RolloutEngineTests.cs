@@ -443,24 +443,4 @@ public class RolloutEngineTests
         Assert.Equal(RolloutState.RolledBack, r.State);
         Assert.Equal(RolloutNodeState.Pending, r.Node("n03")!.State);
     }
-
-    [Theory]
-    [InlineData("10%", 20, 2)]
-    [InlineData("10%", 5, 1)]
-    [InlineData("3", 100, 3)]
-    [InlineData("0", 100, 1)]
-    [InlineData("100%", 7, 7)]
-    public void Budgets_resolve_numbers_and_percentages(string text, int total, int expected) =>
-        Assert.Equal(expected, Budget.Parse(text, "max-unavailable").Resolve(total, 1));
-
-    [Theory]
-    [InlineData("ten")]
-    [InlineData("101%")]
-    [InlineData("-1")]
-    [InlineData("5%%")]
-    public void Bad_budgets_are_refused_naming_the_option(string text)
-    {
-        var e = Assert.Throws<FormatException>(() => Budget.Parse(text, "max-failures"));
-        Assert.Contains("max-failures", e.Message);
-    }
 }

@@ -35,9 +35,9 @@ public class PlanCommandsTests
         Assert.Equal("", stdout);
         var lines = stderr.TrimEnd('\n').Split('\n');
         Assert.Equal(3, lines.Length);
-        Assert.StartsWith($"{file}:11: spec.kubelet.extraArgs.node-labels: value of 'node-labels' contains ';'", lines[0]);
-        Assert.StartsWith($"{file}:13: spec.kubelet.extraArgs.--max-pods: ", lines[1]);
-        Assert.StartsWith($"{file}:14: spec.kubelet.extraArgs.container-runtime-endpoint: ", lines[2]);
+        Assert.StartsWith($"error: {file}:11: spec.kubelet.extraArgs.node-labels: value of 'node-labels' contains ';'", lines[0]);
+        Assert.StartsWith($"error: {file}:13: spec.kubelet.extraArgs.--max-pods: ", lines[1]);
+        Assert.StartsWith($"error: {file}:14: spec.kubelet.extraArgs.container-runtime-endpoint: ", lines[2]);
     }
 
     [Fact]
@@ -45,7 +45,7 @@ public class PlanCommandsTests
     {
         var (code, _, stderr) = await Run("plan", "validate", "/nonexistent/plan.yaml");
         Assert.Equal(1, code);
-        Assert.StartsWith("/nonexistent/plan.yaml: cannot read plan", stderr);
+        Assert.StartsWith("error: /nonexistent/plan.yaml: cannot read plan", stderr);
     }
 
     [Fact]
