@@ -64,7 +64,7 @@ internal sealed partial class KubeStore
                 ["volumes"] = volumes,
                 ["containers"] = new JsonArray(new JsonObject { ["name"] = "main", ["image"] = "registry.k8s.io/pause:3.9" }),
                 ["restartPolicy"] = "Always",
-                ["terminationGracePeriodSeconds"] = p.TerminationGracePeriodSeconds,
+                ["terminationGracePeriodSeconds"] = (long)p.TerminationGracePeriodSeconds,
                 ["nodeName"] = p.NodeName,
                 ["schedulerName"] = "default-scheduler",
             },
