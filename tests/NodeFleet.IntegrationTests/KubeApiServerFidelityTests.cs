@@ -59,6 +59,8 @@ public sealed class KubeApiServerFidelityTests(ITestOutputHelper output)
     private void ShowRecord(KubeApiServer server)
     {
         foreach (var e in server.Record) output.WriteLine(e.ToString());
+        // Every request kubectl made was one the stand-in serves.
+        Assert.Empty(server.Unserved);
     }
 
     [Theory]
@@ -151,8 +153,10 @@ public sealed class KubeApiServerFidelityTests(ITestOutputHelper output)
         c.Server.AddPodDisruptionBudget("default", "web", Web, minAvailable: "1");
 
         var drain = await KubectlAsync(c, "drain", "n1", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=30s");
+        var finished = DateTimeOffset.UtcNow;
         ShowRecord(c.Server);
         Assert.Equal(0, drain.ExitCode);
+        Assert.Contains("pod/web-0 evicted", drain.StdOut);
         Assert.Contains("node/n1 drained", drain.StdOut);
         Assert.Contains("kube-system/kube-proxy-n1", drain.All);   // named in the "ignoring DaemonSet-managed Pods" warning
         Assert.True(c.Server.IsUnschedulable("n1"));
@@ -162,7 +166,10 @@ public sealed class KubeApiServerFidelityTests(ITestOutputHelper output)
         var record = c.Server.Record;
         Assert.Equal(["pod/default/cache-0", "pod/default/web-0"],
             record.Where(e => e.Action == KubeApiActions.Evicted).Select(e => e.Target).Order(StringComparer.Ordinal));
-        Assert.Contains(record, e => e.Action == KubeApiActions.PodGone && e.Target == "pod/default/web-0");
+        var evicted = record.Single(e => e.Action == KubeApiActions.Evicted && e.Target == "pod/default/web-0");
+        var gone = record.Single(e => e.Action == KubeApiActions.PodGone && e.Target == "pod/default/web-0");
+        Assert.True(gone.At - evicted.At >= TimeSpan.FromSeconds(1.4), $"Terminating from {evicted.At:O} to {gone.At:O}");
+        Assert.True(gone.At <= finished, "kubectl drain returned before web-0 was gone");
         Assert.DoesNotContain(record, e => e.Action == KubeApiActions.EvictionRefused);
         Assert.True(c.Server.MaxUnavailable("default/web") <= 1);
         Assert.Contains(c.Server.Requests, r => r.StartsWith("GET /apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy", StringComparison.Ordinal));
@@ -232,5 +239,83 @@ public sealed class KubeApiServerFidelityTests(ITestOutputHelper output)
         ShowRecord(c.Server);
         Assert.Equal(0, forced.ExitCode);
         Assert.Empty(c.Server.PodsOn("n1"));
+    }
+
+    [Fact]
+    public async Task Patches_selectors_and_budget_arithmetic_follow_the_API()
+    {
+        await using var c = await StartAsync("1.33");
+        c.Server.AddNode("n1", labels: new Dictionary<string, string> { ["pool"] = "a" });
+        c.Server.AddNode("n2", ready: false, labels: new Dictionary<string, string> { ["pool"] = "b" });
+        // Replacements never turn Ready here, so the budget's arithmetic alone decides the evictions below.
+        c.Server.AddReplicaSet(new TestReplicaSet("default", "web", 4, Web) { ReadyAfter = TimeSpan.FromHours(1) }, "n1", "n2");
+        c.Server.AddPodDisruptionBudget("default", "half", Web, maxUnavailable: "50%");
+        c.Server.AddPodDisruptionBudget("other", "most", new Dictionary<string, string> { ["app"] = "x" }, minAvailable: "75%");
+        Assert.Equal((4, 4, 2, 2), c.Server.BudgetStatus("default", "half"));
+        using var http = Http(c.Server, c.Server.Token);
+
+        async Task<JsonNode> GetAsync(string path)
+        {
+            using var r = await http.GetAsync(path);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            return JsonNode.Parse(await r.Content.ReadAsStringAsync())!;
+        }
+        async Task<HttpResponseMessage> PatchAsync(string path, string body, string type) =>
+            await http.PatchAsync(path, new StringContent(body, Encoding.UTF8, type));
+
+        var list = await GetAsync("/api/v1/nodes?labelSelector=pool%20in%20(b,c)");
+        Assert.Equal("NodeList", (string?)list["kind"]);
+        Assert.Equal(["n2"], list["items"]!.AsArray().Select(n => (string?)n!["metadata"]!["name"]));
+        var pods = await GetAsync("/api/v1/namespaces/default/pods?fieldSelector=spec.nodeName%3Dn1&labelSelector=app%3Dweb");
+        Assert.Equal(["web-0", "web-2"], pods["items"]!.AsArray().Select(n => (string?)n!["metadata"]!["name"]));
+
+        var before = (string?)(await GetAsync("/api/v1/nodes/n1"))["metadata"]!["resourceVersion"];
+        using (var merged = await PatchAsync("/api/v1/nodes/n1", """{"metadata":{"labels":{"pool":null,"nodefleet.io/cluster":"prod"}}}""", "application/merge-patch+json"))
+        {
+            Assert.Equal(HttpStatusCode.OK, merged.StatusCode);
+            var node = JsonNode.Parse(await merged.Content.ReadAsStringAsync())!;
+            Assert.Equal("Node", (string?)node["kind"]);
+            Assert.Equal("prod", (string?)node["metadata"]!["labels"]!["nodefleet.io/cluster"]);
+            Assert.Null(node["metadata"]!["labels"]!["pool"]);
+            Assert.NotEqual(before, (string?)node["metadata"]!["resourceVersion"]);
+        }
+        // A strategic merge of the status merges conditions by type; the main resource ignores status.
+        using (var status = await PatchAsync("/api/v1/nodes/n2/status", """{"status":{"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady"}]}}""", "application/strategic-merge-patch+json"))
+            Assert.Equal(HttpStatusCode.OK, status.StatusCode);
+        var n2 = c.Server.Node("n2")!;
+        Assert.Equal(4, n2["status"]!["conditions"]!.AsArray().Count);
+        Assert.Equal("True", (string?)n2["status"]!["conditions"]!.AsArray().Single(x => (string?)x!["type"] == "Ready")!["status"]);
+        using (var ignored = await PatchAsync("/api/v1/nodes/n2", """{"status":{"nodeInfo":{"kubeletVersion":"v9.9.9"}}}""", "application/merge-patch+json"))
+            Assert.Equal(HttpStatusCode.OK, ignored.StatusCode);
+        Assert.Equal("v1.31.4", (string?)c.Server.Node("n2")!["status"]!["nodeInfo"]!["kubeletVersion"]);
+        c.Server.SetKubeletVersion("n2", "v1.32.0");
+        Assert.Equal("v1.32.0", (string?)(await GetAsync("/api/v1/nodes/n2"))["status"]!["nodeInfo"]!["kubeletVersion"]);
+
+        using (var conflict = await PatchAsync("/api/v1/nodes/n1", $$$"""{"metadata":{"resourceVersion":"{{{before}}}"},"spec":{"unschedulable":true}}""", "application/merge-patch+json"))
+            Assert.Equal(HttpStatusCode.Conflict, conflict.StatusCode);
+        using (var jsonPatch = await PatchAsync("/api/v1/nodes/n1", """[{"op":"add","path":"/spec/unschedulable","value":true}]""", "application/json-patch+json"))
+            Assert.Equal(HttpStatusCode.UnsupportedMediaType, jsonPatch.StatusCode);
+        Assert.False(c.Server.IsUnschedulable("n1"));
+
+        using (var missing = await http.GetAsync("/api/v1/namespaces/default/pods/nope"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+            var s = JsonNode.Parse(await missing.Content.ReadAsStringAsync())!;
+            Assert.Equal("pods \"nope\" not found", (string?)s["message"]);
+            Assert.Equal("NotFound", (string?)s["reason"]);
+        }
+
+        // Two evictions use up the 50% budget; the third is refused while their replacements are not Ready.
+        foreach (var (pod, code) in new[] { ("web-0", HttpStatusCode.Created), ("web-1", HttpStatusCode.Created), ("web-2", HttpStatusCode.TooManyRequests) })
+        {
+            using var r = await http.PostAsync($"/api/v1/namespaces/default/pods/{pod}/eviction", new StringContent(
+                $$$"""{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"{{{pod}}}","namespace":"default"},"deleteOptions":{"gracePeriodSeconds":0}}""",
+                Encoding.UTF8, "application/json"));
+            Assert.Equal(code, r.StatusCode);
+        }
+        Assert.Equal(2, c.Server.MaxUnavailable("default/half"));
+        var budgets = await GetAsync("/apis/policy/v1/poddisruptionbudgets");
+        Assert.Equal("PodDisruptionBudgetList", (string?)budgets["kind"]);
+        Assert.Equal(["half", "most"], budgets["items"]!.AsArray().Select(b => (string?)b!["metadata"]!["name"]));
     }
 }

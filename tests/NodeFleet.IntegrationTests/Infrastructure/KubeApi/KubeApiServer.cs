@@ -28,6 +28,7 @@ public sealed partial class KubeApiServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly KubeStore _store;
     private readonly ConcurrentQueue<string> _requests = new();
+    private readonly ConcurrentQueue<string> _unserved = new();
 
     /// <summary>The version /version reports, e.g. "1.33.1"; kubectl's dispatcher picks its binary by it.</summary>
     public string Version { get; }
@@ -107,6 +108,12 @@ public sealed partial class KubeApiServer : IAsyncDisposable
     /// <summary>Every request served, as "METHOD path?query", in order (the API calls a client made).</summary>
     public IReadOnlyList<string> Requests => _requests.ToList();
 
+    /// <summary>
+    /// Requests for a path or verb this server does not serve (answered 404 or 405 as kube-apiserver would for an
+    /// unknown path): a client asking for one needs a part of the API the stand-in lacks.
+    /// </summary>
+    public IReadOnlyList<string> Unserved => _unserved.ToList();
+
     /// <summary>The ordered record of every change: patches, evictions allowed and refused, deletes, pods gone.</summary>
     public IReadOnlyList<KubeApiEvent> Record => _store.Record;
 
@@ -131,6 +138,8 @@ public sealed partial class KubeApiServer : IAsyncDisposable
             return;
         }
         var (code, body) = await RouteAsync(context);
+        if (code == 405 || ReferenceEquals(body, PathNotFound))
+            _unserved.Enqueue($"{request.Method} {request.Path}{request.QueryString} {code}");
         await WriteAsync(context, code, body);
     }
 
