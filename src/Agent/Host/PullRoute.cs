@@ -1,0 +1,34 @@
+using NodeFleet.Plans;
+using NodeFleet.Rendering;
+
+namespace NodeFleet.Agent.Host;
+
+/// <summary>
+/// Which way a CRI runtime sends the pulls of a registry, as far as the node's files tell: through the mirrors of its
+/// registry configuration (containerd's certs.d/&lt;registry&gt;/hosts.toml, cri-o's registries.conf.d file) or straight
+/// to the registry. A failed pull says what the node had, not what the plan asks for.
+/// </summary>
+public sealed class PullRoute(HostFiles files, string runtimeKind, MirrorMap planMirrors)
+{
+    /// <summary>The node file that holds <paramref name="registry"/>'s mirrors for this runtime, or null when it has none.</summary>
+    public string? ConfigFile(string registry) => runtimeKind switch
+    {
+        PlanRuntimes.Containerd => HostsToml.PathFor(ContainerdConfig.DefaultCertsDir, registry),
+        PlanRuntimes.CriO => CrioMirrors.DefaultPath,
+        _ => null,
+    };
+
+    /// <summary>" via mirror …" or why not, to follow "from REGISTRY" in a message.</summary>
+    public string Describe(string registry)
+    {
+        var file = ConfigFile(registry);
+        planMirrors.ByRegistry.TryGetValue(registry, out var mirrors);
+        var planned = mirrors is { Count: > 0 } ? string.Join(", ", mirrors) : null;
+        if (file is null) return planned is null ? "" : $" via mirror {planned}";
+        bool present;
+        try { present = files.Exists(file); }
+        catch (HostPathException) { present = false; }
+        if (present) return planned is null ? $" via the mirrors in {files.Root.Path(file)}" : $" via mirror {planned} ({files.Root.Path(file)})";
+        return planned is null ? "" : $" directly, not via mirror {planned}: the node has no {files.Root.Path(file)} yet";
+    }
+}
