@@ -28,7 +28,27 @@ public sealed class PullRoute(HostFiles files, string runtimeKind, MirrorMap pla
         bool present;
         try { present = files.Exists(file); }
         catch (HostPathException) { present = false; }
+        if (present && UnreadCertsDir() is { } why) return $" directly, not via the mirrors in {files.Root.Path(file)}: {why}";
         if (present) return planned is null ? $" via the mirrors in {files.Root.Path(file)}" : $" via mirror {planned} ({files.Root.Path(file)})";
         return planned is null ? "" : $" directly, not via mirror {planned}: the node has no {files.Root.Path(file)} yet";
+    }
+
+    /// <summary>
+    /// Why containerd does not read certs.d, when its config.toml says so (config_path unset or elsewhere; it takes
+    /// effect at containerd's next start); null when it does or the node's config.toml does not tell.
+    /// </summary>
+    private string? UnreadCertsDir()
+    {
+        if (runtimeKind != PlanRuntimes.Containerd) return null;
+        ContainerdConfigState state;
+        try
+        {
+            if (files.Read(ContainerdConfig.DefaultPath) is not { } bytes) return null;
+            state = ContainerdConfig.Inspect(bytes);
+        }
+        catch (Exception e) when (e is RenderException or HostPathException) { return null; }
+        return state.RegistryConfigPath == ContainerdConfig.DefaultCertsDir ? null
+            : $"{files.Root.Path(ContainerdConfig.DefaultPath)} does not set config_path = \"{ContainerdConfig.DefaultCertsDir}\" " +
+              "(containerd-config sets it; it takes effect when containerd restarts)";
     }
 }
