@@ -333,7 +333,8 @@ public sealed partial class PlanExecutor(
         // A rollout's preparation may have written what its pulls needed (a mirror's hosts.toml, which the node's run
         // then found in place): undoing the node's run of that rollout undoes its preparation too, newest first.
         var prepared = run.RolloutId.Length > 0 && run.Stage == "apply"
-            ? journal.Runs.Find(r => r.RolloutId == run.RolloutId && r.Stage == "prepare" && r.State == RunState.Succeeded).ToList()
+            ? journal.Runs.Find(r => r.RolloutId == run.RolloutId && r.Stage == "prepare" && r.State == RunState.Succeeded)
+                .Where(r => journal.Backups.Exists(b => b.RunId == r.Id)).ToList()
             : [];
         var undone = new[] { run.Id }.Concat(prepared.OrderByDescending(r => r.StartedAt).Select(r => r.Id)).ToList();
         foreach (var b in undone.SelectMany(id => journal.Backups.Find(b => b.RunId == id).OrderByDescending(b => b.Order)).ToList())
@@ -361,7 +362,7 @@ public sealed partial class PlanExecutor(
         }
         journal.Write(j =>
         {
-            foreach (var s in j.Steps.Find(s => s.RunId == run.Id && s.State == StepState.Succeeded).ToList())
+            foreach (var s in j.Steps.Find(s => undone.Contains(s.RunId) && s.State == StepState.Succeeded).ToList())
             {
                 s.State = StepState.Undone;
                 j.Steps.Update(s);
@@ -372,9 +373,11 @@ public sealed partial class PlanExecutor(
             foreach (var p in prepared)
             {
                 p.State = RunState.Undone;
+                p.FinishedAt = run.FinishedAt;
                 j.Runs.Update(p);
             }
         });
+        foreach (var p in prepared) observer.RunChanged(p);
         observer.RunChanged(run);
         log.LogWarning("Run {Run} undone: restored {Count} file(s){Units}", run.Id, restored.Count,
             run.RestartedUnits.Count > 0 ? $", restarted {string.Join(", ", run.RestartedUnits)}" : "");
