@@ -20,6 +20,8 @@ public sealed class NodeRoot : IDisposable
         WriteKernel("/proc/sys/net/ipv4/ip_forward", "1\n");
         WriteKernel("/proc/sys/net/bridge/bridge-nf-call-iptables", "1\n");
         WriteKernel("/proc/modules", "overlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n");
+        // The node's facts name the running kernel: the stand-in reports this machine's.
+        WriteKernel("/proc/sys/kernel/osrelease", File.ReadAllText("/proc/sys/kernel/osrelease"));
         Systemctl = _dir.Combine("systemctl");
         SystemctlLog = _dir.Combine("systemctl.log");
         // Records each call; `restart UNIT` fails while a file fail-restart-UNIT exists next to it, `daemon-reload`
