@@ -52,6 +52,8 @@ public static class CoordinatorHost
         builder.Services.AddSingleton(ca);
         builder.Services.AddSingleton<ICoordinatorStore>(_ =>
         {
+            // PostgreSQL keeps leases on the database's clock, so that coordinators' clocks may differ.
+            if (options.UsesPostgres) return StoreSetting.OpenPostgres(options.Store);
             try { return Store.LiteDb.LiteDbStore.Open(dataDir.Database, time); }
             catch (InvalidDataException e)
             {
@@ -133,9 +135,10 @@ public static class CoordinatorHost
         app.MapGrpcService<RolloutsService>();
         app.MapGrpcService<EventsService>();
         app.MapGrpcHealthChecksService();
+        var storeText = store is Store.Postgres.PostgresStore pg ? pg.Display : dataDir.Database;
         app.Lifetime.ApplicationStarted.Register(() =>
-            app.Logger.LogInformation("NodeFleet coordinator {Version} serving on {Listen} (data {DataDir}, CA {CaHash})",
-                BuildInfo.Version, options.Listen, dataDir.Path, ca.Hash));
+            app.Logger.LogInformation("NodeFleet coordinator {Version} serving on {Listen} (data {DataDir}, store {Store}, CA {CaHash})",
+                BuildInfo.Version, options.Listen, dataDir.Path, storeText, ca.Hash));
         return app;
     }
 }
