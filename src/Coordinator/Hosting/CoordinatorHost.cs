@@ -27,7 +27,7 @@ public static class CoordinatorHost
         builder.Configuration.Sources.Clear();
 
         var dataDir = new DataDirectory(options.DataDir);
-        dataDir.EnsureUsable();
+        dataDir.EnsureUsable(databaseFile: !options.UsesPostgres);
         var dataDirLock = dataDir.Lock();
 
         Log.Logger = LogSetup.Configure(new LoggerConfiguration(), options.LogFormat,

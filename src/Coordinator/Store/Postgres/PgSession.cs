@@ -16,7 +16,14 @@ internal sealed class PgSession
     private readonly NpgsqlConnection? _connection;
     private readonly NpgsqlTransaction? _transaction;
 
-    public PgSession(NpgsqlDataSource source) => _source = source;
+    private readonly string _display = "";
+
+    /// <param name="display">The store, for the message of a failure (its reads fail as IOExceptions, like its writes).</param>
+    public PgSession(NpgsqlDataSource source, string display)
+    {
+        _source = source;
+        _display = display;
+    }
 
     public PgSession(NpgsqlConnection connection, NpgsqlTransaction transaction)
     {
@@ -27,23 +34,28 @@ internal sealed class PgSession
     public NpgsqlCommand Command(string sql) =>
         _source is not null ? _source.CreateCommand(sql) : new NpgsqlCommand(sql, _connection, _transaction);
 
-    public List<T> Rows<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read)
+    public List<T> Rows<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read) => Run(command, c =>
     {
-        using (command)
-        {
-            using var reader = command.ExecuteReader();
-            var rows = new List<T>();
-            while (reader.Read()) rows.Add(read(reader));
-            return rows;
-        }
-    }
+        using var reader = c.ExecuteReader();
+        var rows = new List<T>();
+        while (reader.Read()) rows.Add(read(reader));
+        return rows;
+    });
 
     public T? Row<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read) where T : class =>
         Rows(command, read).FirstOrDefault();
 
-    public int Execute(NpgsqlCommand command)
+    public int Execute(NpgsqlCommand command) => Run(command, c => c.ExecuteNonQuery());
+
+    private T Run<T>(NpgsqlCommand command, Func<NpgsqlCommand, T> run)
     {
-        using (command) return command.ExecuteNonQuery();
+        using (command)
+        {
+            // Inside a write, WriteAsync turns a database failure into the caller's error; outside, it is done here.
+            if (_source is null) return run(command);
+            try { return run(command); }
+            catch (NpgsqlException e) { throw new IOException($"the store {_display}: {PostgresStore.Reason(e)}", e); }
+        }
     }
 }
 

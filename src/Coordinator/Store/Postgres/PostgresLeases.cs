@@ -10,7 +10,7 @@ namespace NodeFleet.Coordinator.Store.Postgres;
 /// the TTL from when its call returned, not by comparing <see cref="Lease.ExpiresAt"/> with its own clock. The row is
 /// kept after a release or an expiry, so the next holder's token is always larger than every token given before.
 /// </summary>
-internal sealed class PgLeases(NpgsqlDataSource source, TimeProvider? clock) : ILeases
+internal sealed class PgLeases(NpgsqlDataSource source, TimeProvider? clock, string display) : ILeases
 {
     public async Task<Lease?> TryAcquireAsync(string name, string holder, TimeSpan ttl)
     {
@@ -31,14 +31,10 @@ internal sealed class PgLeases(NpgsqlDataSource source, TimeProvider? clock) : I
         $"WHERE name = @name AND holder = @holder AND token = @token AND expires_at > {Pg.Now} RETURNING token, expires_at",
         lease.Name, lease.Holder, lease.Token, ttl);
 
-    public async Task ReleaseAsync(Lease lease)
-    {
-        await using var cmd = source.CreateCommand(
-            $"UPDATE leases SET holder = '', expires_at = {Pg.Now} " +
-            $"WHERE name = @name AND holder = @holder AND token = @token AND expires_at > {Pg.Now}");
-        cmd.With("name", lease.Name).With("holder", lease.Holder).With("token", lease.Token).WithNow(clock);
-        await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
-    }
+    public Task ReleaseAsync(Lease lease) => One(
+        $"UPDATE leases SET holder = '', expires_at = {Pg.Now} " +
+        $"WHERE name = @name AND holder = @holder AND token = @token AND expires_at > {Pg.Now} RETURNING token, expires_at",
+        lease.Name, lease.Holder, lease.Token, TimeSpan.Zero);
 
     /// <summary>
     /// Inside a write: fails it unless the lease is still held as given. The row is locked (FOR SHARE) until the write
@@ -56,10 +52,17 @@ internal sealed class PgLeases(NpgsqlDataSource source, TimeProvider? clock) : I
 
     private async Task<Lease?> One(string sql, string name, string holder, long token, TimeSpan ttl)
     {
-        await using var cmd = source.CreateCommand(sql);
-        cmd.With("name", name).With("holder", holder).With("token", token).With("ttl", ttl).WithNow(clock);
-        await using var reader = await cmd.ExecuteReaderAsync().ConfigureAwait(false);
-        if (!await reader.ReadAsync().ConfigureAwait(false)) return null;
-        return new Lease(name, holder, reader.GetInt64(0), reader.GetFieldValue<DateTime>(1));
+        try
+        {
+            await using var cmd = source.CreateCommand(sql);
+            cmd.With("name", name).With("holder", holder).With("token", token).With("ttl", ttl).WithNow(clock);
+            await using var reader = await cmd.ExecuteReaderAsync().ConfigureAwait(false);
+            if (!await reader.ReadAsync().ConfigureAwait(false)) return null;
+            return new Lease(name, holder, reader.GetInt64(0), reader.GetFieldValue<DateTime>(1));
+        }
+        catch (NpgsqlException e)
+        {
+            throw new IOException($"the store {display}: {PostgresStore.Reason(e)}", e);
+        }
     }
 }

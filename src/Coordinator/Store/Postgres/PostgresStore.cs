@@ -28,7 +28,7 @@ public sealed class PostgresStore : ICoordinatorStore
         _source = source;
         _clock = clock;
         Display = display;
-        var reads = new PgSession(source);
+        var reads = new PgSession(source, display);
         Tokens = new PgTokens(reads);
         Nodes = new PgNodes(reads);
         Plans = new PgPlans(reads);
@@ -36,7 +36,7 @@ public sealed class PostgresStore : ICoordinatorStore
         Rollouts = new PgRollouts(reads, null);
         Events = new PgEvents(reads);
         Cluster = new PgCluster(reads);
-        Leases = new PgLeases(source, clock);
+        Leases = new PgLeases(source, clock, display);
     }
 
     /// <summary>
