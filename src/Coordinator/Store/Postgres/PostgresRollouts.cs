@@ -69,9 +69,13 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
         var orders = new List<int>();
         var docs = new List<string>();
         var written = new List<(RolloutNodeRecord Node, string Doc)>();
+        // One row per name: a name listed twice is stored once, at its last place (one statement may not write a row twice).
+        var last = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < rollout.Nodes.Count; i++) last[rollout.Nodes[i].Name] = i;
         for (var i = 0; i < rollout.Nodes.Count; i++)
         {
             var node = rollout.Nodes[i];
+            if (last[node.Name] != i) continue;
             var doc = PgJson.Write(node);
             if (node.Stored is string stored && stored == doc) continue;
             names.Add(node.Name);

@@ -165,6 +165,32 @@ public sealed class PostgresStoreTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task Every_kind_of_selector_is_matched_by_the_database_as_the_selector_itself_matches()
+    {
+        var (_, setting) = await server.CreateDatabaseAsync();
+        await using var store = await PostgresStore.OpenAsync(setting);
+        var nodes = new[]
+        {
+            new NodeRecord { Name = "a", Labels = { ["role"] = "worker", ["zone"] = "z1" } },
+            new NodeRecord { Name = "b", Labels = { ["role"] = "worker", ["zone"] = "z2", ["gpu"] = "" } },
+            new NodeRecord { Name = "c", Labels = { ["role"] = "control-plane" } },
+            new NodeRecord { Name = "d", Labels = { ["zone"] = "z3", ["example.com/tier"] = "web" } },
+            new NodeRecord { Name = "e" },
+        };
+        await store.WriteAsync(s => { foreach (var n in nodes) s.Nodes.Insert(n); });
+        foreach (var text in new[]
+                 {
+                     "role=worker", "role!=worker", "gpu", "!gpu", "zone in (z1,z3)", "zone notin (z1,z3)",
+                     "role=worker,zone!=z1", "example.com/tier=web", "role in (worker),!gpu", "missing=x",
+                 })
+        {
+            var selector = NodeFleet.Labels.LabelSelector.Parse(text);
+            var expected = nodes.Where(n => selector.Matches(n.Labels)).Select(n => n.Name);
+            Assert.True(expected.SequenceEqual(store.Nodes.List(selector).Select(n => n.Name)), $"selector {text}");
+        }
+    }
+
+    [Fact]
     public async Task A_write_that_throws_leaves_nothing_behind_and_the_next_write_goes_through()
     {
         var (_, setting) = await server.CreateDatabaseAsync();
