@@ -73,9 +73,11 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
     public NodeRecord Authenticate(string nodeName, X509Certificate2 clientCertificate)
     {
         var node = store.Nodes.Get(nodeName)
-            ?? throw new PermissionDeniedException($"node {nodeName} is not registered (it was deleted); join it again with a new token (`nodefleet-agent join --token TOKEN --ca-cert-hash HASH ADDRESS` on the node: it keeps its name)");
+            ?? throw new PermissionDeniedException(
+                $"node {nodeName} is not registered (it was deleted); join it again with a new token (`nodefleet-agent join --token TOKEN --ca-cert-hash HASH ADDRESS` on the node: it keeps its name)");
         if (node.CertificateFingerprint != Fingerprint(clientCertificate))
-            throw new PermissionDeniedException($"the certificate presented for node {nodeName} is no longer valid (the node was deleted or joined again with another key)");
+            throw new PermissionDeniedException(
+                $"the certificate presented for node {nodeName} is no longer valid (the node was deleted or joined again with another key)");
         return node;
     }
 
@@ -187,7 +189,8 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
     private static void CheckNameOwnership(NodeRecord? existing, string name, string keyHash)
     {
         if (existing is not null && existing.PublicKeySha256 != keyHash)
-            throw new AlreadyExistsException($"node name {name} is already held by another key; choose another --node-name or run `nodefleet node delete {name}` first");
+            throw new AlreadyExistsException(
+                $"node name {name} is already held by another key; choose another --node-name or run `nodefleet node delete {name}` first");
     }
 
     private static NotFoundException NotFound(string name) => new($"node {name} not found");

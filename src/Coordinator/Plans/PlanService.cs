@@ -56,10 +56,12 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
         if (request.Plan is null) throw new InvalidArgumentException("plan is required");
         var rollout = ActiveRolloutOf(request.Node);
         if (rollout is not null && !request.Force)
-            throw new FailedPreconditionException($"node {request.Node} is in rollout {rollout.Value.Id} ({rollout.Value.State}); a plan applied to it directly would bypass the " +
+            throw new FailedPreconditionException(
+                $"node {request.Node} is in rollout {rollout.Value.Id} ({rollout.Value.State}); a plan applied to it directly would bypass the " +
                 "rollout's waves and budgets: pause or abort the rollout, or wait for it to end, or pass --force to apply it anyway");
         if (RunInProgress(request.Node) is { } busy && !request.Force)
-            throw new FailedPreconditionException($"node {request.Node} is still running plan {busy.PlanName} generation {busy.Generation} (run {busy.AgentRunId}, " +
+            throw new FailedPreconditionException(
+                $"node {request.Node} is still running plan {busy.PlanName} generation {busy.Generation} (run {busy.AgentRunId}, " +
                 $"{(RunningPhase(busy) is { Length: > 0 } phase ? $"in {phase}, " : "")}" +
                 $"started {busy.StartedAt:yyyy-MM-dd HH:mm:ss} UTC); the agent runs one plan at a time, so this one would wait behind it: " +
                 $"wait for it to end (`nodefleet node describe {request.Node}`), or pass --force to queue it");
@@ -82,10 +84,12 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
     public async Task<CancelRunResponse> CancelAsync(CancelRunRequest request)
     {
         var session = RequireConnected(request.Node);
-        var run = RunInProgress(request.Node) ?? throw new FailedPreconditionException($"node {request.Node} runs no plan (as its reports say): there is nothing to cancel");
+        var run = RunInProgress(request.Node) ?? throw new FailedPreconditionException(
+            $"node {request.Node} runs no plan (as its reports say): there is nothing to cancel");
         var runId = run.AgentRunId;
         if (run.State == (int)RunState.UndoRunning)
-            throw new FailedPreconditionException($"node {request.Node} is undoing run {runId} (plan {run.PlanName}); an undo is not cancelled: it puts back what the run changed");
+            throw new FailedPreconditionException(
+                $"node {request.Node} is undoing run {runId} (plan {run.PlanName}); an undo is not cancelled: it puts back what the run changed");
         var phase = RunningPhase(run);
         var reason = request.Reason.Trim();
         await store.WriteAsync(s => s.AddEvent(events, new EventRecord

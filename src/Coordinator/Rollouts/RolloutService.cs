@@ -89,7 +89,8 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
     {
         var busy = rollouts.ActiveMemberships(nodes.ToHashSet(StringComparer.Ordinal)).Select(m => (Id: m.RolloutId, Name: m.Node)).ToList();
         if (busy.Count > 0)
-            throw new FailedPreconditionException($"node(s) already in an active rollout: {string.Join(", ", busy.Take(10).Select(b => $"{b.Name} ({b.Id})"))}" +
+            throw new FailedPreconditionException(
+                $"node(s) already in an active rollout: {string.Join(", ", busy.Take(10).Select(b => $"{b.Name} ({b.Id})"))}" +
                 (busy.Count > 10 ? $" and {busy.Count - 10} more" : ""));
     }
 

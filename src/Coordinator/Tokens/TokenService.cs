@@ -65,7 +65,8 @@ public sealed class TokenService(ICoordinatorStore store, TimeProvider time)
         if (record.ExpiresAt is { } exp && exp <= now)
             throw new PermissionDeniedException($"token {id} expired at {exp:yyyy-MM-ddTHH:mm:ssZ}; create a new one with `nodefleet token create`");
         if (record.UsagesLimit > 0 && record.UsagesUsed >= record.UsagesLimit)
-            throw new PermissionDeniedException($"token {id} has no uses left (limit {record.UsagesLimit}); create a new one with `nodefleet token create`");
+            throw new PermissionDeniedException(
+                $"token {id} has no uses left (limit {record.UsagesLimit}); create a new one with `nodefleet token create`");
         return record;
     }
 

@@ -65,7 +65,7 @@ internal sealed class LiteDbRollouts(LiteDatabase db) : IRollouts
         r.Nodes = NodeDocuments(r.Id).Select(doc =>
         {
             var node = mapper.ToObject<RolloutNodeRecord>(doc);
-            node.Stored = Snapshot(mapper, node);
+            node.Stored = doc;
             return node;
         }).ToList();
         return r;
@@ -78,14 +78,27 @@ internal sealed class LiteDbRollouts(LiteDatabase db) : IRollouts
         {
             var node = rollout.Nodes[i];
             var fields = mapper.ToDocument(node);
-            var snapshot = BsonSerializer.Serialize(fields);
-            if (node.Stored is byte[] stored && stored.AsSpan().SequenceEqual(snapshot)) continue;
-            Nodes.Upsert(NodeDocument(rollout.Id, i, fields));
-            node.Stored = snapshot;
+            if (node.Stored is BsonDocument stored && SameFields(stored, fields)) continue;
+            var doc = NodeDocument(rollout.Id, i, fields);
+            Nodes.Upsert(doc);
+            node.Stored = doc;
         }
     }
 
-    private static byte[] Snapshot(BsonMapper mapper, RolloutNodeRecord node) => BsonSerializer.Serialize(mapper.ToDocument(node));
+    /// <summary>Whether a node's fields are those of its stored document (which also holds its key, rollout and order).</summary>
+    private static bool SameFields(BsonDocument stored, BsonDocument fields)
+    {
+        // A field that became null is left out of the new document: the counts differ.
+        if (stored.Count - Bookkeeping(stored) != fields.Count) return false;
+        foreach (var (k, v) in fields)
+        {
+            if (!stored.TryGetValue(k, out var old) || old != v) return false;
+        }
+        return true;
+    }
+
+    private static int Bookkeeping(BsonDocument d) =>
+        (d.ContainsKey("_id") ? 1 : 0) + (d.ContainsKey(RolloutIdField) ? 1 : 0) + (d.ContainsKey(OrderField) ? 1 : 0);
 
     /// <summary>A node's stored document: its fields, its key, its rollout and its place in the rollout's list.</summary>
     public static BsonDocument NodeDocument(string rolloutId, int order, BsonDocument fields)
