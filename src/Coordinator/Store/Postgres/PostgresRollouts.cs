@@ -5,7 +5,7 @@ namespace NodeFleet.Coordinator.Store.Postgres;
 
 /// <summary>
 /// Rollouts in two tables: rollouts (the rollout's own fields as jsonb, its state as a column) and rollout_nodes (one
-/// row per node: the rollout, the node, its place in the list, its fields as jsonb). A rollout is read with its nodes
+/// row per node: the rollout, the node, its place in the list, its fields as json). A rollout is read with its nodes
 /// in one statement, so both come from one snapshot; an update writes the rollout's row and, in one more statement,
 /// only the nodes whose fields differ from what was last read or written.
 /// </summary>
@@ -17,8 +17,8 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
     private readonly Rows _rows = new(db, "rollouts", "rollout");
 
     private const string WithNodes =
-        "SELECT r.revision, r.doc, (SELECT coalesce(jsonb_agg(n.doc ORDER BY n.ord), '[]'::jsonb) " +
-        "FROM rollout_nodes n WHERE n.rollout_id = r.id) FROM rollouts r ";
+        "SELECT r.revision, r.doc, ARRAY(SELECT n.doc::text FROM rollout_nodes n WHERE n.rollout_id = r.id ORDER BY n.ord) " +
+        "FROM rollouts r ";
 
     public RolloutRecord? Get(string id) => Select("WHERE r.id = @id", c => c.With("id", id)).FirstOrDefault();
 
@@ -56,9 +56,15 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
         {
             var rollout = PgJson.Read<RolloutRecord>(r.GetString(1));
             rollout.Revision = r.GetInt64(0);
-            rollout.Nodes = PgJson.Read<List<RolloutNodeRecord>>(r.GetString(2));
-            // What an update compares with: the node as this process would write it, not as jsonb printed it.
-            foreach (var n in rollout.Nodes) n.Stored = PgJson.Write(n);
+            var docs = r.GetFieldValue<string[]>(2);
+            rollout.Nodes = new List<RolloutNodeRecord>(docs.Length);
+            foreach (var doc in docs)
+            {
+                var node = PgJson.Read<RolloutNodeRecord>(doc);
+                // What an update compares with: the text as written (json keeps it), so nothing is serialised here.
+                node.Stored = doc;
+                rollout.Nodes.Add(node);
+            }
             return rollout;
         });
     }
@@ -86,7 +92,7 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
         if (names.Count == 0) return;
         db.Execute(db.Command(
                 "INSERT INTO rollout_nodes (rollout_id, name, ord, doc) " +
-                "SELECT @id, n.name, n.ord, n.doc::jsonb FROM unnest(@names, @orders, @docs) AS n(name, ord, doc) " +
+                "SELECT @id, n.name, n.ord, n.doc::json FROM unnest(@names, @orders, @docs) AS n(name, ord, doc) " +
                 "ON CONFLICT (rollout_id, name) DO UPDATE SET ord = EXCLUDED.ord, doc = EXCLUDED.doc")
             .With("id", rollout.Id).With("names", names.ToArray()).With("orders", orders.ToArray()).With("docs", docs.ToArray()));
         // Remembered once committed: after a rollback the nodes must be written again next time.

@@ -15,7 +15,8 @@ public static class PostgresSchema
     /// <summary>The key of the advisory lock that serialises migrations (per database): "nodefleet" in ASCII.</summary>
     private const long LockKey = 0x6e6f6465666c6565;
 
-    // Keys and names sort by code point (COLLATE "C"), as LiteDB and the rest of the coordinator compare them.
+    // Keys and names sort by code point (COLLATE "C"), as LiteDB and the rest of the coordinator compare them. A
+    // rollout node's doc is json, not jsonb: it reads back as the very text written, which an update compares with.
     private static readonly string[] Migrations =
     [
         """
@@ -46,7 +47,7 @@ public static class PostgresSchema
         CREATE INDEX rollouts_state ON rollouts (state);
         CREATE TABLE rollout_nodes (
             rollout_id text COLLATE "C" NOT NULL REFERENCES rollouts (id) ON DELETE CASCADE,
-            name text COLLATE "C" NOT NULL, ord integer NOT NULL, doc jsonb NOT NULL,
+            name text COLLATE "C" NOT NULL, ord integer NOT NULL, doc json NOT NULL,
             PRIMARY KEY (rollout_id, name));
         CREATE INDEX rollout_nodes_name ON rollout_nodes (name);
 

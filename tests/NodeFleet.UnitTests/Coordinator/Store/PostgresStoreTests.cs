@@ -191,6 +191,35 @@ public sealed class PostgresStoreTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task One_nodes_progress_in_a_large_rollout_rewrites_that_nodes_row_alone()
+    {
+        var (db, setting) = await server.CreateDatabaseAsync();
+        await using var store = await PostgresStore.OpenAsync(setting);
+        var rollout = new NodeFleet.Coordinator.Rollouts.RolloutRecord
+        {
+            Id = "big", PlanName = "p", State = NodeFleet.Coordinator.Rollouts.RolloutState.Rolling,
+            Nodes = Enumerable.Range(0, 500).Select(i => new NodeFleet.Coordinator.Rollouts.RolloutNodeRecord { Name = $"n{i:000}", Wave = i / 100 }).ToList(),
+        };
+        await store.WriteAsync(s => s.Rollouts.Insert(rollout));
+        Task<long> RowsWrittenLast() => server.ScalarAsync<long>(db,
+            "SELECT count(*) FROM rollout_nodes WHERE xmin::text::bigint = (SELECT max(xmin::text::bigint) FROM rollout_nodes)");
+        Assert.Equal(500, await RowsWrittenLast());
+
+        // Read afresh (as another coordinator would), one node moved on.
+        var read = store.Rollouts.Get("big")!;
+        read.Node("n250")!.State = NodeFleet.Coordinator.Rollouts.RolloutNodeState.Running;
+        read.Node("n250")!.StartedAt = new DateTime(2030, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        await store.WriteAsync(s => s.Rollouts.Update(read));
+        Assert.Equal(1, await RowsWrittenLast());
+        Assert.Equal("n250", await server.ScalarAsync<string>(db,
+            "SELECT name FROM rollout_nodes ORDER BY xmin::text::bigint DESC LIMIT 1"));
+
+        var again = store.Rollouts.Get("big")!;
+        Assert.Equal((NodeFleet.Coordinator.Rollouts.RolloutNodeState.Running, 2L), (again.Node("n250")!.State, again.Revision));
+        Assert.Equal(Enumerable.Range(0, 500).Select(i => $"n{i:000}"), again.Nodes.Select(n => n.Name));
+    }
+
+    [Fact]
     public async Task A_write_that_throws_leaves_nothing_behind_and_the_next_write_goes_through()
     {
         var (_, setting) = await server.CreateDatabaseAsync();
