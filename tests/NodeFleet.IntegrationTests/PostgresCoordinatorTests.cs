@@ -1,4 +1,5 @@
 using NodeFleet.IntegrationTests.Infrastructure;
+using NodeFleet.Protocol.V1;
 using NodeFleet.Tests.TestSupport;
 
 namespace NodeFleet.IntegrationTests;
@@ -51,6 +52,34 @@ public sealed class PostgresCoordinatorTests(PostgresServer server) : IDisposabl
         Assert.Equal(1, again.ExitCode);
         Assert.Contains("already holds a fleet", again.StdErr);
         Assert.False(Directory.Exists(other));
+    }
+
+    [Fact]
+    public async Task A_rollout_on_postgresql_finishes_after_the_coordinator_is_killed_mid_way_with_one_run_per_node()
+    {
+        var (db, url) = await FleetStoreAsync();
+        await using var cluster = await TestCluster.StartOnStoreAsync(url);
+        using var admin = new AdminClients(cluster);
+        for (var i = 1; i <= 3; i++) await cluster.JoinedOnlineAgentAsync($"pg-r{i}", "--labels", "role=worker");
+        var request = new StartRolloutRequest
+        {
+            Plan = AdminClients.Plan(AgentApplyTests.Plan), Selector = "role=worker",
+            Strategy = new RolloutStrategy { Canary = 1, MaxUnavailable = "1" },
+        };
+        request.IgnorePreflightErrors.AddRange(["CRI", "Mirror-127.0.0.1:5000", "Port-10250", "Port-10256"]);
+        var r = await admin.Rollouts.StartAsync(request);
+        await Proc.WaitUntilAsync(async () => (await admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).Nodes
+            .Any(n => n.State == RolloutNodeState.Succeeded), TimeSpan.FromSeconds(60), "the canary to succeed");
+
+        await cluster.KillCoordinatorAsync();
+        await cluster.StartCoordinatorAsync();
+        await admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromSeconds(90));
+        var stored = $"FROM runs WHERE doc->>'RolloutId' = '{r.Id}'";
+        Assert.Equal(3L, await server.ScalarAsync<long>(db, $"SELECT count(DISTINCT node) {stored}"));
+        Assert.Equal(0L, await server.ScalarAsync<long>(db, $"SELECT count(*) FROM (SELECT node, doc->>'Stage' {stored} GROUP BY 1, 2 HAVING count(*) > 1) twice"));
+        Assert.Equal(3L, await server.ScalarAsync<long>(db, $"SELECT count(*) FROM rollout_nodes WHERE rollout_id = '{r.Id}'"));
+        Assert.All((await admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).Nodes,
+            n => Assert.Equal(RolloutNodeState.Succeeded, n.State));
     }
 
     [Fact]
