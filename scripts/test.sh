@@ -12,6 +12,8 @@ fi
 
 # Debian packages the tests use: real components, started privately by the tests' own fixtures.
 packages=(containerd docker.io docker-registry skopeo umoci busybox-static
+          # the PostgreSQL store's tests start a private cluster from its server binaries (initdb, pg_ctl)
+          postgresql
           # packaging tests: Native AOT, .deb/.rpm building and linting, a booted systemd container
           clang zlib1g-dev binutils rpm lintian rpmlint systemd-container debootstrap)
 missing=()

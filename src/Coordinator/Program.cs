@@ -16,8 +16,12 @@ var sans = new Option<string[]>("--cert-extra-sans")
     AllowMultipleArgumentsPerToken = true,
 };
 var advertise = new Option<string>("--advertise-address") { Description = "HOST[:PORT] nodes use to reach the coordinator (default: first IPv4 address, port 7443)" };
+const string storeHelp = "Where the coordinator keeps its state: a postgres:// URL or an Npgsql key=value string " +
+    "(PostgreSQL; the password from a file, see the README), or empty for the LiteDB file in the data directory (default)";
+var initStore = new Option<string>("--store") { Description = storeHelp };
 var init = new Command("init", "Create the data directory: CA, serving and admin certificates, admin.conf and the database");
 init.Options.Add(dataDir);
+init.Options.Add(initStore);
 init.Options.Add(sans);
 init.Options.Add(advertise);
 init.SetAction(p => Guard(() =>
@@ -26,7 +30,9 @@ init.SetAction(p => Guard(() =>
     return Task.FromResult(InitCommand.Run(new InitCommand.Settings(
         p.GetValue(dataDir) ?? DataDirectory.DefaultPath,
         SplitList(p.GetValue(sans)),
-        p.GetValue(advertise)), Console.Out, TimeProvider.System));
+        p.GetValue(advertise),
+        p.GetValue(initStore) ?? Environment.GetEnvironmentVariable(CoordinatorOptions.EnvironmentPrefix + "STORE") ?? ""),
+        Console.Out, TimeProvider.System));
 }));
 
 var reissueDataDir = new Option<string>("--data-dir") { Description = $"Data directory (default {DataDirectory.DefaultPath})" };
@@ -56,8 +62,9 @@ var maxHeartbeatRate = new Option<string>("--max-heartbeat-rate")
     Description = "Heartbeats per second the coordinator asks for at most: a larger fleet is told a longer period (default 100; 0: no bound)",
 };
 var logFormat = new Option<string>("--log-format") { Description = "text (default) or json" };
+var runStore = new Option<string>("--store") { Description = storeHelp };
 var run = new Command("run", "Serve the coordinator");
-foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, maxHeartbeatRate, logFormat }) run.Options.Add(o);
+foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, maxHeartbeatRate, logFormat, runStore }) run.Options.Add(o);
 run.SetAction((p, ct) => Guard(async () =>
 {
     CheckNotEmpty("--data-dir", p.GetValue(runDataDir));
@@ -69,6 +76,7 @@ run.SetAction((p, ct) => Guard(async () =>
     Set(nameof(CoordinatorOptions.HeartbeatInterval), heartbeat);
     Set(nameof(CoordinatorOptions.MaxHeartbeatRate), maxHeartbeatRate);
     Set(nameof(CoordinatorOptions.LogFormat), logFormat);
+    Set(nameof(CoordinatorOptions.Store), runStore);
     await using var app = CoordinatorHost.Build(p.GetValue(config), overrides);
     await app.RunAsync(ct);
     // 0 after a normal stop; set when the coordinator stopped itself because of a failure (CoordinatorHost).

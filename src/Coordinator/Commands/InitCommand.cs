@@ -15,7 +15,8 @@ public static class InitCommand
     public static readonly TimeSpan CaValidity = TimeSpan.FromDays(3650);
     public static readonly TimeSpan LeafValidity = TimeSpan.FromDays(365);
 
-    public sealed record Settings(string DataDir, IReadOnlyList<string> ExtraSans, string? AdvertiseAddress);
+    /// <param name="Store">The store setting: "" for the LiteDB file in the data directory, or PostgreSQL (<see cref="StoreSetting"/>).</param>
+    public sealed record Settings(string DataDir, IReadOnlyList<string> ExtraSans, string? AdvertiseAddress, string Store = "");
 
     public static int Run(Settings settings, TextWriter output, TimeProvider time)
     {
@@ -30,6 +31,8 @@ public static class InitCommand
         var advertiseHostPort = $"{advertiseUri.Host}:{advertiseUri.Port}";
         dir.EnsureCreatable();
         var now = time.GetUtcNow();
+        // PostgreSQL is reached, migrated and found empty before anything is written: a failure leaves nothing behind.
+        using var postgres = StoreSetting.IsPostgres(settings.Store) ? OpenEmptyPostgres(settings.Store) : null;
 
         const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         try
@@ -59,12 +62,17 @@ public static class InitCommand
         AtomicFile.WriteAllText(dir.ServingKey, Pki.KeyToPem(servingKey), AtomicFile.Private);
         AtomicFile.WriteAllText(dir.ServingCert, Pki.ToPem(serving), AtomicFile.Public);
         ClientConfig.Create(advertiseHostPort, Pki.ToPem(ca), Pki.ToPem(admin), Pki.KeyToPem(adminKey)).Save(dir.AdminConf);
-        using (var store = Store.LiteDb.LiteDbStore.Open(dir.Database))
+        var cluster = new ClusterRecord { AdvertiseAddress = advertiseHostPort, CreatedAt = now.UtcDateTime };
+        if (postgres is not null)
         {
-            store.WriteAsync(s => s.Cluster.Put(new ClusterRecord { AdvertiseAddress = advertiseHostPort, CreatedAt = now.UtcDateTime }))
-                .GetAwaiter().GetResult();
+            postgres.WriteAsync(s => s.Cluster.Put(cluster)).GetAwaiter().GetResult();
         }
-        File.SetUnixFileMode(dir.Database, AtomicFile.Private);
+        else
+        {
+            using (var store = Store.LiteDb.LiteDbStore.Open(dir.Database))
+                store.WriteAsync(s => s.Cluster.Put(cluster)).GetAwaiter().GetResult();
+            File.SetUnixFileMode(dir.Database, AtomicFile.Private);
+        }
         AtomicFile.WriteAllText(dir.CaCert, Pki.ToPem(ca), AtomicFile.Public);
 
         output.WriteLine($"Initialised {dir.Path}");
@@ -73,12 +81,31 @@ public static class InitCommand
         output.WriteLine($"  serving names:     {string.Join(", ", sans.Distinct(StringComparer.OrdinalIgnoreCase))}");
         output.WriteLine($"  admin config:      {dir.AdminConf}");
         output.WriteLine($"  advertise address: {advertiseHostPort}");
+        output.WriteLine($"  store:             {(postgres is Store.Postgres.PostgresStore pg ? pg.Display : dir.Database)}");
         output.WriteLine();
         output.WriteLine("Next: start the coordinator with");
-        output.WriteLine($"  nodefleet-coordinator run --data-dir {dir.Path}");
+        output.WriteLine(postgres is null
+            ? $"  nodefleet-coordinator run --data-dir {dir.Path}"
+            : $"  nodefleet-coordinator run --data-dir {dir.Path} --store ... (the same store, or store: in coordinator.yaml)");
         output.WriteLine("and create a join token with");
         output.WriteLine($"  nodefleet --config {dir.AdminConf} token create --print-join-command");
         return 0;
+    }
+
+    /// <summary>The PostgreSQL store, refused when it already holds a fleet (its cluster record): init starts a new one.</summary>
+    private static ICoordinatorStore OpenEmptyPostgres(string setting)
+    {
+        StoreSetting.Check(setting);
+        var store = StoreSetting.OpenPostgres(setting);
+        if (store.Cluster.Get() is { } existing)
+        {
+            var where = ((Store.Postgres.PostgresStore)store).Display;
+            store.Dispose();
+            throw new StartupException(
+                $"store: {where} already holds a fleet (initialised {existing.CreatedAt:yyyy-MM-dd HH:mm:ss}Z, advertise address " +
+                $"{existing.AdvertiseAddress}): a new fleet needs an empty database");
+        }
+        return store;
     }
 
     /// <summary>The names `init` gives the serving certificate before --cert-extra-sans.</summary>

@@ -28,7 +28,7 @@ public static class CoordinatorHost
         builder.Configuration.Sources.Clear();
 
         var dataDir = new DataDirectory(options.DataDir);
-        dataDir.EnsureUsable();
+        dataDir.EnsureUsable(databaseFile: !options.UsesPostgres);
         var dataDirLock = dataDir.Lock();
 
         Log.Logger = LogSetup.Configure(new LoggerConfiguration(), options.LogFormat,
@@ -53,6 +53,8 @@ public static class CoordinatorHost
         builder.Services.AddSingleton(ca);
         builder.Services.AddSingleton<ICoordinatorStore>(_ =>
         {
+            // PostgreSQL keeps leases on the database's clock, so that coordinators' clocks may differ.
+            if (options.UsesPostgres) return StoreSetting.OpenPostgres(options.Store);
             try { return Store.LiteDb.LiteDbStore.Open(dataDir.Database, time); }
             catch (InvalidDataException e)
             {
@@ -143,9 +145,10 @@ public static class CoordinatorHost
         app.MapGrpcService<RolloutsService>();
         app.MapGrpcService<EventsService>();
         app.MapGrpcHealthChecksService();
+        var storeText = store is Store.Postgres.PostgresStore pg ? pg.Display : dataDir.Database;
         app.Lifetime.ApplicationStarted.Register(() =>
-            app.Logger.LogInformation("NodeFleet coordinator {Version} serving on {Listen} (data {DataDir}, CA {CaHash})",
-                BuildInfo.Version, options.Listen, dataDir.Path, ca.Hash));
+            app.Logger.LogInformation("NodeFleet coordinator {Version} serving on {Listen} (data {DataDir}, store {Store}, CA {CaHash})",
+                BuildInfo.Version, options.Listen, dataDir.Path, storeText, ca.Hash));
         return app;
     }
 }

@@ -18,7 +18,7 @@ public sealed class CoordinatorOptions
 
     /// <summary>The settings' names, as written in the config file (and, upper-cased after the prefix, in the environment).</summary>
     public static readonly IReadOnlyList<string> Keys =
-        ["listen", "metricsListen", "dataDir", "heartbeatInterval", "maxHeartbeatRate", "logFormat", "logLevel",
+        ["listen", "metricsListen", "dataDir", "heartbeatInterval", "maxHeartbeatRate", "logFormat", "logLevel", "store",
          "connectionFirstByteTimeout", "maxSilentConnectionsPerSource", "maxHandshakesPerSource"];
 
     public string Listen { get; set; } = "0.0.0.0:7443";
@@ -34,6 +34,15 @@ public sealed class CoordinatorOptions
     public double MaxHeartbeatRate { get; set; } = 100;
     public string LogFormat { get; set; } = "text";
     public string LogLevel { get; set; } = "Information";
+    /// <summary>
+    /// Where the state is kept: "" (or "litedb") for the LiteDB file in the data directory; a postgres:// URL or an
+    /// Npgsql key=value string for PostgreSQL (<see cref="Store.Postgres.PostgresConnection"/>). May hold a password:
+    /// never shown as given.
+    /// </summary>
+    public string Store { get; set; } = "";
+
+    /// <summary>Whether <see cref="Store"/> names PostgreSQL rather than the embedded LiteDB file.</summary>
+    public bool UsesPostgres => StoreSetting.IsPostgres(Store);
     /// <summary>Duration text: a connection that sends no byte within it is dropped before it takes a handshake slot.</summary>
     public string ConnectionFirstByteTimeout { get; set; } = "5s";
     /// <summary>Connections one source address may hold open without sending a byte; a newer one drops the oldest.</summary>
@@ -103,6 +112,7 @@ public sealed class CoordinatorOptions
         if (Get("maxHandshakesPerSource") is { } handshakes) o.MaxHandshakesPerSource = Count("maxHandshakesPerSource", handshakes);
         if (Get("logFormat") is { } format) o.LogFormat = format;
         if (Get("logLevel") is { } level) o.LogLevel = level;
+        if (Get("store") is { } store) o.Store = store;
         return o;
     }
 
@@ -172,6 +182,7 @@ public sealed class CoordinatorOptions
         if (!Enum.TryParse<Serilog.Events.LogEventLevel>(LogLevel, ignoreCase: true, out var level) ||
             !Enum.IsDefined(level) || int.TryParse(LogLevel, out _))
             throw new StartupException($"logLevel '{LogLevel}' is not one of: {string.Join(", ", Enum.GetNames<Serilog.Events.LogEventLevel>())}");
+        StoreSetting.Check(Store);
     }
 
     public static IPEndPoint ParseListen(string listen)

@@ -64,7 +64,8 @@ public sealed class DataDirectory
     }
 
     /// <summary>`run`'s checks: throws with a message an operator can act on when the directory cannot be used.</summary>
-    public void EnsureUsable()
+    /// <param name="databaseFile">Whether the state is in the directory's LiteDB file (not in PostgreSQL).</param>
+    public void EnsureUsable(bool databaseFile = true)
     {
         EnsureExists();
         var pki = new[] { CaCert, CaKey, ServingCert, ServingKey };
@@ -97,6 +98,7 @@ public sealed class DataDirectory
             throw new StartupException($"data directory {Path} is not writable: {e.Message}");
         }
         if (Kind(LockFile) == Entry.Directory) throw new StartupException($"{LockFile} is a directory, not a file");
+        if (!databaseFile) return;
         switch (Kind(Database))
         {
             case Entry.Missing:
@@ -104,7 +106,8 @@ public sealed class DataDirectory
                 // rollout (every agent then refused). Starting over is a decision, made by creating an empty file.
                 throw new StartupException($"database {Database} is missing (the data directory was initialised): restore it " +
                     $"from a backup of {Path}; to start over with no nodes, tokens or rollouts, create it empty " +
-                    $"(`install -m 0600 /dev/null {Database}`, owned by the user the coordinator runs as)");
+                    $"(`install -m 0600 /dev/null {Database}`, owned by the user the coordinator runs as); a data directory " +
+                    "initialised with --store keeps its state there: give the coordinator the same store setting");
             case Entry.Directory:
                 throw new StartupException($"database {Database} is a directory, not a database file");
             case Entry.File:

@@ -3,9 +3,11 @@ namespace NodeFleet.Labels;
 /// <summary>A kubectl-style label selector: "k=v", "k==v", "k!=v", "k", "!k", "k in (a,b)", "k notin (a,b)", comma-joined (AND).</summary>
 public sealed class LabelSelector
 {
-    private enum Op { Equals, NotEquals, Exists, NotExists, In, NotIn }
+    /// <summary>How a requirement matches a label.</summary>
+    public enum Op { Equals, NotEquals, Exists, NotExists, In, NotIn }
 
-    private sealed record Requirement(string Key, Op Op, IReadOnlyList<string> Values);
+    /// <summary>One comma-separated part of a selector.</summary>
+    public sealed record Requirement(string Key, Op Op, IReadOnlyList<string> Values);
 
     private readonly List<Requirement> _requirements;
 
@@ -14,6 +16,9 @@ public sealed class LabelSelector
     public static LabelSelector Everything { get; } = new([]);
 
     public bool IsEmpty => _requirements.Count == 0;
+
+    /// <summary>The requirements, all of which a match meets (for a store that matches in its query).</summary>
+    public IReadOnlyList<Requirement> Requirements => _requirements;
 
     public bool Matches(IReadOnlyDictionary<string, string> labels) => _requirements.All(r =>
     {

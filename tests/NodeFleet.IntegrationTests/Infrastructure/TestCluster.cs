@@ -42,6 +42,16 @@ public sealed class TestCluster : IAsyncDisposable
         return c;
     }
 
+    /// <summary>A cluster whose coordinator keeps its state in <paramref name="store"/>: init and run are given --store.</summary>
+    public static async Task<TestCluster> StartOnStoreAsync(string store)
+    {
+        var c = new TestCluster("1s", ["--store", store]);
+        var init = await Proc.RunAsync(Binaries.Coordinator, ["init", "--data-dir", c.DataDir, "--advertise-address", c.Address, "--store", store]);
+        Assert.True(init.ExitCode == 0, init.ToString());
+        await c.StartCoordinatorAsync();
+        return c;
+    }
+
     public async Task StartCoordinatorAsync()
     {
         Coordinator = Proc.Start(Binaries.Coordinator,

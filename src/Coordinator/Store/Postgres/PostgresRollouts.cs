@@ -1,0 +1,103 @@
+using Npgsql;
+using NodeFleet.Coordinator.Rollouts;
+
+namespace NodeFleet.Coordinator.Store.Postgres;
+
+/// <summary>
+/// Rollouts in two tables: rollouts (the rollout's own fields as jsonb, its state as a column) and rollout_nodes (one
+/// row per node: the rollout, the node, its place in the list, its fields as json). A rollout is read with its nodes
+/// in one statement, so both come from one snapshot; an update writes the rollout's row and, in one more statement,
+/// only the nodes whose fields differ from what was last read or written.
+/// </summary>
+internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IRollouts
+{
+    private static readonly string[] ActiveStates = Enum.GetValues<RolloutState>()
+        .Where(RolloutTransitions.IsActive).Select(s => s.ToString()).ToArray();
+
+    private readonly Rows _rows = new(db, "rollouts", "rollout");
+
+    private const string WithNodes =
+        "SELECT r.revision, r.doc, ARRAY(SELECT n.doc::text FROM rollout_nodes n WHERE n.rollout_id = r.id ORDER BY n.ord) " +
+        "FROM rollouts r ";
+
+    public RolloutRecord? Get(string id) => Select("WHERE r.id = @id", c => c.With("id", id)).FirstOrDefault();
+
+    public IReadOnlyList<RolloutRecord> ListActive() =>
+        Select("WHERE r.state = ANY(@states) ORDER BY r.id", c => c.With("states", ActiveStates));
+
+    public IReadOnlyList<RolloutRecord> ListAll() => Select("ORDER BY r.id", _ => { });
+
+    public IReadOnlyList<RolloutMembership> ActiveMemberships(IReadOnlyCollection<string> nodes) =>
+        nodes.Count == 0 ? [] : db.Rows(db.Command(
+                "SELECT n.name, r.id, r.state FROM rollout_nodes n JOIN rollouts r ON r.id = n.rollout_id " +
+                "WHERE n.name = ANY(@names) AND r.state = ANY(@states) ORDER BY r.id, n.ord")
+            .With("names", nodes.ToArray()).With("states", ActiveStates),
+            r => new RolloutMembership(r.GetString(0), r.GetString(1), Enum.Parse<RolloutState>(r.GetString(2))));
+
+    public void Insert(RolloutRecord rollout)
+    {
+        _rows.Insert(rollout.Id, PgJson.Write(rollout), Rows.Column("state", rollout.State.ToString()));
+        rollout.Revision = 1;
+        WriteNodes(rollout);
+    }
+
+    public void Update(RolloutRecord rollout)
+    {
+        _rows.Update(rollout.Id, rollout.Revision, PgJson.Write(rollout), Rows.Column("state", rollout.State.ToString()));
+        rollout.Revision++;
+        WriteNodes(rollout);
+    }
+
+    private List<RolloutRecord> Select(string where, Action<NpgsqlCommand> bind)
+    {
+        var cmd = db.Command(WithNodes + where);
+        bind(cmd);
+        return db.Rows(cmd, r =>
+        {
+            var rollout = PgJson.Read<RolloutRecord>(r.GetString(1));
+            rollout.Revision = r.GetInt64(0);
+            var docs = r.GetFieldValue<string[]>(2);
+            rollout.Nodes = new List<RolloutNodeRecord>(docs.Length);
+            foreach (var doc in docs)
+            {
+                var node = PgJson.Read<RolloutNodeRecord>(doc);
+                // What an update compares with: the text as written (json keeps it), so nothing is serialised here.
+                node.Stored = doc;
+                rollout.Nodes.Add(node);
+            }
+            return rollout;
+        });
+    }
+
+    private void WriteNodes(RolloutRecord rollout)
+    {
+        var names = new List<string>();
+        var orders = new List<int>();
+        var docs = new List<string>();
+        var written = new List<(RolloutNodeRecord Node, string Doc)>();
+        // One row per name: a name listed twice is stored once, at its last place (one statement may not write a row twice).
+        var last = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < rollout.Nodes.Count; i++) last[rollout.Nodes[i].Name] = i;
+        for (var i = 0; i < rollout.Nodes.Count; i++)
+        {
+            var node = rollout.Nodes[i];
+            if (last[node.Name] != i) continue;
+            var doc = PgJson.Write(node);
+            if (node.Stored is string stored && stored == doc) continue;
+            names.Add(node.Name);
+            orders.Add(i);
+            docs.Add(doc);
+            written.Add((node, doc));
+        }
+        if (names.Count == 0) return;
+        db.Execute(db.Command(
+                "INSERT INTO rollout_nodes (rollout_id, name, ord, doc) " +
+                "SELECT @id, n.name, n.ord, n.doc::json FROM unnest(@names, @orders, @docs) AS n(name, ord, doc) " +
+                "ON CONFLICT (rollout_id, name) DO UPDATE SET ord = EXCLUDED.ord, doc = EXCLUDED.doc")
+            .With("id", rollout.Id).With("names", names.ToArray()).With("orders", orders.ToArray()).With("docs", docs.ToArray()));
+        // Remembered once committed: after a rollback the nodes must be written again next time.
+        void Remember() { foreach (var (node, doc) in written) node.Stored = doc; }
+        if (onCommitted is null) Remember();
+        else onCommitted(Remember);
+    }
+}

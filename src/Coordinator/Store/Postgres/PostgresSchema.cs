@@ -1,0 +1,103 @@
+using Npgsql;
+
+namespace NodeFleet.Coordinator.Store.Postgres;
+
+/// <summary>
+/// The tables of the PostgreSQL store and the migrations between their versions. A coordinator applies what is missing
+/// when it starts, in one transaction under an advisory lock, so that coordinators starting together migrate once and
+/// none sees a half-made schema; a database migrated by a newer coordinator is refused, changing nothing.
+/// </summary>
+public static class PostgresSchema
+{
+    /// <summary>The schema version this coordinator writes: the number of migrations it knows.</summary>
+    public static int Version => Migrations.Length;
+
+    /// <summary>The key of the advisory lock that serialises migrations (per database): "nodefleet" in ASCII.</summary>
+    private const long LockKey = 0x6e6f6465666c6565;
+
+    // Keys and names sort by code point (COLLATE "C"), as LiteDB and the rest of the coordinator compare them. A
+    // rollout node's doc is json, not jsonb: it reads back as the very text written, which an update compares with.
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE tokens (
+            id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL,
+            created_at timestamptz NOT NULL, expires_at timestamptz);
+        CREATE INDEX tokens_created_at ON tokens (created_at, id);
+        CREATE INDEX tokens_expires_at ON tokens (expires_at) WHERE expires_at IS NOT NULL;
+
+        CREATE TABLE nodes (
+            id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL,
+            status integer NOT NULL, phase text NOT NULL, last_report_sequence bigint NOT NULL,
+            last_seen timestamptz, labels jsonb NOT NULL);
+        CREATE INDEX nodes_status_phase ON nodes (status, phase);
+        CREATE INDEX nodes_labels ON nodes USING gin (labels);
+
+        CREATE TABLE plans (id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL);
+
+        CREATE TABLE runs (
+            id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL,
+            node text COLLATE "C" NOT NULL, started_at timestamptz NOT NULL);
+        CREATE INDEX runs_node_started ON runs (node, started_at DESC, id DESC);
+
+        CREATE TABLE cluster (id text PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL);
+
+        CREATE TABLE rollouts (
+            id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL, state text NOT NULL);
+        CREATE INDEX rollouts_state ON rollouts (state);
+        CREATE TABLE rollout_nodes (
+            rollout_id text COLLATE "C" NOT NULL REFERENCES rollouts (id) ON DELETE CASCADE,
+            name text COLLATE "C" NOT NULL, ord integer NOT NULL, doc json NOT NULL,
+            PRIMARY KEY (rollout_id, name));
+        CREATE INDEX rollout_nodes_name ON rollout_nodes (name);
+
+        CREATE TABLE events (
+            xact bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint,
+            seq bigint GENERATED ALWAYS AS IDENTITY,
+            time timestamptz NOT NULL, type text NOT NULL, reason text NOT NULL,
+            node text COLLATE "C" NOT NULL, rollout text COLLATE "C" NOT NULL, message text NOT NULL,
+            PRIMARY KEY (xact, seq));
+        CREATE INDEX events_node ON events (node, xact, seq);
+        CREATE INDEX events_rollout ON events (rollout, xact, seq);
+
+        CREATE TABLE leases (
+            name text COLLATE "C" PRIMARY KEY, holder text NOT NULL, token bigint NOT NULL, expires_at timestamptz NOT NULL);
+        """,
+    ];
+
+    /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>
+    /// <exception cref="InvalidDataException">The schema is newer than this coordinator's.</exception>
+    internal static async Task<int> MigrateAsync(NpgsqlDataSource source, string where, CancellationToken ct)
+    {
+        await using var conn = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
+        await using var tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
+        async Task Run(string sql)
+        {
+            await using var cmd = new NpgsqlCommand(sql, conn, tx);
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        // Held until commit: a second coordinator starting now waits here, then finds the schema made.
+        await Run($"SELECT pg_advisory_xact_lock({LockKey})").ConfigureAwait(false);
+        await Run("""
+            CREATE TABLE IF NOT EXISTS nodefleet_schema (
+                id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL, migrated_at timestamptz NOT NULL)
+            """).ConfigureAwait(false);
+        await using (var read = new NpgsqlCommand("SELECT version FROM nodefleet_schema WHERE id = 1", conn, tx))
+        {
+            var found = await read.ExecuteScalarAsync(ct).ConfigureAwait(false) is int v ? v : 0;
+            if (found > Version)
+                throw new InvalidDataException(
+                    $"the database {where} holds store schema version {found}, written by a newer coordinator; this one " +
+                    $"knows up to version {Version}: nothing was changed; run the newer version");
+            if (found == Version) return found;
+            for (var version = found + 1; version <= Version; version++) await Run(Migrations[version - 1]).ConfigureAwait(false);
+            await using var write = new NpgsqlCommand(
+                "INSERT INTO nodefleet_schema (id, version, migrated_at) VALUES (1, @v, now()) " +
+                "ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, migrated_at = EXCLUDED.migrated_at", conn, tx);
+            write.With("v", Version);
+            await write.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await tx.CommitAsync(ct).ConfigureAwait(false);
+            return found;
+        }
+    }
+}

@@ -1,0 +1,224 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using NodeFleet.Coordinator.Errors;
+using NodeFleet.Labels;
+
+namespace NodeFleet.Coordinator.Store.Postgres;
+
+/// <summary>
+/// A record as a row: its key (id), its revision, the record as jsonb (doc), and the columns its queries filter, sort
+/// or change alone. Insert and compare-and-swap are the same for every table; a refused one fails the write with a
+/// domain error and no database error, so the transaction stays usable for a lambda that catches it.
+/// </summary>
+internal sealed class Rows(PgSession db, string table, string what)
+{
+    public static NpgsqlParameter Column(string name, object? value) => new(name, value ?? DBNull.Value);
+    public static NpgsqlParameter Time(string name, DateTime? value) =>
+        new(name, NpgsqlDbType.TimestampTz) { Value = value is { } t ? Pg.Utc(t) : DBNull.Value };
+    public static NpgsqlParameter Json(string name, string json) => new(name, NpgsqlDbType.Jsonb) { Value = json };
+
+    public void Insert(string id, string doc, params NpgsqlParameter[] columns)
+    {
+        var names = string.Concat(columns.Select(c => ", " + c.ParameterName));
+        var values = string.Concat(columns.Select(c => ", @" + c.ParameterName));
+        var cmd = db.Command($"INSERT INTO {table} (id, revision, doc{names}) VALUES (@id, 1, @doc{values}) ON CONFLICT (id) DO NOTHING")
+            .With("id", id).WithJson("doc", doc);
+        cmd.Parameters.AddRange(columns);
+        if (db.Execute(cmd) == 0) throw new AlreadyExistsException($"{what} {id} already exists");
+    }
+
+    /// <summary>Writes the row if its revision is still <paramref name="expected"/>, moving it on by one.</summary>
+    public void Update(string id, long expected, string doc, params NpgsqlParameter[] columns)
+    {
+        var sets = string.Concat(columns.Select(c => $", {c.ParameterName} = @{c.ParameterName}"));
+        var cmd = db.Command($"UPDATE {table} SET revision = revision + 1, doc = @doc{sets} WHERE id = @id AND revision = @expected")
+            .With("id", id).With("expected", expected).WithJson("doc", doc);
+        cmd.Parameters.AddRange(columns);
+        if (db.Execute(cmd) == 1) return;
+        var stored = db.Rows(db.Command($"SELECT revision FROM {table} WHERE id = @id").With("id", id), r => r.GetInt64(0));
+        if (stored.Count == 0) throw new ConflictException($"{what} {id} was deleted meanwhile");
+        throw new ConflictException($"{what} {id} was changed meanwhile (revision {stored[0]}, this change was made on {expected}); read it again");
+    }
+
+    public bool Delete(string id) => db.Execute(db.Command($"DELETE FROM {table} WHERE id = @id").With("id", id)) > 0;
+
+    /// <summary>The records of <c>SELECT revision, doc … FROM table</c> + <paramref name="where"/>.</summary>
+    public List<T> Select<T>(string where, Action<NpgsqlCommand> bind, Action<T, long> setRevision)
+    {
+        var cmd = db.Command($"SELECT revision, doc FROM {table} {where}");
+        bind(cmd);
+        return db.Rows(cmd, r =>
+        {
+            var record = PgJson.Read<T>(r.GetString(1));
+            setRevision(record, r.GetInt64(0));
+            return record;
+        });
+    }
+
+    public T? Get<T>(string id, Action<T, long> setRevision) where T : class =>
+        Select("WHERE id = @id", c => c.With("id", id), setRevision).FirstOrDefault();
+}
+
+internal sealed class PgTokens(PgSession db) : ITokens
+{
+    private readonly Rows _rows = new(db, "tokens", "token");
+    private static void Rev(TokenRecord t, long r) => t.Revision = r;
+
+    public TokenRecord? Get(string id) => _rows.Get<TokenRecord>(id, Rev);
+    public IReadOnlyList<TokenRecord> List() => _rows.Select<TokenRecord>("ORDER BY created_at, id", _ => { }, Rev);
+
+    public void Insert(TokenRecord t)
+    {
+        _rows.Insert(t.Id, PgJson.Write(t), Rows.Time("created_at", t.CreatedAt), Rows.Time("expires_at", t.ExpiresAt));
+        t.Revision = 1;
+    }
+
+    public void Update(TokenRecord t)
+    {
+        _rows.Update(t.Id, t.Revision, PgJson.Write(t), Rows.Time("created_at", t.CreatedAt), Rows.Time("expires_at", t.ExpiresAt));
+        t.Revision++;
+    }
+
+    public bool Delete(string id) => _rows.Delete(id);
+
+    public int DeleteExpiredBefore(DateTime cutoff) =>
+        db.Execute(db.Command("DELETE FROM tokens WHERE expires_at < @cutoff").WithTime("cutoff", cutoff));
+}
+
+/// <summary>
+/// Nodes: the record as jsonb, and as columns what is queried (status, phase, labels) and what the hot paths change
+/// alone (report sequence, phase, last seen); a read takes those from their columns.
+/// </summary>
+internal sealed class PgNodes(PgSession db) : INodes
+{
+    private readonly Rows _rows = new(db, "nodes", "node");
+    private const string Fields = "revision, doc, status, phase, last_report_sequence, last_seen";
+
+    public NodeRecord? Get(string name) => Select("WHERE id = @id", c => c.With("id", name)).FirstOrDefault();
+
+    public IReadOnlyList<NodeRecord> List(LabelSelector selector)
+    {
+        var (where, bind) = SelectorSql.Where(selector);
+        return Select(where + " ORDER BY id", bind);
+    }
+
+    public IReadOnlyList<NodeRecord> ListByStatus(NodeState status) =>
+        Select("WHERE status = @status ORDER BY id", c => c.With("status", (int)status));
+
+    public IReadOnlyDictionary<(NodeState Status, string Phase), int> CountByStatusAndPhase() =>
+        db.Rows(db.Command("SELECT status, phase, count(*) FROM nodes GROUP BY status, phase"),
+                r => ((NodeState)r.GetInt32(0), r.GetString(1), (int)r.GetInt64(2)))
+            .ToDictionary(x => (x.Item1, x.Item2), x => x.Item3);
+
+    public int Count() => (int)db.Rows(db.Command("SELECT count(*) FROM nodes"), r => r.GetInt64(0))[0];
+
+    public void Insert(NodeRecord n)
+    {
+        _rows.Insert(n.Name, PgJson.Write(n), Columns(n));
+        n.Revision = 1;
+    }
+
+    public void Update(NodeRecord n)
+    {
+        _rows.Update(n.Name, n.Revision, PgJson.Write(n), Columns(n));
+        n.Revision++;
+    }
+
+    public bool Delete(string name) => _rows.Delete(name);
+
+    public NodeProgress? GetProgress(string name) =>
+        db.Rows(db.Command("SELECT last_report_sequence, phase FROM nodes WHERE id = @id").With("id", name),
+            r => new NodeProgress(r.GetInt64(0), r.GetString(1))) is [var p] ? p : null;
+
+    public void SetProgress(string name, NodeProgress progress) => db.Execute(db.Command(
+            "UPDATE nodes SET revision = revision + 1, last_report_sequence = @seq, phase = @phase WHERE id = @id")
+        .With("id", name).With("seq", progress.LastReportSequence).With("phase", progress.Phase));
+
+    public bool SetLastSeen(string name, DateTime lastSeen) => db.Execute(db.Command(
+            "UPDATE nodes SET revision = revision + 1, last_seen = @seen WHERE id = @id AND (last_seen IS NULL OR last_seen < @seen)")
+        .With("id", name).WithTime("seen", lastSeen)) == 1;
+
+    private static NpgsqlParameter[] Columns(NodeRecord n) =>
+    [
+        Rows.Column("status", (int)n.Status), Rows.Column("phase", n.Phase), Rows.Column("last_report_sequence", n.LastReportSequence),
+        Rows.Time("last_seen", n.LastSeen), Rows.Json("labels", JsonSerializer.Serialize(n.Labels)),
+    ];
+
+    private List<NodeRecord> Select(string where, Action<NpgsqlCommand> bind)
+    {
+        var cmd = db.Command($"SELECT {Fields} FROM nodes {where}");
+        bind(cmd);
+        return db.Rows(cmd, r =>
+        {
+            var n = PgJson.Read<NodeRecord>(r.GetString(1));
+            n.Revision = r.GetInt64(0);
+            n.Status = (NodeState)r.GetInt32(2);
+            n.Phase = r.GetString(3);
+            n.LastReportSequence = r.GetInt64(4);
+            n.LastSeen = r.TimeOrNull(5);
+            return n;
+        });
+    }
+}
+
+internal sealed class PgPlans(PgSession db) : IPlans
+{
+    private readonly Rows _rows = new(db, "plans", "plan");
+    private static void Rev(PlanRecord p, long r) => p.Revision = r;
+
+    public PlanRecord? Get(string name) => _rows.Get<PlanRecord>(name, Rev);
+    public IReadOnlyList<PlanRecord> List() => _rows.Select<PlanRecord>("ORDER BY id", _ => { }, Rev);
+
+    public void Insert(PlanRecord p)
+    {
+        _rows.Insert(p.Name, PgJson.Write(p));
+        p.Revision = 1;
+    }
+
+    public void Update(PlanRecord p)
+    {
+        _rows.Update(p.Name, p.Revision, PgJson.Write(p));
+        p.Revision++;
+    }
+}
+
+internal sealed class PgRuns(PgSession db) : IRuns
+{
+    private readonly Rows _rows = new(db, "runs", "run");
+    private static void Rev(RunHistoryRecord run, long r) => run.Revision = r;
+
+    public RunHistoryRecord? Get(string id) => _rows.Get<RunHistoryRecord>(id, Rev);
+
+    public IReadOnlyList<RunHistoryRecord> ListByNode(string node, int max) =>
+        max <= 0 ? [] : _rows.Select<RunHistoryRecord>("WHERE node = @node ORDER BY started_at DESC, id DESC LIMIT @max",
+            c => c.With("node", node).With("max", max), Rev);
+
+    public void Insert(RunHistoryRecord run)
+    {
+        _rows.Insert(run.Id, PgJson.Write(run), Rows.Column("node", run.Node), Rows.Time("started_at", run.StartedAt));
+        run.Revision = 1;
+    }
+
+    public void Update(RunHistoryRecord run)
+    {
+        _rows.Update(run.Id, run.Revision, PgJson.Write(run), Rows.Column("node", run.Node), Rows.Time("started_at", run.StartedAt));
+        run.Revision++;
+    }
+
+    public bool Delete(string id) => _rows.Delete(id);
+}
+
+internal sealed class PgCluster(PgSession db) : ICluster
+{
+    public ClusterRecord? Get() => new Rows(db, "cluster", "cluster").Get<ClusterRecord>("1", (c, r) => c.Revision = r);
+
+    public void Put(ClusterRecord cluster)
+    {
+        cluster.Id = 1;
+        cluster.Revision = db.Rows(db.Command(
+                "INSERT INTO cluster (id, revision, doc) VALUES ('1', 1, @doc) " +
+                "ON CONFLICT (id) DO UPDATE SET revision = cluster.revision + 1, doc = EXCLUDED.doc RETURNING revision")
+            .WithJson("doc", PgJson.Write(cluster)), r => r.GetInt64(0))[0];
+    }
+}

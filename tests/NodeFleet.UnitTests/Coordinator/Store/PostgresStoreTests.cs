@@ -1,0 +1,241 @@
+using NodeFleet.Coordinator.Errors;
+using NodeFleet.Coordinator.Store;
+using NodeFleet.Coordinator.Store.Postgres;
+using NodeFleet.Tests.TestSupport;
+
+namespace NodeFleet.Tests.Coordinator.Store;
+
+/// <summary>
+/// What only a shared PostgreSQL store must do: migrate once however many coordinators start together, refuse a newer
+/// schema, and keep several coordinators (here, several store instances on one database) from overwriting each other.
+/// </summary>
+[Collection(PostgresServer.Collection)]
+public sealed class PostgresStoreTests(PostgresServer server)
+{
+    [Fact]
+    public async Task Coordinators_starting_together_migrate_once_and_a_restart_changes_nothing()
+    {
+        var (db, setting) = await server.CreateDatabaseAsync();
+        var stores = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => PostgresStore.OpenAsync(setting))));
+        await stores[0].WriteAsync(s => s.Plans.Insert(new PlanRecord { Name = "p", Generation = 1 }));
+        foreach (var s in stores) await s.DisposeAsync();
+        var migratedAt = await server.ScalarAsync<DateTime>(db, "SELECT migrated_at FROM nodefleet_schema");
+
+        await using (var again = await PostgresStore.OpenAsync(setting))
+            Assert.Equal(1, again.Plans.Get("p")!.Generation);
+        Assert.Equal(PostgresSchema.Version, await server.ScalarAsync<int>(db, "SELECT version FROM nodefleet_schema"));
+        Assert.Equal(migratedAt, await server.ScalarAsync<DateTime>(db, "SELECT migrated_at FROM nodefleet_schema"));
+    }
+
+    [Fact]
+    public async Task A_schema_newer_than_the_coordinator_is_refused_naming_both_versions_and_left_as_it_is()
+    {
+        var (db, setting) = await server.CreateDatabaseAsync();
+        await (await PostgresStore.OpenAsync(setting)).DisposeAsync();
+        var newer = PostgresSchema.Version + 5;
+        await server.ExecuteAsync(db, $"UPDATE nodefleet_schema SET version = {newer}");
+
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() => PostgresStore.OpenAsync(setting));
+        Assert.Contains($"version {newer}", e.Message);
+        Assert.Contains($"up to version {PostgresSchema.Version}", e.Message);
+        Assert.Contains(db, e.Message);
+        Assert.Equal(newer, await server.ScalarAsync<int>(db, "SELECT version FROM nodefleet_schema"));
+    }
+
+    [Fact]
+    public async Task Two_coordinators_updating_the_same_record_from_the_same_revision_exactly_one_wins()
+    {
+        var (_, setting) = await server.CreateDatabaseAsync();
+        await using var a = await PostgresStore.OpenAsync(setting);
+        await using var b = await PostgresStore.OpenAsync(setting);
+        for (var round = 0; round < 20; round++)
+        {
+            var name = $"n{round}";
+            await a.WriteAsync(s => s.Nodes.Insert(new NodeRecord { Name = name }));
+            var fromA = a.Nodes.Get(name)!;
+            var fromB = b.Nodes.Get(name)!;
+            fromA.Phase = "a";
+            fromB.Phase = "b";
+            using var start = new ManualResetEventSlim();
+            async Task<string> Try(ICoordinatorStore store, NodeRecord node)
+            {
+                await Task.Yield();
+                start.Wait();
+                try
+                {
+                    await store.WriteAsync(s => s.Nodes.Update(node));
+                    return node.Phase;
+                }
+                catch (ConflictException) { return ""; }
+            }
+            var attempts = new[] { Task.Run(() => Try(a, fromA)), Task.Run(() => Try(b, fromB)) };
+            start.Set();
+            var results = await Task.WhenAll(attempts);
+            var winner = Assert.Single(results, r => r.Length > 0);
+            var stored = b.Nodes.Get(name)!;
+            Assert.Equal((winner, 2L), (stored.Phase, stored.Revision));
+        }
+    }
+
+    [Fact]
+    public async Task On_the_databases_clock_an_expired_lease_is_taken_over_with_a_larger_token_and_the_old_holder_is_fenced()
+    {
+        var (_, setting) = await server.CreateDatabaseAsync();
+        // No clock given: expiry is the database's, whatever the coordinators' clocks say.
+        await using var a = await PostgresStore.OpenAsync(setting);
+        await using var b = await PostgresStore.OpenAsync(setting);
+        var ttl = TimeSpan.FromSeconds(1);
+        var leaseA = await a.Leases.TryAcquireAsync("rollouts", "coordinator-a", ttl);
+        Assert.NotNull(leaseA);
+        Assert.Null(await b.Leases.TryAcquireAsync("rollouts", "coordinator-b", ttl));
+
+        await Task.Delay(ttl + TimeSpan.FromMilliseconds(300));
+        var leaseB = await b.Leases.TryAcquireAsync("rollouts", "coordinator-b", TimeSpan.FromSeconds(30));
+        Assert.NotNull(leaseB);
+        Assert.True(leaseB!.Token > leaseA!.Token);
+        Assert.Null(await a.Leases.RenewAsync(leaseA, ttl));
+
+        await Assert.ThrowsAsync<LeaseLostException>(() => a.WriteAsync(s =>
+        {
+            s.RequireLease(leaseA);
+            s.Plans.Insert(new PlanRecord { Name = "from-a" });
+        }));
+        await b.WriteAsync(s =>
+        {
+            s.RequireLease(leaseB);
+            s.Plans.Insert(new PlanRecord { Name = "from-b" });
+        });
+        Assert.Equal(["from-b"], a.Plans.List().Select(p => p.Name));
+    }
+
+    [Fact]
+    public async Task A_write_under_a_lease_holds_off_a_takeover_until_it_commits()
+    {
+        var (_, setting) = await server.CreateDatabaseAsync();
+        var time = new ManualTime();
+        await using var a = await PostgresStore.OpenAsync(setting, time);
+        await using var b = await PostgresStore.OpenAsync(setting, time);
+        var leaseA = (await a.Leases.TryAcquireAsync("rollouts", "coordinator-a", TimeSpan.FromSeconds(15)))!;
+        using var checkedLease = new ManualResetEventSlim();
+        using var finish = new ManualResetEventSlim();
+        var write = Task.Run(() => a.WriteAsync(s =>
+        {
+            s.RequireLease(leaseA);
+            checkedLease.Set();
+            finish.Wait();
+            s.Plans.Insert(new PlanRecord { Name = "under-a" });
+        }));
+        Assert.True(checkedLease.Wait(TimeSpan.FromSeconds(10)));
+        time.Advance(TimeSpan.FromSeconds(20));
+        var takeover = Task.Run(() => b.Leases.TryAcquireAsync("rollouts", "coordinator-b", TimeSpan.FromSeconds(15)));
+        await Task.Delay(300);
+        Assert.False(takeover.IsCompleted); // waits for A's write, which checked its lease, to end
+        finish.Set();
+        await write;
+        Assert.True((await takeover)!.Token > leaseA.Token);
+        Assert.NotNull(b.Plans.Get("under-a"));
+    }
+
+    [Fact]
+    public async Task An_event_committed_while_an_older_transaction_runs_is_shown_only_after_it_so_a_reader_misses_none()
+    {
+        var (_, setting) = await server.CreateDatabaseAsync();
+        await using var a = await PostgresStore.OpenAsync(setting);
+        await using var b = await PostgresStore.OpenAsync(setting);
+        using var added = new ManualResetEventSlim();
+        using var finish = new ManualResetEventSlim();
+        // A starts first (the older transaction) and commits last.
+        var older = Task.Run(() => a.WriteAsync(s =>
+        {
+            s.Events.Add(new EventRecord { Reason = "older", Time = DateTime.UtcNow });
+            added.Set();
+            finish.Wait();
+        }));
+        Assert.True(added.Wait(TimeSpan.FromSeconds(10)));
+        await b.WriteAsync(s => s.Events.Add(new EventRecord { Reason = "newer", Time = DateTime.UtcNow }));
+
+        // A reader now must not be shown "newer" alone: it would page on past "older" and never see it.
+        Assert.Empty(b.Events.Newest(new EventQuery(10)));
+        finish.Set();
+        await older;
+        var events = b.Events.Newest(new EventQuery(10));
+        Assert.Equal(["older", "newer"], events.Select(e => e.Reason));
+        Assert.True(string.CompareOrdinal(events[0].Id, events[1].Id) < 0);
+        Assert.Equal(["older"], b.Events.Newest(new EventQuery(10, Before: events[1].Id)).Select(e => e.Reason));
+    }
+
+    [Fact]
+    public async Task Every_kind_of_selector_is_matched_by_the_database_as_the_selector_itself_matches()
+    {
+        var (_, setting) = await server.CreateDatabaseAsync();
+        await using var store = await PostgresStore.OpenAsync(setting);
+        var nodes = new[]
+        {
+            new NodeRecord { Name = "a", Labels = { ["role"] = "worker", ["zone"] = "z1" } },
+            new NodeRecord { Name = "b", Labels = { ["role"] = "worker", ["zone"] = "z2", ["gpu"] = "" } },
+            new NodeRecord { Name = "c", Labels = { ["role"] = "control-plane" } },
+            new NodeRecord { Name = "d", Labels = { ["zone"] = "z3", ["example.com/tier"] = "web" } },
+            new NodeRecord { Name = "e" },
+        };
+        await store.WriteAsync(s => { foreach (var n in nodes) s.Nodes.Insert(n); });
+        foreach (var text in new[]
+                 {
+                     "role=worker", "role!=worker", "gpu", "!gpu", "zone in (z1,z3)", "zone notin (z1,z3)",
+                     "role=worker,zone!=z1", "example.com/tier=web", "role in (worker),!gpu", "missing=x",
+                 })
+        {
+            var selector = NodeFleet.Labels.LabelSelector.Parse(text);
+            var expected = nodes.Where(n => selector.Matches(n.Labels)).Select(n => n.Name);
+            Assert.True(expected.SequenceEqual(store.Nodes.List(selector).Select(n => n.Name)), $"selector {text}");
+        }
+    }
+
+    [Fact]
+    public async Task One_nodes_progress_in_a_large_rollout_rewrites_that_nodes_row_alone()
+    {
+        var (db, setting) = await server.CreateDatabaseAsync();
+        await using var store = await PostgresStore.OpenAsync(setting);
+        var rollout = new NodeFleet.Coordinator.Rollouts.RolloutRecord
+        {
+            Id = "big", PlanName = "p", State = NodeFleet.Coordinator.Rollouts.RolloutState.Rolling,
+            Nodes = Enumerable.Range(0, 500).Select(i => new NodeFleet.Coordinator.Rollouts.RolloutNodeRecord { Name = $"n{i:000}", Wave = i / 100 }).ToList(),
+        };
+        await store.WriteAsync(s => s.Rollouts.Insert(rollout));
+        Task<long> RowsWrittenLast() => server.ScalarAsync<long>(db,
+            "SELECT count(*) FROM rollout_nodes WHERE xmin::text::bigint = (SELECT max(xmin::text::bigint) FROM rollout_nodes)");
+        Assert.Equal(500, await RowsWrittenLast());
+
+        // Read afresh (as another coordinator would), one node moved on.
+        var read = store.Rollouts.Get("big")!;
+        read.Node("n250")!.State = NodeFleet.Coordinator.Rollouts.RolloutNodeState.Running;
+        read.Node("n250")!.StartedAt = new DateTime(2030, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        await store.WriteAsync(s => s.Rollouts.Update(read));
+        Assert.Equal(1, await RowsWrittenLast());
+        Assert.Equal("n250", await server.ScalarAsync<string>(db,
+            "SELECT name FROM rollout_nodes ORDER BY xmin::text::bigint DESC LIMIT 1"));
+
+        var again = store.Rollouts.Get("big")!;
+        Assert.Equal((NodeFleet.Coordinator.Rollouts.RolloutNodeState.Running, 2L), (again.Node("n250")!.State, again.Revision));
+        Assert.Equal(Enumerable.Range(0, 500).Select(i => $"n{i:000}"), again.Nodes.Select(n => n.Name));
+    }
+
+    [Fact]
+    public async Task A_write_that_throws_leaves_nothing_behind_and_the_next_write_goes_through()
+    {
+        var (_, setting) = await server.CreateDatabaseAsync();
+        await using var store = await PostgresStore.OpenAsync(setting);
+        await store.WriteAsync(s => s.Plans.Insert(new PlanRecord { Name = "p" }));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => store.WriteAsync(s =>
+        {
+            s.Plans.Insert(new PlanRecord { Name = "half" });
+            // A refused insert inside the lambda, caught there, leaves the transaction usable.
+            Assert.Throws<AlreadyExistsException>(() => s.Plans.Insert(new PlanRecord { Name = "p" }));
+            s.Events.Add(new EventRecord { Reason = "half" });
+            throw new InvalidOperationException("the lambda gave up");
+        }));
+        Assert.Null(store.Plans.Get("half"));
+        Assert.Empty(store.Events.Newest(new EventQuery(10)));
+        await store.WriteAsync(s => s.Plans.Insert(new PlanRecord { Name = "next" }));
+        Assert.Equal(["next", "p"], store.Plans.List().Select(p => p.Name));
+    }
+}
