@@ -4,9 +4,11 @@ using NodeFleet.Bench;
 // nodefleet-bench: benchmarks of NodeFleet against the tools an operator would otherwise use (BENCHMARKS.md).
 //   dotnet run -c Release --project bench/NodeFleet.Bench -- prepull [--repeat 5] [--warmup 1] [--agent PATH]
 //       [--also-agent LABEL=PATH]... [--markdown FILE] [--logs DIR]
+//   dotnet run -c Release --project bench/NodeFleet.Bench -- drain [--pods 100] [--repeat 3]
 
 const string Usage = """
     usage: nodefleet-bench prepull [options]
+           nodefleet-bench drain [--pods N] [--repeat N]   (a drain of N pods against the Kubernetes API test server)
 
     Pre-pulls the kubeadm v1.31.2 image set (7 small images) and the same set plus a 20 MB, 4-layer image of random
     data from a local registry mirror, with `nodefleet-agent apply` (prepull-images only) and with `ctr images pull`
@@ -29,6 +31,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine(Usage);
     return args.Length == 0 ? 2 : 0;
 }
+if (args[0] == "drain") return await DrainBenchmark.RunAsync(args[1..], Console.Out);
 if (args[0] != "prepull")
 {
     Console.Error.WriteLine($"unknown command '{args[0]}'\n\n{Usage}");

@@ -30,7 +30,7 @@ internal static class KubeDiscovery
     {
         ["kind"] = "APIGroupList",
         ["apiVersion"] = "v1",
-        ["groups"] = new JsonArray(Group("apps"), Group("policy")),
+        ["groups"] = new JsonArray(Group("apps"), Group("policy"), Group("rbac.authorization.k8s.io")),
     };
 
     private static JsonObject Group(string name) => new()
@@ -56,6 +56,10 @@ internal static class KubeDiscovery
         "policy/v1" => List("policy/v1",
             Resource("poddisruptionbudgets", "poddisruptionbudget", true, "PodDisruptionBudget", ReadWrite, ["pdb"]),
             Resource("poddisruptionbudgets/status", "", true, "PodDisruptionBudget", ["get", "patch", "update"])),
+        // Discovery only (no objects served): enough for kubectl to map the ClusterRole file NodeFleet ships.
+        "rbac.authorization.k8s.io/v1" => List("rbac.authorization.k8s.io/v1",
+            Resource("clusterroles", "clusterrole", false, "ClusterRole", ReadWrite),
+            Resource("clusterrolebindings", "clusterrolebinding", false, "ClusterRoleBinding", ReadWrite)),
         _ => null,
     };
 
