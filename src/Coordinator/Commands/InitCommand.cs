@@ -59,9 +59,9 @@ public static class InitCommand
         AtomicFile.WriteAllText(dir.ServingKey, Pki.KeyToPem(servingKey), AtomicFile.Private);
         AtomicFile.WriteAllText(dir.ServingCert, Pki.ToPem(serving), AtomicFile.Public);
         ClientConfig.Create(advertiseHostPort, Pki.ToPem(ca), Pki.ToPem(admin), Pki.KeyToPem(adminKey)).Save(dir.AdminConf);
-        using (var store = new CoordinatorStore(dir.Database))
+        using (var store = Store.LiteDb.LiteDbStore.Open(dir.Database))
         {
-            store.WriteAsync(s => s.Cluster.Upsert(new ClusterRecord { AdvertiseAddress = advertiseHostPort, CreatedAt = now.UtcDateTime }))
+            store.WriteAsync(s => s.Cluster.Put(new ClusterRecord { AdvertiseAddress = advertiseHostPort, CreatedAt = now.UtcDateTime }))
                 .GetAwaiter().GetResult();
         }
         File.SetUnixFileMode(dir.Database, AtomicFile.Private);

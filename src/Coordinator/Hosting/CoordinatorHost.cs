@@ -51,9 +51,9 @@ public static class CoordinatorHost
         builder.Services.AddSingleton(dataDir);
         builder.Services.AddSingleton(new DataDirectoryLock(dataDirLock));
         builder.Services.AddSingleton(ca);
-        builder.Services.AddSingleton(_ =>
+        builder.Services.AddSingleton<ICoordinatorStore>(_ =>
         {
-            try { return new CoordinatorStore(dataDir.Database); }
+            try { return Store.LiteDb.LiteDbStore.Open(dataDir.Database, time); }
             catch (InvalidDataException e)
             {
                 // Not a database, or damaged: the data directory's lock is held, so it is not another coordinator.
@@ -63,7 +63,7 @@ public static class CoordinatorHost
             {
                 throw new StartupException($"cannot open database {dataDir.Database}: {DataDirectory.PermissionDenied}");
             }
-            catch (Exception e) when (e is IOException or LiteDB.LiteException)
+            catch (IOException e)
             {
                 throw new StartupException($"cannot open database {dataDir.Database}: {e.Message} (is another coordinator running on this data directory?)");
             }
@@ -83,6 +83,7 @@ public static class CoordinatorHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HeartbeatMonitor>());
         builder.Services.AddGrpc(o =>
         {
+            o.Interceptors.Add<DomainErrorInterceptor>();
             o.Interceptors.Add<AuthorizationInterceptor>();
             o.EnableDetailedErrors = false;
             // Explicit, and the same as the clients' (NodeFleet.Net.MessageLimits says what fits in them).
@@ -127,7 +128,7 @@ public static class CoordinatorHost
         var app = builder.Build();
         // Open the database now, so a problem with it stops the start instead of the first request.
         app.Services.GetRequiredService<DataDirectoryLock>();
-        var store = app.Services.GetRequiredService<CoordinatorStore>();
+        var store = app.Services.GetRequiredService<ICoordinatorStore>();
         store.Fatal = e =>
         {
             app.Logger.LogCritical(e, "The database engine stopped itself ({Error}); stopping the coordinator so that it restarts", e.Message);

@@ -23,7 +23,7 @@ public sealed class DataDirectory
     public string ServingCert => System.IO.Path.Combine(PkiDir, "serving.crt");
     public string ServingKey => System.IO.Path.Combine(PkiDir, "serving.key");
     public string AdminConf => System.IO.Path.Combine(Path, "admin.conf");
-    public string Database => System.IO.Path.Combine(Path, CoordinatorStore.FileName);
+    public string Database => System.IO.Path.Combine(Path, Store.LiteDb.LiteDbStore.FileName);
 
     public string LockFile => System.IO.Path.Combine(Path, "coordinator.lock");
 

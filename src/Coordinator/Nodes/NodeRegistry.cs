@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Grpc.Core;
+using NodeFleet.Coordinator.Errors;
 using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Security;
 using NodeFleet.Coordinator.Store;
@@ -12,7 +12,7 @@ using NodeFleet.Security;
 namespace NodeFleet.Coordinator.Nodes;
 
 /// <summary>The node aggregate: join, presence transitions, labels, deletion, each persisted with its event.</summary>
-public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, CertificateAuthority ca, EventBus events,
+public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, CertificateAuthority ca, EventBus events,
     TimeProvider time, ILogger<NodeRegistry> log)
 {
     /// <summary>Checks the token and the CSR, issues the node certificate and persists the node before returning it.</summary>
@@ -20,34 +20,34 @@ public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, Ce
     {
         BootstrapToken token;
         try { token = BootstrapToken.Parse(request.Token); }
-        catch (FormatException e) { throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message)); }
+        catch (FormatException e) { throw new InvalidArgumentException(e.Message); }
 
         var nameError = LabelSyntax.NodeNameError(request.NodeName);
-        if (nameError is not null) throw new RpcException(new Status(StatusCode.InvalidArgument, nameError));
+        if (nameError is not null) throw new InvalidArgumentException(nameError);
         foreach (var (k, v) in request.Labels)
         {
             var e = LabelSyntax.KeyError(k) ?? LabelSyntax.ValueError(k, v);
-            if (e is not null) throw new RpcException(new Status(StatusCode.InvalidArgument, e));
+            if (e is not null) throw new InvalidArgumentException(e);
         }
 
         PublicKey publicKey;
         try { publicKey = Pki.ReadCsrPublicKey(request.CsrPem); }
         catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"certificate signing request is invalid: {e.Message}"));
+            throw new InvalidArgumentException($"certificate signing request is invalid: {e.Message}");
         }
         var keyHash = Pki.SpkiSha256(publicKey);
 
         // Fail fast outside the writer; the same checks run again inside it, where they are authoritative.
         CheckSecret(tokens.RequireUsable(token.Id), token);
-        CheckNameOwnership(store.Nodes.FindById(request.NodeName), request.NodeName, keyHash);
+        CheckNameOwnership(store.Nodes.Get(request.NodeName), request.NodeName, keyHash);
 
         var cert = ca.IssueNode(request.NodeName, publicKey);
         var now = time.GetUtcNow().UtcDateTime;
         await store.WriteAsync(s =>
         {
-            var record = CheckSecret(tokens.CheckUsable(s.Tokens.FindById(token.Id), token.Id), token);
-            var existing = s.Nodes.FindById(request.NodeName);
+            var record = CheckSecret(tokens.CheckUsable(s.Tokens.Get(token.Id), token.Id), token);
+            var existing = s.Nodes.Get(request.NodeName);
             CheckNameOwnership(existing, request.NodeName, keyHash);
             record.UsagesUsed++;
             s.Tokens.Update(record);
@@ -60,7 +60,8 @@ public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, Ce
             node.CertificateNotAfter = cert.NotAfter.ToUniversalTime();
             node.CertificateFingerprint = Fingerprint(cert);
             node.PublicKeySha256 = keyHash;
-            s.Nodes.Upsert(node);
+            if (existing is null) s.Nodes.Insert(node);
+            else s.Nodes.Update(node);
             AddEvent(s, now, "Normal", existing is null ? "Joined" : "Rejoined", node.Name,
                 $"joined from {peerAddress} with token {token.Id}");
         });
@@ -71,18 +72,18 @@ public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, Ce
     /// <summary>The registered node a client certificate belongs to, or an error saying why it is refused.</summary>
     public NodeRecord Authenticate(string nodeName, X509Certificate2 clientCertificate)
     {
-        var node = store.Nodes.FindById(nodeName)
-            ?? throw new RpcException(new Status(StatusCode.PermissionDenied,
-                $"node {nodeName} is not registered (it was deleted); join it again with a new token (`nodefleet-agent join --token TOKEN --ca-cert-hash HASH ADDRESS` on the node: it keeps its name)"));
+        var node = store.Nodes.Get(nodeName)
+            ?? throw new PermissionDeniedException(
+                $"node {nodeName} is not registered (it was deleted); join it again with a new token (`nodefleet-agent join --token TOKEN --ca-cert-hash HASH ADDRESS` on the node: it keeps its name)");
         if (node.CertificateFingerprint != Fingerprint(clientCertificate))
-            throw new RpcException(new Status(StatusCode.PermissionDenied,
-                $"the certificate presented for node {nodeName} is no longer valid (the node was deleted or joined again with another key)"));
+            throw new PermissionDeniedException(
+                $"the certificate presented for node {nodeName} is no longer valid (the node was deleted or joined again with another key)");
         return node;
     }
 
     public Task MarkOnlineAsync(string name, NodeFacts? facts, string address) => store.WriteAsync(s =>
     {
-        var node = s.Nodes.FindById(name);
+        var node = s.Nodes.Get(name);
         if (node is null) return;
         var now = time.GetUtcNow().UtcDateTime;
         if (facts is not null) node.Facts = FactsMapping.ToRecord(facts);
@@ -100,7 +101,7 @@ public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, Ce
 
     public Task MarkOfflineAsync(string name, string reason, DateTime? lastSeen) => store.WriteAsync(s =>
     {
-        var node = s.Nodes.FindById(name);
+        var node = s.Nodes.Get(name);
         if (node is null || node.Status == NodeState.Offline) return;
         var now = time.GetUtcNow().UtcDateTime;
         node.Status = NodeState.Offline;
@@ -114,13 +115,7 @@ public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, Ce
     /// <summary>Persists last-seen times in one batch (they are kept in memory between flushes).</summary>
     public Task FlushLastSeenAsync(IReadOnlyCollection<(string Name, DateTime LastSeen)> seen) => store.WriteAsync(s =>
     {
-        foreach (var (name, at) in seen)
-        {
-            var node = s.Nodes.FindById(name);
-            if (node is null || node.LastSeen >= at) continue;
-            node.LastSeen = at;
-            s.Nodes.Update(node);
-        }
+        foreach (var (name, at) in seen) s.Nodes.SetLastSeen(name, at);
     });
 
     /// <summary>Sets and removes labels; Changed is false (and nothing is written or recorded) when none would change.</summary>
@@ -130,21 +125,20 @@ public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, Ce
         foreach (var (k, v) in set)
         {
             var e = LabelSyntax.KeyError(k) ?? LabelSyntax.ValueError(k, v);
-            if (e is not null) throw new RpcException(new Status(StatusCode.InvalidArgument, e));
+            if (e is not null) throw new InvalidArgumentException(e);
         }
         foreach (var k in remove)
         {
             var e = LabelSyntax.KeyError(k);
-            if (e is not null) throw new RpcException(new Status(StatusCode.InvalidArgument, e));
+            if (e is not null) throw new InvalidArgumentException(e);
         }
         return await store.WriteAsync(s =>
         {
-            var node = s.Nodes.FindById(name) ?? throw NotFound(name);
+            var node = s.Nodes.Get(name) ?? throw NotFound(name);
             foreach (var (k, v) in set)
             {
                 if (!overwrite && node.Labels.TryGetValue(k, out var old) && old != v)
-                    throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                        $"node {name} already has label {k}={old}; use --overwrite to change it"));
+                    throw new FailedPreconditionException($"node {name} already has label {k}={old}; use --overwrite to change it");
             }
             // Only what changes is written and recorded, as kubectl does ("not labeled").
             var changes = set.Where(kv => !(node.Labels.TryGetValue(kv.Key, out var old) && old == kv.Value))
@@ -172,38 +166,37 @@ public sealed class NodeRegistry(CoordinatorStore store, TokenService tokens, Ce
         log.LogInformation("Node {Node} deleted", name);
     }
 
-    public NodeRecord Get(string name) => store.Nodes.FindById(name) ?? throw NotFound(name);
+    public NodeRecord Get(string name) => store.Nodes.Get(name) ?? throw NotFound(name);
 
     public IReadOnlyList<NodeRecord> List(LabelSelector selector) =>
-        store.Nodes.FindAll().Where(n => selector.Matches(n.Labels)).OrderBy(n => n.Name, StringComparer.Ordinal).ToList();
+        store.Nodes.List(selector);
 
     public IReadOnlyList<NodeRecord> ListOnline() =>
-        store.Nodes.Find(n => n.Status == NodeState.Online).ToList();
+        store.Nodes.ListByStatus(NodeState.Online);
 
     public IReadOnlyList<EventRecord> Events(string node, int max) =>
-        store.Events.Query().Where(e => e.Node == node).OrderByDescending(e => e.Id).Limit(max).ToList()
-            .OrderBy(e => e.Id).ToList();
+        store.Events.Newest(new EventQuery(max, Node: node));
 
     private static TokenRecord CheckSecret(TokenRecord record, BootstrapToken token)
     {
         var expected = System.Text.Encoding.ASCII.GetBytes(record.SecretHash);
         var actual = System.Text.Encoding.ASCII.GetBytes(token.SecretHash());
         if (!CryptographicOperations.FixedTimeEquals(expected, actual))
-            throw new RpcException(new Status(StatusCode.PermissionDenied, $"token {token.Id}: the secret does not match"));
+            throw new PermissionDeniedException($"token {token.Id}: the secret does not match");
         return record;
     }
 
     private static void CheckNameOwnership(NodeRecord? existing, string name, string keyHash)
     {
         if (existing is not null && existing.PublicKeySha256 != keyHash)
-            throw new RpcException(new Status(StatusCode.AlreadyExists,
-                $"node name {name} is already held by another key; choose another --node-name or run `nodefleet node delete {name}` first"));
+            throw new AlreadyExistsException(
+                $"node name {name} is already held by another key; choose another --node-name or run `nodefleet node delete {name}` first");
     }
 
-    private static RpcException NotFound(string name) => new(new Status(StatusCode.NotFound, $"node {name} not found"));
+    private static NotFoundException NotFound(string name) => new($"node {name} not found");
 
     public static string Fingerprint(X509Certificate2 cert) => Convert.ToHexStringLower(SHA256.HashData(cert.RawData));
 
-    private void AddEvent(CoordinatorStore s, DateTime now, string type, string reason, string node, string message) =>
+    private void AddEvent(IStoreWriter s, DateTime now, string type, string reason, string node, string message) =>
         s.AddEvent(events, new EventRecord { Time = now, Type = type, Reason = reason, Node = node, Message = message });
 }

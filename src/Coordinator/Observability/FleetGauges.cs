@@ -16,13 +16,13 @@ public sealed class FleetGauges
     private readonly Presence _presence;
     private readonly HeartbeatPacer _pacer;
     private readonly Gauge _heartbeatPeriod;
-    private readonly CoordinatorStore _store;
+    private readonly ICoordinatorStore _store;
     private readonly Gauge _connected;
     private readonly Gauge _nodes;
     private readonly Gauge _byPhase;
     private readonly object _gate = new();
 
-    public FleetGauges(CollectorRegistry registry, Presence presence, HeartbeatPacer pacer, CoordinatorStore store)
+    public FleetGauges(CollectorRegistry registry, Presence presence, HeartbeatPacer pacer, ICoordinatorStore store)
     {
         _presence = presence;
         _pacer = pacer;
@@ -51,12 +51,12 @@ public sealed class FleetGauges
             var phases = new Dictionary<string, int>(StringComparer.Ordinal);
             try
             {
-                foreach (var n in _store.Nodes.Query().Select(x => new { x.Status, x.Phase }).ToEnumerable())
+                foreach (var ((status, nodePhase), count) in _store.Nodes.CountByStatusAndPhase())
                 {
-                    if (n.Status == NodeState.Online) online++;
-                    else offline++;
-                    var phase = string.IsNullOrEmpty(n.Phase) ? NoPhase : n.Phase;
-                    phases[phase] = phases.GetValueOrDefault(phase) + 1;
+                    if (status == NodeState.Online) online += count;
+                    else offline += count;
+                    var phase = string.IsNullOrEmpty(nodePhase) ? NoPhase : nodePhase;
+                    phases[phase] = phases.GetValueOrDefault(phase) + count;
                 }
             }
             catch (ObjectDisposedException)

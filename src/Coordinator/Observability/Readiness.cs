@@ -3,7 +3,7 @@ using NodeFleet.Coordinator.Store;
 namespace NodeFleet.Coordinator.Observability;
 
 /// <summary>Whether the coordinator can serve: its database is open and its gRPC port is listening.</summary>
-public sealed class Readiness(CoordinatorStore store, IHostApplicationLifetime lifetime)
+public sealed class Readiness(ICoordinatorStore store, IHostApplicationLifetime lifetime)
 {
     /// <summary>Null when ready, else why not, in a phrase for the /readyz body.</summary>
     public string? NotReadyReason()

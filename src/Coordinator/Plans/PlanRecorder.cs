@@ -9,7 +9,7 @@ using NodeFleet.Protocol.V1;
 namespace NodeFleet.Coordinator.Plans;
 
 /// <summary>Records agents' step reports exactly once (by sequence) and keeps each node's current phase.</summary>
-public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events, CoordinatorMetrics metrics, TimeProvider time,
+public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus events, CoordinatorMetrics metrics, TimeProvider time,
     ILogger<PlanRecorder> log)
 {
     /// <summary>
@@ -47,7 +47,7 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
         return true;
     }
 
-    private Recorded? Record(CoordinatorStore s, string node, StepReport report)
+    private Recorded? Record(IStoreWriter s, string node, StepReport report)
     {
         try
         {
@@ -61,23 +61,19 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
         }
     }
 
-    private Recorded? RecordOnce(CoordinatorStore s, string node, StepReport report)
+    private Recorded? RecordOnce(IStoreWriter s, string node, StepReport report)
     {
-        // The node as a document: only its report sequence and phase change here, and mapping the whole record (labels,
-        // facts) both ways for every report would cost more than the write itself.
-        var n = s.NodeDocuments.FindById(node);
-        if (n is null) return null;
-        var lastSequence = n.TryGetValue(nameof(NodeRecord.LastReportSequence), out var seq) && seq.IsNumber ? seq.AsInt64 : 0;
-        if ((long)report.Sequence <= lastSequence) return null;
-        n[nameof(NodeRecord.LastReportSequence)] = (long)report.Sequence;
-        var phase = n.TryGetValue(nameof(NodeRecord.Phase), out var p) && p.IsString ? p.AsString : "";
+        // Only the node's report sequence and phase change here: read and written without the rest of its record.
+        if (s.Nodes.GetProgress(node) is not { } progress) return null;
+        if ((long)report.Sequence <= progress.LastReportSequence) return null;
+        var phase = progress.Phase;
 
         // Runs are kept per node: run ids are made by each agent (plan, second, 24 random bits), so two nodes of a large
         // rollout may well make the same one, and no node's reports may touch another node's run. A run recorded
         // before runs were keyed by node is found under its bare id, if it is this node's.
         var key = RunHistoryRecord.Key(node, report.RunId);
         if (!_openRuns.TryGetValue(key, out var run))
-            run = s.Runs.FindById(key) ?? (s.Runs.FindById(report.RunId) is { } old && old.Node == node ? old : null);
+            run = s.Runs.Get(key) ?? (s.Runs.Get(report.RunId) is { } old && old.Node == node ? old : null);
         run ??= new RunHistoryRecord
         {
             Id = key, RunId = report.RunId, Node = node, PlanName = report.PlanName, Generation = report.Generation,
@@ -134,9 +130,10 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
             TimeSpan? duration = step is { StartedAt: { } started, FinishedAt: { } finished } ? finished - started : null;
             recorded = new Recorded(null, report.Message, duration);
         }
-        s.Runs.Upsert(run);
-        n[nameof(NodeRecord.Phase)] = phase;
-        s.NodeDocuments.Update(n);
+        // A run read from the store (or kept since it was written) has a revision; a new one has none yet.
+        if (run.Revision == 0 && s.Runs.Get(run.Id) is null) s.Runs.Insert(run);
+        else s.Runs.Update(run);
+        s.Nodes.SetProgress(node, new NodeProgress((long)report.Sequence, phase));
         if (run.State is (int)Protocol.V1.RunState.Succeeded or (int)Protocol.V1.RunState.Failed or (int)Protocol.V1.RunState.Undone)
             _openRuns.Remove(run.Id);
         else
@@ -183,7 +180,7 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
         run.Steps.LastOrDefault(x => x.State == (int)Protocol.V1.StepState.Failed)?.Phase
         ?? run.Steps.LastOrDefault()?.Phase ?? "plan";
 
-    private Recorded AddRunEvent(CoordinatorStore s, string node, StepReport report, RunHistoryRecord run, List<StepHistoryRecord> undone)
+    private Recorded AddRunEvent(IStoreWriter s, string node, StepReport report, RunHistoryRecord run, List<StepHistoryRecord> undone)
     {
         var prepare = run.Stage == RolloutEngine.StagePrepare;
         var head = $"plan {report.PlanName} generation {report.Generation} (run {report.RunId}{(prepare ? ", prepare" : "")})";
@@ -262,7 +259,7 @@ public sealed partial class PlanRecorder(CoordinatorStore store, EventBus events
     private static partial void LogStepFailed(ILogger log, string node, string plan, string phase, string step, double durationSeconds, string error);
 
     public IReadOnlyList<RunHistory> History(string node, int max) =>
-        store.Runs.Find(r => r.Node == node).OrderByDescending(r => r.StartedAt).Take(max).Select(ToMessage).ToList();
+        store.Runs.ListByNode(node, max).Select(ToMessage).ToList();
 
     private static RunHistory ToMessage(RunHistoryRecord r)
     {

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
-using Grpc.Core;
+using NodeFleet.Coordinator.Errors;
 using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Rollouts;
@@ -11,7 +11,7 @@ using NodeFleet.Protocol.V1;
 namespace NodeFleet.Coordinator.Plans;
 
 /// <summary>Stores plans (one generation per content change) and sends them, or dry-run requests, to nodes.</summary>
-public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, Presence presence, EventBus events, TimeProvider time)
+public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, Presence presence, EventBus events, TimeProvider time)
 {
     public static readonly TimeSpan DryRunTimeout = TimeSpan.FromMinutes(2);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<DryRunResult>> _dryRuns = new();
@@ -21,23 +21,25 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
     {
         var errors = PlanValidator.Validate(plan);
         if (errors.Count > 0)
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "invalid plan:\n" + string.Join('\n', errors)));
+            throw new InvalidArgumentException("invalid plan:\n" + string.Join('\n', errors));
         plan = plan.Clone();
         PlanDefaults.Apply(plan);
         var digest = PlanCanonical.Digest(plan);
         return await store.WriteAsync(s =>
         {
-            var existing = s.Plans.FindById(plan.Metadata.Name);
+            var existing = s.Plans.Get(plan.Metadata.Name);
             var generation = existing is null ? 1 : existing.Digest == digest ? existing.Generation : existing.Generation + 1;
             plan.Metadata.Generation = generation;
             plan.Metadata.Digest = digest;
             if (existing is null || existing.Digest != digest)
             {
-                s.Plans.Upsert(new PlanRecord
-                {
-                    Name = plan.Metadata.Name, Generation = generation, Digest = digest, Plan = plan.ToByteArray(),
-                    UpdatedAt = time.GetUtcNow().UtcDateTime,
-                });
+                var record = existing ?? new PlanRecord { Name = plan.Metadata.Name };
+                record.Generation = generation;
+                record.Digest = digest;
+                record.Plan = plan.ToByteArray();
+                record.UpdatedAt = time.GetUtcNow().UtcDateTime;
+                if (existing is null) s.Plans.Insert(record);
+                else s.Plans.Update(record);
             }
             return plan;
         });
@@ -51,18 +53,18 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
     public async Task<ApplyPlanResponse> ApplyAsync(ApplyPlanRequest request)
     {
         var session = RequireConnected(request.Node);
-        if (request.Plan is null) throw new RpcException(new Status(StatusCode.InvalidArgument, "plan is required"));
+        if (request.Plan is null) throw new InvalidArgumentException("plan is required");
         var rollout = ActiveRolloutOf(request.Node);
         if (rollout is not null && !request.Force)
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+            throw new FailedPreconditionException(
                 $"node {request.Node} is in rollout {rollout.Value.Id} ({rollout.Value.State}); a plan applied to it directly would bypass the " +
-                "rollout's waves and budgets: pause or abort the rollout, or wait for it to end, or pass --force to apply it anyway"));
+                "rollout's waves and budgets: pause or abort the rollout, or wait for it to end, or pass --force to apply it anyway");
         if (RunInProgress(request.Node) is { } busy && !request.Force)
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+            throw new FailedPreconditionException(
                 $"node {request.Node} is still running plan {busy.PlanName} generation {busy.Generation} (run {busy.AgentRunId}, " +
                 $"{(RunningPhase(busy) is { Length: > 0 } phase ? $"in {phase}, " : "")}" +
                 $"started {busy.StartedAt:yyyy-MM-dd HH:mm:ss} UTC); the agent runs one plan at a time, so this one would wait behind it: " +
-                $"wait for it to end (`nodefleet node describe {request.Node}`), or pass --force to queue it"));
+                $"wait for it to end (`nodefleet node describe {request.Node}`), or pass --force to queue it");
         var plan = await StoreAsync(request.Plan);
         if (rollout is { } r)
         {
@@ -82,12 +84,12 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
     public async Task<CancelRunResponse> CancelAsync(CancelRunRequest request)
     {
         var session = RequireConnected(request.Node);
-        var run = RunInProgress(request.Node) ?? throw new RpcException(new Status(StatusCode.FailedPrecondition,
-            $"node {request.Node} runs no plan (as its reports say): there is nothing to cancel"));
+        var run = RunInProgress(request.Node) ?? throw new FailedPreconditionException(
+            $"node {request.Node} runs no plan (as its reports say): there is nothing to cancel");
         var runId = run.AgentRunId;
         if (run.State == (int)RunState.UndoRunning)
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"node {request.Node} is undoing run {runId} (plan {run.PlanName}); an undo is not cancelled: it puts back what the run changed"));
+            throw new FailedPreconditionException(
+                $"node {request.Node} is undoing run {runId} (plan {run.PlanName}); an undo is not cancelled: it puts back what the run changed");
         var phase = RunningPhase(run);
         var reason = request.Reason.Trim();
         await store.WriteAsync(s => s.AddEvent(events, new EventRecord
@@ -111,22 +113,22 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
     /// </summary>
     private RunHistoryRecord? RunInProgress(string node)
     {
-        var newest = store.Runs.Find(x => x.Node == node).MaxBy(x => x.StartedAt);
+        var newest = store.Runs.ListByNode(node, 1).FirstOrDefault();
         if (newest is null || newest.State is not ((int)RunState.Running or (int)RunState.UndoRunning)) return null;
-        return store.Nodes.FindById(node) is { } n && newest.StartedAt < n.JoinedAt ? null : newest;
+        return store.Nodes.Get(node) is { } n && newest.StartedAt < n.JoinedAt ? null : newest;
     }
 
     /// <summary>The active rollout the node belongs to, with its state as operators read it, or null.</summary>
     private (string Id, string State)? ActiveRolloutOf(string node) =>
-        store.ActiveRollouts().FirstOrDefault(r => r.Node(node) is not null) is { } r ? (r.Id, RolloutTransitions.Name(r.State)) : null;
+        store.Rollouts.ActiveMemberships([node]).FirstOrDefault() is { } m ? (m.RolloutId, RolloutTransitions.Name(m.State)) : null;
 
     public async Task<DryRunResult> DiffAsync(ApplyPlanRequest request, CancellationToken ct)
     {
         var session = RequireConnected(request.Node);
-        var plan = request.Plan ?? throw new RpcException(new Status(StatusCode.InvalidArgument, "plan is required"));
+        var plan = request.Plan ?? throw new InvalidArgumentException("plan is required");
         var errors = PlanValidator.Validate(plan);
         if (errors.Count > 0)
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "invalid plan:\n" + string.Join('\n', errors)));
+            throw new InvalidArgumentException("invalid plan:\n" + string.Join('\n', errors));
         plan = plan.Clone();
         PlanDefaults.Apply(plan);
         var id = Guid.NewGuid().ToString("N");
@@ -142,7 +144,7 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
             try { return await tcs.Task.WaitAsync(cts.Token); }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"node {request.Node} did not answer the dry run within {DryRunTimeout.TotalSeconds:0}s"));
+                throw new DeadlineExceededException($"node {request.Node} did not answer the dry run within {DryRunTimeout.TotalSeconds:0}s");
             }
         }
         finally
@@ -161,7 +163,7 @@ public sealed class PlanService(CoordinatorStore store, NodeRegistry registry, P
         registry.Get(node);
         var session = presence.Get(node);
         if (session is not { Connected: true } || session.Silent)
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"node {node} is not connected; it must be online to receive a plan"));
+            throw new FailedPreconditionException($"node {node} is not connected; it must be online to receive a plan");
         return session;
     }
 }

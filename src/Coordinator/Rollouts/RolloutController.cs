@@ -11,15 +11,15 @@ namespace NodeFleet.Coordinator.Rollouts;
 /// <summary>
 /// Drives active rollouts: applies agents' reports to them, decides what starts next, persists every change with
 /// its events before acting, then sends the plans. One loop, so decisions never race. After a coordinator restart it
-/// picks up from LiteDB; nodes in flight get their request again (the agents' journals make that idempotent).
+/// picks up from the store; nodes in flight get their request again (the agents' journals make that idempotent).
 /// </summary>
-public sealed class RolloutController(CoordinatorStore store, Presence presence, EventBus events,
+public sealed class RolloutController(ICoordinatorStore store, Presence presence, EventBus events,
     NodeFleet.Coordinator.Observability.RolloutMetrics metrics, TimeProvider time, ILogger<RolloutController> log) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
-    // A pass reads and rewrites each active rollout record (every node of it): while reports pour in, passes are spaced
-    // (at least 100 ms, and three times as long as the last one took) so that each batches more reports instead of
-    // rewriting a 10,000-node record back to back; the controller then takes at most about a quarter of a core.
+    // A pass reads each active rollout (every node of it) and writes what changed: while reports pour in, passes are
+    // spaced (at least 100 ms, and three times as long as the last one took) so that each batches more reports instead
+    // of reading a 10,000-node rollout back to back; the controller then takes at most about a quarter of a core.
     private static readonly TimeSpan MinPassInterval = TimeSpan.FromMilliseconds(100);
     private const int PassSpacing = 3;
     private readonly ConcurrentQueue<(string Node, StepReport Report)> _reports = new();
@@ -75,12 +75,12 @@ public sealed class RolloutController(CoordinatorStore store, Presence presence,
         while (_reports.TryDequeue(out var r)) batch.Add(r);
         var reports = batch.GroupBy(b => b.Report.RolloutId).ToDictionary(g => g.Key, g => g.ToList());
 
-        // One write per pass, reading each active rollout record (every node of it) once and writing it at most once:
+        // One write per pass, reading each active rollout (every node of it) once and writing what changed at most once:
         // its new reports, then the decision they lead to.
         var decisions = await store.WriteAsync(s =>
         {
             var result = new List<(RolloutRecord Rollout, List<RolloutAction> Actions)>();
-            var active = s.ActiveRollouts();
+            var active = s.Rollouts.ListActive();
             foreach (var rollout in active)
             {
                 try
@@ -106,7 +106,7 @@ public sealed class RolloutController(CoordinatorStore store, Presence presence,
             // Reports for rollouts that are over (a late report of a node in flight when it was aborted, say).
             foreach (var (id, group) in reports.Where(g => active.All(r => r.Id != g.Key)))
             {
-                var rollout = s.Rollouts.FindById(id);
+                var rollout = s.Rollouts.Get(id);
                 if (rollout is null) continue;
                 ApplyReports(s, rollout, group, now);
                 s.Rollouts.Update(rollout);
@@ -124,7 +124,7 @@ public sealed class RolloutController(CoordinatorStore store, Presence presence,
         }
     }
 
-    private void ApplyReports(CoordinatorStore s, RolloutRecord rollout, List<(string Node, StepReport Report)> group, DateTime now)
+    private void ApplyReports(IStoreWriter s, RolloutRecord rollout, List<(string Node, StepReport Report)> group, DateTime now)
     {
         foreach (var (node, report) in group)
             foreach (var note in RolloutEngine.OnReport(rollout, node, report, now)) Record(s, rollout, note, now);
@@ -187,7 +187,7 @@ public sealed class RolloutController(CoordinatorStore store, Presence presence,
         _dispatched[(r.Id, action.Node, StageOf(action))] = session.Id;
     }
 
-    private void Record(CoordinatorStore s, RolloutRecord r, RolloutNote note, DateTime now)
+    private void Record(IStoreWriter s, RolloutRecord r, RolloutNote note, DateTime now)
     {
         s.AddEvent(events, new EventRecord
         {

@@ -1,11 +1,9 @@
-using LiteDB;
-
 namespace NodeFleet.Coordinator.Rollouts;
 
 /// <summary>A rollout as stored: the plan, the strategy resolved to numbers, the waves and every node's state.</summary>
 public sealed class RolloutRecord
 {
-    [BsonId] public string Id { get; set; } = "";
+    public string Id { get; set; } = "";
     public string PlanName { get; set; } = "";
     public long Generation { get; set; }
     /// <summary>The full plan (protobuf, generation and digest set).</summary>
@@ -39,6 +37,8 @@ public sealed class RolloutRecord
     public List<RolloutNodeRecord> Nodes { get; set; } = [];
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
+    /// <summary>The revision of the rollout's own fields (compare-and-swap); its nodes are stored apart.</summary>
+    public long Revision { get; set; }
 
     public RolloutNodeRecord? Node(string name)
     {
@@ -52,7 +52,7 @@ public sealed class RolloutRecord
         return _byName.GetValueOrDefault(name);
     }
 
-    // Not mapped (LiteDB maps public properties only): an index of Nodes, rebuilt when the list is replaced or grows.
+    // Not stored (only public properties are): an index of Nodes, rebuilt when the list is replaced or grows.
     private List<RolloutNodeRecord>? _indexed;
     private Dictionary<string, RolloutNodeRecord>? _byName;
 
@@ -106,4 +106,10 @@ public sealed class RolloutNodeRecord
     public string LateResult { get; set; } = "";
     /// <summary>The operator accepted this node's failure (resume --accept-failures): it no longer counts against the budget.</summary>
     public bool FailureAccepted { get; set; }
+
+    /// <summary>
+    /// The store's memory of this node as it last read or wrote it, so that an update writes only the nodes that
+    /// changed. Opaque to the domain; not stored.
+    /// </summary>
+    internal object? Stored { get; set; }
 }

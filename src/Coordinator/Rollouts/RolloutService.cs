@@ -1,6 +1,6 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using Grpc.Core;
+using NodeFleet.Coordinator.Errors;
 using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Plans;
@@ -12,7 +12,7 @@ using NodeFleet.Budgets;
 namespace NodeFleet.Coordinator.Rollouts;
 
 /// <summary>Starts rollouts and carries out operator actions on them, each a guarded, persisted transition.</summary>
-public sealed class RolloutService(CoordinatorStore store, PlanService plans, NodeRegistry registry, RolloutController controller,
+public sealed class RolloutService(ICoordinatorStore store, PlanService plans, NodeRegistry registry, RolloutController controller,
     EventBus events, TimeProvider time)
 {
     public async Task<Rollout> StartAsync(StartRolloutRequest request)
@@ -40,10 +40,10 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
         var validated = Validated(request.Plan);
         var nodes = registry.List(selector).Select(n => n.Name).ToList();
         if (nodes.Count == 0)
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, request.Selector.Trim().Length == 0
+            throw new FailedPreconditionException(request.Selector.Trim().Length == 0
                 ? "there are no nodes to roll out to"
-                : $"selector {request.Selector.Trim()} matches no node"));
-        RefuseBusy(store, nodes);
+                : $"selector {request.Selector.Trim()} matches no node");
+        RefuseBusy(store.Rollouts, nodes);
         var plan = request.DryRun ? validated : await plans.StoreAsync(request.Plan);
         var now = time.GetUtcNow().UtcDateTime;
         var record = new RolloutRecord
@@ -73,7 +73,7 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
         await store.WriteAsync(s =>
         {
             // Again, in the write that inserts: another start may have taken a node since the check above.
-            RefuseBusy(s, nodes);
+            RefuseBusy(s.Rollouts, nodes);
             s.Rollouts.Insert(record);
             s.AddEvent(events, new EventRecord
             {
@@ -86,15 +86,13 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
     }
 
     /// <summary>A node belongs to at most one active rollout: refuses, naming the nodes and their rollouts, when one is taken.</summary>
-    private static void RefuseBusy(CoordinatorStore s, List<string> nodes)
+    private static void RefuseBusy(IRolloutReads rollouts, List<string> nodes)
     {
-        var wanted = nodes.ToHashSet(StringComparer.Ordinal);
-        var busy = s.ActiveRollouts()
-            .SelectMany(r => r.Nodes.Select(n => (r.Id, n.Name))).Where(x => wanted.Contains(x.Name)).ToList();
+        var busy = rollouts.ActiveMemberships(nodes.ToHashSet(StringComparer.Ordinal)).Select(m => (Id: m.RolloutId, Name: m.Node)).ToList();
         if (busy.Count > 0)
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+            throw new FailedPreconditionException(
                 $"node(s) already in an active rollout: {string.Join(", ", busy.Take(10).Select(b => $"{b.Name} ({b.Id})"))}" +
-                (busy.Count > 10 ? $" and {busy.Count - 10} more" : "")));
+                (busy.Count > 10 ? $" and {busy.Count - 10} more" : ""));
     }
 
     public Rollout Get(string id) => RolloutViews.ToMessage(Require(id), time.GetUtcNow().UtcDateTime);
@@ -102,7 +100,7 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
     public IReadOnlyList<Rollout> List(bool includeFinished)
     {
         var now = time.GetUtcNow().UtcDateTime;
-        return (includeFinished ? store.Rollouts.FindAll() : store.ActiveRollouts())
+        return (includeFinished ? store.Rollouts.ListAll() : store.Rollouts.ListActive())
             .OrderByDescending(r => r.CreatedAt).Select(r => RolloutViews.ToMessage(r, now)).ToList();
     }
 
@@ -120,7 +118,7 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
             reason.Length > 0 ? reason : "resumed by the operator", resume: true, prepare: (r, now) =>
             {
                 if (acceptFailures) return AcceptFailures(r, now);
-                if (HeldByFailures(r) is { } why) throw new RpcException(new Status(StatusCode.FailedPrecondition, why));
+                if (HeldByFailures(r) is { } why) throw new FailedPreconditionException(why);
                 return null;
             });
 
@@ -191,15 +189,15 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
         var now = time.GetUtcNow().UtcDateTime;
         var record = await store.WriteAsync(s =>
         {
-            var r = s.Rollouts.FindById(id) ?? throw NotFound(id);
+            var r = s.Rollouts.Get(id) ?? throw NotFound(id);
             var to = target(r);
             if (to is null || !RolloutTransitions.IsAllowed(r.State, to.Value))
             {
                 var wanted = to ?? (rollback ? RolloutState.RollingBack : RolloutState.Paused);
                 var hint = rollback && r.State is RolloutState.Rolling or RolloutState.Preparing ? "; pause or abort it first" : "";
-                throw new RpcException(new Status(StatusCode.FailedPrecondition, resume
+                throw new FailedPreconditionException(resume
                     ? $"rollout {id} is {RolloutTransitions.Name(r.State)}, not paused"
-                    : RolloutTransitions.Refusal(id, r.State, wanted) + hint));
+                    : RolloutTransitions.Refusal(id, r.State, wanted) + hint);
             }
             // Refuses (nothing written), or changes the record before the transition, with its own event.
             var before = prepare?.Invoke(r, now);
@@ -218,7 +216,7 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
         return RolloutViews.ToMessage(record, now);
     }
 
-    private RolloutRecord Require(string id) => store.Rollouts.FindById(id) ?? throw NotFound(id);
+    private RolloutRecord Require(string id) => store.Rollouts.Get(id) ?? throw NotFound(id);
 
     private static NodePlan Validated(NodePlan plan)
     {
@@ -232,6 +230,6 @@ public sealed class RolloutService(CoordinatorStore store, PlanService plans, No
     // proto3 cannot tell an explicit 0 from unset; the CLI sends canary explicitly, so 0 only counts when other fields are set.
     private static bool HasField(RolloutStrategy s) => s.MaxUnavailable.Length > 0 || s.MaxFailures.Length > 0;
 
-    private static RpcException Invalid(string m) => new(new Status(StatusCode.InvalidArgument, m));
-    private static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"rollout {id} not found"));
+    private static InvalidArgumentException Invalid(string m) => new(m);
+    private static NotFoundException NotFound(string id) => new($"rollout {id} not found");
 }

@@ -1,5 +1,4 @@
 using Grpc.Core;
-using LiteDB;
 using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Store;
@@ -11,7 +10,7 @@ namespace NodeFleet.Coordinator.Services;
 /// Events for on-call: the recent ones from the database, and with Watch every new one as soon as it is committed,
 /// from the <see cref="EventBus"/>.
 /// </summary>
-public sealed partial class EventsService(CoordinatorStore store, EventBus bus, IHostApplicationLifetime lifetime,
+public sealed partial class EventsService(ICoordinatorStore store, EventBus bus, IHostApplicationLifetime lifetime,
     TimeProvider time, ILogger<EventsService> log) : Protocol.V1.Events.EventsBase
 {
     public const int DefaultLimit = 50;
@@ -33,7 +32,7 @@ public sealed partial class EventsService(CoordinatorStore store, EventBus bus, 
         using var subscription = bus.Subscribe();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         var ct = linked.Token;
-        var sent = new HashSet<ObjectId>();
+        var sent = new HashSet<string>(StringComparer.Ordinal);
         try
         {
             foreach (var e in Recent(filter))
@@ -62,17 +61,8 @@ public sealed partial class EventsService(CoordinatorStore store, EventBus bus, 
     }
 
     /// <summary>The newest <see cref="Filter.Limit"/> matching events, oldest first.</summary>
-    private List<EventRecord> Recent(Filter filter)
-    {
-        if (filter.Limit == 0) return [];
-        var query = store.Events.Query();
-        if (filter.Node.Length > 0) query = query.Where(e => e.Node == filter.Node);
-        if (filter.Rollout.Length > 0) query = query.Where(e => e.Rollout == filter.Rollout);
-        // Ids are created on the store's single writer, so their order is the order of commit.
-        var newest = query.OrderByDescending(e => e.Id).Limit(filter.Limit).ToList();
-        newest.Reverse();
-        return newest;
-    }
+    private IReadOnlyList<EventRecord> Recent(Filter filter) =>
+        store.Events.Newest(new EventQuery(filter.Limit, filter.Node, filter.Rollout));
 
     /// <summary>
     /// Told to a watcher that fell so far behind that the bus dropped events for it (they are in the database;

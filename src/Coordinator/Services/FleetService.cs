@@ -14,12 +14,12 @@ namespace NodeFleet.Coordinator.Services;
 
 /// <summary>The operator API: a thin adapter over tokens and the node registry.</summary>
 public sealed class FleetService(TokenService tokens, NodeRegistry registry, Presence presence, HeartbeatPacer pacer, CertificateAuthority ca,
-    CoordinatorStore store, PlanService plans, PlanRecorder recorder) : Fleet.FleetBase
+    ICoordinatorStore store, PlanService plans, PlanRecorder recorder) : Fleet.FleetBase
 {
     public override Task<ClusterInfo> GetClusterInfo(GetClusterInfoRequest request, ServerCallContext context) =>
         Task.FromResult(new ClusterInfo
         {
-            AdvertiseAddress = store.Cluster.FindById(1)?.AdvertiseAddress ?? "",
+            AdvertiseAddress = store.Cluster.Get()?.AdvertiseAddress ?? "",
             CaCertHash = ca.Hash,
             Version = BuildInfo.Version,
             HeartbeatInterval = Duration.FromTimeSpan(pacer.Current),
@@ -34,7 +34,7 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
             Token = token.ToString(),
             Info = FactsMapping.ToMessage(record),
             CaCertHash = ca.Hash,
-            AdvertiseAddress = store.Cluster.FindById(1)?.AdvertiseAddress ?? "",
+            AdvertiseAddress = store.Cluster.Get()?.AdvertiseAddress ?? "",
         };
     }
 

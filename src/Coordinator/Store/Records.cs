@@ -1,11 +1,11 @@
-using LiteDB;
-
 namespace NodeFleet.Coordinator.Store;
 
 /// <summary>A bootstrap token as stored: never the secret, only its hash and the derived discovery key.</summary>
 public sealed class TokenRecord
 {
-    [BsonId] public string Id { get; set; } = "";
+    /// <summary>Moved on by every update (compare-and-swap); 0 in records stored before revisions were kept.</summary>
+    public long Revision { get; set; }
+    public string Id { get; set; } = "";
     public string SecretHash { get; set; } = "";
     public byte[] DiscoveryKey { get; set; } = [];
     public DateTime CreatedAt { get; set; }
@@ -35,7 +35,9 @@ public enum NodeState { Offline = 0, Online = 1 }
 /// <summary>A joined node and the certificate it was issued.</summary>
 public sealed class NodeRecord
 {
-    [BsonId] public string Name { get; set; } = "";
+    /// <summary>Moved on by every update (compare-and-swap); 0 in records stored before revisions were kept.</summary>
+    public long Revision { get; set; }
+    public string Name { get; set; } = "";
     public Dictionary<string, string> Labels { get; set; } = new();
     public FactsRecord Facts { get; set; } = new();
     public NodeState Status { get; set; }
@@ -59,7 +61,9 @@ public sealed class NodeRecord
 /// <summary>A stored plan: a new generation each time content under the same name changes.</summary>
 public sealed class PlanRecord
 {
-    [BsonId] public string Name { get; set; } = "";
+    /// <summary>Moved on by every update (compare-and-swap); 0 in records stored before revisions were kept.</summary>
+    public long Revision { get; set; }
+    public string Name { get; set; } = "";
     public long Generation { get; set; }
     public string Digest { get; set; } = "";
     public byte[] Plan { get; set; } = [];
@@ -69,8 +73,10 @@ public sealed class PlanRecord
 /// <summary>A plan run on a node as reported by its agent, step by step.</summary>
 public sealed class RunHistoryRecord
 {
+    /// <summary>Moved on by every update (compare-and-swap); 0 in records stored before revisions were kept.</summary>
+    public long Revision { get; set; }
     /// <summary>NODE:RUNID (<see cref="Key"/>); a run recorded before runs were keyed by node has its bare run id.</summary>
-    [BsonId] public string Id { get; set; } = "";
+    public string Id { get; set; } = "";
     /// <summary>The agent's run id (empty in records from before it was kept apart from <see cref="Id"/>).</summary>
     public string RunId { get; set; } = "";
     public string Node { get; set; } = "";
@@ -93,7 +99,7 @@ public sealed class RunHistoryRecord
     public static string Key(string node, string runId) => $"{node}:{runId}";
 
     /// <summary>The agent's run id, from either form of record.</summary>
-    [BsonIgnore] public string AgentRunId => RunId.Length > 0 ? RunId : Id;
+    public string AgentRunId => RunId.Length > 0 ? RunId : Id;
 }
 
 /// <summary>One step of a run, as last reported.</summary>
@@ -112,7 +118,8 @@ public sealed class StepHistoryRecord
 /// <summary>Something that happened to a node, kept for on-call.</summary>
 public sealed class EventRecord
 {
-    public ObjectId Id { get; set; } = ObjectId.Empty;
+    /// <summary>Given by the store when added; ids sort in the order events were committed.</summary>
+    public string Id { get; set; } = "";
     public DateTime Time { get; set; }
     public string Type { get; set; } = "Normal";
     public string Reason { get; set; } = "";
@@ -125,7 +132,9 @@ public sealed class EventRecord
 /// <summary>Cluster-wide settings written at init.</summary>
 public sealed class ClusterRecord
 {
-    [BsonId] public int Id { get; set; } = 1;
+    /// <summary>Moved on by every update (compare-and-swap); 0 in records stored before revisions were kept.</summary>
+    public long Revision { get; set; }
+    public int Id { get; set; } = 1;
     public string AdvertiseAddress { get; set; } = "";
     public DateTime CreatedAt { get; set; }
 }

@@ -1,11 +1,11 @@
-using Grpc.Core;
+using NodeFleet.Coordinator.Errors;
 using NodeFleet.Coordinator.Store;
 using NodeFleet.Security;
 
 namespace NodeFleet.Coordinator.Tokens;
 
 /// <summary>Bootstrap tokens: create, list, delete, and the checks a join makes against them.</summary>
-public sealed class TokenService(CoordinatorStore store, TimeProvider time)
+public sealed class TokenService(ICoordinatorStore store, TimeProvider time)
 {
     public static readonly TimeSpan DefaultTtl = TimeSpan.FromHours(24);
 
@@ -18,11 +18,11 @@ public sealed class TokenService(CoordinatorStore store, TimeProvider time)
         else
         {
             try { token = BootstrapToken.Parse(given); }
-            catch (FormatException e) { throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message)); }
+            catch (FormatException e) { throw new InvalidArgumentException(e.Message); }
         }
-        if (usages < 0) throw new RpcException(new Status(StatusCode.InvalidArgument, "usages must be 0 (unlimited) or more"));
+        if (usages < 0) throw new InvalidArgumentException("usages must be 0 (unlimited) or more");
         var effectiveTtl = ttl ?? DefaultTtl;
-        if (effectiveTtl < TimeSpan.Zero) throw new RpcException(new Status(StatusCode.InvalidArgument, "ttl must not be negative"));
+        if (effectiveTtl < TimeSpan.Zero) throw new InvalidArgumentException("ttl must not be negative");
         var now = StoredTime.Of(time.GetUtcNow().UtcDateTime);
         var record = new TokenRecord
         {
@@ -36,39 +36,37 @@ public sealed class TokenService(CoordinatorStore store, TimeProvider time)
         };
         await store.WriteAsync(s =>
         {
-            if (s.Tokens.FindById(token.Id) is not null)
-                throw new RpcException(new Status(StatusCode.AlreadyExists, $"a token with id {token.Id} already exists"));
+            if (s.Tokens.Get(token.Id) is not null)
+                throw new AlreadyExistsException($"a token with id {token.Id} already exists");
             s.Tokens.Insert(record);
         });
         return (token, record);
     }
 
-    public IReadOnlyList<TokenRecord> List() => store.Tokens.FindAll().OrderBy(t => t.CreatedAt).ToList();
+    public IReadOnlyList<TokenRecord> List() => store.Tokens.List();
 
     public async Task DeleteAsync(string id)
     {
         if (!BootstrapToken.IsValidId(id))
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"'{id}' is not a token id ([a-z0-9]{{6}})"));
+            throw new InvalidArgumentException($"'{id}' is not a token id ([a-z0-9]{{6}})");
         var deleted = await store.WriteAsync(s => s.Tokens.Delete(id));
-        if (!deleted) throw new RpcException(new Status(StatusCode.NotFound, $"token {id} not found"));
+        if (!deleted) throw new NotFoundException($"token {id} not found");
     }
 
     /// <summary>The record of a usable token id, or an error saying why it is not usable.</summary>
-    public TokenRecord RequireUsable(string id) => CheckUsable(store.Tokens.FindById(id), id);
+    public TokenRecord RequireUsable(string id) => CheckUsable(store.Tokens.Get(id), id);
 
     /// <summary>Checks a full token (id and secret) against the store; used inside the join write.</summary>
     public TokenRecord CheckUsable(TokenRecord? record, string id)
     {
         if (record is null)
-            throw new RpcException(new Status(StatusCode.PermissionDenied,
-                $"token {id} is not known to the coordinator (deleted, or never created)"));
+            throw new PermissionDeniedException($"token {id} is not known to the coordinator (deleted, or never created)");
         var now = time.GetUtcNow().UtcDateTime;
         if (record.ExpiresAt is { } exp && exp <= now)
-            throw new RpcException(new Status(StatusCode.PermissionDenied,
-                $"token {id} expired at {exp:yyyy-MM-ddTHH:mm:ssZ}; create a new one with `nodefleet token create`"));
+            throw new PermissionDeniedException($"token {id} expired at {exp:yyyy-MM-ddTHH:mm:ssZ}; create a new one with `nodefleet token create`");
         if (record.UsagesLimit > 0 && record.UsagesUsed >= record.UsagesLimit)
-            throw new RpcException(new Status(StatusCode.PermissionDenied,
-                $"token {id} has no uses left (limit {record.UsagesLimit}); create a new one with `nodefleet token create`"));
+            throw new PermissionDeniedException(
+                $"token {id} has no uses left (limit {record.UsagesLimit}); create a new one with `nodefleet token create`");
         return record;
     }
 
@@ -76,6 +74,6 @@ public sealed class TokenService(CoordinatorStore store, TimeProvider time)
     public Task<int> PurgeExpiredAsync()
     {
         var cutoff = time.GetUtcNow().UtcDateTime - TimeSpan.FromDays(1);
-        return store.WriteAsync(s => s.Tokens.DeleteMany(t => t.ExpiresAt != null && t.ExpiresAt < cutoff));
+        return store.WriteAsync(s => s.Tokens.DeleteExpiredBefore(cutoff));
     }
 }

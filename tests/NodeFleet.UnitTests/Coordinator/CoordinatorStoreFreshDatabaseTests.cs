@@ -1,3 +1,4 @@
+using NodeFleet.Coordinator.Store.LiteDb;
 using NodeFleet.Coordinator.Store;
 using NodeFleet.Tests.TestSupport;
 
@@ -16,8 +17,8 @@ public sealed class CoordinatorStoreFreshDatabaseTests
     public async Task Every_collection_exists_as_soon_as_the_store_is_open()
     {
         using var dir = new TempDir();
-        var path = dir.File(CoordinatorStore.FileName);
-        await (new CoordinatorStore(path)).DisposeAsync();
+        var path = dir.File(LiteDbStore.FileName);
+        await (new LiteDbStore(path)).DisposeAsync();
 
         using var db = new LiteDB.LiteDatabase(path);
         foreach (var name in Collections) Assert.True(db.CollectionExists(name), $"collection {name} missing");
@@ -29,22 +30,22 @@ public sealed class CoordinatorStoreFreshDatabaseTests
         for (var round = 0; round < 10; round++)
         {
             using var dir = new TempDir();
-            await using var store = new CoordinatorStore(dir.File(CoordinatorStore.FileName));
+            await using var store = new LiteDbStore(dir.File(LiteDbStore.FileName));
             using var stop = new CancellationTokenSource();
             var readers = Enumerable.Range(0, 4).Select(r => Task.Run(() =>
             {
                 while (!stop.IsCancellationRequested)
                 {
-                    store.Nodes.FindById($"node-{r}");
-                    store.Plans.FindById("plan");
-                    store.Runs.FindById("run");
+                    store.Nodes.Get($"node-{r}");
+                    store.Plans.Get("plan");
+                    store.Runs.Get("run");
                 }
             })).ToList();
             var writes = Enumerable.Range(0, 32).Select(i => store.WriteAsync(s =>
             {
                 s.Nodes.Insert(new NodeRecord { Name = $"node-{i}" });
-                s.Plans.Upsert(new PlanRecord { Name = $"plan-{i}" });
-                s.Runs.Upsert(new RunHistoryRecord { Id = $"run-{i}", Node = $"node-{i}" });
+                s.Plans.Insert(new PlanRecord { Name = $"plan-{i}" });
+                s.Runs.Insert(new RunHistoryRecord { Id = $"run-{i}", Node = $"node-{i}" });
             })).ToList();
             await Task.WhenAll(writes);
             stop.Cancel();

@@ -1,3 +1,4 @@
+using NodeFleet.Coordinator.Store.LiteDb;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging.Abstractions;
 using NodeFleet.Coordinator.Events;
@@ -37,7 +38,7 @@ public sealed class CoordinatorStoreStartupRaceTests
             for (var round = 0; round < 10 && failures.Count == 0; round++)
             {
                 // As at coordinator start: a new store, then every agent reconnecting at once.
-                await using var store = new CoordinatorStore(rig.DatabasePath);
+                await using var store = new LiteDbStore(rig.DatabasePath);
                 var registry = new NodeRegistry(store, new TokenService(store, rig.Time), rig.Ca, new EventBus(), rig.Time,
                     NullLogger<NodeRegistry>.Instance);
                 var writes = new Task?[Nodes];

@@ -1,3 +1,4 @@
+using NodeFleet.Coordinator.Store.LiteDb;
 using NodeFleet.Config;
 using NodeFleet.Coordinator.Commands;
 using NodeFleet.Coordinator.Hosting;
@@ -132,8 +133,8 @@ public sealed class DataDirectoryTests : IDisposable
     public void Database_records_the_advertised_address()
     {
         Init();
-        using var store = new CoordinatorStore(new DataDirectory(DataPath).Database);
-        Assert.Equal("10.1.2.3:7443", store.Cluster.FindById(1).AdvertiseAddress);
+        using var store = new LiteDbStore(new DataDirectory(DataPath).Database);
+        Assert.Equal("10.1.2.3:7443", store.Cluster.Get()!.AdvertiseAddress);
     }
 
     [Fact]
@@ -160,7 +161,7 @@ public sealed class DataDirectoryTests : IDisposable
 
         File.WriteAllBytes(dir.Database, []);
         dir.EnsureUsable();
-        using var store = new CoordinatorStore(dir.Database);
+        using var store = new LiteDbStore(dir.Database);
         Assert.Equal(0, store.Nodes.Count());
     }
 
@@ -283,7 +284,7 @@ public sealed class DataDirectoryTests : IDisposable
     public void A_directory_with_only_a_database_counts_as_initialised()
     {
         Directory.CreateDirectory(DataPath);
-        File.WriteAllText(Path.Combine(DataPath, CoordinatorStore.FileName), "");
+        File.WriteAllText(Path.Combine(DataPath, LiteDbStore.FileName), "");
         Assert.True(new DataDirectory(DataPath).IsInitialized);
         Assert.Throws<StartupException>(() => Init());
     }

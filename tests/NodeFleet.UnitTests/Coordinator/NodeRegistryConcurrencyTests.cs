@@ -1,4 +1,7 @@
 using Grpc.Core;
+using NodeFleet.Coordinator.Errors;
+using NodeFleet.Coordinator.Services;
+using NodeFleet.Coordinator.Store;
 using NodeFleet.Security;
 using NodeFleet.Tests.TestSupport;
 
@@ -28,7 +31,7 @@ public sealed class NodeRegistryConcurrencyTests : IAsyncLifetime
                 await _rig.Registry.JoinAsync(r, "10.0.0.1:1");
                 return (StatusCode?)null;
             }
-            catch (RpcException e) { return e.StatusCode; }
+            catch (DomainException e) { return DomainErrorInterceptor.ToRpc(e).StatusCode; }
         })).ToList();
         start.Set();
         var results = await Task.WhenAll(attempts);
@@ -36,12 +39,12 @@ public sealed class NodeRegistryConcurrencyTests : IAsyncLifetime
 
         Assert.Equal(50, results.Count(r => r is null));
         Assert.All(results.Where(r => r is not null), r => Assert.Equal(StatusCode.PermissionDenied, r));
-        Assert.Equal(50, _rig.Store.Tokens.FindById(token[..6]).UsagesUsed);
+        Assert.Equal(50, _rig.Store.Tokens.Get(token[..6])!.UsagesUsed);
         Assert.Equal(50, _rig.Store.Nodes.Count());
-        Assert.Equal(50, _rig.Store.Events.Count());
+        Assert.Equal(50, _rig.Store.Events.Newest(new EventQuery(1000)).Count);
 
         await _rig.ReopenAsync();
-        Assert.Equal(50, _rig.Store.Tokens.FindById(token[..6]).UsagesUsed);
+        Assert.Equal(50, _rig.Store.Tokens.Get(token[..6])!.UsagesUsed);
         Assert.Equal(50, _rig.Store.Nodes.Count());
     }
 
@@ -53,12 +56,12 @@ public sealed class NodeRegistryConcurrencyTests : IAsyncLifetime
         var results = await Task.WhenAll(keys.Select(k => Task.Run(async () =>
         {
             try { return await _rig.Registry.JoinAsync(CoordinatorRig.JoinRequest(token, "node-1", k), "10.0.0.1:1"); }
-            catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists) { return null; }
+            catch (AlreadyExistsException) { return null; }
         })));
         keys.ForEach(k => k.Dispose());
 
         var winner = Assert.Single(results, r => r is not null)!;
         Assert.Equal("node-1", _rig.Registry.Authenticate("node-1", winner).Name);
-        Assert.Equal(1, _rig.Store.Tokens.FindById(token[..6]).UsagesUsed);
+        Assert.Equal(1, _rig.Store.Tokens.Get(token[..6])!.UsagesUsed);
     }
 }

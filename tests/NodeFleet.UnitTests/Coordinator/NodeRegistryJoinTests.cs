@@ -16,7 +16,7 @@ public sealed class NodeRegistryJoinTests : IAsyncLifetime
 
     private NodeRegistry Registry => _rig.Registry;
 
-    private int UsagesUsed(string token) => _rig.Store.Tokens.FindById(token[..6]).UsagesUsed;
+    private int UsagesUsed(string token) => _rig.Store.Tokens.Get(token[..6])!.UsagesUsed;
 
     [Fact]
     public async Task Join_issues_a_node_certificate_persists_the_node_and_uses_the_token()
@@ -45,7 +45,7 @@ public sealed class NodeRegistryJoinTests : IAsyncLifetime
     public async Task Wrong_secret_is_refused_and_uses_nothing()
     {
         var token = await _rig.CreateTokenAsync(given: "abcdef.0123456789abcdef");
-        var e = await Assert.ThrowsAsync<RpcException>(() => _rig.JoinAsync("abcdef.0123456789abcdeg", "node-1"));
+        var e = await Edge.ThrowsAsync(() => _rig.JoinAsync("abcdef.0123456789abcdeg", "node-1"));
         Assert.Equal(StatusCode.PermissionDenied, e.StatusCode);
         Assert.Contains("secret does not match", e.Status.Detail);
         Assert.Equal(0, UsagesUsed(token));
@@ -55,15 +55,15 @@ public sealed class NodeRegistryJoinTests : IAsyncLifetime
     [Fact]
     public async Task Unknown_expired_or_malformed_tokens_are_refused()
     {
-        var unknown = await Assert.ThrowsAsync<RpcException>(() => _rig.JoinAsync("zzzzzz.0123456789abcdef", "node-1"));
+        var unknown = await Edge.ThrowsAsync(() => _rig.JoinAsync("zzzzzz.0123456789abcdef", "node-1"));
         Assert.Equal(StatusCode.PermissionDenied, unknown.StatusCode);
 
         var token = await _rig.CreateTokenAsync(ttl: TimeSpan.FromHours(1));
         _rig.Time.Advance(TimeSpan.FromHours(2));
-        var expired = await Assert.ThrowsAsync<RpcException>(() => _rig.JoinAsync(token, "node-1"));
+        var expired = await Edge.ThrowsAsync(() => _rig.JoinAsync(token, "node-1"));
         Assert.Contains("expired", expired.Status.Detail);
 
-        var malformed = await Assert.ThrowsAsync<RpcException>(() => _rig.JoinAsync("nope", "node-1"));
+        var malformed = await Edge.ThrowsAsync(() => _rig.JoinAsync("nope", "node-1"));
         Assert.Equal(StatusCode.InvalidArgument, malformed.StatusCode);
     }
 
@@ -73,7 +73,7 @@ public sealed class NodeRegistryJoinTests : IAsyncLifetime
         var token = await _rig.CreateTokenAsync();
         var (first, k1) = await _rig.JoinAsync(token, "node-1");
         k1.Dispose();
-        var e = await Assert.ThrowsAsync<RpcException>(() => _rig.JoinAsync(token, "node-1"));
+        var e = await Edge.ThrowsAsync(() => _rig.JoinAsync(token, "node-1"));
         Assert.Equal(StatusCode.AlreadyExists, e.StatusCode);
         Assert.Contains("already held by another key", e.Status.Detail);
         Assert.Equal(NodeRegistry.Fingerprint(first), Registry.Get("node-1").CertificateFingerprint);
@@ -102,7 +102,7 @@ public sealed class NodeRegistryJoinTests : IAsyncLifetime
 
         // Only the newest certificate may act as the node.
         Assert.Equal("node-1", Registry.Authenticate("node-1", second).Name);
-        var old = Assert.Throws<RpcException>(() => Registry.Authenticate("node-1", first));
+        var old = Edge.Throws(() => Registry.Authenticate("node-1", first));
         Assert.Equal(StatusCode.PermissionDenied, old.StatusCode);
     }
 
@@ -117,7 +117,7 @@ public sealed class NodeRegistryJoinTests : IAsyncLifetime
         using var key = Pki.NewKey();
         var request = CoordinatorRig.JoinRequest(token, "node-1", key);
         request.NodeName = name;
-        var e = await Assert.ThrowsAsync<RpcException>(() => Registry.JoinAsync(request, "10.0.0.1:1"));
+        var e = await Edge.ThrowsAsync(() => Registry.JoinAsync(request, "10.0.0.1:1"));
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.Contains("node name", e.Status.Detail);
         Assert.Equal(0, UsagesUsed(token));
@@ -130,7 +130,7 @@ public sealed class NodeRegistryJoinTests : IAsyncLifetime
     public async Task Invalid_label_is_an_invalid_argument(string key, string value)
     {
         var token = await _rig.CreateTokenAsync();
-        var e = await Assert.ThrowsAsync<RpcException>(() =>
+        var e = await Edge.ThrowsAsync(() =>
             _rig.JoinAsync(token, "node-1", new Dictionary<string, string> { [key] = value }));
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.Contains("label", e.Status.Detail);
@@ -144,7 +144,7 @@ public sealed class NodeRegistryJoinTests : IAsyncLifetime
         using var key = Pki.NewKey();
         var request = CoordinatorRig.JoinRequest(token, "node-1", key);
         request.CsrPem = "garbage";
-        var e = await Assert.ThrowsAsync<RpcException>(() => Registry.JoinAsync(request, "10.0.0.1:1"));
+        var e = await Edge.ThrowsAsync(() => Registry.JoinAsync(request, "10.0.0.1:1"));
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.Contains("signing request", e.Status.Detail);
     }
@@ -154,11 +154,11 @@ public sealed class NodeRegistryJoinTests : IAsyncLifetime
     {
         var token = await _rig.CreateTokenAsync(usages: 1);
         (await _rig.JoinAsync(token, "node-1")).Key.Dispose();
-        var e = await Assert.ThrowsAsync<RpcException>(() => _rig.JoinAsync(token, "node-2"));
+        var e = await Edge.ThrowsAsync(() => _rig.JoinAsync(token, "node-2"));
         Assert.Equal(StatusCode.PermissionDenied, e.StatusCode);
         Assert.Contains("no uses left", e.Status.Detail);
         Assert.Equal(1, UsagesUsed(token));
-        Assert.Throws<RpcException>(() => Registry.Get("node-2"));
+        Edge.Throws(() => Registry.Get("node-2"));
     }
 
     [Fact]
@@ -170,12 +170,12 @@ public sealed class NodeRegistryJoinTests : IAsyncLifetime
         Assert.Equal("node-1", Registry.Authenticate("node-1", cert).Name);
 
         await Registry.DeleteAsync("node-1");
-        var e = Assert.Throws<RpcException>(() => Registry.Authenticate("node-1", cert));
+        var e = Edge.Throws(() => Registry.Authenticate("node-1", cert));
         Assert.Equal(StatusCode.PermissionDenied, e.StatusCode);
         Assert.Contains("not registered", e.Status.Detail);
         Assert.Contains(Registry.Events("node-1", 10), ev => ev.Reason == "Deleted");
 
-        var again = await Assert.ThrowsAsync<RpcException>(() => Registry.DeleteAsync("node-1"));
+        var again = await Edge.ThrowsAsync(() => Registry.DeleteAsync("node-1"));
         Assert.Equal(StatusCode.NotFound, again.StatusCode);
     }
 
@@ -187,7 +187,7 @@ public sealed class NodeRegistryJoinTests : IAsyncLifetime
         var (c2, k2) = await _rig.JoinAsync(token, "node-2");
         k1.Dispose();
         k2.Dispose();
-        var e = Assert.Throws<RpcException>(() => Registry.Authenticate("node-1", c2));
+        var e = Edge.Throws(() => Registry.Authenticate("node-1", c2));
         Assert.Equal(StatusCode.PermissionDenied, e.StatusCode);
         Assert.Equal("node-2", Registry.Authenticate("node-2", c2).Name);
         Assert.Equal("node-1", Registry.Authenticate("node-1", c1).Name);

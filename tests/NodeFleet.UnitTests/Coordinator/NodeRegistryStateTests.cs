@@ -65,7 +65,7 @@ public sealed class NodeRegistryStateTests : IAsyncLifetime
     [Fact]
     public async Task Changing_a_value_needs_overwrite()
     {
-        var e = await Assert.ThrowsAsync<RpcException>(() =>
+        var e = await Edge.ThrowsAsync(() =>
             _rig.Registry.LabelAsync("node-1", Set(("gpu", "amd"), ("role", "master")), [], overwrite: false));
         Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
         Assert.Contains("role=worker", e.Status.Detail);
@@ -91,11 +91,11 @@ public sealed class NodeRegistryStateTests : IAsyncLifetime
     [Fact]
     public async Task Label_refuses_bad_labels_and_unknown_nodes()
     {
-        var bad = await Assert.ThrowsAsync<RpcException>(() => _rig.Registry.LabelAsync("node-1", Set(("-x", "1")), [], false));
+        var bad = await Edge.ThrowsAsync(() => _rig.Registry.LabelAsync("node-1", Set(("-x", "1")), [], false));
         Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
-        var badRemove = await Assert.ThrowsAsync<RpcException>(() => _rig.Registry.LabelAsync("node-1", Set(), ["a b"], false));
+        var badRemove = await Edge.ThrowsAsync(() => _rig.Registry.LabelAsync("node-1", Set(), ["a b"], false));
         Assert.Equal(StatusCode.InvalidArgument, badRemove.StatusCode);
-        var missing = await Assert.ThrowsAsync<RpcException>(() => _rig.Registry.LabelAsync("node-9", Set(("a", "1")), [], false));
+        var missing = await Edge.ThrowsAsync(() => _rig.Registry.LabelAsync("node-9", Set(("a", "1")), [], false));
         Assert.Equal(StatusCode.NotFound, missing.StatusCode);
     }
 
@@ -149,7 +149,7 @@ public sealed class NodeRegistryStateTests : IAsyncLifetime
     {
         await _rig.Registry.MarkOnlineAsync("ghost", null, "10.0.0.1:1");
         await _rig.Registry.MarkOfflineAsync("ghost", "gone", null);
-        Assert.Throws<RpcException>(() => _rig.Registry.Get("ghost"));
+        Edge.Throws(() => _rig.Registry.Get("ghost"));
         Assert.Empty(_rig.Registry.Events("ghost", 10));
     }
 
@@ -178,7 +178,7 @@ public sealed class NodeRegistryStateTests : IAsyncLifetime
         Assert.Equal(Set(("role", "worker"), ("zone", "a"), ("gpu", "nvidia")), node.Labels);
         Assert.Equal(NodeState.Online, node.Status);
         Assert.Equal(fingerprint, node.CertificateFingerprint);
-        Assert.Equal(1, _rig.Store.Tokens.FindById(_token[..6]).UsagesUsed);
+        Assert.Equal(1, _rig.Store.Tokens.Get(_token[..6])!.UsagesUsed);
         Assert.Equal(10, _rig.Tokens.RequireUsable(_token[..6]).UsagesLimit);
         Assert.Equal(["Joined", "Labeled", "Online"], _rig.Registry.Events("node-1", 10).Select(e => e.Reason));
     }

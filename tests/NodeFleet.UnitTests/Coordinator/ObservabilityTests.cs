@@ -36,7 +36,7 @@ public sealed class ObservabilityTests : IAsyncLifetime
         await _rig.Registry.MarkOnlineAsync("b", null, "10.0.0.2:1");
         await _rig.Store.WriteAsync(s =>
         {
-            var n = s.Nodes.FindById("b");
+            var n = s.Nodes.Get("b")!;
             n.Phase = "kubelet-config";
             s.Nodes.Update(n);
         });
@@ -53,7 +53,7 @@ public sealed class ObservabilityTests : IAsyncLifetime
         // The phase is over: its series goes away instead of staying at zero.
         await _rig.Store.WriteAsync(s =>
         {
-            var n = s.Nodes.FindById("b");
+            var n = s.Nodes.Get("b")!;
             n.Phase = "";
             s.Nodes.Update(n);
         });

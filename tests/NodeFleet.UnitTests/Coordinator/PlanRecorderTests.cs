@@ -29,7 +29,7 @@ public sealed class PlanRecorderTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await _rig.Store.WriteAsync(s => s.Nodes.Upsert(new NodeRecord { Name = Node, Phase = "" }));
+        await _rig.Store.WriteAsync(s => s.Nodes.Insert(new NodeRecord { Name = Node, Phase = "" }));
         _recorder = NewRecorder();
     }
 
@@ -66,13 +66,13 @@ public sealed class PlanRecorderTests : IAsyncLifetime
         await _recorder.RecordAsync(Node, ended);
     }
 
-    private List<EventRecord> Events() => _rig.Store.Events.Find(e => e.Node == Node).OrderBy(e => e.Id).ToList();
+    private List<EventRecord> Events() => _rig.Store.Events.Newest(new EventQuery(1000, Node: Node)).ToList();
 
     private RunHistory Run() => Assert.Single(_recorder.History(Node, 5));
 
     private Dictionary<string, StepState> Steps() => Run().Steps.ToDictionary(s => $"{s.Phase}/{s.Step}", s => s.State);
 
-    private string NodePhase() => _rig.Store.Nodes.FindById(Node).Phase;
+    private string NodePhase() => _rig.Store.Nodes.Get(Node)!.Phase;
 
     /// <summary>A plan that changed the runtime's config and the kubelet's drop-in, then failed restarting the kubelet.</summary>
     private async Task FailedAtRestartKubeletAsync(string stage = "", string rolloutId = "")
@@ -286,7 +286,7 @@ public sealed class PlanRecorderTests : IAsyncLifetime
     [Fact]
     public async Task Two_nodes_with_the_same_run_id_keep_their_own_runs()
     {
-        await _rig.Store.WriteAsync(s => s.Nodes.Upsert(new NodeRecord { Name = "w2", Phase = "" }));
+        await _rig.Store.WriteAsync(s => s.Nodes.Insert(new NodeRecord { Name = "w2", Phase = "" }));
         await RunAsync(RunState.Running);
         var other = Report(RunState.Running, "", "");
         other.Sequence = 1;
@@ -298,7 +298,7 @@ public sealed class PlanRecorderTests : IAsyncLifetime
         Assert.Equal((RunId, RunState.Running), (Run().RunId, Run().State));
         var theirs = Assert.Single(_recorder.History("w2", 5));
         Assert.Equal((RunId, RunState.Failed, "w2's own failure"), (theirs.RunId, theirs.State, theirs.Error));
-        Assert.Equal(2, _rig.Store.Runs.Count());
+        Assert.Equal(2, _rig.Store.Runs.ListByNode(Node, 10).Count + _rig.Store.Runs.ListByNode("w2", 10).Count);
     }
 
     [Fact]
@@ -311,11 +311,11 @@ public sealed class PlanRecorderTests : IAsyncLifetime
         });
         await RunAsync(RunState.Succeeded);
         Assert.Equal((RunId, RunState.Succeeded), (Run().RunId, Run().State));
-        Assert.Equal(2, _rig.Store.Runs.Count());
+        Assert.Equal(2, _rig.Store.Runs.ListByNode(Node, 10).Count + _rig.Store.Runs.ListByNode("w9", 10).Count);
 
         var report = Report(RunState.Failed, "", "", "not w9's");
         report.RunId = "shared-id";
         await _recorder.RecordAsync(Node, report);
-        Assert.Equal((int)RunState.Running, _rig.Store.Runs.FindById("shared-id").State);
+        Assert.Equal((int)RunState.Running, _rig.Store.Runs.Get("shared-id")!.State);
     }
 }

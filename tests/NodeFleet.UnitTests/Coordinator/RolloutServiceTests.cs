@@ -45,7 +45,7 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         var r = await _service.StartAsync(Start("role=worker"));
         await _rig.Store.WriteAsync(s =>
         {
-            var record = s.Rollouts.FindById(r.Id)!;
+            var record = s.Rollouts.Get(r.Id)!;
             record.State = state;
             s.Rollouts.Update(record);
         });
@@ -62,10 +62,10 @@ public sealed class RolloutServiceTests : IAsyncLifetime
     public async Task Resume_applies_only_to_a_paused_rollout(RolloutState state, string name)
     {
         var id = await RolloutInAsync(state);
-        var e = await Assert.ThrowsAsync<RpcException>(() => _service.ResumeAsync(id, ""));
+        var e = await Edge.ThrowsAsync(() => _service.ResumeAsync(id, ""));
         Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
         Assert.Equal($"rollout {id} is {name}, not paused", e.Status.Detail);
-        Assert.Equal(state, _rig.Store.Rollouts.FindById(id)!.State);
+        Assert.Equal(state, _rig.Store.Rollouts.Get(id)!.State);
     }
 
     [Theory]
@@ -76,19 +76,19 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         var id = await RolloutInAsync(interrupted);
         await _service.PauseAsync(id, "");
         await _service.ResumeAsync(id, "");
-        Assert.Equal(expected, _rig.Store.Rollouts.FindById(id)!.State);
+        Assert.Equal(expected, _rig.Store.Rollouts.Get(id)!.State);
     }
 
     [Fact]
     public async Task Refusals_name_states_as_the_cli_shows_them()
     {
         var id = await RolloutInAsync(RolloutState.Aborted);
-        var pause = await Assert.ThrowsAsync<RpcException>(() => _service.PauseAsync(id, ""));
+        var pause = await Edge.ThrowsAsync(() => _service.PauseAsync(id, ""));
         Assert.Equal($"rollout {id} is ABORTED; it cannot become PAUSED", pause.Status.Detail);
-        var abort = await Assert.ThrowsAsync<RpcException>(() => _service.AbortAsync(id, ""));
+        var abort = await Edge.ThrowsAsync(() => _service.AbortAsync(id, ""));
         Assert.Equal($"rollout {id} is already ABORTED", abort.Status.Detail);
         var rolling = await RolloutInAsync(RolloutState.Rolling);
-        var rollback = await Assert.ThrowsAsync<RpcException>(() => _service.RollbackAsync(rolling, ""));
+        var rollback = await Edge.ThrowsAsync(() => _service.RollbackAsync(rolling, ""));
         Assert.Equal($"rollout {rolling} is ROLLING; it cannot become ROLLING_BACK; pause or abort it first", rollback.Status.Detail);
     }
 
@@ -98,11 +98,11 @@ public sealed class RolloutServiceTests : IAsyncLifetime
     [InlineData(true)]
     public async Task A_selector_that_matches_no_node_is_refused_and_nothing_is_stored(bool dryRun)
     {
-        var e = await Assert.ThrowsAsync<RpcException>(() => _service.StartAsync(Start("nomatch=x", dryRun)));
+        var e = await Edge.ThrowsAsync(() => _service.StartAsync(Start("nomatch=x", dryRun)));
         Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
         Assert.Equal("selector nomatch=x matches no node", e.Status.Detail);
-        Assert.Empty(_rig.Store.Rollouts.FindAll());
-        Assert.Empty(_rig.Store.Plans.FindAll());
+        Assert.Empty(_rig.Store.Rollouts.ListAll());
+        Assert.Empty(_rig.Store.Plans.List());
     }
 
     [Fact]
@@ -110,19 +110,19 @@ public sealed class RolloutServiceTests : IAsyncLifetime
     {
         var r = await _service.StartAsync(Start("role=worker"));
         Assert.Equal(["w1", "w2", "w3"], r.Nodes.Select(n => n.Name));
-        Assert.Single(_rig.Store.Rollouts.FindAll());
+        Assert.Single(_rig.Store.Rollouts.ListAll());
         Assert.False(r.DryRun);
         Assert.NotEmpty(r.Id);
     }
 
     private async Task Edit(string id, Action<RolloutRecord> edit) => await _rig.Store.WriteAsync(s =>
     {
-        var record = s.Rollouts.FindById(id)!;
+        var record = s.Rollouts.Get(id)!;
         edit(record);
         s.Rollouts.Update(record);
     });
 
-    private RolloutRecord Stored(string id) => _rig.Store.Rollouts.FindById(id)!;
+    private RolloutRecord Stored(string id) => _rig.Store.Rollouts.Get(id)!;
 
     /// <summary>A rollout whose canary w1 failed ("kubelet rejected --max-pods=abc"), paused by the controller as it would be.</summary>
     private async Task<string> PausedByTheCanaryAsync()
@@ -148,8 +148,8 @@ public sealed class RolloutServiceTests : IAsyncLifetime
     public async Task Resume_of_a_rollout_held_by_its_failed_canary_is_refused_saying_why_and_what_to_do()
     {
         var id = await PausedByTheCanaryAsync();
-        var events = _rig.Store.Events.Count();
-        var e = await Assert.ThrowsAsync<RpcException>(() => _service.ResumeAsync(id, ""));
+        var events = _rig.Store.Events.Newest(new EventQuery(1000)).Count;
+        var e = await Edge.ThrowsAsync(() => _service.ResumeAsync(id, ""));
         Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
         Assert.Equal($"rollout {id} is held by its failures: its canary failed (1 failure(s) counted, max 1): " +
             "w1 (wave 0): kubelet-config/write-dropin: kubelet rejected --max-pods=abc. Resumed as it is, it would pause again at once. " +
@@ -159,7 +159,7 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         var r = Stored(id);
         Assert.Equal(RolloutState.Paused, r.State);
         Assert.Equal((1, 1, 0), (r.Failures, r.MaxFailures, r.AcceptedFailures));
-        Assert.Equal(events, _rig.Store.Events.Count());
+        Assert.Equal(events, _rig.Store.Events.Newest(new EventQuery(1000)).Count);
     }
 
     [Fact]
@@ -176,7 +176,7 @@ public sealed class RolloutServiceTests : IAsyncLifetime
             x.Nodes[1].Message = "boom";
             x.Failures = 1;
         });
-        var e = await Assert.ThrowsAsync<RpcException>(() => _service.ResumeAsync(r.Id, ""));
+        var e = await Edge.ThrowsAsync(() => _service.ResumeAsync(r.Id, ""));
         Assert.StartsWith($"rollout {r.Id} is held by its failures: its error budget is spent (1 failure(s) counted, max 1): w2 (wave 1): boom.", e.Status.Detail);
         Assert.Equal(RolloutState.Paused, Stored(r.Id).State);
     }
@@ -189,7 +189,7 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         Assert.Equal(NodeFleet.Protocol.V1.RolloutState.Rolling, resumed.State);
         Assert.Equal((1, 1, 1), (resumed.Failures, resumed.MaxFailures, resumed.AcceptedFailures));
         Assert.True(resumed.Nodes.Single(n => n.Name == "w1").FailureAccepted);
-        var accepted = Assert.Single(_rig.Store.Events.FindAll(), x => x.Reason == "FailuresAccepted");
+        var accepted = Assert.Single(_rig.Store.Events.Newest(new EventQuery(1000)), x => x.Reason == "FailuresAccepted");
         Assert.Equal("the operator accepted 1 failure(s), which stay failed: w1; error budget 0/1 used", accepted.Message);
 
         // The controller does not pause it again: wave 0 is over, the rollout moves on.
@@ -205,7 +205,7 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         await _service.PauseAsync(id, "");
         await _service.ResumeAsync(id, "", acceptFailures: true);
         Assert.Equal((1, 1), (Stored(id).Failures, Stored(id).AcceptedFailures));
-        Assert.Single(_rig.Store.Events.FindAll(), x => x.Reason == "FailuresAccepted");
+        Assert.Single(_rig.Store.Events.Newest(new EventQuery(1000)), x => x.Reason == "FailuresAccepted");
     }
 
     // A dry run used to list the waves (exit 0) where the real start was refused.
@@ -213,15 +213,15 @@ public sealed class RolloutServiceTests : IAsyncLifetime
     public async Task A_dry_run_is_refused_like_a_real_start_when_a_node_is_in_an_active_rollout()
     {
         var first = await _service.StartAsync(Start("role=worker"));
-        var plans = _rig.Store.Plans.Count();
+        var plans = _rig.Store.Plans.List().Count;
         foreach (var dryRun in new[] { true, false })
         {
-            var e = await Assert.ThrowsAsync<RpcException>(() => _service.StartAsync(Start("role=worker", dryRun)));
+            var e = await Edge.ThrowsAsync(() => _service.StartAsync(Start("role=worker", dryRun)));
             Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
             Assert.Equal($"node(s) already in an active rollout: w1 ({first.Id}), w2 ({first.Id}), w3 ({first.Id})", e.Status.Detail);
         }
-        Assert.Single(_rig.Store.Rollouts.FindAll());
-        Assert.Equal(plans, _rig.Store.Plans.Count());
+        Assert.Single(_rig.Store.Rollouts.ListAll());
+        Assert.Equal(plans, _rig.Store.Plans.List().Count);
     }
 
     [Fact]
@@ -233,8 +233,8 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         Assert.Equal(0, r.Generation);
         Assert.Null(r.CreatedAt);
         Assert.Equal(["w1", "w2", "w3"], r.Nodes.Select(n => n.Name));
-        Assert.Empty(_rig.Store.Rollouts.FindAll());
-        Assert.Empty(_rig.Store.Plans.FindAll());
+        Assert.Empty(_rig.Store.Rollouts.ListAll());
+        Assert.Empty(_rig.Store.Plans.List());
     }
 
     private static ApplyPlanRequest Apply(string node, bool force = false) =>
@@ -259,16 +259,16 @@ public sealed class RolloutServiceTests : IAsyncLifetime
     public async Task A_plan_applied_to_a_node_still_running_another_is_refused_unless_forced()
     {
         var session = _presence.Open("w1");
-        var joinedAt = _rig.Store.Nodes.FindById("w1");
+        var joinedAt = _rig.Store.Nodes.Get("w1")!;
         joinedAt.JoinedAt = new DateTime(2026, 11, 26, 2, 0, 0, DateTimeKind.Utc);
-        _rig.Store.Nodes.Update(joinedAt);
-        _rig.Store.Runs.Insert(new RunHistoryRecord
+        await _rig.Store.WriteAsync(s => s.Nodes.Update(joinedAt));
+        await _rig.Store.WriteAsync(s => s.Runs.Insert(new RunHistoryRecord
         {
             Id = "run-1", Node = "w1", PlanName = "upgrade", Generation = 3, State = (int)RunState.Running,
             StartedAt = new DateTime(2026, 11, 26, 3, 0, 0, DateTimeKind.Utc),
             Steps = [new StepHistoryRecord { Phase = "stage-artifacts", Step = "download-kubelet", State = (int)StepState.Running }],
-        });
-        var e = await Assert.ThrowsAsync<RpcException>(() => _plans.ApplyAsync(Apply("w1")));
+        }));
+        var e = await Edge.ThrowsAsync(() => _plans.ApplyAsync(Apply("w1")));
         Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
         Assert.Equal("node w1 is still running plan upgrade generation 3 (run run-1, in stage-artifacts, started 2026-11-26 03:00:00 UTC); " +
             "the agent runs one plan at a time, so this one would wait behind it: wait for it to end (`nodefleet node describe w1`), " +
@@ -279,27 +279,27 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         Assert.True(session.Outgoing.Reader.TryRead(out _));
 
         // A newer finished run, or a run from before the node joined (again), holds nothing back.
-        var node = _rig.Store.Nodes.FindById("w1");
+        var node = _rig.Store.Nodes.Get("w1")!;
         var joined = node.JoinedAt;
         node.JoinedAt = new DateTime(2026, 11, 26, 4, 0, 0, DateTimeKind.Utc);
-        _rig.Store.Nodes.Update(node);
+        await _rig.Store.WriteAsync(s => s.Nodes.Update(node));
         await _plans.ApplyAsync(Apply("w1"));
         Assert.True(session.Outgoing.Reader.TryRead(out _));
         node.JoinedAt = joined;
-        _rig.Store.Nodes.Update(node);
-        Assert.Equal(StatusCode.FailedPrecondition, (await Assert.ThrowsAsync<RpcException>(() => _plans.ApplyAsync(Apply("w1")))).StatusCode);
-        _rig.Store.Runs.Insert(new RunHistoryRecord
+        await _rig.Store.WriteAsync(s => s.Nodes.Update(node));
+        Assert.Equal(StatusCode.FailedPrecondition, (await Edge.ThrowsAsync(() => _plans.ApplyAsync(Apply("w1")))).StatusCode);
+        await _rig.Store.WriteAsync(s => s.Runs.Insert(new RunHistoryRecord
         {
             Id = "w1:run-2", RunId = "run-2", Node = "w1", PlanName = "upgrade", Generation = 4, State = (int)RunState.Succeeded,
             StartedAt = new DateTime(2026, 11, 26, 3, 30, 0, DateTimeKind.Utc),
-        });
+        }));
         await _plans.ApplyAsync(Apply("w1"));
         Assert.True(session.Outgoing.Reader.TryRead(out _));
-        _rig.Store.Runs.Delete("w1:run-2");
+        await _rig.Store.WriteAsync(s => s.Runs.Delete("w1:run-2"));
 
-        var run = _rig.Store.Runs.FindById("run-1");
+        var run = _rig.Store.Runs.Get("run-1")!;
         run.State = (int)RunState.Failed;
-        _rig.Store.Runs.Update(run);
+        await _rig.Store.WriteAsync(s => s.Runs.Update(run));
         await _plans.ApplyAsync(Apply("w1"));
         Assert.True(session.Outgoing.Reader.TryRead(out _));
     }
@@ -311,7 +311,7 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         var session = _presence.Open("w2");
         var r = await _service.StartAsync(Start("role=worker"));
         await Edit(r.Id, x => x.State = RolloutState.Paused);
-        var e = await Assert.ThrowsAsync<RpcException>(() => _plans.ApplyAsync(Apply("w2")));
+        var e = await Edge.ThrowsAsync(() => _plans.ApplyAsync(Apply("w2")));
         Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
         Assert.Equal($"node w2 is in rollout {r.Id} (PAUSED); a plan applied to it directly would bypass the rollout's waves and budgets: " +
             "pause or abort the rollout, or wait for it to end, or pass --force to apply it anyway", e.Status.Detail);
@@ -320,7 +320,7 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         await _plans.ApplyAsync(Apply("w2", force: true));
         Assert.True(session.Outgoing.Reader.TryRead(out var sent));
         Assert.NotNull(sent.ApplyPlan);
-        var warning = Assert.Single(_rig.Store.Events.FindAll(), x => x.Reason == "PlanAppliedOutsideRollout");
+        var warning = Assert.Single(_rig.Store.Events.Newest(new EventQuery(1000)), x => x.Reason == "PlanAppliedOutsideRollout");
         Assert.Equal(("Warning", "w2", r.Id), (warning.Type, warning.Node, warning.Rollout));
 
         // Once the rollout is over, the node takes plans directly again.

@@ -82,7 +82,7 @@ public sealed class TokenServiceTests : IAsyncLifetime
     public async Task Duplicate_id_is_refused()
     {
         await Tokens.CreateAsync("abcdef.0123456789abcdef", null, 0, "first");
-        var e = await Assert.ThrowsAsync<RpcException>(() => Tokens.CreateAsync("abcdef.zzzzzzzzzzzzzzzz", null, 0, "second"));
+        var e = await Edge.ThrowsAsync(() => Tokens.CreateAsync("abcdef.zzzzzzzzzzzzzzzz", null, 0, "second"));
         Assert.Equal(StatusCode.AlreadyExists, e.StatusCode);
         Assert.Contains("abcdef", e.Status.Detail);
         Assert.Equal("first", Assert.Single(Tokens.List()).Description);
@@ -94,7 +94,7 @@ public sealed class TokenServiceTests : IAsyncLifetime
     [InlineData(null, 0, -1, "ttl")]
     public async Task Bad_arguments_are_invalid(string? given, int usages, int ttlHours, string mentioned)
     {
-        var e = await Assert.ThrowsAsync<RpcException>(() =>
+        var e = await Edge.ThrowsAsync(() =>
             Tokens.CreateAsync(given, TimeSpan.FromHours(ttlHours), usages, ""));
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.Contains(mentioned, e.Status.Detail);
@@ -104,7 +104,7 @@ public sealed class TokenServiceTests : IAsyncLifetime
     [Fact]
     public void Unknown_token_is_not_usable()
     {
-        var e = Assert.Throws<RpcException>(() => Tokens.RequireUsable("zzzzzz"));
+        var e = Edge.Throws(() => Tokens.RequireUsable("zzzzzz"));
         Assert.Equal(StatusCode.PermissionDenied, e.StatusCode);
         Assert.Contains("not known", e.Status.Detail);
     }
@@ -116,7 +116,7 @@ public sealed class TokenServiceTests : IAsyncLifetime
         _rig.Time.Advance(TimeSpan.FromMinutes(59));
         Tokens.RequireUsable(token.Id);
         _rig.Time.Advance(TimeSpan.FromMinutes(1));
-        var e = Assert.Throws<RpcException>(() => Tokens.RequireUsable(token.Id));
+        var e = Edge.Throws(() => Tokens.RequireUsable(token.Id));
         Assert.Equal(StatusCode.PermissionDenied, e.StatusCode);
         Assert.Contains("expired", e.Status.Detail);
     }
@@ -127,18 +127,18 @@ public sealed class TokenServiceTests : IAsyncLifetime
         var (token, _) = await Tokens.CreateAsync(null, null, 2, "");
         await _rig.Store.WriteAsync(s =>
         {
-            var r = s.Tokens.FindById(token.Id);
+            var r = s.Tokens.Get(token.Id)!;
             r.UsagesUsed = 1;
             s.Tokens.Update(r);
         });
         Tokens.RequireUsable(token.Id);
         await _rig.Store.WriteAsync(s =>
         {
-            var r = s.Tokens.FindById(token.Id);
+            var r = s.Tokens.Get(token.Id)!;
             r.UsagesUsed = 2;
             s.Tokens.Update(r);
         });
-        var e = Assert.Throws<RpcException>(() => Tokens.RequireUsable(token.Id));
+        var e = Edge.Throws(() => Tokens.RequireUsable(token.Id));
         Assert.Equal(StatusCode.PermissionDenied, e.StatusCode);
         Assert.Contains("no uses left", e.Status.Detail);
     }
@@ -149,11 +149,11 @@ public sealed class TokenServiceTests : IAsyncLifetime
         var (token, _) = await Tokens.CreateAsync(null, null, 0, "");
         await Tokens.DeleteAsync(token.Id);
         Assert.Empty(Tokens.List());
-        Assert.Contains("not known", Assert.Throws<RpcException>(() => Tokens.RequireUsable(token.Id)).Status.Detail);
+        Assert.Contains("not known", Edge.Throws(() => Tokens.RequireUsable(token.Id)).Status.Detail);
 
-        var notFound = await Assert.ThrowsAsync<RpcException>(() => Tokens.DeleteAsync(token.Id));
+        var notFound = await Edge.ThrowsAsync(() => Tokens.DeleteAsync(token.Id));
         Assert.Equal(StatusCode.NotFound, notFound.StatusCode);
-        var invalid = await Assert.ThrowsAsync<RpcException>(() => Tokens.DeleteAsync("ABC"));
+        var invalid = await Edge.ThrowsAsync(() => Tokens.DeleteAsync("ABC"));
         Assert.Equal(StatusCode.InvalidArgument, invalid.StatusCode);
     }
 

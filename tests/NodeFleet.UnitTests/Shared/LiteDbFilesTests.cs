@@ -1,3 +1,4 @@
+using NodeFleet.Coordinator.Store.LiteDb;
 using LiteDB;
 using NodeFleet.Coordinator.Store;
 using NodeFleet.IO;
@@ -68,7 +69,7 @@ public sealed class LiteDbFilesTests : IDisposable
     {
         var path = _dir.File("coordinator.db");
         File.WriteAllText(path, "not a db");
-        var e = Assert.Throws<InvalidDataException>(() => new CoordinatorStore(path));
+        var e = Assert.Throws<InvalidDataException>(() => new LiteDbStore(path));
         Assert.Contains("the coordinator's database", e.Message);
         Assert.Equal("not a db", File.ReadAllText(path));
     }

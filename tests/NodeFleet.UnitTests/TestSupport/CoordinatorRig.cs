@@ -1,3 +1,4 @@
+using NodeFleet.Coordinator.Store.LiteDb;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -26,10 +27,10 @@ public sealed class CoordinatorRig : IAsyncDisposable
     }
 
     public ManualTime Time { get; } = new();
-    public string DatabasePath => _dir.File(CoordinatorStore.FileName);
+    public string DatabasePath => _dir.File(LiteDbStore.FileName);
     public string Directory => _dir.Path;
     public CertificateAuthority Ca { get; }
-    public CoordinatorStore Store { get; private set; } = null!;
+    public ICoordinatorStore Store { get; private set; } = null!;
     public TokenService Tokens { get; private set; } = null!;
     public NodeRegistry Registry { get; private set; } = null!;
     /// <summary>Where the registry publishes its committed events.</summary>
@@ -37,7 +38,7 @@ public sealed class CoordinatorRig : IAsyncDisposable
 
     private void Open()
     {
-        Store = new CoordinatorStore(DatabasePath);
+        Store = new LiteDbStore(DatabasePath);
         Tokens = new TokenService(Store, Time);
         Registry = new NodeRegistry(Store, Tokens, Ca, Events, Time, NullLogger<NodeRegistry>.Instance);
         WarmUp(Store);
@@ -49,18 +50,15 @@ public sealed class CoordinatorRig : IAsyncDisposable
     /// single-threaded round trip of every record type first keeps the concurrency tests about the coordinator's
     /// own logic. <see cref="Coordinator.CoordinatorStoreStartupRaceTests"/> shows the race on a cold store.
     /// </summary>
-    private static void WarmUp(CoordinatorStore store) => store.WriteAsync(s =>
+    private static void WarmUp(ICoordinatorStore store) => store.WriteAsync(s =>
     {
         const string probe = "warm-up.invalid";
-        s.Nodes.Upsert(new NodeRecord { Name = probe, Labels = { ["k"] = "v" } });
-        s.Nodes.FindById(probe);
+        s.Nodes.Insert(new NodeRecord { Name = probe, Labels = { ["k"] = "v" } });
+        s.Nodes.Get(probe);
         s.Nodes.Delete(probe);
-        s.Tokens.Upsert(new TokenRecord { Id = probe });
-        s.Tokens.FindById(probe);
+        s.Tokens.Insert(new TokenRecord { Id = probe });
+        s.Tokens.Get(probe);
         s.Tokens.Delete(probe);
-        var e = s.Events.Insert(new EventRecord { Id = LiteDB.ObjectId.NewObjectId(), Node = probe });
-        s.Events.FindById(e);
-        s.Events.Delete(e);
     }).GetAwaiter().GetResult();
 
     /// <summary>Closes the database and opens the same file again, as a coordinator restart does.</summary>

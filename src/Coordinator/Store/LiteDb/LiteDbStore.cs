@@ -1,38 +1,38 @@
 using System.Threading.Channels;
 using LiteDB;
+using NodeFleet.Coordinator.Errors;
 
-namespace NodeFleet.Coordinator.Store;
+namespace NodeFleet.Coordinator.Store.LiteDb;
 
 /// <summary>
-/// The coordinator's LiteDB file. Reads go straight to the database; every write goes through one writer task,
-/// which commits a batch of queued writes in one transaction and only then completes their tasks, so a caller
-/// acknowledges nothing that is not on disk.
+/// The coordinator's store in one LiteDB file. Reads go straight to the database; every write goes through one writer
+/// task, which commits a batch of queued writes in one transaction and only then completes their tasks, so a caller
+/// acknowledges nothing that is not on disk. One process holds the file (the data directory's lock), so leases are
+/// trivially this process's, but they are kept with their expiry and fencing tokens like any other store's.
 /// </summary>
-public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
+public sealed class LiteDbStore : ICoordinatorStore
 {
     public const string FileName = "coordinator.db";
 
     private readonly LiteDatabase _db;
     private readonly Channel<IWrite> _writes = Channel.CreateUnbounded<IWrite>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
+    private readonly Writer _tx;
     private int _disposed;
     // Set only while the writer runs a batch's writes; read and changed on the writer alone.
     private List<Action>? _afterCommit;
     private int _writerThread;
 
-    public CoordinatorStore(string path)
+    /// <param name="time">The clock of leases.</param>
+    public LiteDbStore(string path, TimeProvider? time = null)
     {
-        // The default mapper turns "" into null and trims strings; stored values must read back as written.
-        var mapper = NodeFleet.IO.LiteDbMapping.Create(
-            new TokenRecord(), new NodeRecord { Labels = { ["k"] = "v" } }, new EventRecord(), new ClusterRecord(),
-            new PlanRecord(), new RunHistoryRecord { Steps = { new StepHistoryRecord() } },
-            new NodeFleet.Coordinator.Rollouts.RolloutRecord { Nodes = { new() }, PhaseDeadlinesMs = { ["p"] = 1 }, IgnorePreflightErrors = { "x" } });
+        var mapper = LiteDbSchema.Mapper();
         _db = NodeFleet.IO.LiteDbFiles.Open(path, "the coordinator's database", () =>
         {
             var db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, mapper);
             try
             {
-                CreateCollections(db);
+                LiteDbSchema.Prepare(db, path);
                 return db;
             }
             catch
@@ -41,55 +41,48 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
                 throw;
             }
         });
+        var tables = new Tables(_db);
+        Tokens = tables.Tokens;
+        Nodes = tables.Nodes;
+        Plans = tables.Plans;
+        Runs = tables.Runs;
+        Rollouts = tables.Rollouts;
+        Events = tables.Events;
+        Cluster = tables.Cluster;
+        var leases = new LiteDbLeases(this, _db.GetCollection(LiteDbSchema.LeasesCollection), time ?? TimeProvider.System);
+        Leases = leases;
+        _tx = new Writer(this, tables, leases);
         _writer = Task.Run(WriteLoop);
     }
 
-    private static void CreateCollections(LiteDatabase db)
+    /// <summary>
+    /// Opens the file, turning the engine's own errors into I/O errors (a file locked by another process, say) so that
+    /// callers outside the store need not know LiteDB.
+    /// </summary>
+    public static LiteDbStore Open(string path, TimeProvider? time = null)
     {
-        db.UtcDate = true;
-        // Every collection exists before the database is shared. LiteDB 5 adds a new collection to its header page in
-        // place, where a reader on another thread can see it before its first page is written ("page type must be
-        // collection page"), and after that error the engine refuses every further call: a fresh coordinator whose
-        // first joins arrive together would be left unable to write. An index creates its collection.
-        db.GetCollection<NodeRecord>("nodes").EnsureIndex(n => n.Status);
-        db.GetCollection<PlanRecord>("plans").EnsureIndex(p => p.UpdatedAt);
-        db.GetCollection<TokenRecord>("tokens").EnsureIndex(t => t.ExpiresAt);
-        db.GetCollection<EventRecord>("events").EnsureIndex(e => e.Node);
-        db.GetCollection<EventRecord>("events").EnsureIndex(e => e.Time);
-        db.GetCollection<EventRecord>("events").EnsureIndex(e => e.Rollout);
-        db.GetCollection<RunHistoryRecord>("runs").EnsureIndex(r => r.Node);
-        // The rollout controller looks for active rollouts four times a second; a rollout record holds every node of
-        // it, so without an index each look would read every finished rollout in full.
-        db.GetCollection<NodeFleet.Coordinator.Rollouts.RolloutRecord>("rollouts").EnsureIndex(r => r.State);
+        try { return new LiteDbStore(path, time); }
+        catch (LiteException e) { throw new IOException(e.Message, e); }
     }
 
-    public ILiteCollection<TokenRecord> Tokens => _db.GetCollection<TokenRecord>("tokens");
-    public ILiteCollection<NodeRecord> Nodes => _db.GetCollection<NodeRecord>("nodes");
-    /// <summary>The same collection as <see cref="Nodes"/>, as documents: for writes that change a field or two on a hot path.</summary>
-    public ILiteCollection<BsonDocument> NodeDocuments => _db.GetCollection("nodes");
-    public ILiteCollection<EventRecord> Events => _db.GetCollection<EventRecord>("events");
-    public ILiteCollection<ClusterRecord> Cluster => _db.GetCollection<ClusterRecord>("cluster");
-    public ILiteCollection<PlanRecord> Plans => _db.GetCollection<PlanRecord>("plans");
-    public ILiteCollection<RunHistoryRecord> Runs => _db.GetCollection<RunHistoryRecord>("runs");
-    public ILiteCollection<NodeFleet.Coordinator.Rollouts.RolloutRecord> Rollouts =>
-        _db.GetCollection<NodeFleet.Coordinator.Rollouts.RolloutRecord>("rollouts");
-
-    private static readonly BsonValue[] ActiveRolloutStates = Enum.GetValues<NodeFleet.Coordinator.Rollouts.RolloutState>()
-        .Where(NodeFleet.Coordinator.Rollouts.RolloutTransitions.IsActive).Select(s => new BsonValue(s.ToString())).ToArray();
-
-    /// <summary>Rollouts not yet over, through the State index (finished records are not read).</summary>
-    public List<NodeFleet.Coordinator.Rollouts.RolloutRecord> ActiveRollouts() =>
-        Rollouts.Find(Query.In(nameof(NodeFleet.Coordinator.Rollouts.RolloutRecord.State), ActiveRolloutStates)).ToList();
+    public ITokenReads Tokens { get; }
+    public INodeReads Nodes { get; }
+    public IPlanReads Plans { get; }
+    public IRunReads Runs { get; }
+    public IRolloutReads Rollouts { get; }
+    public IEventReads Events { get; }
+    public IClusterReads Cluster { get; }
+    public ILeases Leases { get; }
 
     /// <summary>Runs <paramref name="write"/> on the writer and completes once it is committed.</summary>
-    public Task<T> WriteAsync<T>(Func<CoordinatorStore, T> write)
+    public Task<T> WriteAsync<T>(Func<IStoreWriter, T> write)
     {
         var w = new Write<T>(write);
-        if (!_writes.Writer.TryWrite(w)) throw new ObjectDisposedException(nameof(CoordinatorStore));
+        if (!_writes.Writer.TryWrite(w)) throw new ObjectDisposedException(nameof(LiteDbStore));
         return w.Completion.Task;
     }
 
-    public Task WriteAsync(Action<CoordinatorStore> write) => WriteAsync(s => { write(s); return true; });
+    public Task WriteAsync(Action<IStoreWriter> write) => WriteAsync(s => { write(s); return true; });
 
     /// <summary>
     /// Called (once, on the writer) when the database engine has stopped itself and nothing more can be written; the
@@ -101,12 +94,10 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
     public bool IsOpen => Volatile.Read(ref _disposed) == 0 && !_writer.IsCompleted;
 
     /// <summary>
-    /// Called from inside a <see cref="WriteAsync{T}"/> lambda: runs <paramref name="action"/> once the batch holding
-    /// that write has committed (on the writer, before the write's task completes), and never if the batch is rolled
-    /// back. This is how something observed outside the database — an event on the bus, a metric — follows only
-    /// what is on disk. Actions must be quick and must not write to the store.
+    /// Runs <paramref name="action"/> once the batch holding the current write has committed (on the writer, before
+    /// the write's task completes), and never if the batch is rolled back.
     /// </summary>
-    public void OnCommitted(Action action)
+    private void OnCommitted(Action action)
     {
         if (_afterCommit is null || Environment.CurrentManagedThreadId != Volatile.Read(ref _writerThread))
             throw new InvalidOperationException("OnCommitted can only be called inside a WriteAsync lambda");
@@ -127,7 +118,7 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
             _afterCommit = afterCommit;
             try
             {
-                foreach (var w in batch) w.Run(this);
+                foreach (var w in batch) w.Run(_tx);
             }
             finally
             {
@@ -178,7 +169,7 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
 
     private interface IWrite
     {
-        void Run(CoordinatorStore store);
+        void Run(IStoreWriter writer);
         void Complete();
         void Fail(Exception e);
     }
@@ -187,15 +178,15 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
     /// A queued write. A write that throws is reported to its caller alone; writes validate before they
     /// change anything, so the rest of its batch still commits.
     /// </summary>
-    private sealed class Write<T>(Func<CoordinatorStore, T> run) : IWrite
+    private sealed class Write<T>(Func<IStoreWriter, T> run) : IWrite
     {
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T _result = default!;
         private Exception? _error;
 
-        public void Run(CoordinatorStore store)
+        public void Run(IStoreWriter writer)
         {
-            try { _result = run(store); }
+            try { _result = run(writer); }
             catch (Exception e) { _error = e; }
         }
 
@@ -206,5 +197,31 @@ public sealed class CoordinatorStore : IAsyncDisposable, IDisposable
         }
 
         public void Fail(Exception e) => Completion.TrySetException(e);
+    }
+
+    /// <summary>The tables, shared by reads and writes (writes reach them only through the writer).</summary>
+    private sealed class Tables(LiteDatabase db)
+    {
+        public LiteDbTokens Tokens { get; } = new(db);
+        public LiteDbNodes Nodes { get; } = new(db);
+        public LiteDbPlans Plans { get; } = new(db);
+        public LiteDbRuns Runs { get; } = new(db);
+        public LiteDbRollouts Rollouts { get; } = new(db);
+        public LiteDbEvents Events { get; } = new(db);
+        public LiteDbCluster Cluster { get; } = new(db);
+    }
+
+    /// <summary>What a write lambda is given: runs only on the writer, inside its batch's transaction.</summary>
+    private sealed class Writer(LiteDbStore store, Tables tables, LiteDbLeases leases) : IStoreWriter
+    {
+        public ITokens Tokens => tables.Tokens;
+        public INodes Nodes => tables.Nodes;
+        public IPlans Plans => tables.Plans;
+        public IRuns Runs => tables.Runs;
+        public IRollouts Rollouts => tables.Rollouts;
+        public IEvents Events => tables.Events;
+        public ICluster Cluster => tables.Cluster;
+        public void OnCommitted(Action action) => store.OnCommitted(action);
+        public void RequireLease(Lease lease) => leases.Require(lease);
     }
 }

@@ -1,0 +1,112 @@
+using LiteDB;
+using NodeFleet.Coordinator.Errors;
+using NodeFleet.Coordinator.Rollouts;
+
+namespace NodeFleet.Coordinator.Store.LiteDb;
+
+/// <summary>
+/// Rollouts in two collections: the rollout's own fields in rollouts, each node's state in rollout_nodes (keyed
+/// ROLLOUT:NODE, with the rollout's id and the node's place in its list). An update rewrites the rollout's small
+/// document and only the nodes whose fields differ from what was last read or written.
+/// </summary>
+internal sealed class LiteDbRollouts(LiteDatabase db) : IRollouts
+{
+    public const string RolloutIdField = "RolloutId";
+    private const string OrderField = "Order";
+
+    private static readonly BsonValue[] ActiveStates = Enum.GetValues<RolloutState>()
+        .Where(RolloutTransitions.IsActive).Select(s => new BsonValue(s.ToString())).ToArray();
+
+    private ILiteCollection<RolloutRecord> Rollouts => db.GetCollection<RolloutRecord>(LiteDbSchema.RolloutsCollection);
+    private ILiteCollection<BsonDocument> Nodes => db.GetCollection(LiteDbSchema.RolloutNodesCollection);
+
+    public RolloutRecord? Get(string id) => Rollouts.FindById(id) is { } r ? WithNodes(r) : null;
+
+    public IReadOnlyList<RolloutRecord> ListActive() => ActiveHeaders().Select(WithNodes).ToList();
+
+    public IReadOnlyList<RolloutRecord> ListAll() => Rollouts.FindAll().ToList().Select(WithNodes).ToList();
+
+    public IReadOnlyList<RolloutMembership> ActiveMemberships(IReadOnlyCollection<string> nodes)
+    {
+        var wanted = nodes as IReadOnlySet<string> ?? nodes.ToHashSet(StringComparer.Ordinal);
+        var found = new List<RolloutMembership>();
+        foreach (var r in ActiveHeaders())
+        {
+            foreach (var doc in NodeDocuments(r.Id))
+            {
+                var name = doc[nameof(RolloutNodeRecord.Name)].AsString;
+                if (wanted.Contains(name)) found.Add(new RolloutMembership(name, r.Id, r.State));
+            }
+        }
+        return found;
+    }
+
+    public void Insert(RolloutRecord rollout)
+    {
+        Revisions.Insert(db, LiteDbSchema.RolloutsCollection, "rollout", rollout.Id, rollout, r => rollout.Revision = r);
+        WriteNodes(rollout);
+    }
+
+    public void Update(RolloutRecord rollout)
+    {
+        Revisions.Update(db, LiteDbSchema.RolloutsCollection, "rollout", rollout.Id, rollout, rollout.Revision, r => rollout.Revision = r);
+        WriteNodes(rollout);
+    }
+
+    private List<RolloutRecord> ActiveHeaders() =>
+        Rollouts.Find(Query.In(nameof(RolloutRecord.State), ActiveStates)).ToList();
+
+    private IEnumerable<BsonDocument> NodeDocuments(string rolloutId) =>
+        Nodes.Find(Query.EQ(RolloutIdField, rolloutId)).OrderBy(d => d[OrderField].AsInt32);
+
+    private RolloutRecord WithNodes(RolloutRecord r)
+    {
+        var mapper = db.Mapper;
+        r.Nodes = NodeDocuments(r.Id).Select(doc =>
+        {
+            var node = mapper.ToObject<RolloutNodeRecord>(doc);
+            node.Stored = doc;
+            return node;
+        }).ToList();
+        return r;
+    }
+
+    private void WriteNodes(RolloutRecord rollout)
+    {
+        var mapper = db.Mapper;
+        for (var i = 0; i < rollout.Nodes.Count; i++)
+        {
+            var node = rollout.Nodes[i];
+            var fields = mapper.ToDocument(node);
+            if (node.Stored is BsonDocument stored && SameFields(stored, fields)) continue;
+            var doc = NodeDocument(rollout.Id, i, fields);
+            Nodes.Upsert(doc);
+            node.Stored = doc;
+        }
+    }
+
+    /// <summary>Whether a node's fields are those of its stored document (which also holds its key, rollout and order).</summary>
+    private static bool SameFields(BsonDocument stored, BsonDocument fields)
+    {
+        // A field that became null is left out of the new document: the counts differ.
+        if (stored.Count - Bookkeeping(stored) != fields.Count) return false;
+        foreach (var (k, v) in fields)
+        {
+            if (!stored.TryGetValue(k, out var old) || old != v) return false;
+        }
+        return true;
+    }
+
+    private static int Bookkeeping(BsonDocument d) =>
+        (d.ContainsKey("_id") ? 1 : 0) + (d.ContainsKey(RolloutIdField) ? 1 : 0) + (d.ContainsKey(OrderField) ? 1 : 0);
+
+    /// <summary>A node's stored document: its fields, its key, its rollout and its place in the rollout's list.</summary>
+    public static BsonDocument NodeDocument(string rolloutId, int order, BsonDocument fields)
+    {
+        var doc = new BsonDocument { ["_id"] = $"{rolloutId}:{fields[nameof(RolloutNodeRecord.Name)].AsString}" };
+        foreach (var (k, v) in fields) if (k != "_id") doc[k] = v;
+        doc[RolloutIdField] = rolloutId;
+        doc[OrderField] = order;
+        return doc;
+    }
+}

@@ -1,0 +1,151 @@
+using LiteDB;
+using NodeFleet.Coordinator.Errors;
+using NodeFleet.Labels;
+
+namespace NodeFleet.Coordinator.Store.LiteDb;
+
+/// <summary>Insert and compare-and-swap over a LiteDB collection, the same for every record with a revision.</summary>
+internal static class Revisions
+{
+    public const string Field = "Revision";
+
+    /// <summary>The stored revision of the document with <paramref name="id"/>, or null when there is none.</summary>
+    public static long? Stored(LiteDatabase db, string collection, BsonValue id) =>
+        db.GetCollection(collection).FindById(id) is { } doc ? Of(doc) : null;
+
+    /// <summary>A document's revision; one stored before revisions were kept has none and counts as 0.</summary>
+    public static long Of(BsonDocument doc) => doc.TryGetValue(Field, out var r) && r.IsNumber ? r.AsInt64 : 0;
+
+    public static void Insert<T>(LiteDatabase db, string collection, string what, BsonValue id, T record, Action<long> setRevision)
+    {
+        if (db.GetCollection(collection).FindById(id) is not null) throw new AlreadyExistsException($"{what} {id.RawValue} already exists");
+        setRevision(1);
+        db.GetCollection<T>(collection).Insert(record);
+    }
+
+    /// <summary>Writes <paramref name="record"/> if the stored revision is still <paramref name="expected"/>, and moves it on.</summary>
+    public static void Update<T>(LiteDatabase db, string collection, string what, BsonValue id, T record, long expected, Action<long> setRevision)
+    {
+        Check(Stored(db, collection, id), what, id, expected);
+        setRevision(expected + 1);
+        db.GetCollection<T>(collection).Update(record);
+    }
+
+    public static void Check(long? stored, string what, BsonValue id, long expected)
+    {
+        if (stored is null) throw new ConflictException($"{what} {id.RawValue} was deleted meanwhile");
+        if (stored != expected)
+            throw new ConflictException($"{what} {id.RawValue} was changed meanwhile (revision {stored}, this change was made on {expected}); read it again");
+    }
+}
+
+internal sealed class LiteDbTokens(LiteDatabase db) : ITokens
+{
+    private ILiteCollection<TokenRecord> Tokens => db.GetCollection<TokenRecord>(LiteDbSchema.TokensCollection);
+    public TokenRecord? Get(string id) => Tokens.FindById(id);
+    public IReadOnlyList<TokenRecord> List() => Tokens.FindAll().OrderBy(t => t.CreatedAt).ToList();
+    public void Insert(TokenRecord t) => Revisions.Insert(db, LiteDbSchema.TokensCollection, "token", t.Id, t, r => t.Revision = r);
+    public void Update(TokenRecord t) => Revisions.Update(db, LiteDbSchema.TokensCollection, "token", t.Id, t, t.Revision, r => t.Revision = r);
+    public bool Delete(string id) => Tokens.Delete(id);
+    public int DeleteExpiredBefore(DateTime cutoff) => Tokens.DeleteMany(t => t.ExpiresAt != null && t.ExpiresAt < cutoff);
+}
+
+internal sealed class LiteDbNodes(LiteDatabase db) : INodes
+{
+    private ILiteCollection<NodeRecord> Nodes => db.GetCollection<NodeRecord>(LiteDbSchema.NodesCollection);
+    // The same collection as documents: for writes that change a field or two on a hot path, where mapping the whole
+    // record (labels, facts) both ways would cost more than the write itself.
+    private ILiteCollection<BsonDocument> Documents => db.GetCollection(LiteDbSchema.NodesCollection);
+    // The document GetProgress last read, for the SetProgress that follows it in the same write (the writer is one thread).
+    private BsonDocument? _progress;
+
+    public NodeRecord? Get(string name) => Nodes.FindById(name);
+
+    // Embedded, reading every node and matching in memory is the fastest way; a database server would match in its query.
+    public IReadOnlyList<NodeRecord> List(LabelSelector selector) =>
+        Nodes.FindAll().Where(n => selector.Matches(n.Labels)).OrderBy(n => n.Name, StringComparer.Ordinal).ToList();
+
+    public IReadOnlyList<NodeRecord> ListByStatus(NodeState status) => Nodes.Find(n => n.Status == status).ToList();
+
+    public IReadOnlyDictionary<(NodeState Status, string Phase), int> CountByStatusAndPhase()
+    {
+        var counts = new Dictionary<(NodeState, string), int>();
+        foreach (var n in Nodes.Query().Select(x => new { x.Status, x.Phase }).ToEnumerable())
+        {
+            var key = (n.Status, n.Phase ?? "");
+            counts[key] = counts.GetValueOrDefault(key) + 1;
+        }
+        return counts;
+    }
+
+    public int Count() => Nodes.Count();
+    public void Insert(NodeRecord n) => Revisions.Insert(db, LiteDbSchema.NodesCollection, "node", n.Name, n, r => n.Revision = r);
+    public void Update(NodeRecord n) => Revisions.Update(db, LiteDbSchema.NodesCollection, "node", n.Name, n, n.Revision, r => n.Revision = r);
+    public bool Delete(string name) => Nodes.Delete(name);
+
+    public NodeProgress? GetProgress(string name)
+    {
+        var doc = Documents.FindById(name);
+        _progress = doc;
+        if (doc is null) return null;
+        var sequence = doc.TryGetValue(nameof(NodeRecord.LastReportSequence), out var s) && s.IsNumber ? s.AsInt64 : 0;
+        var phase = doc.TryGetValue(nameof(NodeRecord.Phase), out var p) && p.IsString ? p.AsString : "";
+        return new NodeProgress(sequence, phase);
+    }
+
+    public void SetProgress(string name, NodeProgress progress)
+    {
+        var doc = _progress is { } cached && cached["_id"] == name ? cached : Documents.FindById(name);
+        _progress = null;
+        if (doc is null) return;
+        doc[nameof(NodeRecord.LastReportSequence)] = progress.LastReportSequence;
+        doc[nameof(NodeRecord.Phase)] = progress.Phase;
+        doc[Revisions.Field] = Revisions.Of(doc) + 1;
+        Documents.Update(doc);
+    }
+
+    public bool SetLastSeen(string name, DateTime lastSeen)
+    {
+        var doc = Documents.FindById(name);
+        if (doc is null) return false;
+        if (doc.TryGetValue(nameof(NodeRecord.LastSeen), out var seen) && seen.IsDateTime && seen.AsDateTime >= lastSeen) return false;
+        doc[nameof(NodeRecord.LastSeen)] = lastSeen;
+        doc[Revisions.Field] = Revisions.Of(doc) + 1;
+        return Documents.Update(doc);
+    }
+}
+
+internal sealed class LiteDbPlans(LiteDatabase db) : IPlans
+{
+    public PlanRecord? Get(string name) => db.GetCollection<PlanRecord>(LiteDbSchema.PlansCollection).FindById(name);
+    public IReadOnlyList<PlanRecord> List() =>
+        db.GetCollection<PlanRecord>(LiteDbSchema.PlansCollection).FindAll().OrderBy(p => p.Name, StringComparer.Ordinal).ToList();
+    public void Insert(PlanRecord p) => Revisions.Insert(db, LiteDbSchema.PlansCollection, "plan", p.Name, p, r => p.Revision = r);
+    public void Update(PlanRecord p) => Revisions.Update(db, LiteDbSchema.PlansCollection, "plan", p.Name, p, p.Revision, r => p.Revision = r);
+}
+
+internal sealed class LiteDbRuns(LiteDatabase db) : IRuns
+{
+    private ILiteCollection<RunHistoryRecord> Runs => db.GetCollection<RunHistoryRecord>(LiteDbSchema.RunsCollection);
+    public RunHistoryRecord? Get(string id) => Runs.FindById(id);
+
+    public IReadOnlyList<RunHistoryRecord> ListByNode(string node, int max) =>
+        Runs.Find(r => r.Node == node).OrderByDescending(r => r.StartedAt).Take(max).ToList();
+
+    public void Insert(RunHistoryRecord run) => Revisions.Insert(db, LiteDbSchema.RunsCollection, "run", run.Id, run, r => run.Revision = r);
+    public void Update(RunHistoryRecord run) => Revisions.Update(db, LiteDbSchema.RunsCollection, "run", run.Id, run, run.Revision, r => run.Revision = r);
+    public bool Delete(string id) => Runs.Delete(id);
+}
+
+internal sealed class LiteDbCluster(LiteDatabase db) : ICluster
+{
+    private ILiteCollection<ClusterRecord> Cluster => db.GetCollection<ClusterRecord>(LiteDbSchema.ClusterCollection);
+    public ClusterRecord? Get() => Cluster.FindById(1);
+
+    public void Put(ClusterRecord cluster)
+    {
+        cluster.Id = 1;
+        cluster.Revision = (Revisions.Stored(db, LiteDbSchema.ClusterCollection, 1) ?? 0) + 1;
+        Cluster.Upsert(cluster);
+    }
+}

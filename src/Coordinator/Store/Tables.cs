@@ -1,0 +1,153 @@
+using NodeFleet.Coordinator.Rollouts;
+using NodeFleet.Labels;
+
+namespace NodeFleet.Coordinator.Store;
+
+// One pair of interfaces per record: the reads (on the store, and inside a write) and the writes (inside a write only).
+// Insert fails with AlreadyExistsException when the key is taken; Update is a compare-and-swap on the record's Revision
+// (ConflictException when the stored record has another revision or is gone) and moves the revision on by one.
+
+/// <summary>Bootstrap tokens, by id.</summary>
+public interface ITokenReads
+{
+    TokenRecord? Get(string id);
+    /// <summary>Every token, oldest first.</summary>
+    IReadOnlyList<TokenRecord> List();
+}
+
+public interface ITokens : ITokenReads
+{
+    void Insert(TokenRecord token);
+    void Update(TokenRecord token);
+    bool Delete(string id);
+    /// <summary>Deletes the tokens that expired before <paramref name="cutoff"/>; returns how many.</summary>
+    int DeleteExpiredBefore(DateTime cutoff);
+}
+
+/// <summary>Joined nodes, by name.</summary>
+public interface INodeReads
+{
+    NodeRecord? Get(string name);
+    /// <summary>The nodes whose labels match, by name.</summary>
+    IReadOnlyList<NodeRecord> List(LabelSelector selector);
+    IReadOnlyList<NodeRecord> ListByStatus(NodeState status);
+    /// <summary>How many nodes are in each status and phase (for the gauges), without reading whole records.</summary>
+    IReadOnlyDictionary<(NodeState Status, string Phase), int> CountByStatusAndPhase();
+    int Count();
+}
+
+public interface INodes : INodeReads
+{
+    void Insert(NodeRecord node);
+    void Update(NodeRecord node);
+    bool Delete(string name);
+    /// <summary>The two fields every step report changes, read without the rest of the record (null: no such node).</summary>
+    NodeProgress? GetProgress(string name);
+    /// <summary>Writes only the report sequence and phase (a hot path: one per step report).</summary>
+    void SetProgress(string name, NodeProgress progress);
+    /// <summary>Moves the node's last-seen time forward (never back); false when the node is gone or already later.</summary>
+    bool SetLastSeen(string name, DateTime lastSeen);
+}
+
+/// <summary>What a node's reports move: the highest sequence recorded and the phase it is in.</summary>
+public readonly record struct NodeProgress(long LastReportSequence, string Phase);
+
+/// <summary>Stored plans, by name.</summary>
+public interface IPlanReads
+{
+    PlanRecord? Get(string name);
+    /// <summary>Every stored plan, by name.</summary>
+    IReadOnlyList<PlanRecord> List();
+}
+
+public interface IPlans : IPlanReads
+{
+    void Insert(PlanRecord plan);
+    void Update(PlanRecord plan);
+}
+
+/// <summary>Plan runs as reported, by <see cref="RunHistoryRecord.Id"/>.</summary>
+public interface IRunReads
+{
+    RunHistoryRecord? Get(string id);
+    /// <summary>The node's newest <paramref name="max"/> runs by start time, newest first.</summary>
+    IReadOnlyList<RunHistoryRecord> ListByNode(string node, int max);
+}
+
+public interface IRuns : IRunReads
+{
+    void Insert(RunHistoryRecord run);
+    void Update(RunHistoryRecord run);
+    bool Delete(string id);
+}
+
+/// <summary>
+/// Rollouts with their per-node states. The per-node states are stored apart from the rollout: an update writes the
+/// rollout's own fields and only the nodes that changed since they were read, so one node's progress is one small write.
+/// </summary>
+public interface IRolloutReads
+{
+    RolloutRecord? Get(string id);
+    /// <summary>Rollouts not yet over (their state is active), with their nodes.</summary>
+    IReadOnlyList<RolloutRecord> ListActive();
+    /// <summary>Every rollout, finished ones included, with their nodes.</summary>
+    IReadOnlyList<RolloutRecord> ListAll();
+    /// <summary>Which of <paramref name="nodes"/> belong to an active rollout, and to which.</summary>
+    IReadOnlyList<RolloutMembership> ActiveMemberships(IReadOnlyCollection<string> nodes);
+}
+
+/// <summary>A node in an active rollout.</summary>
+public sealed record RolloutMembership(string Node, string RolloutId, RolloutState State);
+
+public interface IRollouts : IRolloutReads
+{
+    /// <summary>Stores a new rollout and all its nodes.</summary>
+    void Insert(RolloutRecord rollout);
+    /// <summary>Compare-and-swap of the rollout's fields; writes the nodes that changed (or were added) since read.</summary>
+    void Update(RolloutRecord rollout);
+}
+
+/// <summary>Which events to read: the newest <see cref="Limit"/> matching, older than <see cref="Before"/> when set.</summary>
+public sealed record EventQuery(int Limit, string Node = "", string Rollout = "", string Before = "");
+
+/// <summary>Events, in the order they were committed (their ids sort that way).</summary>
+public interface IEventReads
+{
+    /// <summary>The newest events matching <paramref name="query"/>, oldest first; page back with the first one's id.</summary>
+    IReadOnlyList<EventRecord> Newest(EventQuery query);
+}
+
+public interface IEvents : IEventReads
+{
+    /// <summary>Appends the event, giving it its id (ordered after every event committed before).</summary>
+    void Add(EventRecord e);
+}
+
+/// <summary>Cluster-wide settings (one record).</summary>
+public interface IClusterReads
+{
+    ClusterRecord? Get();
+}
+
+public interface ICluster : IClusterReads
+{
+    void Put(ClusterRecord cluster);
+}
+
+/// <summary>
+/// Named leases with a time to live. Whoever holds one may act for it until it expires; a new holder gets a larger
+/// fencing token than every holder before, which its writes carry (<see cref="IStoreWriter.RequireLease"/>) so that a
+/// holder that lost its lease without knowing can no longer write.
+/// </summary>
+public interface ILeases
+{
+    /// <summary>The lease, when it is free, expired, or already held by <paramref name="holder"/>; null when another holds it.</summary>
+    Task<Lease?> TryAcquireAsync(string name, string holder, TimeSpan ttl);
+    /// <summary>Extends a held lease; null when it was lost (expired, or taken over).</summary>
+    Task<Lease?> RenewAsync(Lease lease, TimeSpan ttl);
+    /// <summary>Gives the lease up at once (nothing happens when it is no longer held).</summary>
+    Task ReleaseAsync(Lease lease);
+}
+
+/// <summary>A held lease: its fencing token grows with every new holder.</summary>
+public sealed record Lease(string Name, string Holder, long Token, DateTime ExpiresAt);
