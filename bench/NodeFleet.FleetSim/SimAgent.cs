@@ -30,6 +30,7 @@ public sealed class SimAgent : IAsyncDisposable
     private readonly CoordinatorLink _link;
     private readonly PlanWorker _worker;
     private readonly FactsCollector _facts;
+    private readonly ImageServiceFactory _runtimes;
     private readonly AgentLogSink _sink;
     private int _state; // 0 idle, 1 connected, 2 disconnected
     private int _connects;
@@ -39,18 +40,20 @@ public sealed class SimAgent : IAsyncDisposable
         Name = name;
         RootDir = rootDir;
         _sink = sink;
-        Root = new HostRoot(rootDir);
+        // A simulated node stands in for its kernel too: /proc is seeded under its own directory.
+        Root = new HostRoot(rootDir, kernelRoot: rootDir);
         SeedRoot();
         var files = new HostFiles(Root);
         var commands = new CommandRunner(Root);
         Journal = journal == JournalMode.Memory ? new Journal(new MemoryStream(), mapper) : new Journal(Root);
         var outbox = new OutboxObserver(Journal);
-        Executor = new PlanExecutor(Journal, files, new BackupStore(Root), Services, new ImageServiceFactory(Root, files), commands,
+        _runtimes = new ImageServiceFactory(Root, files);
+        Executor = new PlanExecutor(Journal, files, new BackupStore(Root), Services, _runtimes, commands,
             new PhaseCatalog(http, new AgentSettings()),
             new RunObservers([outbox, new LogObserver(Logger<LogObserver>())]),
             new Failpoints(null), TimeProvider.System, Logger<PlanExecutor>());
         _worker = new PlanWorker(Executor, Logger<PlanWorker>());
-        _facts = new FactsCollector(Root, commands, Logger<FactsCollector>());
+        _facts = new FactsCollector(files, _runtimes, commands, Logger<FactsCollector>());
         _link = new CoordinatorLink(Root, _facts, _worker, Executor, outbox, TimeProvider.System, Logger<CoordinatorLink>());
     }
 
@@ -139,6 +142,7 @@ public sealed class SimAgent : IAsyncDisposable
         _link.Dispose();
         _worker.Dispose();
         Journal.Dispose();
+        _runtimes.Dispose();
         _stop.Dispose();
     }
 }

@@ -14,6 +14,7 @@ namespace NodeFleet.Agent;
 public sealed class AgentServices : IDisposable
 {
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromMinutes(30) };
+    private readonly ImageServiceFactory _runtimes;
 
     /// <param name="root">Host root every host path is taken under.</param>
     /// <param name="systemctl">The systemctl binary the agent drives (a host path, not under the root).</param>
@@ -24,12 +25,13 @@ public sealed class AgentServices : IDisposable
         Root = root;
         Logs = logs;
         Commands = new CommandRunner(root);
-        Facts = new FactsCollector(root, Commands, logs.CreateLogger<FactsCollector>());
+        var files = new HostFiles(root);
+        _runtimes = new ImageServiceFactory(root, files);
+        Facts = new FactsCollector(files, _runtimes, Commands, logs.CreateLogger<FactsCollector>());
         Journal = new Journal(root);
         Outbox = new OutboxObserver(Journal);
-        var files = new HostFiles(root);
         Executor = new PlanExecutor(Journal, files, new BackupStore(root), new Systemctl(systemctl),
-            new ImageServiceFactory(root, files), Commands, new PhaseCatalog(_http, settings),
+            _runtimes, Commands, new PhaseCatalog(new HostNetwork(_http), settings),
             new RunObservers([Outbox, new LogObserver(logs.CreateLogger<LogObserver>())]),
             Failpoints.FromEnvironment(), TimeProvider.System, logs.CreateLogger<PlanExecutor>());
     }
@@ -45,6 +47,7 @@ public sealed class AgentServices : IDisposable
     public void Dispose()
     {
         Journal.Dispose();
+        _runtimes.Dispose();
         _http.Dispose();
     }
 }

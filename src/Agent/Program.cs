@@ -16,7 +16,13 @@ using Serilog.Extensions.Logging;
 
 var rootOption = new Option<string>("--root")
 {
-    Description = "Host root: every host path the agent reads or writes is under it",
+    Description = "Host root: every host file the agent reads or writes is under it (kernel state, processes and the network stay the host's)",
+    Recursive = true,
+    DefaultValueFactory = _ => "/",
+};
+var kernelRoot = new Option<string>("--kernel-root")
+{
+    Description = "Where kernel state (/proc, /sys) is read: / (the running kernel, also under --root) unless a test stands in for it",
     Recursive = true,
     DefaultValueFactory = _ => "/",
 };
@@ -70,7 +76,7 @@ var output = new Option<string>("--output", "-o") { Description = "Output format
 var status = new Command("status", "Show whether this node joined, where to, and the link state");
 status.Options.Add(output);
 status.SetAction(async (p, ct) => await Guard(() =>
-    Task.FromResult(StatusCommand.Run(new HostRoot(p.GetValue(rootOption)!), p.GetValue(output), Console.Out))));
+    Task.FromResult(StatusCommand.Run(new HostRoot(p.GetValue(rootOption)!, p.GetValue(kernelRoot)!), p.GetValue(output), Console.Out))));
 
 var facts = new Command("facts", "Print the facts this agent reports to the coordinator (OS, kernel, runtime, kubelet, cgroup driver) as JSON");
 facts.SetAction(async (p, ct) => await Guard(async () =>
@@ -110,6 +116,7 @@ reset.SetAction(async (p, ct) => await Guard(async () =>
 
 var root = new RootCommand($"NodeFleet agent {BuildInfo.Version}");
 root.Options.Add(rootOption);
+root.Options.Add(kernelRoot);
 root.Options.Add(systemctl);
 root.Options.Add(kubeletHealthz);
 root.Options.Add(logFormat);
@@ -145,7 +152,7 @@ void ConfigureLogging(ParseResult p) =>
 AgentServices Services(ParseResult p)
 {
     ConfigureLogging(p);
-    return new AgentServices(new HostRoot(p.GetValue(rootOption)!), p.GetValue(systemctl)!,
+    return new AgentServices(new HostRoot(p.GetValue(rootOption)!, p.GetValue(kernelRoot)!), p.GetValue(systemctl)!,
         new AgentSettings { KubeletHealthz = p.GetValue(kubeletHealthz)! }, new SerilogLoggerFactory());
 }
 

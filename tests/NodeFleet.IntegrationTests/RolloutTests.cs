@@ -117,6 +117,70 @@ public sealed class RolloutTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_plan_that_introduces_a_mirror_rolls_out_with_default_flags_where_only_the_mirror_is_reachable()
+    {
+        // The upstream registry is a name that never resolves (.invalid): only the mirror can serve its images. Each
+        // node has a real containerd reading certs.d under its root, with no hosts.toml yet.
+        const string upstream = "registry.nodefleet.invalid";
+        await using var registry = await TestRegistry.StartNewAsync();
+        await TestImages.PushSmallAsync(registry, "pause", "3.10");
+        var agents = await AgentsAsync(2);
+        var runtimes = new List<BackgroundProc>();
+        try
+        {
+            foreach (var a in agents)
+            {
+                runtimes.Add(await RuntimeDaemons.StartContainerdAsync(Path.Combine(a.Node.Scratch, "containerd"),
+                    a.HostPath("/run/containerd/containerd.sock"), systemdCgroup: true, certsDir: a.HostPath("/etc/containerd/certs.d")));
+            }
+            var plan = $$"""
+                apiVersion: nodefleet.io/v1
+                kind: NodePlan
+                metadata:
+                  name: mirrored
+                spec:
+                  kubernetesVersion: v1.31.2
+                  runtime:
+                    kind: containerd
+                    cgroupDriver: systemd
+                    sandboxImage: {{upstream}}/pause:3.10
+                  registry:
+                    mirrors:
+                      {{upstream}}: ["{{registry.Url}}"]
+                  images: [{{upstream}}/pause:3.10]
+                """;
+            // Default strategy: prepare-ahead pulls on every node before the first wave.
+            var r = await StartAsync(plan, "role=worker", new RolloutStrategy());
+            var done = await _admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromSeconds(90));
+            Assert.All(done.Nodes, n => Assert.Equal(RolloutNodeState.Succeeded, n.State));
+            Assert.NotEmpty(MirrorPulls(registry));
+            foreach (var a in agents)
+            {
+                var hosts = a.HostPath($"/etc/containerd/certs.d/{upstream}/hosts.toml");
+                Assert.Contains($"server = \"{registry.Url}\"", File.ReadAllText(hosts));
+                using var doc = System.Text.Json.JsonDocument.Parse(await _cluster.CliOkAsync("node", "describe", a.Name, "-o", "json"));
+                var prepare = doc.RootElement.GetProperty("runs").EnumerateArray().Single(x => x.GetProperty("stage").GetString() == "prepare");
+                // The preparation wrote the mirror's hosts.toml before it pulled, so its pull went through the mirror.
+                Assert.Equal(["checks", $"hosts-toml-{upstream.Replace('.', '-')}", "pull"],
+                    prepare.GetProperty("steps").EnumerateArray().Select(x => x.GetProperty("step").GetString()));
+            }
+
+            // The rollback undoes the preparation's writes with the run's: no hosts.toml is left behind.
+            await _admin.Rollouts.RollbackAsync(new RolloutActionRequest { Id = r.Id });
+            await _admin.WaitForStateAsync(r.Id, RolloutState.RolledBack);
+            Assert.All(agents, a => Assert.False(File.Exists(a.HostPath($"/etc/containerd/certs.d/{upstream}/hosts.toml"))));
+        }
+        finally
+        {
+            foreach (var c in runtimes) await c.DisposeAsync();
+        }
+    }
+
+    /// <summary>The manifest requests the mirror answered on behalf of the upstream registry.</summary>
+    private static IReadOnlyList<RegistryRequest> MirrorPulls(TestRegistry registry) =>
+        registry.Requests("/v2/pause/manifests/3.10?ns=registry.nodefleet.invalid");
+
+    [Fact]
     public async Task Max_unavailable_is_never_exceeded_according_to_the_event_log()
     {
         var agents = await AgentsAsync(5);

@@ -42,7 +42,7 @@ public static class StatusCommand
         var link = LinkStatus.Load(root);
         if (link is not null)
         {
-            var running = link.Pid > 0 && Directory.Exists($"/proc/{link.Pid}");
+            var running = link.Pid > 0 && root.Kernel.Exists($"/proc/{link.Pid}");
             report.Link = running ? link.State : "agent not running";
             report.LinkSince = running ? link.Since : null;
             report.LastError = running ? link.LastError : "";

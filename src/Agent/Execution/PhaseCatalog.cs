@@ -1,3 +1,4 @@
+using NodeFleet.Agent.Host;
 using NodeFleet.Agent.Phases;
 using NodeFleet.Plans;
 using NodeFleet.Protocol.V1;
@@ -5,8 +6,11 @@ using NodeFleet.Protocol.V1;
 namespace NodeFleet.Agent.Execution;
 
 /// <summary>Turns a plan into its phases and steps, in order: the plan as a readable runbook.</summary>
-public sealed class PhaseCatalog(HttpClient http, AgentSettings settings)
+public sealed class PhaseCatalog(INetwork network, AgentSettings settings)
 {
+    /// <summary>A catalog whose steps reach the network through <paramref name="http"/>.</summary>
+    public PhaseCatalog(HttpClient http, AgentSettings settings) : this(new HostNetwork(http), settings) { }
+
     public IReadOnlyList<Phase> Build(NodePlan plan)
     {
         var spec = plan.Spec;
@@ -17,16 +21,16 @@ public sealed class PhaseCatalog(HttpClient http, AgentSettings settings)
         {
             IReadOnlyList<IStep> steps = id switch
             {
-                PlanPhases.Preflight => [new PreflightStep(http)],
-                PlanPhases.StageArtifacts => spec.Artifacts.Select(a => (IStep)new StageArtifactStep(a, http)).ToList(),
+                PlanPhases.Preflight => [new PreflightStep(network)],
+                PlanPhases.StageArtifacts => spec.Artifacts.Select(a => (IStep)new StageArtifactStep(a, network)).ToList(),
                 PlanPhases.ContainerdConfig => ConfigSteps.Containerd(plan),
                 PlanPhases.CrioConfig => ConfigSteps.Crio(plan),
                 PlanPhases.DockerConfig => ConfigSteps.Docker(plan),
-                PlanPhases.PrepullImages => [new PrepullImagesStep(images, settings.Pull)],
+                PlanPhases.PrepullImages => [.. ConfigSteps.PullMirrors(plan), new PrepullImagesStep(images, settings.Pull)],
                 PlanPhases.InstallArtifacts => spec.Artifacts.Select(a => (IStep)new InstallArtifactStep(a)).ToList(),
                 PlanPhases.KubeletConfig => [ConfigSteps.KubeletDropIn(plan), new DaemonReloadStep()],
                 PlanPhases.RestartServices => [new RestartUnitStep(runtimeUnit), new RestartUnitStep("kubelet")],
-                PlanPhases.Verify => [new VerifyRuntimeStep(), new VerifyKubeletStep(http, settings.KubeletHealthz), new VerifyImagesStep(images)],
+                PlanPhases.Verify => [new VerifyRuntimeStep(), new VerifyKubeletStep(network, settings.KubeletHealthz), new VerifyImagesStep(images)],
                 _ => throw new InvalidOperationException($"unknown phase {id}"),
             };
             phases.Add(new Phase(id, PlanPhases.IsDisruptive(id), steps));

@@ -40,7 +40,15 @@ public sealed class RunUndo(Journal journal, IServiceManager services, JournalRe
         // plan): a refused record (a path outside the writable roots, a link on the way, a malformed backup hash) or a
         // failing service manager is added to the run's error, for on-call, and the rest is undone.
         var problems = new List<string>();
-        foreach (var b in journal.Backups.Find(b => b.RunId == run.Id).OrderByDescending(b => b.Order).ToList())
+        // A rollout's preparation may have written what its pulls needed (a mirror's hosts.toml, which the node's run
+        // then found in place): undoing the node's run of that rollout undoes its preparation too, newest first.
+        var rolloutId = run.RolloutId;
+        var prepared = rolloutId.Length > 0 && run.Stage == "apply"
+            ? journal.Runs.Find(r => r.RolloutId == rolloutId && r.Stage == "prepare" && r.State == RunState.Succeeded)
+                .Where(r => journal.Backups.Exists(b => b.RunId == r.Id)).ToList()
+            : [];
+        var undone = new[] { run.Id }.Concat(prepared.OrderByDescending(r => r.StartedAt).Select(r => r.Id)).ToList();
+        foreach (var b in undone.SelectMany(id => journal.Backups.Find(b => b.RunId == id).OrderByDescending(b => b.Order)).ToList())
         {
             if (b.Restored) continue;
             try { restore.Restore(b.Path, b.Existed, b.ContentSha256, b.Mode, b.LinkTarget); }
@@ -54,7 +62,7 @@ public sealed class RunUndo(Journal journal, IServiceManager services, JournalRe
             journal.Write(j => j.Backups.Update(b));
         }
         run = journal.Runs.FindById(run.Id);
-        if (journal.Backups.Find(b => b.RunId == run.Id).Any(b => b.Path.StartsWith("/etc/systemd/", StringComparison.Ordinal)))
+        if (journal.Backups.Find(b => undone.Contains(b.RunId)).Any(b => b.Path.StartsWith("/etc/systemd/", StringComparison.Ordinal)))
             await TryAsync(() => services.DaemonReloadAsync(ct), problems);
         foreach (var unit in run.RestartedUnits) await TryAsync(() => services.RestartAsync(unit, ct), problems);
         if (problems.Count > 0)
@@ -65,7 +73,7 @@ public sealed class RunUndo(Journal journal, IServiceManager services, JournalRe
         }
         journal.Write(j =>
         {
-            foreach (var s in j.Steps.Find(s => s.RunId == run.Id && s.State == StepState.Succeeded).ToList())
+            foreach (var s in j.Steps.Find(s => undone.Contains(s.RunId) && s.State == StepState.Succeeded).ToList())
             {
                 s.State = StepState.Undone;
                 j.Steps.Update(s);
@@ -73,7 +81,15 @@ public sealed class RunUndo(Journal journal, IServiceManager services, JournalRe
             RunTransitions.Move(run, run.Error.Length > 0 ? RunState.Failed : RunState.Undone);
             run.FinishedAt = time.GetUtcNow().UtcDateTime;
             j.Runs.Update(run);
+            foreach (var p in prepared)
+            {
+                RunTransitions.Move(p, RunState.UndoRunning);
+                RunTransitions.Move(p, RunState.Undone);
+                p.FinishedAt = run.FinishedAt;
+                j.Runs.Update(p);
+            }
         });
+        foreach (var p in prepared) observer.RunChanged(p);
         observer.RunChanged(run);
         log.LogWarning("Run {Run} undone: restored {Count} file(s){Units}", run.Id, restored.Count,
             run.RestartedUnits.Count > 0 ? $", restarted {string.Join(", ", run.RestartedUnits)}" : "");

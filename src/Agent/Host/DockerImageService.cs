@@ -1,4 +1,3 @@
-using NodeFleet.Net;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -7,12 +6,14 @@ using NodeFleet.Plans;
 namespace NodeFleet.Agent.Host;
 
 /// <summary>
-/// Docker Engine API over its unix socket. Docker's registry-mirrors apply to docker.io only, so an image of
-/// another registry with a plan mirror is pulled from the mirror and tagged with the name the kubelet expects.
+/// Docker Engine API over its unix socket. Docker's registry-mirrors apply to docker.io only, and only once the daemon
+/// has re-read daemon.json, so an image of any registry with a plan mirror is pulled from the mirror itself and tagged
+/// with the name the kubelet expects: the pull works before docker-config has run (a rollout's preparation) as after.
+/// The HTTP client is shared (<see cref="RuntimeConnections"/>), not owned.
 /// </summary>
-public sealed class DockerImageService(string socketPath, MirrorMap mirrors, Func<RegistryCredentials> credentials) : IImageService, IDisposable
+public sealed class DockerImageService(HttpClient http, string socketPath, MirrorMap mirrors, Func<RegistryCredentials> credentials) : IImageService
 {
-    private readonly HttpClient _http = new(UnixSockets.Handler(socketPath)) { BaseAddress = new Uri("http://docker"), Timeout = Timeout.InfiniteTimeSpan };
+    private readonly HttpClient _http = http;
 
     public string Describe => $"Docker Engine API at unix://{socketPath}";
 
@@ -28,7 +29,7 @@ public sealed class DockerImageService(string socketPath, MirrorMap mirrors, Fun
     {
         var reference = ImageReference.Parse(image);
         var source = reference;
-        if (reference.Registry != ImageReference.DockerHub && mirrors.ByRegistry.TryGetValue(reference.Registry, out var endpoints) && endpoints.Count > 0)
+        if (mirrors.ByRegistry.TryGetValue(reference.Registry, out var endpoints) && endpoints.Count > 0)
         {
             // The first mirror is used; docker has no per-registry fallback list.
             var host = new Uri(endpoints[0]).Authority;
@@ -82,6 +83,14 @@ public sealed class DockerImageService(string socketPath, MirrorMap mirrors, Fun
         }
     }
 
+    public async Task<RuntimeInfo> InfoAsync(CancellationToken ct)
+    {
+        using var version = JsonDocument.Parse(await _http.GetStringAsync("/version", ct));
+        using var info = JsonDocument.Parse(await _http.GetStringAsync("/info", ct));
+        return new(version.RootElement.TryGetProperty("Version", out var v) ? v.GetString() ?? "" : "",
+            info.RootElement.TryGetProperty("CgroupDriver", out var d) ? d.GetString() ?? "" : "");
+    }
+
     /// <summary>Docker's own short form: docker.io/library/x → x, docker.io/y/x → y/x.</summary>
     private static string DockerName(string image)
     {
@@ -125,6 +134,4 @@ public sealed class DockerImageService(string socketPath, MirrorMap mirrors, Fun
         try { return credentials(); }
         catch (InvalidOperationException e) { throw new ImagePullException("(any image)", e.Message); }
     }
-
-    public void Dispose() => _http.Dispose();
 }

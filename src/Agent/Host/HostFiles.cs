@@ -26,8 +26,62 @@ public sealed class HostFiles(HostRoot root)
         return HostEntry.At(p).Kind == EntryKind.File ? File.ReadAllBytes(p) : null;
     }
 
+    /// <summary>
+    /// The bytes of a system file the agent only reads, outside the writable roots (/etc/os-release is a link to
+    /// ../usr/lib/os-release on most distributions): a link there is followed, its target taken under the root too,
+    /// so a link cannot lead the read out of it. Null when there is no file at the end.
+    /// </summary>
+    public byte[]? ReadSystemFile(string hostPath)
+    {
+        if (HostRoot.WritableError(hostPath) is null) return Read(hostPath);
+        var path = hostPath;
+        for (var hops = 0; hops < 8; hops++)
+        {
+            var full = root.Path(path);
+            var entry = HostEntry.At(full);
+            if (entry.Kind == EntryKind.File) return File.ReadAllBytes(full);
+            if (entry.Kind != EntryKind.SymbolicLink) return null;
+            path = entry.LinkTarget.StartsWith('/') ? entry.LinkTarget : Path.GetFullPath(Path.Join(Path.GetDirectoryName(path)!, entry.LinkTarget));
+        }
+        return null;
+    }
+
     /// <summary>The mode of the regular file at <paramref name="hostPath"/>; null when there is none, and for a symbolic link.</summary>
     public UnixFileMode? Mode(string hostPath) => Stat(hostPath) is { Kind: EntryKind.File } e ? e.Mode : null;
+
+    /// <summary>The sha256 of the regular file at <paramref name="hostPath"/>; null when there is none, and for a symbolic link.</summary>
+    public string? Sha256Of(string hostPath)
+    {
+        var p = ForReading(hostPath);
+        return HostEntry.At(p).Kind == EntryKind.File ? Sha256File(p) : null;
+    }
+
+    /// <summary>The bytes free to an unprivileged user on the filesystem of the directory <paramref name="hostPath"/>; null when it is not a directory.</summary>
+    public long? FreeBytes(string hostPath)
+    {
+        var p = ForReading(hostPath);
+        return HostEntry.At(p).Kind == EntryKind.Directory ? new DriveInfo(p).AvailableFreeSpace : null;
+    }
+
+    /// <summary>
+    /// A new file at <paramref name="hostPath"/> to write into (a download's partial file); fails when anything, a link
+    /// included, is there already, so nothing is written through a link.
+    /// </summary>
+    public FileStream CreateNew(string hostPath, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite)
+    {
+        var p = root.WritablePath(hostPath, createDirectories: true);
+        return new FileStream(p, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = mode });
+    }
+
+    /// <summary>Renames the file at <paramref name="fromHostPath"/> over <paramref name="toHostPath"/> (atomically, in one directory).</summary>
+    public void Move(string fromHostPath, string toHostPath)
+    {
+        var from = root.WritablePath(fromHostPath, createDirectories: false);
+        var to = root.WritablePath(toHostPath, createDirectories: true);
+        if (HostEntry.At(from).Kind != EntryKind.File) throw new HostPathException($"{fromHostPath} is not a regular file");
+        RefuseDirectory(toHostPath, HostEntry.At(to));
+        File.Move(from, to, overwrite: true);
+    }
 
     /// <summary>Writes when content or mode differ; true when something changed. A symbolic link there is replaced, not written through.</summary>
     public bool WriteIfChanged(string hostPath, ReadOnlySpan<byte> content, UnixFileMode mode)

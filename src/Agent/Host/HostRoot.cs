@@ -22,13 +22,19 @@ public sealed class HostRoot
         AgentPaths.StateDir,
     ];
 
-    public HostRoot(string root)
+    /// <param name="root">Where the node's files are ("/" on a node).</param>
+    /// <param name="kernelRoot">Where kernel state (/proc, /sys) is read: "/" (the running kernel) unless a test stands in for it.</param>
+    public HostRoot(string root, string kernelRoot = "/")
     {
         if (string.IsNullOrWhiteSpace(root)) throw new ArgumentException("root must not be empty");
         Root = System.IO.Path.GetFullPath(root);
+        Kernel = new HostKernel(kernelRoot);
     }
 
     public string Root { get; }
+
+    /// <summary>The running kernel's state, which a root does not move.</summary>
+    public HostKernel Kernel { get; }
 
     /// <summary>Maps an absolute host path to its place under the root, refusing relative paths and escapes.</summary>
     public string Path(string hostPath)

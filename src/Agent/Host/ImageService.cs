@@ -1,10 +1,12 @@
-using NodeFleet.Net;
 using Grpc.Core;
 using NodeFleet.Cri.V1;
 
 namespace NodeFleet.Agent.Host;
 
-/// <summary>The image-service port: what the prepull and verify phases need from a container runtime.</summary>
+/// <summary>
+/// The container-runtime port: what the prepull, verify and preflight phases and the node's facts need from a
+/// container runtime (CRI for containerd and cri-o, the Engine API for Docker).
+/// </summary>
 public interface IImageService
 {
     string Describe { get; }
@@ -13,27 +15,31 @@ public interface IImageService
     Task<ulong> PullAsync(string image, CancellationToken ct);
     /// <summary>Null when the runtime answers, else why not.</summary>
     Task<string?> ProbeAsync(CancellationToken ct);
+    /// <summary>The runtime's version and cgroup driver, asked over its own API.</summary>
+    Task<RuntimeInfo> InfoAsync(CancellationToken ct);
 }
 
-/// <summary>Where a plan's mirrors send a registry, for messages that say which mirror failed.</summary>
+/// <summary>What a runtime says of itself; empty strings where it does not tell.</summary>
+public sealed record RuntimeInfo(string Version, string CgroupDriver);
+
+/// <summary>Where a plan's mirrors send a registry (registry → mirror endpoints, in order).</summary>
 public sealed record MirrorMap(IReadOnlyDictionary<string, IReadOnlyList<string>> ByRegistry)
 {
     public static MirrorMap None { get; } = new(new Dictionary<string, IReadOnlyList<string>>());
-
-    public string Describe(string registry) =>
-        ByRegistry.TryGetValue(registry, out var m) && m.Count > 0 ? $" via mirror {string.Join(", ", m)}" : "";
 }
 
-/// <summary>CRI ImageService over the runtime's unix socket (containerd, cri-o); mirrors are the runtime's own config.</summary>
-public sealed class CriImageService(string socketPath, MirrorMap mirrors, Func<RegistryCredentials> credentials) : IImageService, IDisposable
+/// <summary>
+/// CRI ImageService over the runtime's unix socket (containerd, cri-o). Mirrors are the runtime's own configuration,
+/// so a failed pull names the mirror only when the node's runtime has it (<paramref name="route"/>), not because the
+/// plan has one. The channel is shared (<see cref="RuntimeConnections"/>), not owned.
+/// </summary>
+public sealed class CriImageService(Grpc.Net.Client.GrpcChannel channel, string socketPath, PullRoute route, Func<RegistryCredentials> credentials) : IImageService
 {
-    private readonly Grpc.Net.Client.GrpcChannel _channel = UnixSockets.GrpcChannel(socketPath);
-
     public string Describe => $"CRI at unix://{socketPath}";
 
     public async Task<bool> IsPresentAsync(string image, CancellationToken ct)
     {
-        var r = await new ImageService.ImageServiceClient(_channel)
+        var r = await new ImageService.ImageServiceClient(channel)
             .ImageStatusAsync(new ImageStatusRequest { Image = new ImageSpec { Image = image } }, cancellationToken: ct);
         return r.Image is not null && !string.IsNullOrEmpty(r.Image.Id);
     }
@@ -44,14 +50,14 @@ public sealed class CriImageService(string socketPath, MirrorMap mirrors, Func<R
         var request = new PullImageRequest { Image = new ImageSpec { Image = image } };
         if (Creds().For(registry) is { } c)
             request.Auth = new AuthConfig { Username = c.User, Password = c.Password, ServerAddress = registry };
-        var client = new ImageService.ImageServiceClient(_channel);
+        var client = new ImageService.ImageServiceClient(channel);
         try
         {
             await client.PullImageAsync(request, cancellationToken: ct);
         }
         catch (RpcException e)
         {
-            throw new ImagePullException(image, $"from {registry}{mirrors.Describe(registry)} ({Describe}): {e.StatusCode}: {e.Status.Detail}", e);
+            throw new ImagePullException(image, $"from {registry}{route.Describe(registry)} ({Describe}): {e.StatusCode}: {e.Status.Detail}", e);
         }
         var status = await client.ImageStatusAsync(new ImageStatusRequest { Image = new ImageSpec { Image = image } }, cancellationToken: ct);
         return status.Image?.Size ?? 0;
@@ -62,7 +68,7 @@ public sealed class CriImageService(string socketPath, MirrorMap mirrors, Func<R
         if (!File.Exists(socketPath)) return $"{Describe}: the socket does not exist (is the runtime running?)";
         try
         {
-            await new RuntimeService.RuntimeServiceClient(_channel).VersionAsync(new VersionRequest { Version = "v1" }, cancellationToken: ct);
+            await new RuntimeService.RuntimeServiceClient(channel).VersionAsync(new VersionRequest { Version = "v1" }, cancellationToken: ct);
             return null;
         }
         catch (RpcException e)
@@ -71,13 +77,31 @@ public sealed class CriImageService(string socketPath, MirrorMap mirrors, Func<R
         }
     }
 
+    public async Task<RuntimeInfo> InfoAsync(CancellationToken ct)
+    {
+        var client = new RuntimeService.RuntimeServiceClient(channel);
+        var v = await client.VersionAsync(new VersionRequest { Version = "v1" }, cancellationToken: ct);
+        try
+        {
+            var rc = await client.RuntimeConfigAsync(new RuntimeConfigRequest(), cancellationToken: ct);
+            return new(v.RuntimeVersion, rc.Linux?.CgroupDriver == CgroupDriver.Cgroupfs ? "cgroupfs" : "systemd");
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
+        {
+            // Older runtimes (containerd < 1.7): read the driver from the verbose status config.
+        }
+        var status = await client.StatusAsync(new StatusRequest { Verbose = true }, cancellationToken: ct);
+        var driver = status.Info.TryGetValue("config", out var config)
+            ? config.Contains("\"SystemdCgroup\":true", StringComparison.Ordinal) ? "systemd" : "cgroupfs"
+            : "";
+        return new(v.RuntimeVersion, driver);
+    }
+
     private RegistryCredentials Creds()
     {
         try { return credentials(); }
         catch (InvalidOperationException e) { throw new ImagePullException("(any image)", e.Message); }
     }
-
-    public void Dispose() => _channel.Dispose();
 }
 
 /// <summary>A pull that failed, naming the image, the registry (and mirror) and the runtime's own message.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using NodeFleet.IO;
 
 namespace NodeFleet.Agent.Host;
@@ -47,27 +46,20 @@ public sealed class Systemctl(string binary) : IServiceManager
 
     private async Task<(int, string)> RunAsync(string[] args, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        Process? started;
-        try { started = Process.Start(psi); }
+        try
+        {
+            var r = await ProcessRunner.RunAsync(Binary, args, Timeout, ct);
+            return (r.ExitCode, r.Output);
+        }
         catch (System.ComponentModel.Win32Exception e)
         {
             // Not there, not executable: the node's systemctl (or --systemctl) is the problem, not the step.
             throw new ServiceManagerException($"cannot run {Binary} ({string.Join(' ', args)}): {e.Message}");
         }
-        using var p = started ?? throw new ServiceManagerException($"cannot start {Binary}");
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        cts.CancelAfter(Timeout);
-        var stdout = p.StandardOutput.ReadToEndAsync(cts.Token);
-        var stderr = p.StandardError.ReadToEndAsync(cts.Token);
-        try { await p.WaitForExitAsync(cts.Token); }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (TimeoutException)
         {
-            p.Kill(entireProcessTree: true);
             throw new ServiceManagerException($"systemctl {string.Join(' ', args)} did not finish within {Timeout.TotalSeconds:0}s");
         }
-        return (p.ExitCode, await stdout + await stderr);
     }
 }
 

@@ -27,7 +27,7 @@ public sealed record DownloadLimits(TimeSpan ResponseTimeout, TimeSpan StallTime
 }
 
 /// <summary>`stage-artifacts`: downloads one artifact into the cache and checks its sha256; a mismatch touches nothing else.</summary>
-public sealed class StageArtifactStep(Artifact artifact, HttpClient http, DownloadLimits? limits = null) : IStep
+public sealed class StageArtifactStep(Artifact artifact, INetwork network, DownloadLimits? limits = null) : IStep
 {
     private readonly DownloadLimits _limits = limits ?? DownloadLimits.Default;
 
@@ -35,17 +35,16 @@ public sealed class StageArtifactStep(Artifact artifact, HttpClient http, Downlo
 
     public Task<CheckResult> CheckAsync(StepContext ctx, CancellationToken ct)
     {
-        var cached = ctx.Files.Root.Path(ArtifactCache.HostPath(artifact.Sha256));
-        if (ctx.Files.Stat(ArtifactCache.HostPath(artifact.Sha256)).Kind == EntryKind.File && HostFiles.Sha256File(cached) == artifact.Sha256)
+        if (ctx.Files.Sha256Of(ArtifactCache.HostPath(artifact.Sha256)) == artifact.Sha256)
             return Task.FromResult<CheckResult>(new CheckResult.Satisfied($"{artifact.Name} is cached"));
         return Task.FromResult<CheckResult>(new CheckResult.NeedsApply($"would download {artifact.Url} (sha256 {artifact.Sha256})"));
     }
 
     public async Task ApplyAsync(StepContext ctx, CancellationToken ct)
     {
-        // The cache directory is made (or found) a real directory, in the 0700 state directory: a link there would
+        // The file port makes (or finds) the cache a real directory, in the 0700 state directory: a link there would
         // send the download elsewhere.
-        var cached = ctx.Files.Root.WritablePath(ArtifactCache.HostPath(artifact.Sha256), createDirectories: true);
+        var cached = ArtifactCache.HostPath(artifact.Sha256);
         var tmp = $"{cached}.{Guid.NewGuid():N}.part";
         // One timer for the whole download, re-armed before each wait: the response, then every read of the body.
         using var whole = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -57,14 +56,14 @@ public sealed class StageArtifactStep(Artifact artifact, HttpClient http, Downlo
         {
             waitingFor = $"no response within {Durations.Format(_limits.ResponseTimeout)}";
             deadline.CancelAfter(_limits.ResponseTimeout);
-            using var response = await http.GetAsync(artifact.Url, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+            using var response = await network.GetAsync(artifact.Url, deadline.Token);
             if (!response.IsSuccessStatusCode)
                 throw new StepFailedException($"download of {artifact.Url} failed: HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
             if (response.Content.Headers.ContentLength is { } length && length > _limits.MaxBytes)
                 throw new StepFailedException($"download of {artifact.Url} refused: it is {length} bytes, more than the {_limits.MaxBytes} an artifact may have");
             string actual;
             await using (var body = await response.Content.ReadAsStreamAsync(deadline.Token))
-            await using (var file = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+            await using (var file = ctx.Files.CreateNew(tmp))
             using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
             {
                 var buffer = new byte[81920];
@@ -87,7 +86,7 @@ public sealed class StageArtifactStep(Artifact artifact, HttpClient http, Downlo
             }
             if (actual != artifact.Sha256)
                 throw new StepFailedException($"checksum mismatch for {artifact.Name} from {artifact.Url}: expected sha256 {artifact.Sha256}, got {actual}");
-            File.Move(tmp, cached, overwrite: true);
+            ctx.Files.Move(tmp, cached);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !ct.IsCancellationRequested)
         {
@@ -106,7 +105,7 @@ public sealed class StageArtifactStep(Artifact artifact, HttpClient http, Downlo
         }
         finally
         {
-            if (File.Exists(tmp)) File.Delete(tmp);
+            ctx.Files.Delete(tmp);
         }
     }
 
@@ -137,9 +136,8 @@ public sealed class InstallArtifactStep(Artifact artifact) : IStep
 
     public Task<CheckResult> CheckAsync(StepContext ctx, CancellationToken ct)
     {
-        var target = ctx.Files.Root.Path(artifact.InstallPath);
         // A link at the install path is never taken for the artifact, even to a file with its bytes: it is replaced.
-        if (ctx.Files.Stat(artifact.InstallPath) is { Kind: EntryKind.File } entry && entry.Mode == Mode && HostFiles.Sha256File(target) == artifact.Sha256)
+        if (ctx.Files.Mode(artifact.InstallPath) == Mode && ctx.Files.Sha256Of(artifact.InstallPath) == artifact.Sha256)
             return Task.FromResult<CheckResult>(new CheckResult.Satisfied($"{artifact.InstallPath} is installed"));
         return Task.FromResult<CheckResult>(new CheckResult.NeedsApply(
             $"would install {artifact.Name} (sha256 {artifact.Sha256[..12]}…) at {artifact.InstallPath} mode {artifact.Mode}"));
@@ -147,18 +145,16 @@ public sealed class InstallArtifactStep(Artifact artifact) : IStep
 
     public Task ApplyAsync(StepContext ctx, CancellationToken ct)
     {
-        var cached = ctx.Files.Root.Path(ArtifactCache.HostPath(artifact.Sha256));
-        if (ctx.Files.Stat(ArtifactCache.HostPath(artifact.Sha256)).Kind != EntryKind.File || HostFiles.Sha256File(cached) != artifact.Sha256)
+        if (ctx.Files.Sha256Of(ArtifactCache.HostPath(artifact.Sha256)) != artifact.Sha256)
             throw new StepFailedException($"{artifact.Name} is not in the cache (the stage-artifacts phase did not run or was skipped)");
-        ctx.InstallFile(cached, artifact.InstallPath, Mode);
+        ctx.InstallFile(ctx.Files.Root.Path(ArtifactCache.HostPath(artifact.Sha256)), artifact.InstallPath, Mode);
         ctx.Output($"installed {artifact.InstallPath}");
         return Task.CompletedTask;
     }
 
     public Task<string?> VerifyAsync(StepContext ctx, CancellationToken ct)
     {
-        var target = ctx.Files.Root.Path(artifact.InstallPath);
-        return Task.FromResult(ctx.Files.Stat(artifact.InstallPath).Kind == EntryKind.File && HostFiles.Sha256File(target) == artifact.Sha256
+        return Task.FromResult(ctx.Files.Sha256Of(artifact.InstallPath) == artifact.Sha256
             ? null : $"{artifact.InstallPath} does not have sha256 {artifact.Sha256}");
     }
 }

@@ -30,14 +30,26 @@ public static class ConfigSteps
         {
             new WriteFileStep("config-toml", ContainerdConfig.DefaultPath, existing => ContainerdConfig.Render(existing, settings), Config, ["containerd"]),
         };
-        // hosts.toml is read on every pull: no restart needed for mirrors.
-        foreach (var mirror in Mirrors(plan))
-        {
-            steps.Add(new WriteFileStep($"hosts-toml-{StepSuffix(mirror.Registry)}", HostsToml.PathFor(settings.CertsDir, mirror.Registry),
-                _ => HostsToml.Render(mirror), Config));
-        }
+        steps.AddRange(HostsTomls(plan, settings.CertsDir));
         return steps;
     }
+
+    /// <summary>hosts.toml is read on every pull: no restart needed for mirrors.</summary>
+    private static IEnumerable<IStep> HostsTomls(NodePlan plan, string certsDir) =>
+        Mirrors(plan).Select(mirror => (IStep)new WriteFileStep($"hosts-toml-{StepSuffix(mirror.Registry)}",
+            HostsToml.PathFor(certsDir, mirror.Registry), _ => HostsToml.Render(mirror), Config));
+
+    /// <summary>
+    /// The registry configuration the pulls of prepull-images need and that takes effect with no restart, for a plan
+    /// whose runtime-configuration phase does not run (a rollout's preparation runs before the node's wave, or the
+    /// phase is skipped): containerd's certs.d/&lt;registry&gt;/hosts.toml, which containerd reads on every pull once
+    /// config_path names certs.d. Journaled as any write, so undo and reset restore it. cri-o reads its mirror file
+    /// only when (re)started, and the Docker port pulls through the plan's mirror itself: nothing to write for them.
+    /// </summary>
+    public static IReadOnlyList<IStep> PullMirrors(NodePlan plan) =>
+        plan.Spec.Runtime.Kind == PlanRuntimes.Containerd && !PlanPhases.Selected(plan).Contains(PlanPhases.ContainerdConfig)
+            ? HostsTomls(plan, ContainerdConfig.DefaultCertsDir).ToList()
+            : [];
 
     public static IReadOnlyList<IStep> Crio(NodePlan plan)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using NodeFleet.Agent.Host;
 using NodeFleet.Agent.Execution;
 using NodeFleet.Protocol.V1;
 
@@ -10,10 +11,11 @@ public sealed record PreflightFinding(string Id, bool IsError, string Message);
 
 /// <summary>
 /// `preflight`: read-only checks, as kubeadm's: swap, ports, disk, sysctls, kernel modules, the runtime socket and
-/// the cgroup driver of runtime, plan and kubelet. Host files are read under the root (/proc included), so a test
-/// root can stand for a machine.
+/// the cgroup driver of runtime, plan and kubelet. Configuration files (the kubelet's config, the agent's) and the
+/// disk are the node's, under the root; kernel state (/proc, /sys) and the network are the running host's, whatever
+/// the root: a root moves files, not the kernel. Every finding names the path it read.
 /// </summary>
-public sealed class PreflightStep(HttpClient http) : IStep
+public sealed class PreflightStep(INetwork network) : IStep
 {
     public static readonly int[] Ports = [10250, 10256];
     public const long MinFreeBytes = 2L * 1024 * 1024 * 1024;
@@ -22,7 +24,7 @@ public sealed class PreflightStep(HttpClient http) : IStep
 
     public async Task<CheckResult> CheckAsync(StepContext ctx, CancellationToken ct)
     {
-        var findings = await RunChecksAsync(ctx, http, ct);
+        var findings = await RunChecksAsync(ctx, network, ct);
         foreach (var f in findings) ctx.Output($"[{(f.IsError ? "ERROR" : "WARNING")} {f.Id}]: {f.Message}");
         var ignoreAll = ctx.IgnorePreflightErrors.Contains("all", StringComparer.OrdinalIgnoreCase);
         var errors = findings.Where(f => f.IsError && !ignoreAll && !ctx.IgnorePreflightErrors.Contains(f.Id, StringComparer.OrdinalIgnoreCase)).ToList();
@@ -37,27 +39,24 @@ public sealed class PreflightStep(HttpClient http) : IStep
     // Preflight changes nothing: Check is everything.
     public Task ApplyAsync(StepContext ctx, CancellationToken ct) => Task.CompletedTask;
 
-    public static async Task<IReadOnlyList<PreflightFinding>> RunChecksAsync(StepContext ctx, HttpClient http, CancellationToken ct)
+    public static async Task<IReadOnlyList<PreflightFinding>> RunChecksAsync(StepContext ctx, INetwork network, CancellationToken ct)
     {
         var findings = new List<PreflightFinding>();
         var plan = ctx.Plan.Spec;
+        var kernel = ctx.Files.Root.Kernel;
 
-        var swaps = ctx.Files.Read("/proc/swaps");
-        if (swaps is null) findings.Add(new("Swap", false, "cannot read /proc/swaps"));
-        else if (System.Text.Encoding.ASCII.GetString(swaps).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length > 1)
-            findings.Add(new("Swap", true, "swap is on; the kubelet needs it off (swapoff -a) unless configured for swap"));
+        var swaps = kernel.ReadText("/proc/swaps");
+        if (swaps is null) findings.Add(new("Swap", false, $"cannot read {kernel.PathOf("/proc/swaps")}"));
+        else if (swaps.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length > 1)
+            findings.Add(new("Swap", true, $"swap is on ({kernel.PathOf("/proc/swaps")} lists a device); the kubelet needs it off (swapoff -a) unless configured for swap"));
 
         foreach (var port in Ports)
         {
-            if (!PortFree(port)) findings.Add(new($"Port-{port}", true, $"port {port} is in use"));
+            if (!network.IsTcpPortFree(port)) findings.Add(new($"Port-{port}", true, $"port {port} is in use on this host"));
         }
 
-        var stateDir = ctx.Files.Root.Path("/var/lib");
-        if (Directory.Exists(stateDir))
-        {
-            var free = new DriveInfo(stateDir).AvailableFreeSpace;
-            if (free < MinFreeBytes) findings.Add(new("DiskSpace", true, $"/var/lib has {free / (1024 * 1024)} MiB free; at least {MinFreeBytes / (1024 * 1024)} MiB are needed"));
-        }
+        if (ctx.Files.FreeBytes("/var/lib") is { } free && free < MinFreeBytes)
+            findings.Add(new("DiskSpace", true, $"{ctx.Files.Root.Path("/var/lib")} has {free / (1024 * 1024)} MiB free; at least {MinFreeBytes / (1024 * 1024)} MiB are needed"));
 
         foreach (var (path, id) in new[]
                  {
@@ -65,17 +64,19 @@ public sealed class PreflightStep(HttpClient http) : IStep
                      ("/proc/sys/net/bridge/bridge-nf-call-iptables", "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables"),
                  })
         {
-            var v = ctx.Files.Read(path);
-            if (v is null) findings.Add(new(id, true, $"{path} does not exist (is the module loaded?)"));
-            else if (System.Text.Encoding.ASCII.GetString(v).Trim() != "1") findings.Add(new(id, true, $"{path} contents are not set to 1"));
+            var v = kernel.ReadText(path);
+            if (v is null) findings.Add(new(id, true, $"{kernel.PathOf(path)} does not exist (is the module loaded?)"));
+            else if (v.Trim() != "1") findings.Add(new(id, true, $"{kernel.PathOf(path)} contents are not set to 1"));
         }
 
+        var modules = kernel.ReadText("/proc/modules");
         foreach (var module in new[] { "overlay", "br_netfilter" })
         {
-            var modules = ctx.Files.Read("/proc/modules");
-            var loaded = ctx.Files.Exists($"/sys/module/{module}/initstate")
-                || (modules is not null && System.Text.Encoding.ASCII.GetString(modules).Split('\n').Any(l => l.StartsWith(module + " ", StringComparison.Ordinal)));
-            if (!loaded) findings.Add(new($"KernelModule-{module}", false, $"kernel module {module} does not seem to be loaded"));
+            var loaded = kernel.Exists($"/sys/module/{module}/initstate")
+                || (modules is not null && modules.Split('\n').Any(l => l.StartsWith(module + " ", StringComparison.Ordinal)));
+            if (!loaded)
+                findings.Add(new($"KernelModule-{module}", false,
+                    $"kernel module {module} does not seem to be loaded (not in {kernel.PathOf("/proc/modules")}, no {kernel.PathOf($"/sys/module/{module}")})"));
         }
 
         var images = ctx.Images;
@@ -89,13 +90,13 @@ public sealed class PreflightStep(HttpClient http) : IStep
         {
             foreach (var endpoint in endpoints.Endpoints)
             {
-                var problem = await MirrorProblemAsync(http, endpoint, ct);
+                var problem = await MirrorProblemAsync(network, endpoint, ct);
                 if (problem is not null)
                     findings.Add(new($"Mirror-{new Uri(endpoint).Authority}", true, $"mirror {endpoint} for {registry} does not answer /v2/: {problem}"));
             }
         }
 
-        if (await CoordinatorProblemAsync(ctx, ct) is { } coordinator) findings.Add(new("Coordinator", false, coordinator));
+        if (await CoordinatorProblemAsync(ctx, network, ct) is { } coordinator) findings.Add(new("Coordinator", false, coordinator));
 
         var runtimeDriver = await RuntimeCgroupDriverAsync(ctx, ct);
         if (runtimeDriver is not null && plan.Runtime.CgroupDriver.Length > 0 && runtimeDriver != plan.Runtime.CgroupDriver)
@@ -107,18 +108,20 @@ public sealed class PreflightStep(HttpClient http) : IStep
         var kubeletDriver = KubeletCgroupDriver(ctx);
         if (kubeletDriver is not null && plan.Runtime.CgroupDriver.Length > 0 && kubeletDriver != plan.Runtime.CgroupDriver)
             findings.Add(new("CgroupDriver", true,
-                $"the kubelet config (/var/lib/kubelet/config.yaml) has cgroupDriver {kubeletDriver} but the plan sets {plan.Runtime.CgroupDriver} for the runtime: they must match"));
+                $"the kubelet config ({ctx.Files.Root.Path(KubeletConfig)}) has cgroupDriver {kubeletDriver} but the plan sets {plan.Runtime.CgroupDriver} for the runtime: they must match"));
         return findings;
     }
 
+    private const string KubeletConfig = "/var/lib/kubelet/config.yaml";
+
     /// <summary>A registry answers GET /v2/ with 200, or 401 when it wants credentials; anything else is a problem.</summary>
-    private static async Task<string?> MirrorProblemAsync(HttpClient http, string endpoint, CancellationToken ct)
+    private static async Task<string?> MirrorProblemAsync(INetwork network, string endpoint, CancellationToken ct)
     {
         try
         {
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             cts.CancelAfter(TimeSpan.FromSeconds(10));
-            using var r = await http.GetAsync(endpoint.TrimEnd('/') + "/v2/", cts.Token);
+            using var r = await network.GetAsync(endpoint.TrimEnd('/') + "/v2/", cts.Token);
             return r.StatusCode is HttpStatusCode.OK or HttpStatusCode.Unauthorized ? null : $"HTTP {(int)r.StatusCode}";
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
@@ -131,7 +134,7 @@ public sealed class PreflightStep(HttpClient http) : IStep
     /// Whether the coordinator this node joined answers on its port. A warning only: a plan applied locally can run
     /// without it, and its reports wait in the outbox.
     /// </summary>
-    private static async Task<string?> CoordinatorProblemAsync(StepContext ctx, CancellationToken ct)
+    private static async Task<string?> CoordinatorProblemAsync(StepContext ctx, INetwork network, CancellationToken ct)
     {
         NodeFleet.Agent.Join.AgentConfig? config;
         try { config = NodeFleet.Agent.Join.AgentConfig.Load(ctx.Files.Root); }
@@ -140,10 +143,9 @@ public sealed class PreflightStep(HttpClient http) : IStep
         try
         {
             var uri = NodeFleet.Net.GrpcChannels.ToUri(config.Coordinator);
-            using var client = new TcpClient();
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             cts.CancelAfter(TimeSpan.FromSeconds(5));
-            await client.ConnectAsync(uri.IdnHost.Trim('[', ']'), uri.Port, cts.Token);
+            await network.ConnectTcpAsync(uri.IdnHost.Trim('[', ']'), uri.Port, cts.Token);
             return null;
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or FormatException)
@@ -152,30 +154,16 @@ public sealed class PreflightStep(HttpClient http) : IStep
         }
     }
 
-    private static bool PortFree(int port)
-    {
-        try
-        {
-            using var l = new TcpListener(IPAddress.Any, port);
-            l.Start();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
     private static async Task<string?> RuntimeCgroupDriverAsync(StepContext ctx, CancellationToken ct)
     {
         var runtime = ctx.Plan.Spec.Runtime;
         var socket = runtime.Endpoint.StartsWith("unix://", StringComparison.Ordinal) ? runtime.Endpoint[7..] : runtime.Endpoint;
-        if (socket.Length == 0 || !ctx.Files.Exists(socket)) return null;
+        if (ctx.Images is null || socket.Length == 0 || !ctx.Files.Exists(socket)) return null;
         try
         {
-            return await Facts.FactsCollector.RuntimeCgroupDriverAsync(runtime.Kind, ctx.Files.Root.Path(socket), ct);
+            return (await ctx.Images.InfoAsync(ct)).CgroupDriver is { Length: > 0 } driver ? driver : null;
         }
-        catch (Exception e) when (e is Grpc.Core.RpcException or HttpRequestException or IOException)
+        catch (Exception e) when (e is Grpc.Core.RpcException or HttpRequestException or IOException or System.Text.Json.JsonException)
         {
             return null;
         }
@@ -183,7 +171,7 @@ public sealed class PreflightStep(HttpClient http) : IStep
 
     private static string? KubeletCgroupDriver(StepContext ctx)
     {
-        var config = ctx.Files.Read("/var/lib/kubelet/config.yaml");
+        var config = ctx.Files.Read(KubeletConfig);
         if (config is null) return null;
         foreach (var line in System.Text.Encoding.UTF8.GetString(config).Split('\n'))
         {

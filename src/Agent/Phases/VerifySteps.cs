@@ -39,7 +39,7 @@ public sealed class VerifyImagesStep(IReadOnlyList<string> images) : IStep
 }
 
 /// <summary>`verify`: the kubelet's healthz answers ok, when a kubelet is expected on this node.</summary>
-public sealed class VerifyKubeletStep(HttpClient http, string healthz = "http://127.0.0.1:10248/healthz") : IStep
+public sealed class VerifyKubeletStep(NodeFleet.Agent.Host.INetwork network, string healthz = "http://127.0.0.1:10248/healthz") : IStep
 {
     public string Id => "kubelet-healthz";
 
@@ -55,7 +55,9 @@ public sealed class VerifyKubeletStep(HttpClient http, string healthz = "http://
             {
                 using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 cts.CancelAfter(TimeSpan.FromSeconds(5));
-                var body = await http.GetStringAsync(healthz, cts.Token);
+                using var response = await network.GetAsync(healthz, cts.Token);
+                response.EnsureSuccessStatusCode();
+                var body = await response.Content.ReadAsStringAsync(cts.Token);
                 if (body.Trim() == "ok") return new CheckResult.Satisfied("kubelet healthz ok");
                 last = $"healthz answered '{body.Trim()}'";
             }

@@ -3,8 +3,10 @@ using System.Security.Cryptography;
 namespace NodeFleet.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// A scratch directory standing for a node's filesystem (the agent's --root): the /proc files preflight reads,
-/// plus a recording systemctl outside it — the one stand-in here, since no systemd runs as PID 1 on this machine.
+/// A scratch directory standing for a node's filesystem (the agent's --root), plus two stand-ins outside it: the
+/// kernel state preflight reads (--kernel-root; the agent reads the running kernel's /proc otherwise, whatever the
+/// root), so a test does not depend on this machine's sysctls, and a recording systemctl, since no systemd runs as
+/// PID 1 on this machine.
 /// </summary>
 public sealed class NodeRoot : IDisposable
 {
@@ -13,10 +15,11 @@ public sealed class NodeRoot : IDisposable
     public NodeRoot()
     {
         Root = _dir.Combine("root");
-        Write("/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n");
-        Write("/proc/sys/net/ipv4/ip_forward", "1\n");
-        Write("/proc/sys/net/bridge/bridge-nf-call-iptables", "1\n");
-        Write("/proc/modules", "overlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n");
+        KernelRoot = _dir.Combine("kernel");
+        WriteKernel("/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n");
+        WriteKernel("/proc/sys/net/ipv4/ip_forward", "1\n");
+        WriteKernel("/proc/sys/net/bridge/bridge-nf-call-iptables", "1\n");
+        WriteKernel("/proc/modules", "overlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n");
         Systemctl = _dir.Combine("systemctl");
         SystemctlLog = _dir.Combine("systemctl.log");
         // Records each call; `restart UNIT` fails while a file fail-restart-UNIT exists next to it, `daemon-reload`
@@ -35,6 +38,20 @@ public sealed class NodeRoot : IDisposable
 
     public string Root { get; }
     public string Systemctl { get; }
+
+    /// <summary>The kernel state the agent reads (--kernel-root): /proc and /sys stand-ins, outside the root.</summary>
+    public string KernelRoot { get; }
+
+    /// <summary>The options every agent command of this node takes: its root, its kernel stand-in, its systemctl.</summary>
+    public IReadOnlyList<string> AgentOptions => ["--root", Root, "--kernel-root", KernelRoot, "--systemctl", Systemctl];
+
+    /// <summary>Writes a kernel state file (/proc/…) of the stand-in kernel.</summary>
+    public void WriteKernel(string kernelPath, string content)
+    {
+        var p = Path.Combine(KernelRoot, kernelPath.TrimStart('/'));
+        Directory.CreateDirectory(Path.GetDirectoryName(p)!);
+        File.WriteAllText(p, content);
+    }
 
     /// <summary>Makes `systemctl daemon-reload` fail (true) or succeed again (false).</summary>
     public void FailDaemonReload(bool fail)
@@ -70,7 +87,7 @@ public sealed class NodeRoot : IDisposable
     }
 
     public Task<ProcResult> AgentAsync(IEnumerable<string> args, IDictionary<string, string>? env = null) =>
-        Proc.RunAsync(Binaries.Agent, ["--root", Root, "--systemctl", Systemctl, .. args], env, TimeSpan.FromSeconds(120));
+        Proc.RunAsync(Binaries.Agent, [.. AgentOptions, .. args], env, TimeSpan.FromSeconds(120));
 
     /// <summary>Every file under the root with its hash and mode; the agent's own state directory optional.</summary>
     public SortedDictionary<string, string> Snapshot(bool includeAgentState = false)
@@ -87,7 +104,7 @@ public sealed class NodeRoot : IDisposable
         return result;
     }
 
-    /// <summary>A copy of this root's files in another NodeRoot (same /proc stand-ins).</summary>
+    /// <summary>A copy of this root's files in another NodeRoot (whose kernel stand-in is the same).</summary>
     public void CopyFilesTo(NodeRoot other)
     {
         foreach (var f in Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories))

@@ -141,7 +141,7 @@ public sealed class TestAgent(TestCluster cluster, string name) : IAsyncDisposab
 
     public void StartRun(params string[] extra)
     {
-        Run = Proc.Start(Binaries.Agent, ["--root", Root, "--systemctl", Node.Systemctl, .. extra, "run"]);
+        Run = Proc.Start(Binaries.Agent, [.. Node.AgentOptions, .. extra, "run"]);
     }
 
     public Task<ProcResult> StatusAsync(params string[] extra) =>

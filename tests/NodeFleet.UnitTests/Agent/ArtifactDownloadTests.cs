@@ -57,7 +57,7 @@ public sealed class ArtifactDownloadTests : IDisposable
         var root = new HostRoot(_root.Path);
         var ctx = new StepContext(new NodePlan(), new HostFiles(root), new Systemctl("/bin/false"), null, new CommandRunner(root),
             TimeProvider.System, NullLogger.Instance) { ChangedUnits = new HashSet<string>(), RestartedUnits = new HashSet<string>() };
-        var step = new StageArtifactStep(artifact, _http, limits);
+        var step = new StageArtifactStep(artifact, new HostNetwork(_http), limits);
         var error = await Assert.ThrowsAsync<StepFailedException>(() => step.ApplyAsync(ctx, CancellationToken.None));
         var cache = Path.Combine(_root.Path, ArtifactCache.Dir.TrimStart('/'));
         Assert.Empty(Directory.Exists(cache) ? Directory.GetFiles(cache) : []);

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging.Abstractions;
+using NodeFleet.Agent.Execution;
 using NodeFleet.Agent.Facts;
 using NodeFleet.Agent.Host;
 using NodeFleet.Tests.TestSupport;
@@ -11,14 +12,20 @@ public sealed class FactsCollectorTests : IDisposable
     private readonly TempDir _dir = new();
     private readonly HostRoot _root;
     private readonly FactsCollector _facts;
+    private readonly ImageServiceFactory _runtimes;
 
     public FactsCollectorTests()
     {
         _root = new HostRoot(_dir.Path);
-        _facts = new FactsCollector(_root, new CommandRunner(_root), NullLogger<FactsCollector>.Instance);
+        _runtimes = new ImageServiceFactory(_root, new HostFiles(_root));
+        _facts = new FactsCollector(new HostFiles(_root), _runtimes, new CommandRunner(_root), NullLogger<FactsCollector>.Instance);
     }
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose()
+    {
+        _runtimes.Dispose();
+        _dir.Dispose();
+    }
 
     private void WriteHostFile(string hostPath, string content, UnixFileMode? mode = null)
     {
@@ -89,5 +96,19 @@ public sealed class FactsCollectorTests : IDisposable
         Assert.Equal("containerd", f.RuntimeKind);
         Assert.Equal("unix:///run/containerd/containerd.sock", f.RuntimeEndpoint);
         Assert.Equal("", f.RuntimeVersion);
+    }
+
+    [Fact]
+    public async Task Os_release_as_the_distributions_link_is_followed_within_the_root()
+    {
+        WriteHostFile("/usr/lib/os-release", "PRETTY_NAME=\"Linked OS 2\"\n");
+        Directory.CreateDirectory(_root.Path("/etc"));
+        File.CreateSymbolicLink(_root.Path("/etc/os-release"), "../usr/lib/os-release");
+        Assert.Equal("Linked OS 2", (await _facts.CollectAsync(CancellationToken.None)).Os);
+
+        // An absolute target is the root's file too, never the machine's own.
+        File.Delete(_root.Path("/etc/os-release"));
+        File.CreateSymbolicLink(_root.Path("/etc/os-release"), "/usr/lib/os-release");
+        Assert.Equal("Linked OS 2", (await _facts.CollectAsync(CancellationToken.None)).Os);
     }
 }

@@ -1,3 +1,4 @@
+using NodeFleet.Agent.Execution;
 using Microsoft.Extensions.Logging.Abstractions;
 using NodeFleet.Agent.Facts;
 using NodeFleet.Agent.Host;
@@ -16,15 +17,21 @@ public sealed class JoinCommandTests : IDisposable
     private readonly TempDir _dir = new();
     private readonly HostRoot _root;
     private readonly JoinCommand _join;
+    private readonly ImageServiceFactory _runtimes;
 
     public JoinCommandTests()
     {
         _root = new HostRoot(_dir.Path);
-        _join = new JoinCommand(_root, new FactsCollector(_root, new CommandRunner(_root), NullLogger<FactsCollector>.Instance),
+        _join = new JoinCommand(_root, new FactsCollector(new HostFiles(_root), _runtimes = new ImageServiceFactory(_root, new HostFiles(_root)),
+            new CommandRunner(_root), NullLogger<FactsCollector>.Instance),
             NullLogger<JoinCommand>.Instance, TimeProvider.System);
     }
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose()
+    {
+        _runtimes.Dispose();
+        _dir.Dispose();
+    }
 
     /// <summary>Runs join with good options except those given, expecting a refusal.</summary>
     private Task<AgentException> Refused(string? token = GoodToken, bool pinned = true, string? pin = null,
