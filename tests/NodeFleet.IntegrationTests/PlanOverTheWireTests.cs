@@ -147,18 +147,25 @@ public sealed class PlanOverTheWireTests : IAsyncLifetime
         Assert.True(first.ExitCode == 0, first.ToString());
 
         await agent.Run!.KillHardAsync();
-        var journal = agent.HostPath("/var/lib/nodefleet-agent/journal.db");
-        File.Move(journal, journal + ".damaged");
+        // Both files: what the journal committed since its last checkpoint is in its log file.
+        foreach (var file in new[] { "journal.db", "journal-log.db" })
+        {
+            var path = agent.HostPath($"/var/lib/nodefleet-agent/{file}");
+            if (File.Exists(path)) File.Move(path, path + ".damaged");
+        }
         agent.StartRun();
         await agent.Run!.WaitForOutputAsync("Connected to the coordinator", TimeSpan.FromSeconds(30));
 
-        var again = await _cluster.CliAsync("plan", "apply", plan, "--node", "fresh-journal", AgentApplyTests.IgnoreAbsentRuntime,
+        // A new generation of the plan, so that the node runs it (and reports every step under its new journal).
+        var changed = WritePlan(AgentApplyTests.Plan.Replace("max-pods: \"50\"", "max-pods: \"60\""));
+        var again = await _cluster.CliAsync("plan", "apply", changed, "--node", "fresh-journal", AgentApplyTests.IgnoreAbsentRuntime,
             "--wait", "--timeout", "60s");
         Assert.True(again.ExitCode == 0, again.ToString());
         var runs = (await DescribeAsync("fresh-journal")).GetProperty("runs");
         Assert.Equal(2, runs.GetArrayLength());
         Assert.All(runs.EnumerateArray(), r => Assert.Equal("RUN_STATE_SUCCEEDED", r.GetProperty("state").GetString()));
-        Assert.Contains("journal is new", _cluster.Coordinator!.Output);
+        var log = _cluster.Coordinator!.Output;
+        Assert.True(log.Contains("journal is new", StringComparison.Ordinal), log);
     }
 
     [Fact]
