@@ -135,6 +135,39 @@ public sealed class PlanOverTheWireTests : IAsyncLifetime
         Assert.Equal("#!/bin/sh\n", agent.Node.Read("/usr/local/bin/tool"));
     }
 
+    // The README's way out of a damaged journal is to move it aside. The new journal numbers its reports from 1 again;
+    // without its epoch the coordinator took them for duplicates of the old journal's and dropped them unseen.
+    [Fact]
+    public async Task A_journal_moved_aside_starts_a_new_epoch_and_its_reports_are_recorded()
+    {
+        var agent = await _cluster.JoinedOnlineAgentAsync("fresh-journal");
+        agent.Node.Write("/etc/containerd/config.toml", "version = 2\n");
+        var plan = WritePlan(AgentApplyTests.Plan);
+        var first = await _cluster.CliAsync("plan", "apply", plan, "--node", "fresh-journal", AgentApplyTests.IgnoreAbsentRuntime, "--wait");
+        Assert.True(first.ExitCode == 0, first.ToString());
+
+        await agent.Run!.KillHardAsync();
+        // Both files: what the journal committed since its last checkpoint is in its log file.
+        foreach (var file in new[] { "journal.db", "journal-log.db" })
+        {
+            var path = agent.HostPath($"/var/lib/nodefleet-agent/{file}");
+            if (File.Exists(path)) File.Move(path, path + ".damaged");
+        }
+        agent.StartRun();
+        await agent.Run!.WaitForOutputAsync("Connected to the coordinator", TimeSpan.FromSeconds(30));
+
+        // A new generation of the plan, so that the node runs it (and reports every step under its new journal).
+        var changed = WritePlan(AgentApplyTests.Plan.Replace("max-pods: \"50\"", "max-pods: \"60\""));
+        var again = await _cluster.CliAsync("plan", "apply", changed, "--node", "fresh-journal", AgentApplyTests.IgnoreAbsentRuntime,
+            "--wait", "--timeout", "60s");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        var runs = (await DescribeAsync("fresh-journal")).GetProperty("runs");
+        Assert.Equal(2, runs.GetArrayLength());
+        Assert.All(runs.EnumerateArray(), r => Assert.Equal("RUN_STATE_SUCCEEDED", r.GetProperty("state").GetString()));
+        var log = _cluster.Coordinator!.Output;
+        Assert.True(log.Contains("journal is new", StringComparison.Ordinal), log);
+    }
+
     [Fact]
     public async Task An_invalid_plan_is_refused_before_anything_is_sent()
     {

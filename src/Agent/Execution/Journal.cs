@@ -209,6 +209,29 @@ public sealed class Journal : IDisposable
     public RunRecord? Unfinished() =>
         Runs.Find(r => r.State == RunState.Running || r.State == RunState.UndoRunning).OrderByDescending(r => r.StartedAt).FirstOrDefault();
 
+    /// <summary>
+    /// This journal's identity: 16 random hex digits made when the journal is first used, carried by every report it
+    /// sends. A journal moved aside and started again numbers its reports from 1; the epoch tells the coordinator that
+    /// these are new reports, not duplicates of the old journal's.
+    /// </summary>
+    public string Epoch
+    {
+        get
+        {
+            if (_epoch is { } known) return known;
+            return _epoch = Write(j =>
+            {
+                var meta = j.Db.GetCollection("meta");
+                if (meta.FindById("epoch") is { } doc) return doc["value"].AsString;
+                var made = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+                meta.Insert(new BsonDocument { ["_id"] = "epoch", ["value"] = made });
+                return made;
+            });
+        }
+    }
+
+    private string? _epoch;
+
     /// <summary>Appends a report to the outbox with the next sequence number.</summary>
     public long Enqueue(byte[] report) => Write(j =>
     {

@@ -57,13 +57,17 @@ public sealed class OutboxObserver(Journal journal) : IRunObserver
     };
 
     /// <summary>Reports not yet acknowledged, oldest first, with their sequence numbers set.</summary>
-    public IReadOnlyList<StepReport> Pending(long after) =>
-        journal.Outbox.Find(o => o.Sequence > after).OrderBy(o => o.Sequence).Select(o =>
+    public IReadOnlyList<StepReport> Pending(long after)
+    {
+        var epoch = journal.Epoch;
+        return journal.Outbox.Find(o => o.Sequence > after).OrderBy(o => o.Sequence).Select(o =>
         {
             var r = StepReport.Parser.ParseFrom(o.Report);
             r.Sequence = (ulong)o.Sequence;
+            r.JournalEpoch = epoch;
             return r;
         }).ToList();
+    }
 
     public void Acknowledge(long sequence) => journal.Write(j => j.Outbox.DeleteMany(o => o.Sequence <= sequence));
 }

@@ -20,14 +20,30 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
     private const int MaxOpenRuns = 50_000;
 
     /// <summary>What one recorded report changed, for the logs and metrics that follow the commit.</summary>
-    private sealed record Recorded(string? Reason, string Message, TimeSpan? StepDuration);
+    private sealed record Recorded(string? Reason, string Message, TimeSpan? StepDuration)
+    {
+        /// <summary>Set when the report started a new journal epoch of the node: the epoch it replaced.</summary>
+        public string? EpochReplaced { get; init; }
+    }
+
+    /// <summary>A report not recorded because one at or above its sequence was, in the same journal epoch.</summary>
+    private sealed record Duplicate(long LastRecorded, string Epoch);
 
     /// <summary>Persists the report unless it is a duplicate (false); either way it may then be acknowledged.</summary>
     public async Task<bool> RecordAsync(string node, StepReport report)
     {
-        var recorded = await store.WriteAsync(s => Record(s, node, report));
-        if (recorded is null) return false;
+        Duplicate? duplicate = null;
+        var recorded = await store.WriteAsync(s => Record(s, node, report, out duplicate));
         using var scope = log.BeginScope(Scope(node, report));
+        if (recorded is null)
+        {
+            // Never dropped unseen: a resent report after a lost acknowledgement is normal, anything else is a finding.
+            if (duplicate is { } d) LogDuplicate(log, node, (long)report.Sequence, d.LastRecorded, d.Epoch.Length > 0 ? d.Epoch : "none");
+            else LogUnknownNode(log, node, (long)report.Sequence);
+            return false;
+        }
+        if (recorded.EpochReplaced is { } replaced)
+            LogNewEpoch(log, node, report.JournalEpoch, replaced.Length > 0 ? replaced : "none", (long)report.Sequence);
         if (report.Phase.Length == 0)
         {
             LogRun(log, node, recorded.Reason ?? "", recorded.Message);
@@ -47,11 +63,12 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         return true;
     }
 
-    private Recorded? Record(IStoreWriter s, string node, StepReport report)
+    private Recorded? Record(IStoreWriter s, string node, StepReport report, out Duplicate? duplicate)
     {
+        duplicate = null;
         try
         {
-            return RecordOnce(s, node, report);
+            return RecordOnce(s, node, report, ref duplicate);
         }
         catch
         {
@@ -61,11 +78,20 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         }
     }
 
-    private Recorded? RecordOnce(IStoreWriter s, string node, StepReport report)
+    private Recorded? RecordOnce(IStoreWriter s, string node, StepReport report, ref Duplicate? duplicate)
     {
         // Only the node's report sequence and phase change here: read and written without the rest of its record.
         if (s.Nodes.GetProgress(node) is not { } progress) return null;
-        if ((long)report.Sequence <= progress.LastReportSequence) return null;
+        // Sequences count within one agent journal. A journal started anew (moved aside, the node re-imaged) numbers
+        // from 1 under a new epoch: its reports are new whatever their sequence. An agent that predates epochs sends
+        // none, and the first epoch a node's journal sends continues that journal's numbering.
+        var epoch = report.JournalEpoch.Length > 0 ? report.JournalEpoch : progress.ReportEpoch;
+        var newEpoch = epoch != progress.ReportEpoch && progress.ReportEpoch.Length > 0;
+        if (!newEpoch && (long)report.Sequence <= progress.LastReportSequence)
+        {
+            duplicate = new Duplicate(progress.LastReportSequence, progress.ReportEpoch);
+            return null;
+        }
         var phase = progress.Phase;
 
         // Runs are kept per node: run ids are made by each agent (plan, second, 24 random bits), so two nodes of a large
@@ -133,7 +159,8 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         // A run read from the store (or kept since it was written) has a revision; a new one has none yet.
         if (run.Revision == 0 && s.Runs.Get(run.Id) is null) s.Runs.Insert(run);
         else s.Runs.Update(run);
-        s.Nodes.SetProgress(node, new NodeProgress((long)report.Sequence, phase));
+        s.Nodes.SetProgress(node, new NodeProgress((long)report.Sequence, phase, epoch));
+        if (newEpoch) recorded = recorded with { EpochReplaced = progress.ReportEpoch };
         if (run.State is (int)Protocol.V1.RunState.Succeeded or (int)Protocol.V1.RunState.Failed or (int)Protocol.V1.RunState.Undone)
             _openRuns.Remove(run.Id);
         else
@@ -243,6 +270,17 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         if (report.RolloutId.Length > 0) scope["Rollout"] = report.RolloutId;
         return scope;
     }
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Information,
+        Message = "Node {Node}: report {Sequence} not recorded again: reports up to {LastRecorded} of journal epoch {Epoch} are")]
+    private static partial void LogDuplicate(ILogger logger, string node, long sequence, long lastRecorded, string epoch);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning,
+        Message = "Node {Node}: the agent's journal is new (epoch {Epoch}, was {Previous}): report sequence starts again at {Sequence}")]
+    private static partial void LogNewEpoch(ILogger logger, string node, string epoch, string previous, long sequence);
+
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Warning, Message = "Node {Node}: report {Sequence} not recorded: the node is not known")]
+    private static partial void LogUnknownNode(ILogger logger, string node, long sequence);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Node {Node}: {Reason} {Message}")]
     private static partial void LogRun(ILogger log, string node, string reason, string message);

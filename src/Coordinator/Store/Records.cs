@@ -56,6 +56,8 @@ public sealed class NodeRecord
     public string PublicKeySha256 { get; set; } = "";
     /// <summary>Highest report sequence recorded from this node: reports at or below it are duplicates.</summary>
     public long LastReportSequence { get; set; }
+    /// <summary>The epoch of the agent journal that numbered <see cref="LastReportSequence"/> ("" before epochs).</summary>
+    public string ReportEpoch { get; set; } = "";
 }
 
 /// <summary>A stored plan: a new generation each time content under the same name changes.</summary>

@@ -49,8 +49,11 @@ public interface INodes : INodeReads
     bool SetLastSeen(string name, DateTime lastSeen);
 }
 
-/// <summary>What a node's reports move: the highest sequence recorded and the phase it is in.</summary>
-public readonly record struct NodeProgress(long LastReportSequence, string Phase);
+/// <summary>
+/// What a node's reports move: the highest sequence recorded, the phase it is in, and the epoch of the agent journal
+/// that numbered the sequence.
+/// </summary>
+public readonly record struct NodeProgress(long LastReportSequence, string Phase, string ReportEpoch = "");
 
 /// <summary>Stored plans, by name.</summary>
 public interface IPlanReads

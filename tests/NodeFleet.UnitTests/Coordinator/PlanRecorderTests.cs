@@ -318,4 +318,49 @@ public sealed class PlanRecorderTests : IAsyncLifetime
         await _recorder.RecordAsync(Node, report);
         Assert.Equal((int)RunState.Running, _rig.Store.Runs.Get("shared-id")!.State);
     }
+
+    private StepReport Numbered(ulong sequence, string epoch, RunState state, string runId)
+    {
+        var r = Report(state, "", "");
+        r.Sequence = sequence;
+        r.JournalEpoch = epoch;
+        r.RunId = runId;
+        return r;
+    }
+
+    [Fact]
+    public async Task Within_one_journal_epoch_a_report_at_or_below_the_last_sequence_is_a_duplicate()
+    {
+        Assert.True(await _recorder.RecordAsync(Node, Numbered(1, "aaaa", RunState.Running, RunId)));
+        Assert.True(await _recorder.RecordAsync(Node, Numbered(2, "aaaa", RunState.Succeeded, RunId)));
+        Assert.False(await _recorder.RecordAsync(Node, Numbered(2, "aaaa", RunState.Failed, RunId)));
+        Assert.Equal(RunState.Succeeded, Run().State);
+    }
+
+    [Fact]
+    public async Task A_new_journal_epoch_is_recorded_from_sequence_one_and_then_counts_on_its_own()
+    {
+        await _recorder.RecordAsync(Node, Numbered(40, "aaaa", RunState.Running, RunId));
+        await _recorder.RecordAsync(Node, Numbered(41, "aaaa", RunState.Succeeded, RunId));
+
+        // The journal was moved aside: the new one numbers from 1.
+        Assert.True(await _recorder.RecordAsync(Node, Numbered(1, "bbbb", RunState.Running, "second-run")));
+        Assert.True(await _recorder.RecordAsync(Node, Numbered(2, "bbbb", RunState.Succeeded, "second-run")));
+        Assert.False(await _recorder.RecordAsync(Node, Numbered(1, "bbbb", RunState.Running, "second-run")));
+        var node = _rig.Store.Nodes.Get(Node)!;
+        Assert.Equal((2L, "bbbb"), (node.LastReportSequence, node.ReportEpoch));
+        Assert.Equal(RunState.Succeeded, _recorder.History(Node, 5).Single(r => r.RunId == "second-run").State);
+    }
+
+    [Fact]
+    public async Task An_agent_that_starts_sending_its_epoch_continues_its_numbering()
+    {
+        await _recorder.RecordAsync(Node, Numbered(7, "", RunState.Running, RunId));
+        // The same journal, now with an epoch (the agent was upgraded): sequence 7 was recorded, so it is a duplicate.
+        Assert.False(await _recorder.RecordAsync(Node, Numbered(7, "cccc", RunState.Running, RunId)));
+        Assert.True(await _recorder.RecordAsync(Node, Numbered(8, "cccc", RunState.Succeeded, RunId)));
+        Assert.Equal("cccc", _rig.Store.Nodes.Get(Node)!.ReportEpoch);
+        // An older agent without epochs keeps the numbering too.
+        Assert.False(await _recorder.RecordAsync(Node, Numbered(8, "", RunState.Failed, RunId)));
+    }
 }

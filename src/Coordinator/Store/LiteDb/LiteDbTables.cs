@@ -90,7 +90,8 @@ internal sealed class LiteDbNodes(LiteDatabase db) : INodes
         if (doc is null) return null;
         var sequence = doc.TryGetValue(nameof(NodeRecord.LastReportSequence), out var s) && s.IsNumber ? s.AsInt64 : 0;
         var phase = doc.TryGetValue(nameof(NodeRecord.Phase), out var p) && p.IsString ? p.AsString : "";
-        return new NodeProgress(sequence, phase);
+        var epoch = doc.TryGetValue(nameof(NodeRecord.ReportEpoch), out var e) && e.IsString ? e.AsString : "";
+        return new NodeProgress(sequence, phase, epoch);
     }
 
     public void SetProgress(string name, NodeProgress progress)
@@ -100,6 +101,7 @@ internal sealed class LiteDbNodes(LiteDatabase db) : INodes
         if (doc is null) return;
         doc[nameof(NodeRecord.LastReportSequence)] = progress.LastReportSequence;
         doc[nameof(NodeRecord.Phase)] = progress.Phase;
+        doc[nameof(NodeRecord.ReportEpoch)] = progress.ReportEpoch;
         doc[Revisions.Field] = Revisions.Of(doc) + 1;
         Documents.Update(doc);
     }
