@@ -29,7 +29,7 @@ public static class PostgresSchema
         CREATE TABLE nodes (
             id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL,
             status integer NOT NULL, phase text NOT NULL, last_report_sequence bigint NOT NULL,
-            last_seen timestamptz, labels jsonb NOT NULL);
+            report_epoch text NOT NULL DEFAULT '', last_seen timestamptz, labels jsonb NOT NULL);
         CREATE INDEX nodes_status_phase ON nodes (status, phase);
         CREATE INDEX nodes_labels ON nodes USING gin (labels);
 

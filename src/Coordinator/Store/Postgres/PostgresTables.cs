@@ -93,7 +93,7 @@ internal sealed class PgTokens(PgSession db) : ITokens
 internal sealed class PgNodes(PgSession db) : INodes
 {
     private readonly Rows _rows = new(db, "nodes", "node");
-    private const string Fields = "revision, doc, status, phase, last_report_sequence, last_seen";
+    private const string Fields = "revision, doc, status, phase, last_report_sequence, last_seen, report_epoch";
 
     public NodeRecord? Get(string name) => Select("WHERE id = @id", c => c.With("id", name)).FirstOrDefault();
 
@@ -128,12 +128,12 @@ internal sealed class PgNodes(PgSession db) : INodes
     public bool Delete(string name) => _rows.Delete(name);
 
     public NodeProgress? GetProgress(string name) =>
-        db.Rows(db.Command("SELECT last_report_sequence, phase FROM nodes WHERE id = @id").With("id", name),
-            r => new NodeProgress(r.GetInt64(0), r.GetString(1))) is [var p] ? p : null;
+        db.Rows(db.Command("SELECT last_report_sequence, phase, report_epoch FROM nodes WHERE id = @id").With("id", name),
+            r => new NodeProgress(r.GetInt64(0), r.GetString(1), r.GetString(2))) is [var p] ? p : null;
 
     public void SetProgress(string name, NodeProgress progress) => db.Execute(db.Command(
-            "UPDATE nodes SET revision = revision + 1, last_report_sequence = @seq, phase = @phase WHERE id = @id")
-        .With("id", name).With("seq", progress.LastReportSequence).With("phase", progress.Phase));
+            "UPDATE nodes SET revision = revision + 1, last_report_sequence = @seq, phase = @phase, report_epoch = @epoch WHERE id = @id")
+        .With("id", name).With("seq", progress.LastReportSequence).With("phase", progress.Phase).With("epoch", progress.ReportEpoch));
 
     public bool SetLastSeen(string name, DateTime lastSeen) => db.Execute(db.Command(
             "UPDATE nodes SET revision = revision + 1, last_seen = @seen WHERE id = @id AND (last_seen IS NULL OR last_seen < @seen)")
@@ -142,6 +142,7 @@ internal sealed class PgNodes(PgSession db) : INodes
     private static NpgsqlParameter[] Columns(NodeRecord n) =>
     [
         Rows.Column("status", (int)n.Status), Rows.Column("phase", n.Phase), Rows.Column("last_report_sequence", n.LastReportSequence),
+        Rows.Column("report_epoch", n.ReportEpoch),
         Rows.Time("last_seen", n.LastSeen), Rows.Json("labels", JsonSerializer.Serialize(n.Labels)),
     ];
 
@@ -157,6 +158,7 @@ internal sealed class PgNodes(PgSession db) : INodes
             n.Phase = r.GetString(3);
             n.LastReportSequence = r.GetInt64(4);
             n.LastSeen = r.TimeOrNull(5);
+            n.ReportEpoch = r.GetString(6);
             return n;
         });
     }

@@ -157,14 +157,15 @@ public abstract partial class StoreContractTests : IAsyncLifetime
         await Store.WriteAsync(s =>
         {
             Assert.Equal(new NodeProgress(0, ""), s.Nodes.GetProgress("n1"));
-            s.Nodes.SetProgress("n1", new NodeProgress(7, "drain"));
+            s.Nodes.SetProgress("n1", new NodeProgress(7, "drain", "0123456789abcdef"));
         });
+        Assert.Equal(new NodeProgress(7, "drain", "0123456789abcdef"), await Store.WriteAsync(s => s.Nodes.GetProgress("n1")));
         Assert.True(await Store.WriteAsync(s => s.Nodes.SetLastSeen("n1", seen)));
         Assert.False(await Store.WriteAsync(s => s.Nodes.SetLastSeen("n1", seen.AddSeconds(-1))));
         Assert.False(await Store.WriteAsync(s => s.Nodes.SetLastSeen("ghost", seen)));
 
         var n = Store.Nodes.Get("n1")!;
-        Assert.Equal((7L, "drain", seen, "a"), (n.LastReportSequence, n.Phase, n.LastSeen, n.Labels["zone"]));
+        Assert.Equal((7L, "drain", "0123456789abcdef", seen, "a"), (n.LastReportSequence, n.Phase, n.ReportEpoch, n.LastSeen, n.Labels["zone"]));
         // Each is a change: an update made before them is stale.
         Assert.Equal(3, n.Revision);
     }
