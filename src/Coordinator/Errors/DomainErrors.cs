@@ -29,7 +29,16 @@ public sealed class LeaseLostException(string message) : ConflictException(messa
 public sealed class FailedPreconditionException(string message) : DomainException(message);
 
 /// <summary>The caller may not do this (an unknown token, a certificate no longer valid).</summary>
-public sealed class PermissionDeniedException(string message) : DomainException(message);
+public class PermissionDeniedException(string message) : DomainException(message);
+
+/// <summary>A bootstrap token's id with a secret that is not its own: a guess, counted against the token.</summary>
+public sealed class WrongTokenSecretException(string tokenId, string message) : PermissionDeniedException(message)
+{
+    public string TokenId { get; } = tokenId;
+}
+
+/// <summary>Too many attempts from one caller: it must wait before it tries again.</summary>
+public sealed class TooManyAttemptsException(string message) : DomainException(message);
 
 /// <summary>Something the request waited for did not happen in time (a node's dry-run answer).</summary>
 public sealed class DeadlineExceededException(string message) : DomainException(message);

@@ -73,6 +73,8 @@ public static class CoordinatorHost
         builder.Services.AddSingleton<EventBus>();
         builder.Services.AddObservability();
         builder.Services.AddSingleton<TokenService>();
+        builder.Services.AddSingleton(sp => new JoinGuard(sp.GetRequiredService<ILogger<JoinGuard>>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<CoordinatorMetrics>().CountJoinRefusal));
         builder.Services.AddSingleton<NodeRegistry>();
         builder.Services.AddSingleton<Presence>();
         builder.Services.AddSingleton<HeartbeatPacer>();

@@ -182,7 +182,7 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
         var expected = System.Text.Encoding.ASCII.GetBytes(record.SecretHash);
         var actual = System.Text.Encoding.ASCII.GetBytes(token.SecretHash());
         if (!CryptographicOperations.FixedTimeEquals(expected, actual))
-            throw new PermissionDeniedException($"token {token.Id}: the secret does not match");
+            throw new WrongTokenSecretException(token.Id, $"token {token.Id}: the secret does not match");
         return record;
     }
 

@@ -14,6 +14,7 @@ public sealed class CoordinatorMetrics
     private readonly Counter.Child _recorded;
     private readonly Counter.Child _duplicate;
     private readonly Counter _dropped;
+    private readonly Counter _joinRefusals;
 
     public CoordinatorMetrics(CollectorRegistry registry)
     {
@@ -41,9 +42,17 @@ public sealed class CoordinatorMetrics
             new CounterConfiguration { LabelNames = ["reason"] });
         foreach (var reason in new[] { NodeFleet.Coordinator.Admission.ConnectionAdmission.Silent, NodeFleet.Coordinator.Admission.ConnectionAdmission.Evicted })
             _dropped.WithLabels(reason);
+        _joinRefusals = factory.CreateCounter("nodefleet_join_refusals_total",
+            "Discovery and join calls refused (a wrong, unknown, expired or locked token; a bad request), and calls refused at " +
+            "once because their source address was refused too often in the last minute (call=\"throttled\").",
+            new CounterConfiguration { LabelNames = ["call"] });
+        foreach (var call in new[] { "discovery", "join", "throttled" }) _joinRefusals.WithLabels(call);
     }
 
     public void CountDroppedConnection(string reason) => _dropped.WithLabels(reason).Inc();
+
+    /// <summary>A refused discovery or join (<paramref name="call"/>), or one refused at once for its source's refusals ("throttled").</summary>
+    public void CountJoinRefusal(string call) => _joinRefusals.WithLabels(call).Inc();
 
     /// <summary>A step finished (<paramref name="result"/> "succeeded" or "failed") after <paramref name="duration"/>.</summary>
     public void ObserveStep(string phase, string step, string result, TimeSpan duration)

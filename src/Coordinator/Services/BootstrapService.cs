@@ -1,6 +1,11 @@
+using System.Net;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using NodeFleet.Coordinator.Admission;
+using NodeFleet.Coordinator.Errors;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Security;
+using NodeFleet.Coordinator.Store;
 using NodeFleet.Coordinator.Tokens;
 using NodeFleet.Protocol.V1;
 using NodeFleet.Security;
@@ -8,14 +13,31 @@ using NodeFleet.Security;
 namespace NodeFleet.Coordinator.Services;
 
 /// <summary>Discovery and join: the calls a node makes before it has a certificate.</summary>
-public sealed class BootstrapService(TokenService tokens, NodeRegistry registry, CertificateAuthority ca)
-    : Bootstrap.BootstrapBase
+public sealed partial class BootstrapService(TokenService tokens, NodeRegistry registry, CertificateAuthority ca, JoinGuard guard,
+    ILogger<BootstrapService> log) : Bootstrap.BootstrapBase
 {
+    private static IPAddress SourceOf(ServerCallContext context)
+    {
+        var a = context.GetHttpContext().Connection.RemoteIpAddress ?? IPAddress.None;
+        return a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
+    }
+
     public override Task<DiscoverResponse> Discover(DiscoverRequest request, ServerCallContext context)
     {
+        var source = SourceOf(context);
+        guard.Check(source);
         if (!BootstrapToken.IsValidId(request.TokenId))
+        {
+            guard.Failed(source, "discovery", request.TokenId, "not a token id");
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"'{request.TokenId}' is not a token id ([a-z0-9]{{6}})"));
-        var record = tokens.RequireUsable(request.TokenId);
+        }
+        TokenRecord record;
+        try { record = tokens.RequireUsable(request.TokenId); }
+        catch (PermissionDeniedException e)
+        {
+            guard.Failed(source, "discovery", request.TokenId, e.Message);
+            throw;
+        }
         return Task.FromResult(new DiscoverResponse
         {
             CaCertificatePem = ca.CertificatePem,
@@ -25,8 +47,19 @@ public sealed class BootstrapService(TokenService tokens, NodeRegistry registry,
 
     public override async Task<JoinResponse> Join(JoinRequest request, ServerCallContext context)
     {
+        var source = SourceOf(context);
+        guard.Check(source);
         var peer = context.GetHttpContext().Connection.RemoteIpAddress?.ToString() ?? "";
-        var cert = await registry.JoinAsync(request, peer);
+        var tokenId = request.Token.Split('.')[0];
+        System.Security.Cryptography.X509Certificates.X509Certificate2 cert;
+        try { cert = await registry.JoinAsync(request, peer); }
+        catch (DomainException e) when (e is PermissionDeniedException or InvalidArgumentException)
+        {
+            guard.Failed(source, "join", tokenId, e.Message);
+            if (e is WrongTokenSecretException wrong && await tokens.CountWrongSecretAsync(wrong.TokenId))
+                LogLocked(log, wrong.TokenId, TokenService.LockAfterFailures, source);
+            throw;
+        }
         return new JoinResponse
         {
             NodeName = request.NodeName,
@@ -34,4 +67,8 @@ public sealed class BootstrapService(TokenService tokens, NodeRegistry registry,
             CaCertificatePem = ca.CertificatePem,
         };
     }
+
+    [LoggerMessage(EventId = 4103, Level = LogLevel.Warning,
+        Message = "Token {TokenId} locked after {Failures} joins with a wrong secret (the last from {Source}); delete it and create another")]
+    private static partial void LogLocked(ILogger logger, string tokenId, int failures, IPAddress source);
 }

@@ -23,6 +23,7 @@ public sealed class DomainErrorInterceptor : Interceptor
         FailedPreconditionException => StatusCode.FailedPrecondition,
         PermissionDeniedException => StatusCode.PermissionDenied,
         DeadlineExceededException => StatusCode.DeadlineExceeded,
+        TooManyAttemptsException => StatusCode.ResourceExhausted,
         _ => StatusCode.Unknown,
     };
 

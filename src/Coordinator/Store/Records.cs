@@ -13,6 +13,10 @@ public sealed class TokenRecord
     public int UsagesLimit { get; set; }
     public int UsagesUsed { get; set; }
     public string Description { get; set; } = "";
+    /// <summary>Joins refused for a wrong secret under this id; at <c>TokenService.LockAfterFailures</c> the token is locked.</summary>
+    public int FailedAttempts { get; set; }
+    /// <summary>Set when the token was locked after repeated wrong secrets: no join may use it again.</summary>
+    public DateTime? LockedAt { get; set; }
 }
 
 /// <summary>What an agent reported about its machine.</summary>

@@ -9,6 +9,22 @@ public sealed class TokenService(ICoordinatorStore store, TimeProvider time)
 {
     public static readonly TimeSpan DefaultTtl = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// Joins with a wrong secret after which a token id is locked. A secret has 16 characters of 36: nobody guesses one
+    /// in ten tries, so ten wrong ones mean someone is trying, and the token is not to be trusted any more.
+    /// </summary>
+    public const int LockAfterFailures = 10;
+
+    /// <summary>Counts a join with a wrong secret against the token, locking it at <see cref="LockAfterFailures"/>; true when this locked it.</summary>
+    public Task<bool> CountWrongSecretAsync(string id) => store.WriteAsync(s =>
+    {
+        if (s.Tokens.Get(id) is not { } t || t.LockedAt is not null) return false;
+        t.FailedAttempts++;
+        if (t.FailedAttempts >= LockAfterFailures) t.LockedAt = time.GetUtcNow().UtcDateTime;
+        s.Tokens.Update(t);
+        return t.LockedAt is not null;
+    });
+
     /// <summary>Stores a new token (given or generated) and returns it with its record.</summary>
     public async Task<(BootstrapToken Token, TokenRecord Record)> CreateAsync(string? given, TimeSpan? ttl, int usages,
         string description)
@@ -61,6 +77,9 @@ public sealed class TokenService(ICoordinatorStore store, TimeProvider time)
     {
         if (record is null)
             throw new PermissionDeniedException($"token {id} is not known to the coordinator (deleted, or never created)");
+        if (record.LockedAt is { } locked)
+            throw new PermissionDeniedException($"token {id} was locked at {locked:yyyy-MM-ddTHH:mm:ssZ} after {record.FailedAttempts} " +
+                "joins with a wrong secret; delete it and create a new one with `nodefleet token create`");
         var now = time.GetUtcNow().UtcDateTime;
         if (record.ExpiresAt is { } exp && exp <= now)
             throw new PermissionDeniedException($"token {id} expired at {exp:yyyy-MM-ddTHH:mm:ssZ}; create a new one with `nodefleet token create`");
