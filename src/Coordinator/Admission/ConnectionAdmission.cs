@@ -63,11 +63,15 @@ public sealed partial class ConnectionAdmission(TimeSpan firstByteTimeout, int s
     };
 
     /// <summary>The address a connection comes from; IPv4 through an IPv6 socket counts as IPv4.</summary>
-    public static IPAddress SourceOf(ConnectionContext context) => context.RemoteEndPoint switch
+    public static IPAddress SourceOf(ConnectionContext context) =>
+        context.RemoteEndPoint is IPEndPoint e ? Source(e.Address) : IPAddress.None;
+
+    /// <summary>The source an address counts as: IPv4 through an IPv6 socket is IPv4.</summary>
+    public static IPAddress Source(IPAddress? address) => address switch
     {
-        IPEndPoint { Address.IsIPv4MappedToIPv6: true } e => e.Address.MapToIPv4(),
-        IPEndPoint e => e.Address,
-        _ => IPAddress.None,
+        null => IPAddress.None,
+        { IsIPv4MappedToIPv6: true } a => a.MapToIPv4(),
+        var a => a,
     };
 
     private Waiter Enter(IPAddress source, CancellationTokenSource cancel)

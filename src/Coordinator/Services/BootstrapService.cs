@@ -16,11 +16,8 @@ namespace NodeFleet.Coordinator.Services;
 public sealed partial class BootstrapService(TokenService tokens, NodeRegistry registry, CertificateAuthority ca, JoinGuard guard,
     ILogger<BootstrapService> log) : Bootstrap.BootstrapBase
 {
-    private static IPAddress SourceOf(ServerCallContext context)
-    {
-        var a = context.GetHttpContext().Connection.RemoteIpAddress ?? IPAddress.None;
-        return a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
-    }
+    private static IPAddress SourceOf(ServerCallContext context) =>
+        ConnectionAdmission.Source(context.GetHttpContext().Connection.RemoteIpAddress);
 
     public override Task<DiscoverResponse> Discover(DiscoverRequest request, ServerCallContext context)
     {
