@@ -75,6 +75,7 @@ public static class CoordinatorHost
         builder.Services.AddSingleton<TokenService>();
         builder.Services.AddSingleton(sp => new JoinGuard(sp.GetRequiredService<ILogger<JoinGuard>>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<CoordinatorMetrics>().CountJoinRefusal));
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Clusters.INodeClusters, NodeFleet.Coordinator.Clusters.NoNodeClusters>();
         builder.Services.AddSingleton<NodeRegistry>();
         builder.Services.AddSingleton<Presence>();
         builder.Services.AddSingleton<HeartbeatPacer>();
