@@ -56,7 +56,7 @@ public static class ClusterCommands
             if (format.IsDocument()) Formats.Write(env.Out, Formats.ToNode(added), format);
             else if (added.Reachable)
                 await env.Out.WriteLineAsync(
-                    $"cluster {added.Name} added: {added.Server} (context {added.Context}), Kubernetes {added.ServerVersion}, {added.NodeCount} nodes");
+                    $"cluster {added.Name} added: {added.Server} (context {added.Context}), Kubernetes {added.ServerVersion}, {added.NodeCount} node{(added.NodeCount == 1 ? "" : "s")}");
             else await env.Out.WriteLineAsync($"cluster {added.Name} added: {added.Server} (context {added.Context})");
             return 0;
         });

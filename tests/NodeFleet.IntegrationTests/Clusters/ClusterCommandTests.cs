@@ -130,7 +130,7 @@ public sealed class ClusterCommandTests(ClusterCommandFixture f, ITestOutputHelp
     [Fact]
     public async Task Join_with_cluster_links_the_node_and_nodes_wide_shows_its_kubernetes_node()
     {
-        await Fleet.CliOkAsync("cluster", "add", "prod", "--kubeconfig", f.Kubeconfig);
+        output.WriteLine(await Fleet.CliOkAsync("cluster", "add", "prod", "--kubeconfig", f.Kubeconfig));
         f.Kube.AddNode("prod-1", kubeletVersion: "v1.31.4");
         // The second node's kubelet names its Node with --hostname-override, which its agent reports.
         f.Kube.AddNode("k8s-prod-2", kubeletVersion: "v1.30.8", ready: false);
@@ -174,8 +174,10 @@ public sealed class ClusterCommandTests(ClusterCommandFixture f, ITestOutputHelp
         // A cluster that stops answering shows as such in the list; the command still succeeds.
         var closed = Path.Combine(Fleet.Scratch, "gone-kubeconfig");
         await File.WriteAllTextAsync(closed, (await File.ReadAllTextAsync(f.Kubeconfig)).Replace(f.Kube.Url, $"https://127.0.0.1:{Proc.FreePort()}"));
-        await Fleet.CliOkAsync("cluster", "add", "gone", "--kubeconfig", closed);
+        var goneAdd = await Fleet.CliAsync("cluster", "add", "gone", "--kubeconfig", closed);
+        output.WriteLine(goneAdd.ToString());
         await Fleet.CliOkAsync("node", "label", "prod-1", "nodefleet.io/cluster=gone", "--overwrite");
+        output.WriteLine(await Fleet.CliOkAsync("cluster", "list"));
         wide = await Fleet.CliOkAsync("nodes", "-o", "wide", "-l", "nodefleet.io/cluster");
         output.WriteLine(wide);
         Assert.Equal(("gone", "<unreachable>"), (Cell("prod-1", "CLUSTER"), Cell("prod-1", "READY")));
@@ -185,6 +187,31 @@ public sealed class ClusterCommandTests(ClusterCommandFixture f, ITestOutputHelp
         Assert.True(removed.ExitCode == 0, removed.ToString());
         Assert.Contains("prod-1", removed.StdErr);
         Assert.DoesNotContain(f.Kube.Token, Fleet.Coordinator!.Output);
+    }
+
+    [Fact]
+    public async Task A_kubeconfig_made_with_kubectl_config_as_the_readme_says_is_accepted()
+    {
+        // README "Clusters": a ServiceAccount token and the cluster's CA, put together by the real kubectl.
+        var ca = Path.Combine(Fleet.Scratch, "ca.crt");
+        await File.WriteAllTextAsync(ca, f.Kube.CaPem);
+        var kubeconfig = Path.Combine(Fleet.Scratch, "nodefleet.kubeconfig");
+        string[][] steps =
+        [
+            ["set-cluster", "staging", $"--server={f.Kube.Url}", $"--certificate-authority={ca}", "--embed-certs=true"],
+            ["set-credentials", "nodefleet", $"--token={f.Kube.Token}"],
+            ["set-context", "nodefleet@staging", "--cluster=staging", "--user=nodefleet"],
+            ["use-context", "nodefleet@staging"],
+        ];
+        foreach (var step in steps)
+        {
+            var r = await Proc.RunAsync("kubectl", ["config", $"--kubeconfig={kubeconfig}", .. step]);
+            Assert.True(r.ExitCode == 0, r.ToString());
+        }
+        var add = await Fleet.CliAsync("cluster", "add", "staging", "--kubeconfig", kubeconfig);
+        Assert.True(add.ExitCode == 0, add.ToString());
+        Assert.Contains($"cluster staging added: {f.Kube.Url} (context nodefleet@staging), Kubernetes v1.31.4", add.StdOut);
+        await Fleet.CliOkAsync("cluster", "remove", "staging");
     }
 
     private static string[] Cells(string line) => line.Split("   ", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
