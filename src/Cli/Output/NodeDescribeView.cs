@@ -44,8 +44,23 @@ public static class NodeDescribeView
             ("  Runtime endpoint", OrNone(f.RuntimeEndpoint)),
             ("  Cgroup driver", OrNone(f.CgroupDriver)),
             ("  Kubelet version", OrNone(f.KubeletVersion)),
+            ("  Kubelet hostname override", OrNone(f.KubeletHostnameOverride)),
             ("  Agent version", OrNone(f.AgentVersion)),
         ]);
+        if (description.Kubernetes is { } k)
+        {
+            lines.Add(("Kubernetes", null));
+            lines.Add(("  Cluster", k.Cluster));
+            lines.Add(("  Node", OrNone(k.KubeNodeName)));
+            lines.Add(("  Ready", NodeViews.KubeReady(k)));
+            if (!k.Reachable) lines.Add(("  Error", OrNone(k.Error)));
+            if (k.Found)
+            {
+                lines.Add(("  Kubelet version", OrNone(k.KubeletVersion)));
+                lines.Add(("  Schedulable", k.Schedulable ? "true" : "false"));
+                lines.Add(("  Roles", k.Roles.Count == 0 ? None : string.Join(",", k.Roles)));
+            }
+        }
         // The value column is shared with the "<none>" lines of the sections that follow.
         var noRuns = description.Runs.Count == 0;
         var noEvents = description.Events.Count == 0;
