@@ -15,7 +15,7 @@ public sealed class KubeadmPhaseTests : IAsyncLifetime
     public async Task InitializeAsync() => _cluster = await TestCluster.StartAsync();
     public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
-    private static string WithKubeadm(string plan, string kubeadm) => plan + "\n  kubeadm:\n" + kubeadm;
+    internal static string WithKubeadm(string plan, string kubeadm) => plan + "\n  kubeadm:\n" + kubeadm;
 
     private string WritePlan(string yaml)
     {
@@ -132,27 +132,5 @@ public sealed class KubeadmPhaseTests : IAsyncLifetime
         Assert.Equal("STEP_STATE_SUCCEEDED", steps["kubeadm/upgrade-node"].GetProperty("state").GetString());
         Assert.Equal("STEP_STATE_UNDONE", steps["kubelet-config/drop-in"].GetProperty("state").GetString());
         Assert.Contains("not undone: kubeadm/upgrade-node (NodeFleet cannot undo what kubeadm changed)", await _cluster.CliOkAsync("node", "describe", "k1"));
-    }
-
-    [Fact]
-    public async Task A_local_apply_runs_kubeadm_only_with_an_explicit_action()
-    {
-        using var node = new NodeRoot();
-        var kubeadm = new KubeadmStandIn(node);
-        kubeadm.InstallAt(node);
-        var file = node.WritePlan(WithKubeadm(AgentApplyTests.Plan, "    mode: upgrade"));
-
-        var skipped = await node.AgentAsync(["apply", file, "--dry-run", AgentApplyTests.IgnoreAbsentRuntime]);
-        Assert.True(skipped.ExitCode == 0, skipped.ToString());
-        Assert.Contains("[kubeadm/none] satisfied: skipped: this apply names no kubeadm action", skipped.StdOut);
-
-        var dry = await node.AgentAsync(["apply", file, "--dry-run", "--kubeadm-action", "upgrade-apply", AgentApplyTests.IgnoreAbsentRuntime]);
-        Assert.True(dry.ExitCode == 0, dry.ToString());
-        Assert.Contains("[kubeadm/upgrade-apply] would run /usr/bin/kubeadm upgrade apply v1.31.2 --yes", dry.StdOut);
-
-        var apply = await node.AgentAsync(["apply", file, "--kubeadm-action", "upgrade-apply", AgentApplyTests.IgnoreAbsentRuntime]);
-        Assert.True(apply.ExitCode == 0, apply.ToString());
-        Assert.Equal(["upgrade apply v1.31.2 --yes"], kubeadm.Calls());
-        Assert.Contains("(upgrade apply) for v1.31.2", node.Read("/var/lib/kubelet/config.yaml"));
     }
 }
