@@ -98,15 +98,22 @@ var ignorePreflight = new Option<string[]>("--ignore-preflight-errors")
     Description = "Preflight checks whose errors become warnings: ID,ID or all",
     AllowMultipleArgumentsPerToken = true,
 };
+var kubeadmAction = new Option<string>("--kubeadm-action")
+{
+    Description = "What the kubeadm phase runs for a plan with spec.kubeadm: upgrade-apply, upgrade-node or join (left out: the phase is skipped)",
+};
+kubeadmAction.AcceptOnlyFromAmong([.. NodeFleet.Plans.PlanKubeadm.Actions]);
 var apply = new Command("apply", "Apply a plan on this node from a local file (the coordinator does the same over the stream)");
 apply.Arguments.Add(planFile);
 apply.Options.Add(dryRun);
 apply.Options.Add(ignorePreflight);
+apply.Options.Add(kubeadmAction);
 apply.SetAction(async (p, ct) => await Guard(async () =>
 {
     var ignores = (p.GetValue(ignorePreflight) ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
     using var agent = Services(p);
-    return await ApplyCommand.RunAsync(agent.Executor, p.GetValue(planFile)!, p.GetValue(dryRun), ignores, Console.Out, ct);
+    return await ApplyCommand.RunAsync(agent.Executor, p.GetValue(planFile)!, p.GetValue(dryRun), ignores, Console.Out, ct,
+        p.GetValue(kubeadmAction) ?? "");
 }));
 
 var resetDryRun = new Option<bool>("--dry-run") { Description = "List what would be removed or restored" };

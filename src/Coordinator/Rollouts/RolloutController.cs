@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
+using NodeFleet.Coordinator.Clusters;
 using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Store;
@@ -175,7 +176,7 @@ public sealed class RolloutController(ICoordinatorStore store, Presence presence
                     plan.Spec.SkipPhases.Add(phase);
                 plan.Metadata.Digest = PlanCanonical.Digest(plan);
             }
-            var m = new ApplyPlan { Plan = plan, RolloutId = r.Id, Stage = apply.Stage };
+            var m = new ApplyPlan { Plan = plan, RolloutId = r.Id, Stage = apply.Stage, KubeadmAction = KubeadmActionChoice.For(plan) };
             m.IgnorePreflightErrors.AddRange(r.IgnorePreflightErrors);
             message = new CoordinatorMessage { ApplyPlan = m };
         }
