@@ -44,9 +44,11 @@ public static class NodeDescribeView
             ("  Runtime endpoint", OrNone(f.RuntimeEndpoint)),
             ("  Cgroup driver", OrNone(f.CgroupDriver)),
             ("  Kubelet version", OrNone(f.KubeletVersion)),
-            ("  Kubelet hostname override", OrNone(f.KubeletHostnameOverride)),
             ("  Agent version", OrNone(f.AgentVersion)),
         ]);
+        // Only when the kubelet names its Node with it: the name the coordinator looks the Node up by.
+        if (f.KubeletHostnameOverride.Length > 0)
+            lines.Insert(lines.FindIndex(l => l.Key == "  Agent version"), ("  Kubelet hostname override", f.KubeletHostnameOverride));
         if (description.Kubernetes is { } k)
         {
             lines.Add(("Kubernetes", null));
