@@ -173,7 +173,8 @@ public sealed partial class ClusterRegistry(ICoordinatorStore store, EventBus ev
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            var error = timeout.IsCancellationRequested ? "the API server did not answer in time" : KubeErrors.Describe(e);
+            var error = timeout.IsCancellationRequested
+                ? $"the API server did not answer within {ProbeTimeout.TotalSeconds:0}s" : KubeErrors.Describe(e);
             return nodes.Select(n => (n.Name, Failed(n, $"cluster {cluster}: {error}")));
         }
     }
@@ -188,9 +189,15 @@ public sealed partial class ClusterRegistry(ICoordinatorStore store, EventBus ev
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(ProbeTimeout);
-        var status = await ClusterProbe.ProbeAsync(connection.Client, timeout.Token);
-        ct.ThrowIfCancellationRequested();
-        return status;
+        try
+        {
+            return await ClusterProbe.ProbeAsync(connection.Client, timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // An API server that takes the connection and never answers (a black-holed address, a stuck proxy).
+            return new ClusterStatus(false, null, null, $"the API server did not answer within {ProbeTimeout.TotalSeconds:0}s");
+        }
     }
 
     /// <summary>The cached connection of the record's revision, built (and the older one disposed) when missing.</summary>

@@ -148,6 +148,25 @@ public sealed class ClusterRegistryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_api_server_that_takes_the_connection_and_never_answers_shows_as_unreachable_and_fails_nothing()
+    {
+        // A listener that never accepts: the kernel completes the TCP handshake, and the TLS hello is never answered.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+
+        var added = await _clusters.AddAsync("mute", Kubeconfig(server: $"https://127.0.0.1:{port}"), "");
+        Assert.False(added.Status.Reachable);
+        Assert.Contains("did not answer within 5s", added.Status.Error);
+        Assert.False(Assert.Single(await _clusters.ListAsync()).Status.Reachable);
+
+        await AddNodeAsync("n1", "mute");
+        var view = (await _clusters.ViewsAsync([_store.Nodes.Get("n1")!]))["n1"];
+        Assert.False(view.Reachable);
+        Assert.Contains("cluster mute: the API server did not answer within 5s", view.Error);
+    }
+
+    [Fact]
     public async Task Overwrite_replaces_the_kubeconfig_and_the_next_lookup_uses_it()
     {
         var first = await _clusters.AddAsync("prod", Kubeconfig(), "");
