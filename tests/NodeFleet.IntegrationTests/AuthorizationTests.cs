@@ -49,6 +49,10 @@ public sealed class AuthorizationTests : IAsyncLifetime
         Assert.Contains("admin certificate", e.Status.Detail);
         var t = await Assert.ThrowsAsync<RpcException>(async () => await fleet.CreateTokenAsync(new CreateTokenRequest()));
         Assert.Equal(StatusCode.PermissionDenied, t.StatusCode);
+        // Cluster credentials are the operator's: a node may neither list nor add clusters.
+        var clusters = new NodeFleet.Protocol.V1.Clusters.ClustersClient(channel);
+        var c = await Assert.ThrowsAsync<RpcException>(async () => await clusters.ListAsync(new ListClustersRequest()));
+        Assert.Equal(StatusCode.PermissionDenied, c.StatusCode);
     }
 
     [Fact]

@@ -70,14 +70,10 @@ public sealed class FactsCollector(HostFiles files, ImageServiceFactory runtimes
     {
         // By file name, a later directory's file replacing an earlier one's, then in name order (as systemd applies them).
         var dropIns = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var dir in KubeletFlags.DropInDirectories)
-        {
-            var full = files.Root.Path(dir);
-            if (!Directory.Exists(full)) continue;
-            foreach (var file in Directory.EnumerateFiles(full, "*.conf")) dropIns[Path.GetFileName(file)] = $"{dir}/{Path.GetFileName(file)}";
-        }
         try
         {
+            foreach (var dir in KubeletFlags.DropInDirectories)
+                foreach (var file in files.FileNames(dir, "*.conf")) dropIns[file] = $"{dir}/{file}";
             var args = KubeletFlags.Arguments(p => files.ReadSystemFile(p) is { } b ? Encoding.UTF8.GetString(b) : null, dropIns.Values);
             return KubeletFlags.Value(args, "hostname-override")?.Trim() is { Length: > 0 } name ? name : null;
         }

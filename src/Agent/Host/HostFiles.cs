@@ -150,6 +150,17 @@ public sealed class HostFiles(HostRoot root)
         return true;
     }
 
+    /// <summary>
+    /// The names of the entries matching <paramref name="pattern"/> in the directory at <paramref name="hostDir"/>, in
+    /// ordinal order; none when there is no directory there (a symbolic link to one is not followed out of the root).
+    /// </summary>
+    public IReadOnlyList<string> FileNames(string hostDir, string pattern)
+    {
+        var p = ForReading(hostDir);
+        if (HostEntry.At(p).Kind != EntryKind.Directory) return [];
+        return Directory.EnumerateFileSystemEntries(p, pattern).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToList();
+    }
+
     /// <summary>A path below a writable root has its directories checked (and none created); a probe elsewhere (/proc, sockets) is only rooted.</summary>
     private string ForReading(string hostPath) =>
         HostRoot.WritableError(hostPath) is null ? root.WritablePath(hostPath, createDirectories: false) : root.Path(hostPath);

@@ -32,10 +32,11 @@ public static class ClusterCommands
             Required = true,
         };
         var context = new Option<string>("--context") { Description = "The kubeconfig context to use (default: its current-context)", HelpName = "CONTEXT" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the kubeconfig of a cluster already added under NAME (rotated credentials)" };
         var output = CommandSetup.OutputOption("json", "yaml");
         var command = new Command("add", "Register a Kubernetes cluster: the kubeconfig must be usable; an API server that does not answer yet is a warning");
         command.Arguments.Add(name);
-        foreach (var o in new Option[] { kubeconfig, context, output }) command.Options.Add(o);
+        foreach (var o in new Option[] { kubeconfig, context, overwrite, output }) command.Options.Add(o);
         command.SetGuardedAction(env, async (p, ct) =>
         {
             var clusterName = p.GetValue(name) ?? "";
@@ -46,18 +47,20 @@ public static class ClusterCommands
                 Name = clusterName,
                 Kubeconfig = ByteString.CopyFrom(ReadKubeconfig(p.GetValue(kubeconfig) ?? "")),
                 Context = p.GetValue(context) ?? "",
+                Overwrite = p.GetValue(overwrite),
             };
             using var connection = global.Connect(p, env);
             var added = await connection.CallAsync(connection.Clusters, (c, o) => c.AddAsync(request, o), ct);
+            var verb = request.Overwrite ? "set" : "added";
             if (!added.Reachable)
                 await env.Error.WriteLineAsync(
-                    $"warning: cluster {added.Name} added, but its API server {added.Server} did not answer: {added.Error}; " +
+                    $"warning: cluster {added.Name} {verb}, but its API server {added.Server} did not answer: {added.Error}; " +
                     "`nodefleet cluster list` shows when it does");
             if (format.IsDocument()) Formats.Write(env.Out, Formats.ToNode(added), format);
             else if (added.Reachable)
                 await env.Out.WriteLineAsync(
-                    $"cluster {added.Name} added: {added.Server} (context {added.Context}), Kubernetes {added.ServerVersion}, {added.NodeCount} node{(added.NodeCount == 1 ? "" : "s")}");
-            else await env.Out.WriteLineAsync($"cluster {added.Name} added: {added.Server} (context {added.Context})");
+                    $"cluster {added.Name} {verb}: {added.Server} (context {added.Context}), Kubernetes {added.ServerVersion}, {added.NodeCount} node{(added.NodeCount == 1 ? "" : "s")}");
+            else await env.Out.WriteLineAsync($"cluster {added.Name} {verb}: {added.Server} (context {added.Context})");
             return 0;
         });
         return command;

@@ -13,7 +13,7 @@ public static class ClusterViews
         {
             table.AddRow(c.Name, c.Server, NodeViews.OrDash(c.Context), c.Reachable ? "yes" : "no", NodeViews.OrDash(c.ServerVersion),
                 c.Reachable ? c.NodeCount.ToString(CultureInfo.InvariantCulture) : TimeText.None,
-                c.LinkedNodes.ToString(CultureInfo.InvariantCulture), TimeText.Age(c.AddedAt, now), NodeViews.OrDash(TerminalText.Line(c.Error)));
+                c.LinkedNodes.ToString(CultureInfo.InvariantCulture), TimeText.Age(c.AddedAt, now), NodeViews.OrDash(c.Error));
         }
         return table;
     }

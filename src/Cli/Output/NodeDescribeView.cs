@@ -46,7 +46,7 @@ public static class NodeDescribeView
             ("  Kubelet version", OrNone(f.KubeletVersion)),
             ("  Agent version", OrNone(f.AgentVersion)),
         ]);
-        // Shown only when the kubelet has one: the node's name in Kubernetes is then not its hostname.
+        // Only when the kubelet names its Node with it: the name the coordinator looks the Node up by.
         if (f.KubeletHostnameOverride.Length > 0)
             lines.Insert(lines.FindIndex(l => l.Key == "  Agent version"), ("  Kubelet hostname override", f.KubeletHostnameOverride));
         if (description.Kubernetes is { } k)

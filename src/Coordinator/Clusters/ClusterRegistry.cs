@@ -29,20 +29,25 @@ public sealed partial class ClusterRegistry(ICoordinatorStore store, EventBus ev
 
     private readonly ConcurrentDictionary<string, (long Revision, ClusterConnection Connection)> _connections = new(StringComparer.Ordinal);
     private readonly Lock _connectionsLock = new();
+    // Connections replaced by a newer revision: a drain may still be using one (NodeCluster's connection is never
+    // disposed by its caller), so they are disposed with the registry rather than at once. Credentials rotate rarely.
+    private readonly List<ClusterConnection> _retired = [];
 
     /// <summary>
     /// Stores the cluster once its kubeconfig parses, has the context and names a server. The API server is probed but
     /// an answer is not required (like `kubectl config set-cluster`, which never contacts it): the coordinator may reach
     /// it later, and the returned status tells the operator now.
     /// </summary>
-    public async Task<ClusterSummary> AddAsync(string name, ReadOnlyMemory<byte> kubeconfig, string context, CancellationToken ct = default)
+    /// <param name="overwrite">Replace the kubeconfig and context of a cluster of that name (credentials rotated).</param>
+    public async Task<ClusterSummary> AddAsync(string name, ReadOnlyMemory<byte> kubeconfig, string context, CancellationToken ct = default,
+        bool overwrite = false)
     {
         if (LabelSyntax.ClusterNameError(name) is { } nameError) throw new InvalidArgumentException(nameError);
         if (kubeconfig.IsEmpty) throw new InvalidArgumentException($"cluster {name}: the kubeconfig is empty");
         ClusterConnection connection;
         try { connection = ClusterConnection.FromKubeconfig(name, kubeconfig, context.Length > 0 ? context : null); }
         catch (ClusterConfigException e) { throw new InvalidArgumentException(e.Message); }
-        if (store.KubeClusters.Get(name) is not null)
+        if (!overwrite && store.KubeClusters.Get(name) is not null)
         {
             connection.Dispose();
             throw Exists(name);
@@ -54,20 +59,33 @@ public sealed partial class ClusterRegistry(ICoordinatorStore store, EventBus ev
             Name = name, Kubeconfig = kubeconfig.ToArray(), Context = connection.Context, Server = connection.Server,
             AddedAt = StoredTime.Of(time.GetUtcNow().UtcDateTime),
         };
-        await store.WriteAsync(s =>
+        var replaced = await store.WriteAsync(s =>
         {
-            if (s.KubeClusters.Get(name) is not null) throw Exists(name);
-            s.KubeClusters.Insert(record);
+            var existing = s.KubeClusters.Get(name);
+            if (existing is not null && !overwrite) throw Exists(name);
+            if (existing is null) s.KubeClusters.Insert(record);
+            else
+            {
+                // The cluster keeps the time it was first added; its revision moves on, so every coordinator's cached
+                // connection is rebuilt from the new kubeconfig.
+                record.AddedAt = existing.AddedAt;
+                record.Revision = existing.Revision;
+                s.KubeClusters.Update(record);
+            }
+            var verb = existing is null ? "added" : "updated";
             s.AddEvent(events, new EventRecord
             {
-                Time = record.AddedAt, Type = status.Reachable ? "Normal" : "Warning", Reason = "ClusterAdded",
+                Time = time.GetUtcNow().UtcDateTime, Type = status.Reachable ? "Normal" : "Warning",
+                Reason = existing is null ? "ClusterAdded" : "ClusterUpdated",
                 Message = status.Reachable
-                    ? $"cluster {name} added (server {record.Server}, Kubernetes {status.ServerVersion}, {status.NodeCount} nodes)"
-                    : $"cluster {name} added (server {record.Server}), but its API server did not answer: {status.Error}",
+                    ? $"cluster {name} {verb} (server {record.Server}, Kubernetes {status.ServerVersion}, {status.NodeCount} nodes)"
+                    : $"cluster {name} {verb} (server {record.Server}), but its API server did not answer: {status.Error}",
             });
+            return existing is not null;
         });
-        if (status.Reachable) LogAdded(name, record.Server, record.Context);
-        else LogAddedUnreachable(name, record.Server, record.Context, status.Error ?? "");
+        var what = replaced ? "updated" : "added";
+        if (status.Reachable) LogAdded(name, what, record.Server, record.Context);
+        else LogAddedUnreachable(name, what, record.Server, record.Context, status.Error ?? "");
         return new ClusterSummary(record, status, LinkedNodes(name).Count);
     }
 
@@ -155,7 +173,8 @@ public sealed partial class ClusterRegistry(ICoordinatorStore store, EventBus ev
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            var error = timeout.IsCancellationRequested ? "the API server did not answer in time" : KubeErrors.Describe(e);
+            var error = timeout.IsCancellationRequested
+                ? $"the API server did not answer within {ProbeTimeout.TotalSeconds:0}s" : KubeErrors.Describe(e);
             return nodes.Select(n => (n.Name, Failed(n, $"cluster {cluster}: {error}")));
         }
     }
@@ -170,9 +189,15 @@ public sealed partial class ClusterRegistry(ICoordinatorStore store, EventBus ev
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(ProbeTimeout);
-        var status = await ClusterProbe.ProbeAsync(connection.Client, timeout.Token);
-        ct.ThrowIfCancellationRequested();
-        return status;
+        try
+        {
+            return await ClusterProbe.ProbeAsync(connection.Client, timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // An API server that takes the connection and never answers (a black-holed address, a stuck proxy).
+            return new ClusterStatus(false, null, null, $"the API server did not answer within {ProbeTimeout.TotalSeconds:0}s");
+        }
     }
 
     /// <summary>The cached connection of the record's revision, built (and the older one disposed) when missing.</summary>
@@ -193,7 +218,7 @@ public sealed partial class ClusterRegistry(ICoordinatorStore store, EventBus ev
                 throw new FailedPreconditionException(e.Message);
             }
             _connections[record.Name] = (record.Revision, connection);
-            if (cached.Connection is not null) cached.Connection.Dispose();
+            if (cached.Connection is not null) _retired.Add(cached.Connection);
             return connection;
         }
     }
@@ -213,7 +238,7 @@ public sealed partial class ClusterRegistry(ICoordinatorStore store, EventBus ev
         nodes.Count <= 10 ? string.Join(", ", nodes) : $"{string.Join(", ", nodes.Take(10))} and {nodes.Count - 10} more";
 
     private static AlreadyExistsException Exists(string name) =>
-        new($"cluster {name} already exists; remove it first (`nodefleet cluster remove {name}`) to give it another kubeconfig");
+        new($"cluster {name} already exists; to give it another kubeconfig use `nodefleet cluster add {name} --kubeconfig FILE --overwrite`");
 
     private static NotFoundException NotFound(string name) => new($"cluster {name} not found");
 
@@ -223,15 +248,17 @@ public sealed partial class ClusterRegistry(ICoordinatorStore store, EventBus ev
         {
             foreach (var (_, cached) in _connections) cached.Connection.Dispose();
             _connections.Clear();
+            foreach (var retired in _retired) retired.Dispose();
+            _retired.Clear();
         }
     }
 
-    [LoggerMessage(EventId = 2401, Level = LogLevel.Information, Message = "Cluster {Cluster} added (server {Server}, context {Context})")]
-    private partial void LogAdded(string cluster, string server, string context);
+    [LoggerMessage(EventId = 2401, Level = LogLevel.Information, Message = "Cluster {Cluster} {Change} (server {Server}, context {Context})")]
+    private partial void LogAdded(string cluster, string change, string server, string context);
 
     [LoggerMessage(EventId = 2402, Level = LogLevel.Warning,
-        Message = "Cluster {Cluster} added (server {Server}, context {Context}), but its API server did not answer: {Error}")]
-    private partial void LogAddedUnreachable(string cluster, string server, string context, string error);
+        Message = "Cluster {Cluster} {Change} (server {Server}, context {Context}), but its API server did not answer: {Error}")]
+    private partial void LogAddedUnreachable(string cluster, string change, string server, string context, string error);
 
     [LoggerMessage(EventId = 2403, Level = LogLevel.Information, Message = "Cluster {Cluster} removed ({Linked} nodes still named it)")]
     private partial void LogRemoved(string cluster, int linked);

@@ -9,7 +9,8 @@ namespace NodeFleet.Coordinator.Services;
 public sealed class ClustersService(ClusterRegistry clusters) : Protocol.V1.Clusters.ClustersBase
 {
     public override async Task<KubeCluster> Add(AddClusterRequest request, ServerCallContext context) =>
-        ToMessage(await clusters.AddAsync(request.Name, request.Kubeconfig.Memory, request.Context, context.CancellationToken));
+        ToMessage(await clusters.AddAsync(request.Name, request.Kubeconfig.Memory, request.Context, context.CancellationToken,
+            request.Overwrite));
 
     public override async Task<ListClustersResponse> List(ListClustersRequest request, ServerCallContext context)
     {

@@ -114,6 +114,12 @@ public sealed class ClusterCommandTests(ClusterCommandFixture f, ITestOutputHelp
         var row = (await Fleet.CliOkAsync("cluster", "list")).Split('\n').Single(l => l.StartsWith("gamma ", StringComparison.Ordinal));
         Assert.Contains("   no   ", row);
 
+        // Credentials rotated (here: the right server): --overwrite replaces the kubeconfig, and the list reaches it.
+        var set = await Fleet.CliOkAsync("cluster", "add", "gamma", "--kubeconfig", f.Kubeconfig, "--overwrite");
+        Assert.Contains($"cluster gamma set: {f.Kube.Url} (context test), Kubernetes v1.31.4", set);
+        row = (await Fleet.CliOkAsync("cluster", "list")).Split('\n').Single(l => l.StartsWith("gamma ", StringComparison.Ordinal));
+        Assert.Contains("   yes   ", row);
+
         // A wrong token: the server answers 401, which the list shows.
         var wrongToken = Path.Combine(Fleet.Scratch, "wrong-token-kubeconfig");
         await File.WriteAllTextAsync(wrongToken, (await File.ReadAllTextAsync(f.Kubeconfig)).Replace(f.Kube.Token, "0badc0ffee0badc0ffee"));

@@ -35,10 +35,10 @@ public sealed class JoinCommandTests : IDisposable
 
     /// <summary>Runs join with good options except those given, expecting a refusal.</summary>
     private Task<AgentException> Refused(string? token = GoodToken, bool pinned = true, string? pin = null,
-        string? nodeName = "node-1", string? labels = null, string? address = Unreachable)
+        string? nodeName = "node-1", string? labels = null, string? address = Unreachable, string? cluster = null)
     {
         var options = new JoinCommand.Options(address, token, pinned ? pin ?? GoodPin : null, DiscoveryFile: null,
-            UnsafeSkipCaVerification: false, nodeName, labels);
+            UnsafeSkipCaVerification: false, nodeName, labels, cluster);
         return Assert.ThrowsAsync<AgentException>(() => _join.RunAsync(options, TextWriter.Null, CancellationToken.None));
     }
 
@@ -107,6 +107,18 @@ public sealed class JoinCommandTests : IDisposable
         Assert.Contains($"node name '{name}'", e.Message);
         Assert.Contains("DNS-1123", e.Message);
         AssertNothingWritten();
+    }
+
+    [Fact]
+    public async Task A_bad_cluster_name_or_one_that_contradicts_the_labels_is_refused_before_the_network()
+    {
+        var bad = await Refused(cluster: "Prod_1");
+        Assert.Contains("--cluster: cluster name 'Prod_1'", bad.Message);
+        var both = await Refused(cluster: "prod", labels: "nodefleet.io/cluster=dev");
+        Assert.Contains("--cluster prod and --labels nodefleet.io/cluster=dev name different clusters", both.Message);
+        AssertNothingWritten();
+        // The same cluster both ways is no contradiction: join goes on to the network.
+        Assert.Contains("cannot reach", (await Refused(cluster: "prod", labels: "nodefleet.io/cluster=prod")).Message);
     }
 
     [Fact]

@@ -141,9 +141,54 @@ public sealed class ClusterRegistryTests : IAsyncLifetime
         Assert.Equal(Kubeconfig(), _store.KubeClusters.Get("prod")!.Kubeconfig);
         var taken = await Assert.ThrowsAsync<AlreadyExistsException>(() => _clusters.AddAsync("prod", Kubeconfig(), ""));
         Assert.Contains("cluster prod already exists", taken.Message);
+        Assert.Contains("--overwrite", taken.Message);
 
         var listed = Assert.Single(await _clusters.ListAsync());
         Assert.Equal(("prod", false, 0), (listed.Record.Name, listed.Status.Reachable, listed.LinkedNodes));
+    }
+
+    [Fact]
+    public async Task An_api_server_that_takes_the_connection_and_never_answers_shows_as_unreachable_and_fails_nothing()
+    {
+        // A listener that never accepts: the kernel completes the TCP handshake, and the TLS hello is never answered.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+
+        var added = await _clusters.AddAsync("mute", Kubeconfig(server: $"https://127.0.0.1:{port}"), "");
+        Assert.False(added.Status.Reachable);
+        Assert.Contains("did not answer within 5s", added.Status.Error);
+        Assert.False(Assert.Single(await _clusters.ListAsync()).Status.Reachable);
+
+        await AddNodeAsync("n1", "mute");
+        var view = (await _clusters.ViewsAsync([_store.Nodes.Get("n1")!]))["n1"];
+        Assert.False(view.Reachable);
+        Assert.Contains("cluster mute: the API server did not answer within 5s", view.Error);
+    }
+
+    [Fact]
+    public async Task Overwrite_replaces_the_kubeconfig_and_the_next_lookup_uses_it()
+    {
+        var first = await _clusters.AddAsync("prod", Kubeconfig(), "");
+        await AddNodeAsync("n1", "prod");
+        var before = (await _clusters.ForNodeAsync("n1"))!.Connection;
+
+        var second = await _clusters.AddAsync("prod", Kubeconfig(server: "https://127.0.0.1:3", context: "other"), "", overwrite: true);
+        Assert.Equal(("https://127.0.0.1:3", "other", first.Record.AddedAt), (second.Record.Server, second.Record.Context, second.Record.AddedAt));
+        var stored = _store.KubeClusters.Get("prod")!;
+        Assert.Equal((2L, "https://127.0.0.1:3"), (stored.Revision, stored.Server));
+        var after = (await _clusters.ForNodeAsync("n1"))!.Connection;
+        Assert.NotSame(before, after);
+        Assert.Equal("https://127.0.0.1:3", after.Server);
+        // The replaced connection is not disposed under a caller that may still hold it.
+        Assert.Equal("https://127.0.0.1:1", before.Server);
+        var call = await Record.ExceptionAsync(() => k8s.CoreV1OperationsExtensions.ListNodeAsync(before.Client.CoreV1));
+        Assert.NotNull(call); // nothing listens there
+        Assert.IsNotType<ObjectDisposedException>(call);
+
+        // Overwrite of a name not taken adds it.
+        await _clusters.AddAsync("dev", Kubeconfig(), "", overwrite: true);
+        Assert.Equal(1L, _store.KubeClusters.Get("dev")!.Revision);
     }
 
     [Fact]
