@@ -64,7 +64,8 @@ public static class StatusCommand
         }
         if (!r.Joined)
         {
-            o.WriteLine($"Not joined (no {root.Path(AgentPaths.ConfigFile)}). Run `nodefleet-agent join --token ... --ca-cert-hash ... ADDRESS`.");
+            var config = root.Path(AgentPaths.ConfigFile);
+            o.WriteLine($"Not joined (no {(File.Exists(config) ? "coordinator in " : "")}{config}). Run `nodefleet-agent join --token ... --ca-cert-hash ... ADDRESS`.");
             return 1;
         }
         o.WriteLine($"Node:          {r.NodeName}");

@@ -30,8 +30,10 @@ public static partial class PlanValidator
             if (ImageReference.Error(spec.Images[i]) is { } e) errors.Add(PlanPath.Index("spec.images", i), e);
         }
         CheckArtifacts(errors, spec.Artifacts);
-        CheckKubelet(errors, spec.Kubelet ?? new KubeletSpec());
+        CheckKubelet(errors, spec.Kubelet ?? new KubeletSpec(), spec.KubernetesVersion);
         CheckPhases(errors, spec);
+        if (plan.Signature is { } signature && PlanSignatures.ShapeError(signature) is { } signatureError)
+            errors.Add("signature", signatureError);
         return errors.Errors;
     }
 
