@@ -22,10 +22,16 @@ public static class PlanSignatures
     /// <summary>Keeps a plan signature from being taken for a signature over anything else the key might sign.</summary>
     private static readonly byte[] Context = Encoding.ASCII.GetBytes("nodefleet.io/v1 NodePlan spec\n");
 
-    /// <summary>The bytes signed: the context string, then the canonical spec of the plan with defaults filled in.</summary>
+    /// <summary>
+    /// The bytes signed: the context string, then the canonical spec of the plan with defaults filled in and
+    /// skipPhases in phase order (its order means nothing, and a rollout's preparation adds to it; see <see cref="VerifyError"/>).
+    /// </summary>
     public static byte[] SignedBytes(NodePlan plan)
     {
         var filled = PlanDefaults.Apply(plan.Clone());
+        var skipped = PlanPhases.All.Where(filled.Spec.SkipPhases.Contains).ToList();
+        filled.Spec.SkipPhases.Clear();
+        filled.Spec.SkipPhases.AddRange(skipped);
         return [.. Context, .. PlanCanonical.Bytes(filled)];
     }
 
@@ -60,7 +66,11 @@ public static class PlanSignatures
 
     /// <summary>
     /// Null when <paramref name="plan"/> may run on a node pinning <paramref name="pins"/> (none: any plan), else why not,
-    /// naming the pins: it must carry a well-formed signature by one of them that matches its content.
+    /// naming the pins: it must carry a well-formed signature by one of them that matches its content. One exception: a
+    /// rollout prepares its nodes by sending the plan with every disruptive phase added to skipPhases, so a plan that
+    /// skips them all (and so runs only preflight, stage-artifacts and prepull-images of the signed plan) also passes
+    /// when its signature matches it with some of those disruptive phases not skipped. Signing a plan allows running
+    /// its preparation alone, never other phases or other content.
     /// </summary>
     public static string? VerifyError(NodePlan plan, IReadOnlyCollection<string> pins)
     {
@@ -71,7 +81,7 @@ public static class PlanSignatures
         if (ShapeError(s) is { } shape) return $"the plan's signature is malformed: {shape}";
         var signer = KeyHash.Normalize(s.Signer, "signer");
         if (!pins.Contains(signer)) return $"the plan is signed by {signer}, a key this node does not pin; {expected}";
-        if (!Verifies(plan, s)) return $"the plan's signature by {signer} does not match its content: the plan was changed after it was signed";
+        if (!Verifies(plan, s) && !VerifiesAsPreparation(plan, s)) return $"the plan's signature by {signer} does not match its content: the plan was changed after it was signed";
         return null;
     }
 
@@ -89,6 +99,30 @@ public static class PlanSignatures
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="plan"/> skips every disruptive phase and is, but for some of those skips, the plan
+    /// <paramref name="signature"/> signed. At most 2^7 candidates, and only for a signature that did not match as is.
+    /// </summary>
+    private static bool VerifiesAsPreparation(NodePlan plan, PlanSignature signature)
+    {
+        var skip = plan.Spec?.SkipPhases ?? [];
+        if (!PlanPhases.Disruptive.All(skip.Contains)) return false;
+        var disruptive = PlanPhases.Disruptive;
+        var kept = skip.Where(p => !PlanPhases.IsDisruptive(p)).ToList();
+        for (var mask = 0; mask < (1 << disruptive.Count) - 1; mask++)
+        {
+            var candidate = plan.Clone();
+            candidate.Spec.SkipPhases.Clear();
+            candidate.Spec.SkipPhases.AddRange(kept);
+            for (var i = 0; i < disruptive.Count; i++)
+            {
+                if ((mask & (1 << i)) != 0) candidate.Spec.SkipPhases.Add(disruptive[i]);
+            }
+            if (Verifies(candidate, signature)) return true;
+        }
+        return false;
     }
 
     private static string Shown(string text) => text.Length > 100 ? text[..97] + "..." : text;

@@ -87,6 +87,31 @@ public sealed class PlanSignaturesTests : IDisposable
     }
 
     [Fact]
+    public void A_rollouts_preparation_of_a_signed_plan_passes_and_other_skips_do_not()
+    {
+        var plan = Signed(_key);
+        plan.Spec.SkipPhases.Add(PlanPhases.Verify);
+        plan.Signature = PlanSignatures.Sign(plan, _key);
+
+        // What the rollout controller sends for the prepare stage: every disruptive phase skipped, appended.
+        var prepare = plan.Clone();
+        foreach (var phase in PlanPhases.Disruptive.Where(p => !prepare.Spec.SkipPhases.Contains(p))) prepare.Spec.SkipPhases.Add(phase);
+        Assert.Null(PlanSignatures.VerifyError(prepare, [Pin(_key)]));
+
+        // Skipping only some disruptive phases, or un-skipping one the operator skipped, is other content.
+        var partial = plan.Clone();
+        partial.Spec.SkipPhases.Add(PlanPhases.KubeletConfig);
+        Assert.Contains("does not match its content", PlanSignatures.VerifyError(partial, [Pin(_key)]));
+        var unskipped = plan.Clone();
+        unskipped.Spec.SkipPhases.Clear();
+        Assert.Contains("does not match its content", PlanSignatures.VerifyError(unskipped, [Pin(_key)]));
+
+        // The preparation of a plan with other content does not pass either.
+        prepare.Spec.Artifacts[0].Url = "https://evil.example/kubelet";
+        Assert.Contains("does not match its content", PlanSignatures.VerifyError(prepare, [Pin(_key)]));
+    }
+
+    [Fact]
     public void The_sidecar_file_round_trips_and_a_stale_one_is_refused_with_its_name()
     {
         var planPath = _dir.File("plan.yaml");
