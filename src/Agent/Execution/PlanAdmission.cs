@@ -24,8 +24,7 @@ public sealed class PlanAdmission(Journal journal, PhaseCatalog catalog, IRunObs
         if (PlanErrors(plan) is { } invalid) return new Decision(Refused(plan, options, invalid), false);
         // Checked here, on the node, whoever sent the plan: a coordinator in other hands can send anything but a
         // signature by a key it does not hold.
-        if (NodeFleet.Plans.PlanSignatures.VerifyError(plan, signers()) is { } unsigned)
-            return new Decision(Refused(plan, options, unsigned), false);
+        if (SignatureError(plan) is { } unsigned) return new Decision(Refused(plan, options, unsigned), false);
         plan = Validated(plan);
         var digest = PlanIdentity.Digest(plan);
         var unfinished = journal.Unfinished();
@@ -117,6 +116,18 @@ public sealed class PlanAdmission(Journal journal, PhaseCatalog catalog, IRunObs
         log.LogError("Plan {Plan} {Error}", name, run.Error);
         observer.RunChanged(run);
         return run;
+    }
+
+    /// <summary>Why the node's signer pins refuse <paramref name="plan"/>, or null; pins that cannot be read refuse every plan.</summary>
+    private string? SignatureError(NodePlan plan)
+    {
+        IReadOnlyCollection<string> pins;
+        try { pins = signers(); }
+        catch (Exception e) when (e is NodeFleet.Agent.Join.AgentException or IOException or UnauthorizedAccessException)
+        {
+            return $"this node's plan signer pins cannot be read, so no plan runs: {e.Message}";
+        }
+        return NodeFleet.Plans.PlanSignatures.VerifyError(plan, pins);
     }
 
     /// <summary>PLAN-YYYYMMDDHHMMSS-6 hex digits: readable in logs, unique on this node.</summary>
