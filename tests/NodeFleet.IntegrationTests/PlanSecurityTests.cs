@@ -122,7 +122,7 @@ public sealed class PlanSecurityTests : IAsyncLifetime
         var keygen = await _cluster.CliOkAsync("plan", "keygen", "--out", key);
         await _cluster.CliOkAsync("plan", "keygen", "--out", other);
         var hash = keygen.Split('\n').Single(l => l.StartsWith("signer hash: ", StringComparison.Ordinal))["signer hash: ".Length..];
-        var agent = await _cluster.JoinedOnlineAgentAsync("signed1", "--plan-signer-hash", hash);
+        var agent = await _cluster.JoinedOnlineAgentAsync("signed1", "--plan-signer-hash", hash, "--labels", "fleet=signed");
 
         // Unsigned: refused by the agent, the refusal recorded by the coordinator, nothing done.
         var unsigned = WritePlan(AgentApplyTests.Plan, "unsigned.yaml");
@@ -155,5 +155,14 @@ public sealed class PlanSecurityTests : IAsyncLifetime
         r = await _cluster.CliAsync("plan", "apply", signed, "--node", "signed1", AgentApplyTests.IgnoreAbsentRuntime, "--wait");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains("--max-pods=50", agent.Node.Read("/etc/systemd/system/kubelet.service.d/20-nodefleet.conf"));
+
+        // A rollout of a signed plan: its preparation (the disruptive phases skipped) and its wave both pass.
+        var next = WritePlan(AgentApplyTests.Plan.Replace("max-pods: \"50\"", "max-pods: \"60\""), "next.yaml");
+        await _cluster.CliOkAsync("plan", "sign", next, "--key", key);
+        var start = new StartRolloutRequest { Plan = AdminClients.Plan(File.ReadAllText(next)), Selector = "fleet=signed", IgnorePreflightErrors = { "CRI", "Mirror-127.0.0.1:5000" } };
+        start.Plan.Signature = PlanSignatureFile.Load(next, start.Plan);
+        var rollout = await _admin.Rollouts.StartAsync(start);
+        await _admin.WaitForStateAsync(rollout.Id, RolloutState.Succeeded, TimeSpan.FromSeconds(90));
+        Assert.Contains("--max-pods=60", agent.Node.Read("/etc/systemd/system/kubelet.service.d/20-nodefleet.conf"));
     }
 }
