@@ -123,6 +123,7 @@ public sealed class PlanSecurityTests : IAsyncLifetime
         await _cluster.CliOkAsync("plan", "keygen", "--out", other);
         var hash = keygen.Split('\n').Single(l => l.StartsWith("signer hash: ", StringComparison.Ordinal))["signer hash: ".Length..];
         var agent = await _cluster.JoinedOnlineAgentAsync("signed1", "--plan-signer-hash", hash, "--labels", "fleet=signed");
+        Assert.Contains($"Plans:         only signed by {hash}\n", (await agent.StatusAsync()).StdOut);
 
         // Unsigned: refused by the agent, the refusal recorded by the coordinator, nothing done.
         var unsigned = WritePlan(AgentApplyTests.Plan, "unsigned.yaml");
