@@ -14,6 +14,7 @@ namespace NodeFleet.Agent;
 public sealed class AgentServices : IDisposable
 {
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromMinutes(30) };
+    private readonly HttpClient _artifactHttp;
     private readonly ImageServiceFactory _runtimes;
 
     /// <param name="root">Host root every host path is taken under.</param>
@@ -23,6 +24,11 @@ public sealed class AgentServices : IDisposable
     public AgentServices(HostRoot root, string systemctl, AgentSettings settings, ILoggerFactory logs)
     {
         Root = root;
+        // Downloads only: the kubelet's health check is on loopback by design.
+        _artifactHttp = new HttpClient(ArtifactAddresses.Handler(() => Join.AgentConfig.Settings(root).AllowLocalArtifactAddresses))
+        {
+            Timeout = TimeSpan.FromMinutes(30),
+        };
         Logs = logs;
         Commands = new CommandRunner(root);
         var files = new HostFiles(root);
@@ -31,9 +37,10 @@ public sealed class AgentServices : IDisposable
         Journal = new Journal(root);
         Outbox = new OutboxObserver(Journal);
         Executor = new PlanExecutor(Journal, files, new BackupStore(root), new Systemctl(systemctl),
-            _runtimes, Commands, new PhaseCatalog(new HostNetwork(_http), settings),
+            _runtimes, Commands, new PhaseCatalog(new HostNetwork(_http), settings, new HostNetwork(_artifactHttp)),
             new RunObservers([Outbox, new LogObserver(logs.CreateLogger<LogObserver>())]),
-            Failpoints.FromEnvironment(), TimeProvider.System, logs.CreateLogger<PlanExecutor>());
+            Failpoints.FromEnvironment(), TimeProvider.System, logs.CreateLogger<PlanExecutor>(),
+            () => Join.AgentConfig.Settings(root).PlanSigners);
     }
 
     public HostRoot Root { get; }
@@ -49,5 +56,6 @@ public sealed class AgentServices : IDisposable
         Journal.Dispose();
         _runtimes.Dispose();
         _http.Dispose();
+        _artifactHttp.Dispose();
     }
 }

@@ -52,15 +52,19 @@ var cluster = new Option<string>("--cluster")
 {
     Description = "The Kubernetes cluster this node belongs to, as `nodefleet cluster add` named it (sets the label nodefleet.io/cluster)",
 };
+var planSigner = new Option<string[]>("--plan-signer-hash")
+{
+    Description = "sha256:<hex> pin of a key whose signed plans this node runs (repeatable; from `nodefleet plan keygen`): unsigned plans and plans signed by another key are refused",
+};
 var join = new Command("join", "Join this machine to a coordinator");
 join.Arguments.Add(address);
-foreach (var o in new Option[] { token, caHash, discoveryFile, unsafeSkip, nodeName, labels, cluster }) join.Options.Add(o);
+foreach (var o in new Option[] { token, caHash, discoveryFile, unsafeSkip, nodeName, labels, cluster, planSigner }) join.Options.Add(o);
 join.SetAction(async (p, ct) => await Guard(async () =>
 {
     using var agent = Services(p);
     var cmd = new JoinCommand(agent.Root, agent.Facts, agent.Logs.CreateLogger<JoinCommand>(), TimeProvider.System);
     return await cmd.RunAsync(new JoinCommand.Options(p.GetValue(address), p.GetValue(token), p.GetValue(caHash),
-        p.GetValue(discoveryFile), p.GetValue(unsafeSkip), p.GetValue(nodeName), p.GetValue(labels), p.GetValue(cluster)), Console.Out, ct);
+        p.GetValue(discoveryFile), p.GetValue(unsafeSkip), p.GetValue(nodeName), p.GetValue(labels), p.GetValue(cluster), p.GetValue(planSigner)), Console.Out, ct);
 }));
 
 var run = new Command("run", "Run the agent: hold the stream to the coordinator (as the systemd service does)");

@@ -27,13 +27,16 @@ public sealed class AgentApplyTests
           skipPhases: [prepull-images, verify]
         """;
 
-    /// <summary><see cref="Plan"/> with one artifact to stage and install at /usr/local/bin/NAME.</summary>
-    public static string PlanWithArtifact(string name, string url, string sha256) => Plan.Replace("  kubelet:", $"""
+    /// <summary>
+    /// <see cref="Plan"/> with one artifact to stage and install at DIRECTORY/NAME: /opt/cni/bin takes any name (a
+    /// CNI plugin); /usr/bin and /usr/local/bin only the binaries a node upgrade installs (kubelet, crictl, ...).
+    /// </summary>
+    public static string PlanWithArtifact(string name, string url, string sha256, string directory = "/opt/cni/bin") => Plan.Replace("  kubelet:", $"""
           artifacts:
             - name: {name}
               url: {url}
               sha256: "{sha256}"
-              installPath: /usr/local/bin/{name}
+              installPath: {directory}/{name}
           kubelet:
         """);
 
@@ -249,7 +252,7 @@ public sealed class AgentApplyTests
         var body = "#!/bin/sh\necho crictl\n"u8.ToArray();
         var (url, sha) = http.Add("crictl", body);
 
-        var r = await ApplyAsync(node, PlanWithArtifact("crictl", url, sha));
+        var r = await ApplyAsync(node, PlanWithArtifact("crictl", url, sha, "/usr/local/bin"));
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Null(new FileInfo(node.HostPath("/usr/local/bin/crictl")).LinkTarget);
         Assert.Equal(body, File.ReadAllBytes(node.HostPath("/usr/local/bin/crictl")));

@@ -45,7 +45,8 @@ public sealed class JoinTests : IAsyncLifetime
         var r = await agent.JoinAsync(["--token", token, "--ca-cert-hash", wrong, "--node-name", "n2", _cluster.Address]);
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("does not match --ca-cert-hash", r.StdErr);
-        Assert.False(File.Exists(agent.HostPath("/etc/nodefleet/agent.yaml")));
+        // The test node's config holds only its settings (NodeRoot): no coordinator was written into it.
+        Assert.DoesNotContain("coordinator", File.ReadAllText(agent.HostPath("/etc/nodefleet/agent.yaml")));
         Assert.False(File.Exists(agent.HostPath("/etc/nodefleet/pki/node.crt")));
         Assert.Null(await _cluster.NodeAsync("n2"));
     }

@@ -132,7 +132,7 @@ public sealed class PlanOverTheWireTests : IAsyncLifetime
         Assert.Equal(1, reasons.Count(r => r == "PlanApplied"));
         var steps = d.GetProperty("runs")[0].GetProperty("steps").EnumerateArray().ToList();
         Assert.Contains(steps, s => s.GetProperty("step").GetString() == "install-tool" && s.GetProperty("state").GetString() == "STEP_STATE_SUCCEEDED");
-        Assert.Equal("#!/bin/sh\n", agent.Node.Read("/usr/local/bin/tool"));
+        Assert.Equal("#!/bin/sh\n", agent.Node.Read("/opt/cni/bin/tool"));
     }
 
     // The README's way out of a damaged journal is to move it aside. The new journal numbers its reports from 1 again;

@@ -14,6 +14,9 @@ public static class ApplyCommand
         if (loaded.Errors.Count > 0 || loaded.Plan is null)
             throw new AgentException(string.Join('\n', loaded.Errors.Select(e => e.ToString())));
         var plan = loaded.Plan;
+        // A local plan is held to the node's signer pins as one from the coordinator is: its signature is beside it.
+        try { plan.Signature = PlanSignatureFile.Load(file, plan); }
+        catch (NodeFleet.Config.ConfigException e) { throw new AgentException(e.Message); }
         PlanDefaults.Apply(plan);
         var options = new PlanExecutor.Options(ignorePreflight, KubeadmAction: kubeadmAction);
         if (dryRun)

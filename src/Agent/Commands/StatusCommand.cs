@@ -17,6 +17,8 @@ public static class StatusCommand
         public DateTime? CertificateNotAfter { get; set; }
         /// <summary>Why the node's identity (CA, certificate, key) cannot be used, or empty.</summary>
         public string IdentityProblem { get; set; } = "";
+        /// <summary>The plan signer pins of agent.yaml: empty, any plan runs.</summary>
+        public List<string> PlanSigners { get; set; } = [];
         public string Link { get; set; } = "";
         public DateTime? LinkSince { get; set; }
         public string LastError { get; set; } = "";
@@ -31,6 +33,7 @@ public static class StatusCommand
         report.Joined = true;
         report.NodeName = config.NodeName;
         report.Coordinator = config.Coordinator;
+        report.PlanSigners = config.PlanSigners;
         try
         {
             var (ca, cert) = NodeIdentity.Load(root);
@@ -64,7 +67,8 @@ public static class StatusCommand
         }
         if (!r.Joined)
         {
-            o.WriteLine($"Not joined (no {root.Path(AgentPaths.ConfigFile)}). Run `nodefleet-agent join --token ... --ca-cert-hash ... ADDRESS`.");
+            var config = root.Path(AgentPaths.ConfigFile);
+            o.WriteLine($"Not joined (no {(File.Exists(config) ? "coordinator in " : "")}{config}). Run `nodefleet-agent join --token ... --ca-cert-hash ... ADDRESS`.");
             return 1;
         }
         o.WriteLine($"Node:          {r.NodeName}");
@@ -72,6 +76,9 @@ public static class StatusCommand
         o.WriteLine(r.IdentityProblem.Length > 0
             ? $"Certificate:   UNUSABLE: {r.IdentityProblem}"
             : $"Certificate:   valid until {r.CertificateNotAfter:yyyy-MM-ddTHH:mm:ssZ}");
+        o.WriteLine(r.PlanSigners.Count > 0
+            ? $"Plans:         only signed by {string.Join(" or ", r.PlanSigners)}"
+            : "Plans:         any (no plan signer pinned)");
         o.WriteLine($"Link:          {r.Link}{(r.LinkSince is { } s ? $" since {s:yyyy-MM-ddTHH:mm:ssZ}" : "")}");
         if (r.LastError.Length > 0) o.WriteLine($"Last error:    {r.LastError}");
         return healthy ? 0 : 1;

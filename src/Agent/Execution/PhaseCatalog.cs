@@ -6,7 +6,10 @@ using NodeFleet.Protocol.V1;
 namespace NodeFleet.Agent.Execution;
 
 /// <summary>Turns a plan into its phases and steps, in order: the plan as a readable runbook.</summary>
-public sealed class PhaseCatalog(INetwork network, AgentSettings settings)
+/// <param name="network">What steps reach the network through.</param>
+/// <param name="settings">What steps need from the command line.</param>
+/// <param name="artifacts">What artifact downloads go through (<see cref="ArtifactAddresses"/>); <paramref name="network"/> when null.</param>
+public sealed class PhaseCatalog(INetwork network, AgentSettings settings, INetwork? artifacts = null)
 {
     /// <summary>A catalog whose steps reach the network through <paramref name="http"/>.</summary>
     public PhaseCatalog(HttpClient http, AgentSettings settings) : this(new HostNetwork(http), settings) { }
@@ -26,7 +29,7 @@ public sealed class PhaseCatalog(INetwork network, AgentSettings settings)
             IReadOnlyList<IStep> steps = id switch
             {
                 PlanPhases.Preflight => [new PreflightStep(network)],
-                PlanPhases.StageArtifacts => spec.Artifacts.Select(a => (IStep)new StageArtifactStep(a, network)).ToList(),
+                PlanPhases.StageArtifacts => spec.Artifacts.Select(a => (IStep)new StageArtifactStep(a, artifacts ?? network)).ToList(),
                 PlanPhases.ContainerdConfig => ConfigSteps.Containerd(plan),
                 PlanPhases.CrioConfig => ConfigSteps.Crio(plan),
                 PlanPhases.DockerConfig => ConfigSteps.Docker(plan),

@@ -9,7 +9,9 @@ namespace NodeFleet.Agent.Execution;
 /// unfinished run resumed, an ended run reported again, or a new run journaled with all its steps pending. Changes
 /// when the rules for accepting a plan change; nothing of a plan runs here.
 /// </summary>
-public sealed class PlanAdmission(Journal journal, PhaseCatalog catalog, IRunObserver observer, TimeProvider time, ILogger log)
+/// <param name="signers">The plan signer pins this node holds now (agent.yaml planSigners); empty: plans need no signature.</param>
+public sealed class PlanAdmission(Journal journal, PhaseCatalog catalog, IRunObserver observer, TimeProvider time, ILogger log,
+    Func<IReadOnlyCollection<string>> signers)
 {
     /// <summary>The run a request ends up as, and whether the driver is to carry it on (false: it is already reported).</summary>
     public readonly record struct Decision(RunRecord Run, bool Execute);
@@ -20,6 +22,9 @@ public sealed class PlanAdmission(Journal journal, PhaseCatalog catalog, IRunObs
         // A plan this agent refuses (one a coordinator of another version took, say) ends as a failed run that is
         // reported, not as a log line: the coordinator, and a rollout waiting on the node, learn why.
         if (PlanErrors(plan) is { } invalid) return new Decision(Refused(plan, options, invalid), false);
+        // Checked here, on the node, whoever sent the plan: a coordinator in other hands can send anything but a
+        // signature by a key it does not hold.
+        if (SignatureError(plan) is { } unsigned) return new Decision(Refused(plan, options, unsigned), false);
         plan = Validated(plan);
         var digest = PlanIdentity.Digest(plan);
         var unfinished = journal.Unfinished();
@@ -112,6 +117,18 @@ public sealed class PlanAdmission(Journal journal, PhaseCatalog catalog, IRunObs
         log.LogError("Plan {Plan} {Error}", name, run.Error);
         observer.RunChanged(run);
         return run;
+    }
+
+    /// <summary>Why the node's signer pins refuse <paramref name="plan"/>, or null; pins that cannot be read refuse every plan.</summary>
+    private string? SignatureError(NodePlan plan)
+    {
+        IReadOnlyCollection<string> pins;
+        try { pins = signers(); }
+        catch (Exception e) when (e is NodeFleet.Agent.Join.AgentException or IOException or UnauthorizedAccessException)
+        {
+            return $"this node's plan signer pins cannot be read, so no plan runs: {e.Message}";
+        }
+        return NodeFleet.Plans.PlanSignatures.VerifyError(plan, pins);
     }
 
     /// <summary>PLAN-YYYYMMDDHHMMSS-6 hex digits: readable in logs, unique on this node.</summary>

@@ -27,14 +27,15 @@ public sealed class PlanExecutor
     private readonly DryRun _dryRun;
     private readonly ILogger _log;
 
+    /// <param name="signers">The plan signer pins the node holds, read for each plan; null: none (any plan runs).</param>
     public PlanExecutor(Journal journal, HostFiles files, BackupStore backups, IServiceManager services, ImageServiceFactory images,
         CommandRunner commands, PhaseCatalog catalog, IRunObserver observer, Failpoints failpoints, TimeProvider time,
-        ILogger<PlanExecutor> log)
+        ILogger<PlanExecutor> log, Func<IReadOnlyCollection<string>>? signers = null)
     {
         _journal = journal;
         _log = log;
         var restore = new JournalRestore(files, backups);
-        _admission = new PlanAdmission(journal, catalog, observer, time, log);
+        _admission = new PlanAdmission(journal, catalog, observer, time, log, signers ?? (() => []));
         _undo = new RunUndo(journal, services, restore, observer, time, log);
         _driver = new RunDriver(journal, files, backups, services, images, commands, catalog, observer, failpoints, _undo, time, log);
         _reset = new NodeReset(journal, files, services, restore);

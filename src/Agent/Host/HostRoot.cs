@@ -19,6 +19,8 @@ public sealed class HostRoot
     [
         "/etc/containerd", "/etc/crio", "/etc/containers", "/etc/docker", KubeletDropIn.Directory,
         .. PlanValidator.AllowedInstallRoots,
+        // No plan installs here any more; kept so that undo and reset still put back what older plans installed.
+        "/usr/libexec/kubernetes",
         AgentPaths.StateDir,
     ];
 

@@ -23,7 +23,8 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         bool UnsafeSkipCaVerification,
         string? NodeName,
         string? Labels,
-        string? Cluster = null);
+        string? Cluster = null,
+        IReadOnlyList<string>? PlanSignerHashes = null);
 
     /// <summary>The label that names the node's Kubernetes cluster (the coordinator's ClusterLabels.Cluster).</summary>
     public const string ClusterLabel = "nodefleet.io/cluster";
@@ -43,6 +44,12 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         }
         if (pin is null && o.DiscoveryFile is null && !o.UnsafeSkipCaVerification)
             throw new AgentException("the coordinator's CA must be pinned: pass --ca-cert-hash sha256:<hex> (from `nodefleet token create --print-join-command`) or --discovery-file FILE; --unsafe-skip-ca-verification disables the check");
+        var signers = new List<string>();
+        foreach (var hash in o.PlanSignerHashes ?? [])
+        {
+            try { signers.Add(KeyHash.Normalize(hash, "--plan-signer-hash")); }
+            catch (FormatException e) { throw new AgentException(e.Message); }
+        }
         Dictionary<string, string> labels;
         try { labels = LabelSyntax.ParseAssignments(o.Labels); }
         catch (FormatException e) { throw new AgentException($"--labels: {e.Message}"); }
@@ -103,11 +110,18 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
 
         AtomicFile.WriteAllText(root.Path(AgentPaths.CaCert), ca.ExportCertificatePem(), AtomicFile.Public);
         AtomicFile.WriteAllText(root.Path(AgentPaths.NodeCert), response.CertificatePem, AtomicFile.Public);
-        new AgentConfig { Coordinator = address, NodeName = nodeName }.Save(root);
+        // The node's settings in the file stay; pins given here replace those there (none given: they stay too).
+        var config = AgentConfig.Settings(root);
+        config.Coordinator = address;
+        config.NodeName = nodeName;
+        if (signers.Count > 0) config.PlanSigners = signers.Distinct(StringComparer.Ordinal).ToList();
+        config.Save(root);
 
         log.LogInformation("Joined the fleet at {Address} as node {Node}", address, nodeName);
         output.WriteLine($"This node has joined the fleet at {address} as {nodeName}.");
         output.WriteLine($"  certificate: {root.Path(AgentPaths.NodeCert)} (valid until {cert.NotAfter.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ})");
+        if (config.PlanSigners.Count > 0)
+            output.WriteLine($"  plans: only those signed by {string.Join(" or ", config.PlanSigners)}");
         output.WriteLine("Start the agent with `systemctl enable --now nodefleet-agent` (or `nodefleet-agent run`),");
         output.WriteLine($"then see it with `nodefleet nodes` on the coordinator.");
         return 0;

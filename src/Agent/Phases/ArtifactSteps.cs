@@ -145,6 +145,10 @@ public sealed class InstallArtifactStep(Artifact artifact) : IStep
 
     public Task ApplyAsync(StepContext ctx, CancellationToken ct)
     {
+        // Checked again here, right before the write, whatever validated the plan before: the coordinator's checks are
+        // not this agent's, and a file outside the allow-list (systemctl, sudo) is code run as root.
+        if (NodeFleet.Plans.PlanInstallTargets.Error(artifact.InstallPath) is { } refused)
+            throw new StepFailedException($"refused to install {artifact.Name} at {artifact.InstallPath}: {refused}");
         if (ctx.Files.Sha256Of(ArtifactCache.HostPath(artifact.Sha256)) != artifact.Sha256)
             throw new StepFailedException($"{artifact.Name} is not in the cache (the stage-artifacts phase did not run or was skipped)");
         ctx.InstallFile(ctx.Files.Root.Path(ArtifactCache.HostPath(artifact.Sha256)), artifact.InstallPath, Mode);

@@ -25,6 +25,8 @@ public static class PlanCommands
         plan.Subcommands.Add(Images(env));
         plan.Subcommands.Add(Apply(global, env));
         plan.Subcommands.Add(Diff(global, env));
+        plan.Subcommands.Add(PlanSigningCommands.Keygen(env));
+        plan.Subcommands.Add(PlanSigningCommands.Sign(env));
         plan.ShowHelpWhenRun();
         return plan;
     }
@@ -187,13 +189,15 @@ public static class PlanCommands
             .ToList();
 
     /// <summary>
-    /// The valid plan in <paramref name="path"/>, or null after printing each error as every failure of the CLI is
-    /// printed: "error: FILE:LINE: path: message", one a line.
+    /// The valid plan in <paramref name="path"/>, with the signature beside it (PATH.sig) when there is one, or null
+    /// after printing each error as every failure of the CLI is printed: "error: FILE:LINE: path: message", one a line.
+    /// A signature that does not match the plan is an error: the nodes that pin its key would refuse the plan.
     /// </summary>
     public static async Task<NodePlan?> LoadAsync(string path, CliEnvironment env)
     {
         var result = PlanLoader.LoadFile(path);
         foreach (var error in result.Errors) await env.Error.WriteLineAsync($"error: {error}");
+        if (result.Plan is { } plan && PlanSignatureFile.Load(path, plan) is { } signature) plan.Signature = signature;
         return result.Plan;
     }
 }

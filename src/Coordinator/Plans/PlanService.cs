@@ -32,12 +32,14 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
             var generation = existing is null ? 1 : existing.Digest == digest ? existing.Generation : existing.Generation + 1;
             plan.Metadata.Generation = generation;
             plan.Metadata.Digest = digest;
-            if (existing is null || existing.Digest != digest)
+            // The same content signed anew (or first signed now) is the same generation, stored with its signature.
+            var bytes = plan.ToByteArray();
+            if (existing is null || existing.Digest != digest || !existing.Plan.AsSpan().SequenceEqual(bytes))
             {
                 var record = existing ?? new PlanRecord { Name = plan.Metadata.Name };
                 record.Generation = generation;
                 record.Digest = digest;
-                record.Plan = plan.ToByteArray();
+                record.Plan = bytes;
                 record.UpdatedAt = time.GetUtcNow().UtcDateTime;
                 if (existing is null) s.Plans.Insert(record);
                 else s.Plans.Update(record);

@@ -6,9 +6,10 @@ namespace NodeFleet.Plans;
 
 public static partial class PlanValidator
 {
-    /// <summary>Where artifacts may be installed. A binary anywhere else (or a path that escapes these) is refused.</summary>
-    public static readonly IReadOnlyList<string> AllowedInstallRoots =
-        ["/usr/bin", "/usr/local/bin", "/opt/cni/bin", "/usr/libexec/kubernetes"];
+    /// <summary>
+    /// The directories artifacts are installed into; which names each takes is <see cref="PlanInstallTargets"/>'s rule.
+    /// </summary>
+    public static IReadOnlyList<string> AllowedInstallRoots => PlanInstallTargets.Directories;
 
     public const string DefaultArtifactMode = "0755";
 
@@ -40,8 +41,8 @@ public static partial class PlanValidator
             if (Sha256Error(a.Sha256) is { } shaError) errors.Add(PlanPath.Field(path, "sha256"), shaError);
 
             var installPath = PlanPath.Field(path, "installPath");
-            if (a.InstallPath.Length == 0) errors.Add(installPath, $"required: where to install it, under {string.Join(", ", AllowedInstallRoots)}");
-            else if ((HostPaths.AbsolutePathError(a.InstallPath) ?? HostPaths.UnderRootError(a.InstallPath, AllowedInstallRoots)) is { } pathError)
+            if (a.InstallPath.Length == 0) errors.Add(installPath, $"required: where to install it, in {string.Join(", ", AllowedInstallRoots)}");
+            else if (PlanInstallTargets.Error(a.InstallPath) is { } pathError)
                 errors.Add(installPath, $"'{a.InstallPath}': {pathError}");
             else if (!targets.TryAdd(a.InstallPath, path))
                 errors.Add(installPath, $"'{a.InstallPath}' is also the install path of {targets[a.InstallPath]}");

@@ -27,20 +27,24 @@ public static partial class PlanValidator
     [GeneratedRegex("^[a-z0-9][a-z0-9-]*$")]
     private static partial Regex FlagName();
 
-    private static void CheckKubelet(ErrorSink errors, KubeletSpec kubelet)
+    private static void CheckKubelet(ErrorSink errors, KubeletSpec kubelet, string version)
     {
         if (kubelet.DropInName.Length > 0 && !DropInName().IsMatch(kubelet.DropInName))
             errors.Add("spec.kubelet.dropInName", $"'{kubelet.DropInName}' must look like NN-name.conf (two digits, a dash, a-z 0-9 '-', .conf), e.g. {DefaultDropInName}");
 
+        int? minor = KubernetesRelease.TryParse(version, out var release) && release.Major == 1 ? release.Minor : null;
         foreach (var (flag, value) in kubelet.ExtraArgs.OrderBy(a => a.Key, StringComparer.Ordinal))
         {
             var path = PlanPath.Key("spec.kubelet.extraArgs", flag);
-            if (KubeletFlagError(flag, value) is { } error) errors.Add(path, error);
+            if (KubeletFlagError(flag, value, minor) is { } error) errors.Add(path, error);
         }
     }
 
-    /// <summary>Null when <paramref name="flag"/>=<paramref name="value"/> may be passed to the kubelet, else why not.</summary>
-    public static string? KubeletFlagError(string flag, string value)
+    /// <summary>
+    /// Null when <paramref name="flag"/>=<paramref name="value"/> may be passed to a kubelet of 1.<paramref name="minor"/>
+    /// (null: any version), else why not: <see cref="KubeletFlags"/> says which flags a plan may set.
+    /// </summary>
+    public static string? KubeletFlagError(string flag, string value, int? minor = null)
     {
         if (flag.StartsWith('-'))
             return $"write the flag name without leading dashes ('{flag.TrimStart('-')}', not '{flag}')";
@@ -48,6 +52,7 @@ public static partial class PlanValidator
             return $"'{flag}' is not a kubelet flag name (a-z, 0-9 and '-', starting with a letter or digit)";
         if (PlanOwnedKubeletFlags.TryGetValue(flag, out var field))
             return $"the plan sets --{flag} itself: set {field} instead";
+        if (KubeletFlags.Error(flag, minor) is { } refused) return refused;
         foreach (var c in value)
         {
             if (char.IsControl(c) || char.IsWhiteSpace(c) || ForbiddenArgCharacters.Contains(c))

@@ -30,10 +30,12 @@ public static partial class PlanValidator
             if (ImageReference.Error(spec.Images[i]) is { } e) errors.Add(PlanPath.Index("spec.images", i), e);
         }
         CheckArtifacts(errors, spec.Artifacts);
-        CheckKubelet(errors, spec.Kubelet ?? new KubeletSpec());
+        CheckKubelet(errors, spec.Kubelet ?? new KubeletSpec(), spec.KubernetesVersion);
         CheckDrain(errors, spec.Drain);
         CheckKubeadm(errors, spec);
         CheckPhases(errors, spec);
+        if (plan.Signature is { } signature && PlanSignatures.ShapeError(signature) is { } signatureError)
+            errors.Add("signature", signatureError);
         return errors.Errors;
     }
 

@@ -12,9 +12,15 @@ public sealed class NodeRoot : IDisposable
 {
     private readonly TempDir _dir = new("nf-node");
 
-    public NodeRoot()
+    /// <param name="allowLocalArtifacts">
+    /// Whether the node's config allows artifact downloads from loopback (allowLocalArtifactAddresses): tests serve
+    /// artifacts from HTTP servers on 127.0.0.1, which a default agent refuses. The config file then exists before
+    /// join, holding that setting only; join adds the coordinator and node name to it.
+    /// </param>
+    public NodeRoot(bool allowLocalArtifacts = true)
     {
         Root = _dir.Combine("root");
+        if (allowLocalArtifacts) Write("/etc/nodefleet/agent.yaml", "allowLocalArtifactAddresses: true\n");
         KernelRoot = _dir.Combine("kernel");
         WriteKernel("/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n");
         WriteKernel("/proc/sys/net/ipv4/ip_forward", "1\n");

@@ -40,6 +40,33 @@ public sealed class AgentFilesTests : IDisposable
     }
 
     [Fact]
+    public void The_security_settings_round_trip_and_a_settings_only_file_is_not_a_join()
+    {
+        var path = _root.Path(AgentPaths.ConfigFile);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var pin = "sha256:" + new string('a', 64);
+        File.WriteAllText(path, $"allowLocalArtifactAddresses: true\nplanSigners: {pin.ToUpperInvariant().Replace("SHA256:", "sha256:")}, {pin}\n");
+
+        Assert.Null(AgentConfig.Load(_root));
+        var settings = AgentConfig.Settings(_root);
+        Assert.True(settings.AllowLocalArtifactAddresses);
+        Assert.Equal([pin], settings.PlanSigners);
+
+        settings.Coordinator = "10.0.0.5:7443";
+        settings.NodeName = "node-1";
+        settings.Save(_root);
+        Assert.Equal("apiVersion: nodefleet.io/v1\nkind: AgentConfig\ncoordinator: 10.0.0.5:7443\nnodeName: node-1\n" +
+            $"allowLocalArtifactAddresses: true\nplanSigners: {pin}\n", File.ReadAllText(path));
+
+        File.WriteAllText(path, "planSigners: sha256:abc\n");
+        Assert.StartsWith($"{path}:1: planSigners: plan signer hash 'sha256:abc' must have the form sha256:<64 hex digits>",
+            Assert.Throws<AgentException>(() => AgentConfig.Settings(_root)).Message);
+        File.WriteAllText(path, "allowLocalArtifactAddresses: yes\n");
+        Assert.StartsWith($"{path}:1: allowLocalArtifactAddresses: expected true or false, not 'yes'",
+            Assert.Throws<AgentException>(() => AgentConfig.Settings(_root)).Message);
+    }
+
+    [Fact]
     public void The_link_state_round_trips_as_yaml_readable_by_all()
     {
         var since = new DateTime(2026, 12, 7, 1, 2, 3, DateTimeKind.Utc);

@@ -56,6 +56,8 @@ public sealed class PlanExecutorTests : IDisposable
     private readonly HostRoot _root;
     private readonly string _outside;
     private readonly Services _services = new();
+    private List<string> _pins = [];
+    private bool _pinsUnreadable;
     private readonly HttpClient _http = new();
     private Journal _journal;
     private PlanExecutor _executor;
@@ -81,7 +83,8 @@ public sealed class PlanExecutorTests : IDisposable
         var files = new HostFiles(_root);
         var executor = new PlanExecutor(journal, files, new BackupStore(_root), _services, new ImageServiceFactory(_root, files),
             new CommandRunner(_root), new PhaseCatalog(_http, new AgentSettings()), new RunObservers([]), new Failpoints(null),
-            TimeProvider.System, NullLogger<PlanExecutor>.Instance);
+            TimeProvider.System, NullLogger<PlanExecutor>.Instance,
+            () => _pinsUnreadable ? throw new AgentException("/etc/nodefleet/agent.yaml:3: planSigners: bad") : _pins);
         return (journal, executor);
     }
 
@@ -113,6 +116,31 @@ public sealed class PlanExecutorTests : IDisposable
         }
 
         public Task<bool> IsActiveAsync(string unit, CancellationToken ct) => Task.FromResult(true);
+    }
+
+    [Fact]
+    public async Task A_pinning_agent_runs_only_signed_plans_and_refuses_all_when_its_pins_cannot_be_read()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        _pins = [NodeFleet.Security.KeyHash.Of(key.ExportSubjectPublicKeyInfo())];
+
+        var unsigned = await ApplyAsync(MirrorPlan);
+        Assert.Equal(RunState.Failed, unsigned.State);
+        Assert.StartsWith($"refused by this agent, nothing done: the plan is not signed; this node runs only plans signed by {_pins[0]}", unsigned.Error);
+        Assert.Null(Text(HostsToml));
+
+        var signed = Plan(MirrorPlan);
+        signed.Signature = PlanSignatures.Sign(signed, key);
+        _pinsUnreadable = true;
+        var unreadable = await _executor.ApplyAsync(signed, new PlanExecutor.Options([]), CancellationToken.None);
+        Assert.Equal(RunState.Failed, unreadable.State);
+        Assert.Contains("this node's plan signer pins cannot be read, so no plan runs: /etc/nodefleet/agent.yaml:3", unreadable.Error);
+        Assert.Null(Text(HostsToml));
+
+        _pinsUnreadable = false;
+        var run = await _executor.ApplyAsync(signed, new PlanExecutor.Options([]), CancellationToken.None);
+        Assert.True(run.State == RunState.Succeeded, run.Error);
+        Assert.NotNull(Text(HostsToml));
     }
 
     private static NodePlan Plan(string yaml)

@@ -90,7 +90,7 @@ public class PlanLoaderTests
     [Fact]
     public void Install_path_outside_the_allowed_roots_and_setuid_mode_are_refused() =>
         AssertErrors(Load("bad-outside-roots.yaml"),
-            (17, "spec.artifacts[1].installPath", "'/etc/systemd/system/evil.service': must be under /usr/bin, /usr/local/bin, /opt/cni/bin, /usr/libexec/kubernetes"),
+            (17, "spec.artifacts[1].installPath", "'/etc/systemd/system/evil.service': must be one of kubelet, "),
             (18, "spec.artifacts[1].mode", "setuid, setgid and sticky bits are not allowed"));
 
     [Fact]

@@ -209,17 +209,27 @@ public class PlanValidatorTests
     [InlineData("/usr/bin/kubelet")]
     [InlineData("/usr/local/bin/crictl")]
     [InlineData("/opt/cni/bin/bridge")]
-    [InlineData("/usr/libexec/kubernetes/kubelet-plugins/volume/exec/x")]
+    [InlineData("/usr/bin/containerd-shim-runc-v2")]
+    [InlineData("/usr/local/bin/runc")]
+    [InlineData("/usr/bin/cri-dockerd")]
     public void Install_paths_accepted(string path) => AssertAccepted(Artifact(a => a.InstallPath = path));
 
     [Theory]
-    [InlineData("/usr/bin", "must be under")]
+    [InlineData("/usr/bin", "must be one of kubelet")]
+    [InlineData("/usr/bin/systemctl", "systemctl is not a binary a node upgrade installs")]
+    [InlineData("/usr/bin/sudo", "sudo is not a binary a node upgrade installs")]
+    [InlineData("/usr/bin/bash", "bash is not a binary a node upgrade installs")]
+    [InlineData("/usr/local/bin/nodefleet-agent", "nodefleet-agent is not a binary a node upgrade installs")]
+    [InlineData("/usr/bin/containerd-shim", "containerd-shim is not a binary")]
+    [InlineData("/usr/libexec/kubernetes/kubelet-plugins/volume/exec/x", "must be one of kubelet")]
+    [InlineData("/usr/sbin/kubelet", "must be one of kubelet")]
+    [InlineData("/opt/cni/bin/sub/bridge", "directly in /opt/cni/bin, not in a subdirectory")]
     [InlineData("/usr/bin/", "clean path")]
     [InlineData("/usr/bin//kubelet", "clean path")]
     [InlineData("/usr/bin/./kubelet", "clean path")]
     [InlineData("/usr/bin/../sbin/kubelet", "'..'")]
-    [InlineData("/usr/binary/kubelet", "must be under")]
-    [InlineData("/etc/cron.d/x", "must be under")]
+    [InlineData("/usr/binary/kubelet", "must be one of kubelet")]
+    [InlineData("/etc/cron.d/x", "or a CNI plugin in /opt/cni/bin")]
     [InlineData("kubelet", "absolute")]
     [InlineData("./usr/bin/kubelet", "absolute")]
     [InlineData("", "required")]
@@ -228,7 +238,7 @@ public class PlanValidatorTests
 
     [Fact]
     public void Allowed_install_roots_are_exported() =>
-        Assert.Equal(["/usr/bin", "/usr/local/bin", "/opt/cni/bin", "/usr/libexec/kubernetes"], PlanValidator.AllowedInstallRoots);
+        Assert.Equal(["/usr/bin", "/usr/local/bin", "/opt/cni/bin"], PlanValidator.AllowedInstallRoots);
 
     [Theory]
     [InlineData("", "required")]
@@ -343,6 +353,39 @@ public class PlanValidatorTests
         if (says is null) AssertAccepted(change);
         else AssertRefused(change, PlanPath.Key("spec.kubelet.extraArgs", flag), says);
     }
+
+    [Theory]
+    [InlineData("pod-manifest-path", "/etc/evil", "--pod-manifest-path is refused: it makes the kubelet run static pods")]
+    [InlineData("manifest-url", "http://evil.example/pod.yaml", "--manifest-url is refused: it makes the kubelet run static pods")]
+    [InlineData("config", "/tmp/k.yaml", "--config is refused: it changes the configuration")]
+    [InlineData("kubeconfig", "/tmp/k.conf", "--kubeconfig is refused")]
+    [InlineData("bootstrap-kubeconfig", "/tmp/k.conf", "--bootstrap-kubeconfig is refused")]
+    [InlineData("tls-cert-file", "/tmp/c.pem", "--tls-cert-file is refused: it changes the kubelet's certificates")]
+    [InlineData("client-ca-file", "/tmp/ca.pem", "--client-ca-file is refused")]
+    [InlineData("anonymous-auth", "true", "--anonymous-auth is refused: it changes who may call the kubelet's API")]
+    [InlineData("read-only-port", "10255", "--read-only-port is refused")]
+    [InlineData("volume-plugin-dir", "/tmp/p", "--volume-plugin-dir is refused: it makes the kubelet run binaries")]
+    [InlineData("image-credential-provider-bin-dir", "/tmp/p", "--image-credential-provider-bin-dir is refused")]
+    [InlineData("cni-bin-dir", "/tmp/p", "--cni-bin-dir is refused")]
+    [InlineData("root-dir", "/tmp/r", "--root-dir is refused: it moves where the kubelet keeps")]
+    [InlineData("image-service-endpoint", "unix:///tmp/x.sock", "--image-service-endpoint is refused")]
+    [InlineData("made-up-flag", "1", "--made-up-flag is not a kubelet flag a plan may set")]
+    [InlineData("keep-terminated-pod-volumes", "true", "--keep-terminated-pod-volumes was removed in kubelet v1.30; the plan is for v1.31")]
+    [InlineData("container-runtime", "remote", "--container-runtime was removed in kubelet v1.27")]
+    public void Kubelet_flags_outside_the_allow_list_are_refused_with_why(string flag, string value, string says) =>
+        AssertRefused(p => p.Spec.Kubelet = new KubeletSpec { ExtraArgs = { [flag] = value } }, PlanPath.Key("spec.kubelet.extraArgs", flag), says);
+
+    [Fact]
+    public void A_removed_flag_is_accepted_for_the_versions_that_had_it()
+    {
+        Assert.Null(PlanValidator.KubeletFlagError("keep-terminated-pod-volumes", "true", 29));
+        Assert.Null(PlanValidator.KubeletFlagError("container-runtime", "remote", 26));
+        Assert.Contains("removed in kubelet v1.27", PlanValidator.KubeletFlagError("container-runtime", "remote", 27));
+    }
+
+    [Fact]
+    public void No_flag_is_both_allowed_and_refused() =>
+        Assert.Empty(KubeletFlags.AllowList.Keys.Intersect(KubeletFlags.Refused.Keys));
 
     [Fact]
     public void Kubelet_arg_errors_name_the_key() =>
