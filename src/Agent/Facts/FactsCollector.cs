@@ -61,7 +61,8 @@ public sealed class FactsCollector(HostFiles files, ImageServiceFactory runtimes
             break;
         }
         facts.KubeletVersion = await KubeletVersionAsync(ct) ?? "";
-        return facts;
+        // The coordinator refuses a fact beyond its limit; what this node reads from its files is cut to it instead.
+        return NodeFleet.Net.NodeLimits.ClampFacts(facts);
     }
 
     private async Task<string?> KubeletVersionAsync(CancellationToken ct)

@@ -33,17 +33,34 @@ public static class NodeCommands
             HelpName = "SELECTOR",
         };
         var output = CommandSetup.OutputOption("wide", "json", "yaml");
+        // As kubectl's --chunk-size: the list is read in pages of this many nodes, so no answer grows with the fleet.
+        var chunk = new Option<int>("--chunk-size")
+        {
+            Description = "Read the list in pages of this many nodes (1-5000)",
+            HelpName = "N",
+            DefaultValueFactory = _ => 500,
+        };
         var command = new Command(name, description);
         command.Options.Add(selector);
         command.Options.Add(output);
+        command.Options.Add(chunk);
         command.SetGuardedAction(env, async (p, ct) =>
         {
             var selectorText = p.GetValue(selector) ?? "";
             LabelSelector.Parse(selectorText); // a bad selector is reported before connecting
             var format = Formats.Parse(p.GetValue(output));
+            var pageSize = p.GetValue(chunk);
+            if (pageSize is < 1 or > 5000) throw new CliException($"--chunk-size {pageSize} must be between 1 and 5000");
             using var connection = global.Connect(p, env);
-            var response = await connection.CallAsync(
-                (c, o) => c.ListNodesAsync(new ListNodesRequest { LabelSelector = selectorText }, o), ct);
+            var response = new ListNodesResponse();
+            var request = new ListNodesRequest { LabelSelector = selectorText, PageSize = pageSize };
+            do
+            {
+                var page = await connection.CallAsync((c, o) => c.ListNodesAsync(request, o), ct);
+                response.Nodes.AddRange(page.Nodes);
+                request.PageToken = page.NextPageToken;
+            }
+            while (request.PageToken.Length > 0);
             if (format.IsDocument())
             {
                 Formats.Write(env.Out, Formats.List(response.Nodes.OrderBy(n => n.Name, StringComparer.Ordinal)), format);

@@ -56,10 +56,22 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
         LabelSelector selector;
         try { selector = LabelSelector.Parse(request.LabelSelector); }
         catch (FormatException e) { throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message)); }
+        var size = Paging.Size(request.PageSize, DefaultNodesPage, MaxNodesPage, "page_size");
+        var after = Paging.DecodeToken(request.PageToken);
+        // Pages by name: a node added or removed between two pages neither repeats nor hides another.
+        var page = registry.List(selector).Where(n => string.CompareOrdinal(n.Name, after) > 0).Take(size + 1).ToList();
         var response = new ListNodesResponse();
-        response.Nodes.AddRange(registry.List(selector).Select(ToMessage));
+        response.Nodes.AddRange(page.Take(size).Select(ToMessage));
+        if (page.Count > size) response.NextPageToken = Paging.EncodeToken(page[size - 1].Name);
         return Task.FromResult(response);
     }
+
+    /// <summary>Nodes in one ListNodes answer when the request does not say: 500 nodes are about 350 KiB.</summary>
+    public const int DefaultNodesPage = 500;
+    public const int MaxNodesPage = 5000;
+
+    /// <summary>Runs a describe shows, newest first (each bounded by NodeLimits).</summary>
+    public const int DescribeRuns = 5;
 
     public override Task<Node> GetNode(GetNodeRequest request, ServerCallContext context) =>
         Task.FromResult(ToMessage(registry.Get(request.Name)));
@@ -68,7 +80,7 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
     {
         var d = new NodeDescription { Node = ToMessage(registry.Get(request.Name)) };
         d.Events.AddRange(registry.Events(request.Name, 20).Select(FactsMapping.ToMessage));
-        d.Runs.AddRange(recorder.History(request.Name, 5));
+        d.Runs.AddRange(recorder.History(request.Name, DescribeRuns));
         return Task.FromResult(d);
     }
 
