@@ -101,6 +101,33 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
         return new DeleteNodeResponse();
     }
 
+    public override async Task Backup(BackupRequest request, IServerStreamWriter<BackupChunk> responseStream, ServerCallContext context)
+    {
+        if (store is not Store.LiteDb.LiteDbStore lite)
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                "the coordinator keeps its state in PostgreSQL: back it up with pg_dump (see the README)"));
+        var (copy, checkpoint) = await lite.BackupAsync();
+        try
+        {
+            await using var file = new FileStream(copy, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            var buffer = new byte[1 << 20];
+            var first = new BackupChunk { Size = file.Length, Checkpoint = checkpoint };
+            int read;
+            while ((read = await file.ReadAsync(buffer, context.CancellationToken)) > 0)
+            {
+                var chunk = first ?? new BackupChunk();
+                first = null;
+                chunk.Data = Google.Protobuf.ByteString.CopyFrom(buffer, 0, read);
+                await responseStream.WriteAsync(chunk, context.CancellationToken);
+            }
+            if (first is not null) await responseStream.WriteAsync(first, context.CancellationToken);
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
+
     /// <summary>The stored node with its live last-seen time, which is flushed to disk only periodically.</summary>
     private Node ToMessage(NodeRecord record)
     {

@@ -63,6 +63,10 @@ public static class PostgresSchema
         CREATE TABLE leases (
             name text COLLATE "C" PRIMARY KEY, holder text NOT NULL, token bigint NOT NULL, expires_at timestamptz NOT NULL);
         """,
+        // 2: retention deletes events by age.
+        """
+        CREATE INDEX events_time ON events (time);
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>
