@@ -39,7 +39,7 @@ public static class NodeCommands
             Description = "Read the list in pages of this many nodes (1-5000)",
             HelpName = "N",
             DefaultValueFactory = _ => 500,
-        };
+        }.WholeNumber(min: 1, max: 5000);
         var command = new Command(name, description);
         command.Options.Add(selector);
         command.Options.Add(output);
@@ -50,7 +50,6 @@ public static class NodeCommands
             LabelSelector.Parse(selectorText); // a bad selector is reported before connecting
             var format = Formats.Parse(p.GetValue(output));
             var pageSize = p.GetValue(chunk);
-            if (pageSize is < 1 or > 5000) throw new CliException($"--chunk-size {pageSize} must be between 1 and 5000");
             using var connection = global.Connect(p, env);
             var response = new ListNodesResponse();
             var request = new ListNodesRequest { LabelSelector = selectorText, PageSize = pageSize };

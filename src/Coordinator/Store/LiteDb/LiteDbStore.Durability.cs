@@ -21,6 +21,9 @@ public sealed partial class LiteDbStore
 
     private const string MetaCollection = "meta";
     private const string CheckpointKey = "checkpoint";
+    // "InUse": true from the moment a store opens the file until its last checkpoint at a clean shutdown. A database that
+    // says so, found with no write-ahead log beside it, was copied while in use without its log.
+    private const string StateKey = "state";
 
     private readonly string _path;
     private readonly NodeFleet.IO.LiteDbLogSync _logSync;
@@ -28,9 +31,10 @@ public sealed partial class LiteDbStore
     private CheckpointRequest? _checkpoint;
     private Timer? _checkpoints;
 
-    private sealed class CheckpointRequest(string? copyTo)
+    private sealed class CheckpointRequest(string? copyTo, bool closing = false)
     {
         public string? CopyTo { get; } = copyTo;
+        public bool Closing { get; } = closing;
         public long Number { get; set; }
         public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
@@ -65,14 +69,16 @@ public sealed partial class LiteDbStore
     /// checkpoint's number; with <paramref name="copyTo"/>, then copies the database (whole, as of that checkpoint) to
     /// that file before any later write.
     /// </summary>
-    public async Task<long> CheckpointAsync(string? copyTo = null)
+    public Task<long> CheckpointAsync(string? copyTo = null) => CheckpointAsync(new CheckpointRequest(copyTo));
+
+    private async Task<long> CheckpointAsync(CheckpointRequest request)
     {
-        var request = new CheckpointRequest(copyTo);
         await WriteAsync(_ =>
         {
             var meta = _db.GetCollection(MetaCollection);
             request.Number = Number(meta.FindById(CheckpointKey)) + 1;
             meta.Upsert(new BsonDocument { ["_id"] = CheckpointKey, ["Number"] = request.Number });
+            if (request.Closing) meta.Upsert(new BsonDocument { ["_id"] = StateKey, ["InUse"] = false });
             _checkpoint = request;
         }).ConfigureAwait(false);
         return await request.Done.Task.ConfigureAwait(false);
@@ -96,6 +102,19 @@ public sealed partial class LiteDbStore
             throw;
         }
     }
+
+    /// <summary>
+    /// Marks the file in use and checkpoints at once (before the writer starts), so that from now on the database file
+    /// itself says its write-ahead log belongs with it.
+    /// </summary>
+    private void MarkInUse()
+    {
+        _db.GetCollection(MetaCollection).Upsert(new BsonDocument { ["_id"] = StateKey, ["InUse"] = true });
+        _db.Checkpoint();
+    }
+
+    /// <summary>The last checkpoint, marking the file no longer in use (a clean shutdown).</summary>
+    private Task<long> CloseCheckpointAsync() => CheckpointAsync(new CheckpointRequest(null, closing: true));
 
     private static long Number(BsonDocument? doc) =>
         doc is not null && doc.TryGetValue("Number", out var n) && n.IsNumber ? n.AsInt64 : 0;
@@ -143,6 +162,13 @@ public sealed partial class LiteDbStore
     /// </summary>
     private static void CheckCheckpoint(LiteDatabase db, string path)
     {
+        var log = NodeFleet.IO.LiteDbFiles.LogPath(path);
+        if (db.GetCollectionNames().Contains(MetaCollection)
+            && db.GetCollection(MetaCollection).FindById(StateKey) is { } state
+            && state.TryGetValue("InUse", out var inUse) && inUse.IsBoolean && inUse.AsBoolean && !File.Exists(log))
+            throw new InvalidDataException($"{path} was copied while a coordinator had it open, and its write-ahead log {log} " +
+                "is not beside it: what the log held (the latest changes) is missing. Nothing was changed. Put the log back " +
+                "beside it, or restore a backup made with `nodefleet-coordinator backup` (`nodefleet-coordinator restore --from FILE`)");
         var file = CheckpointFile(path);
         if (!File.Exists(file)) return;
         if (!long.TryParse(File.ReadAllText(file).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var recorded)) return;

@@ -46,6 +46,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         // LiteDB copies its log into the database every 1,000 pages (8 MiB) by default; half that keeps the log, which
         // a copy of the database alone would miss, smaller. The timer (StartCheckpoints) bounds it in time.
         _db.CheckpointSize = 500;
+        MarkInUse();
         var tables = new Tables(_db);
         Tokens = tables.Tokens;
         Nodes = tables.Nodes;
@@ -175,7 +176,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         // A last checkpoint: the database file alone then holds everything committed.
         if (!_writer.IsCompleted)
         {
-            try { await CheckpointAsync().ConfigureAwait(false); }
+            try { await CloseCheckpointAsync().ConfigureAwait(false); }
             catch (Exception e) when (e is LiteException or IOException or ObjectDisposedException or ChannelClosedException) { }
         }
         _writes.Writer.TryComplete();

@@ -71,6 +71,25 @@ public sealed class LiteDbDurabilityTests : IDisposable
     }
 
     [Fact]
+    public async Task A_database_copied_while_open_without_its_log_is_refused_and_left_unchanged()
+    {
+        var copy = _dir.File("copy/coordinator.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+        await using (var store = LiteDbStore.Open(Db))
+        {
+            await AddNodesAsync(store, "a", 3);
+            // The old failure: only coordinator.db backed up, while the coordinator runs; the nodes are in the log.
+            File.Copy(Db, copy);
+        }
+        var bytes = File.ReadAllBytes(copy);
+        var e = Assert.Throws<InvalidDataException>(() => LiteDbStore.Open(copy).Dispose());
+        Assert.Contains("without", e.Message);
+        Assert.Contains("write-ahead log", e.Message);
+        Assert.Equal(bytes, File.ReadAllBytes(copy));
+        Assert.False(File.Exists(LiteDbFiles.LogPath(copy)));
+    }
+
+    [Fact]
     public async Task A_database_older_than_the_last_checkpoint_is_refused_and_left_unchanged()
     {
         var store = LiteDbStore.Open(Db);
