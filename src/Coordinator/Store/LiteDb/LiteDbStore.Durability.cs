@@ -109,9 +109,12 @@ public sealed partial class LiteDbStore
     /// </summary>
     private void MarkInUse()
     {
-        _db.GetCollection(MetaCollection).Upsert(new BsonDocument { ["_id"] = StateKey, ["InUse"] = true });
+        SetInUse(true);
         _db.Checkpoint();
     }
+
+    private void SetInUse(bool inUse) =>
+        _db.GetCollection(MetaCollection).Upsert(new BsonDocument { ["_id"] = StateKey, ["InUse"] = inUse });
 
     /// <summary>The last checkpoint, marking the file no longer in use (a clean shutdown).</summary>
     private Task<long> CloseCheckpointAsync() => CheckpointAsync(new CheckpointRequest(null, closing: true));
@@ -128,6 +131,9 @@ public sealed partial class LiteDbStore
             WriteCheckpointFile(_path, request.Number);
             if (request.CopyTo is { } target)
             {
+                // The copy is whole on its own: it is not "in use" (its log is not needed), which this file is again after.
+                SetInUse(false);
+                _db.Checkpoint();
                 using var source = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
                 using var copy = new FileStream(target, new FileStreamOptions
                 {
@@ -135,6 +141,9 @@ public sealed partial class LiteDbStore
                 });
                 source.CopyTo(copy);
                 copy.Flush(flushToDisk: true);
+                source.Dispose();
+                SetInUse(true);
+                _db.Checkpoint();
             }
             request.Done.TrySetResult(request.Number);
         }
