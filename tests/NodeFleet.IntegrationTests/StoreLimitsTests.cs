@@ -79,6 +79,13 @@ public sealed class StoreLimitsTests : IAsyncLifetime
         Assert.True(step.GetProperty("message").GetString()!.Length <= NodeLimits.MaxMessage);
         await _cluster.CliOkAsync("node", "describe", "other");
         await _cluster.CliOkAsync("nodes");
+
+        // The store's size is a gauge: the database and its log, which hold the cut report, not 4 MB of it.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var metrics = await http.GetStringAsync(_cluster.MetricsUrl + "/metrics");
+        var line = metrics.Split('\n').Single(l => l.StartsWith("nodefleet_store_size_bytes ", StringComparison.Ordinal));
+        var size = double.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(size, 8192, 4_000_000);
     }
 
     [Fact]
