@@ -83,7 +83,37 @@ run.SetAction((p, ct) => Guard(async () =>
     return Environment.ExitCode;
 }));
 
+var backupDataDir = new Option<string>("--data-dir") { Description = $"Data directory whose admin.conf reaches the coordinator (default {DataDirectory.DefaultPath})" };
+var backupTo = new Option<string>("--to") { Description = "File to write the backup to (written 0600)", Required = true };
+var backupAdminConf = new Option<string>("--admin-conf") { Description = "admin.conf to connect with (default: the data directory's)" };
+var backup = new Command("backup",
+    "Copy the running coordinator's database, whole and consistent, to a file (LiteDB store; use pg_dump for PostgreSQL)");
+backup.Options.Add(backupDataDir);
+backup.Options.Add(backupTo);
+backup.Options.Add(backupAdminConf);
+backup.SetAction((p, ct) => Guard(() =>
+{
+    CheckNotEmpty("--data-dir", p.GetValue(backupDataDir));
+    return BackupCommand.RunAsync(new BackupCommand.Settings(p.GetValue(backupDataDir) ?? DataDirectory.DefaultPath,
+        p.GetValue(backupTo) ?? "", p.GetValue(backupAdminConf)), Console.Out, ct);
+}));
+
+var restoreDataDir = new Option<string>("--data-dir") { Description = $"Data directory to restore into (default {DataDirectory.DefaultPath})" };
+var restoreFrom = new Option<string>("--from") { Description = "Backup file written by `backup`", Required = true };
+var restore = new Command("restore",
+    "Put a backup in place as the data directory's database; refused while a coordinator runs on it, and the file is checked first");
+restore.Options.Add(restoreDataDir);
+restore.Options.Add(restoreFrom);
+restore.SetAction(p => Guard(() =>
+{
+    CheckNotEmpty("--data-dir", p.GetValue(restoreDataDir));
+    return Task.FromResult(RestoreCommand.Run(new RestoreCommand.Settings(p.GetValue(restoreDataDir) ?? DataDirectory.DefaultPath,
+        p.GetValue(restoreFrom) ?? ""), Console.Out, TimeProvider.System));
+}));
+
 var root = new RootCommand($"NodeFleet coordinator {BuildInfo.Version}");
+root.Subcommands.Add(backup);
+root.Subcommands.Add(restore);
 root.Subcommands.Add(init);
 root.Subcommands.Add(run);
 root.Subcommands.Add(reissue);

@@ -105,6 +105,9 @@ public sealed class Journal : IDisposable
     public const string FileName = "journal.db";
     private readonly Lazy<LiteDatabase> _lazy;
     private readonly object _gate = new();
+    // fsync of the write-ahead log after each commit (LiteDB does not), so "journaled before acting" holds through a
+    // power cut; none for a journal held in a stream.
+    private NodeFleet.IO.LiteDbLogSync? _sync;
 
     /// <summary>Opens the database on first use only, so a dry run never creates it.</summary>
     public Journal(HostRoot root) : this(() =>
@@ -123,7 +126,7 @@ public sealed class Journal : IDisposable
         });
         File.SetUnixFileMode(file, NodeFleet.IO.AtomicFile.Private);
         return db;
-    })
+    }, file: Path.Combine(root.Path(AgentPaths.StateDir), FileName))
     {
     }
 
@@ -143,7 +146,11 @@ public sealed class Journal : IDisposable
     {
     }
 
-    private Journal(Func<LiteDatabase> open) => _lazy = new Lazy<LiteDatabase>(open, LazyThreadSafetyMode.ExecutionAndPublication);
+    private Journal(Func<LiteDatabase> open, string? file = null)
+    {
+        _lazy = new Lazy<LiteDatabase>(open, LazyThreadSafetyMode.ExecutionAndPublication);
+        if (file is not null) _sync = new NodeFleet.IO.LiteDbLogSync(file);
+    }
 
     /// <summary>The journal's record mapping, built once on the calling thread (see LiteDbMapping).</summary>
     /// <remarks>
@@ -192,6 +199,7 @@ public sealed class Journal : IDisposable
             {
                 var result = change(this);
                 Db.Commit();
+                _sync?.Flush();
                 return result;
             }
             catch
@@ -250,5 +258,6 @@ public sealed class Journal : IDisposable
     public void Dispose()
     {
         if (_lazy.IsValueCreated) _lazy.Value.Dispose();
+        _sync?.Dispose();
     }
 }

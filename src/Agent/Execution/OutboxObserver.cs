@@ -43,6 +43,8 @@ public sealed class OutboxObserver(Journal journal) : IRunObserver
 
     private void Enqueue(StepReport report)
     {
+        // The coordinator keeps no more than this (NodeLimits); cutting here keeps the journal and the link small too.
+        NodeFleet.Net.NodeLimits.Clamp(report);
         journal.Enqueue(report.ToByteArray());
         Enqueued?.Invoke();
     }

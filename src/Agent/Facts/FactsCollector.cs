@@ -62,7 +62,8 @@ public sealed class FactsCollector(HostFiles files, ImageServiceFactory runtimes
         }
         facts.KubeletVersion = await KubeletVersionAsync(ct) ?? "";
         facts.KubeletHostnameOverride = KubeletHostnameOverride() ?? "";
-        return facts;
+        // The coordinator refuses a fact beyond its limit; what this node reads from its files is cut to it instead.
+        return NodeFleet.Net.NodeLimits.ClampFacts(facts);
     }
 
     /// <summary>The kubelet's --hostname-override, from the files that make its command line (under the root).</summary>

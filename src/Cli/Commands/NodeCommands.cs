@@ -33,18 +33,35 @@ public static class NodeCommands
             HelpName = "SELECTOR",
         };
         var output = CommandSetup.OutputOption("wide", "json", "yaml");
+        // As kubectl's --chunk-size: the list is read in pages of this many nodes, so no answer grows with the fleet.
+        var chunk = new Option<int>("--chunk-size")
+        {
+            Description = "Read the list in pages of this many nodes (1-5000)",
+            HelpName = "N",
+            DefaultValueFactory = _ => 500,
+        }.WholeNumber(min: 1, max: 5000);
         var command = new Command(name, description);
         command.Options.Add(selector);
         command.Options.Add(output);
+        command.Options.Add(chunk);
         command.SetGuardedAction(env, async (p, ct) =>
         {
             var selectorText = p.GetValue(selector) ?? "";
             LabelSelector.Parse(selectorText); // a bad selector is reported before connecting
             var format = Formats.Parse(p.GetValue(output));
+            var pageSize = p.GetValue(chunk);
             using var connection = global.Connect(p, env);
             // Only the wide table shows the Kubernetes side, which costs one Node list per cluster.
-            var request = new ListNodesRequest { LabelSelector = selectorText, Kubernetes = format == OutputFormat.Wide };
-            var response = await connection.CallAsync((c, o) => c.ListNodesAsync(request, o), ct);
+            var response = new ListNodesResponse();
+            var request = new ListNodesRequest { LabelSelector = selectorText, PageSize = pageSize, Kubernetes = format == OutputFormat.Wide };
+            do
+            {
+                var page = await connection.CallAsync((c, o) => c.ListNodesAsync(request, o), ct);
+                response.Nodes.AddRange(page.Nodes);
+                response.Kubernetes.Add(page.Kubernetes);
+                request.PageToken = page.NextPageToken;
+            }
+            while (request.PageToken.Length > 0);
             if (format.IsDocument())
             {
                 Formats.Write(env.Out, Formats.List(response.Nodes.OrderBy(n => n.Name, StringComparer.Ordinal)), format);

@@ -317,9 +317,17 @@ public static class RolloutCommands
         {
             var format = Formats.Parse(p.GetValue(output));
             using var connection = global.Connect(p, env);
+            // Every page, so a long history never makes one oversized answer.
+            var all = new List<Rollout>();
             var request = new ListRolloutsRequest { IncludeFinished = includeFinished };
-            var response = await connection.CallAsync(connection.Rollouts, (c, o) => c.ListAsync(request, o), ct);
-            var rollouts = RolloutViews.Newest(response.Rollouts).ToList();
+            do
+            {
+                var response = await connection.CallAsync(connection.Rollouts, (c, o) => c.ListAsync(request, o), ct);
+                all.AddRange(response.Rollouts);
+                request.PageToken = response.NextPageToken;
+            }
+            while (request.PageToken.Length > 0);
+            var rollouts = RolloutViews.Newest(all).ToList();
             if (format.IsDocument()) Formats.Write(env.Out, Formats.List(rollouts), format);
             else if (rollouts.Count == 0) await env.Error.WriteLineAsync(includeFinished ? "No rollouts found." : "No active rollouts.");
             else RolloutViews.List(rollouts, env.Now).WriteTo(env.Out);

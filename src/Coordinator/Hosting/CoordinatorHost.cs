@@ -55,7 +55,12 @@ public static class CoordinatorHost
         {
             // PostgreSQL keeps leases on the database's clock, so that coordinators' clocks may differ.
             if (options.UsesPostgres) return StoreSetting.OpenPostgres(options.Store);
-            try { return Store.LiteDb.LiteDbStore.Open(dataDir.Database, time); }
+            try
+            {
+                var lite = Store.LiteDb.LiteDbStore.Open(dataDir.Database, time);
+                lite.StartCheckpoints();
+                return lite;
+            }
             catch (InvalidDataException e)
             {
                 // Not a database, or damaged: the data directory's lock is held, so it is not another coordinator.
@@ -85,6 +90,7 @@ public static class CoordinatorHost
         builder.Services.AddSingleton<NodeFleet.Coordinator.Rollouts.RolloutController>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<NodeFleet.Coordinator.Rollouts.RolloutController>());
         builder.Services.AddSingleton<NodeFleet.Coordinator.Rollouts.RolloutService>();
+        builder.Services.AddHostedService<RetentionSweeper>();
         builder.Services.AddSingleton<HeartbeatMonitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HeartbeatMonitor>());
         builder.Services.AddGrpc(o =>

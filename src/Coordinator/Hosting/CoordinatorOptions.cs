@@ -19,7 +19,8 @@ public sealed class CoordinatorOptions
     /// <summary>The settings' names, as written in the config file (and, upper-cased after the prefix, in the environment).</summary>
     public static readonly IReadOnlyList<string> Keys =
         ["listen", "metricsListen", "dataDir", "heartbeatInterval", "maxHeartbeatRate", "logFormat", "logLevel", "store",
-         "connectionFirstByteTimeout", "maxSilentConnectionsPerSource", "maxHandshakesPerSource"];
+         "connectionFirstByteTimeout", "maxSilentConnectionsPerSource", "maxHandshakesPerSource",
+         "retentionEvents", "retentionRunsPerNode", "retentionSweepInterval"];
 
     public string Listen { get; set; } = "0.0.0.0:7443";
     /// <summary>Plain-HTTP address for /metrics, /healthz and /readyz; "" or "off" serves none of them.</summary>
@@ -49,6 +50,19 @@ public sealed class CoordinatorOptions
     public int MaxSilentConnectionsPerSource { get; set; } = 256;
     /// <summary>TLS handshakes one source address may run at once; 0: half of all handshake slots.</summary>
     public int MaxHandshakesPerSource { get; set; }
+    /// <summary>
+    /// Duration text: events older than this are deleted. 90 days of a 10,000-node fleet (a few events per node per
+    /// rollout, a rollout a week, plus joins and presence changes) is well under a million events.
+    /// </summary>
+    public string RetentionEvents { get; set; } = "90d";
+    /// <summary>Plan runs kept per node, newest first (runs of an active rollout are kept whatever their number).</summary>
+    public int RetentionRunsPerNode { get; set; } = 100;
+    /// <summary>Duration text: how often old events and runs are swept.</summary>
+    public string RetentionSweepInterval { get; set; } = "1h";
+
+    /// <summary>The retention settings, parsed (after <see cref="Validate"/>).</summary>
+    public Store.RetentionSettings Retention =>
+        new(Durations.Parse(RetentionEvents), RetentionRunsPerNode, Durations.Parse(RetentionSweepInterval));
 
     public TimeSpan FirstByteTimeout => Durations.Parse(ConnectionFirstByteTimeout);
 
@@ -110,6 +124,11 @@ public sealed class CoordinatorOptions
         if (Get("connectionFirstByteTimeout") is { } firstByte) o.ConnectionFirstByteTimeout = firstByte;
         if (Get("maxSilentConnectionsPerSource") is { } silent) o.MaxSilentConnectionsPerSource = Count("maxSilentConnectionsPerSource", silent);
         if (Get("maxHandshakesPerSource") is { } handshakes) o.MaxHandshakesPerSource = Count("maxHandshakesPerSource", handshakes);
+        if (Get("retentionEvents") is { } keepEvents) o.RetentionEvents = keepEvents;
+        if (Get("retentionRunsPerNode") is { } keepRuns)
+            o.RetentionRunsPerNode = int.TryParse(keepRuns.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var k)
+                ? k : throw new StartupException($"retentionRunsPerNode '{keepRuns}' is not a whole number of runs");
+        if (Get("retentionSweepInterval") is { } sweep) o.RetentionSweepInterval = sweep;
         if (Get("logFormat") is { } format) o.LogFormat = format;
         if (Get("logLevel") is { } level) o.LogLevel = level;
         if (Get("store") is { } store) o.Store = store;
@@ -183,6 +202,14 @@ public sealed class CoordinatorOptions
             !Enum.IsDefined(level) || int.TryParse(LogLevel, out _))
             throw new StartupException($"logLevel '{LogLevel}' is not one of: {string.Join(", ", Enum.GetNames<Serilog.Events.LogEventLevel>())}");
         StoreSetting.Check(Store);
+        foreach (var (key, text) in new[] { ("retentionEvents", RetentionEvents), ("retentionSweepInterval", RetentionSweepInterval) })
+        {
+            TimeSpan d;
+            try { d = Durations.Parse(text); }
+            catch (FormatException e) { throw new StartupException($"{key}: {e.Message}"); }
+            if (d < TimeSpan.FromSeconds(1)) throw new StartupException($"{key} {text.Trim()} must be at least 1s");
+        }
+        if (RetentionRunsPerNode < 1) throw new StartupException($"retentionRunsPerNode {RetentionRunsPerNode} must be at least 1");
     }
 
     public static IPEndPoint ParseListen(string listen)

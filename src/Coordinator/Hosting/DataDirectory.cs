@@ -182,8 +182,15 @@ public sealed class DataDirectory
     {
         try
         {
-            // FileShare.None becomes an exclusive flock on Linux, released by the kernel if the process dies.
-            return new FileStream(LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            // FileShare.None becomes an exclusive flock on Linux, released by the kernel if the process dies. Like every
+            // file of the state, readable by the coordinator's user only.
+            var held = new FileStream(LockFile, new FileStreamOptions
+            {
+                Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None,
+                UnixCreateMode = NodeFleet.IO.AtomicFile.Private,
+            });
+            if (File.GetUnixFileMode(LockFile) != NodeFleet.IO.AtomicFile.Private) File.SetUnixFileMode(LockFile, NodeFleet.IO.AtomicFile.Private);
+            return held;
         }
         catch (UnauthorizedAccessException)
         {

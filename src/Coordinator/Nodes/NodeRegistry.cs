@@ -6,6 +6,7 @@ using NodeFleet.Coordinator.Security;
 using NodeFleet.Coordinator.Store;
 using NodeFleet.Coordinator.Tokens;
 using NodeFleet.Labels;
+using NodeFleet.Net;
 using NodeFleet.Protocol.V1;
 using NodeFleet.Security;
 
@@ -22,8 +23,13 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
         try { token = BootstrapToken.Parse(request.Token); }
         catch (FormatException e) { throw new InvalidArgumentException(e.Message); }
 
+        // What a node sends is bounded before anything quotes or stores it (NodeLimits).
+        if (request.NodeName.Length > 253)
+            throw new InvalidArgumentException($"node name '{NodeLimits.Quote(request.NodeName)}' is longer than 253 characters");
         var nameError = LabelSyntax.NodeNameError(request.NodeName);
         if (nameError is not null) throw new InvalidArgumentException(nameError);
+        if (NodeLimits.JoinLabelsError(request.Labels) is { } labelsError) throw new InvalidArgumentException($"join refused: {labelsError}");
+        if (NodeLimits.FactsError(request.Facts) is { } factsError) throw new InvalidArgumentException($"join refused: {factsError}");
         foreach (var (k, v) in request.Labels)
         {
             var e = LabelSyntax.KeyError(k) ?? LabelSyntax.ValueError(k, v);
@@ -81,7 +87,14 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
         return node;
     }
 
-    public Task MarkOnlineAsync(string name, NodeFacts? facts, string address) => store.WriteAsync(s =>
+    public Task MarkOnlineAsync(string name, NodeFacts? facts, string address)
+    {
+        if (NodeLimits.FactsError(facts) is { } factsError)
+            throw new InvalidArgumentException($"hello from node {name} refused: {factsError}");
+        return MarkOnlineCheckedAsync(name, facts, address);
+    }
+
+    private Task MarkOnlineCheckedAsync(string name, NodeFacts? facts, string address) => store.WriteAsync(s =>
     {
         var node = s.Nodes.Get(name);
         if (node is null) return;

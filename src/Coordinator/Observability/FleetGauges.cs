@@ -20,6 +20,7 @@ public sealed class FleetGauges
     private readonly Gauge _connected;
     private readonly Gauge _nodes;
     private readonly Gauge _byPhase;
+    private readonly Gauge _storeSize;
     private readonly object _gate = new();
 
     public FleetGauges(CollectorRegistry registry, Presence presence, HeartbeatPacer pacer, ICoordinatorStore store)
@@ -36,6 +37,8 @@ public sealed class FleetGauges
         _byPhase = factory.CreateGauge("nodefleet_nodes_by_phase",
             $"Registered nodes by the plan phase they are in (\"{NoPhase}\" when none; \"PHASE (failed)\" after a failure).",
             new GaugeConfiguration { LabelNames = ["phase"] });
+        _storeSize = factory.CreateGauge("nodefleet_store_size_bytes",
+            "Space the coordinator's state takes: the LiteDB database and its write-ahead log, or the PostgreSQL database (pg_database_size).");
         registry.AddBeforeCollectCallback(Update);
     }
 
@@ -63,6 +66,8 @@ public sealed class FleetGauges
             {
                 return; // shutting down between the check and the read
             }
+            try { _storeSize.Set(_store.SizeBytes()); }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or Npgsql.NpgsqlException or InvalidOperationException) { }
             _nodes.WithLabels("online").Set(online);
             _nodes.WithLabels("offline").Set(offline);
             // A phase no node is in any more disappears rather than lingering at zero.

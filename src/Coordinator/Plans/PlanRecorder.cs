@@ -3,6 +3,7 @@ using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Observability;
 using NodeFleet.Coordinator.Rollouts;
 using NodeFleet.Coordinator.Store;
+using NodeFleet.Net;
 using NodeFleet.Plans;
 using NodeFleet.Protocol.V1;
 
@@ -33,6 +34,8 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
     public async Task<bool> RecordAsync(string node, StepReport report)
     {
         Duplicate? duplicate = null;
+        // Cut to what is kept (NodeLimits) before anything stores, logs or forwards it.
+        NodeLimits.Clamp(report);
         var recorded = await store.WriteAsync(s => Record(s, node, report, out duplicate));
         using var scope = log.BeginScope(Scope(node, report));
         if (recorded is null)
@@ -134,7 +137,16 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         else
         {
             var step = run.Steps.FirstOrDefault(x => x.Phase == report.Phase && x.Step == report.Step);
-            if (step is null) run.Steps.Add(step = new StepHistoryRecord { Phase = report.Phase, Step = report.Step });
+            if (step is null)
+            {
+                // A run has a few hundred steps at most; a node sending more does not grow its run record further.
+                if (run.Steps.Count >= NodeLimits.MaxStepsPerRun)
+                {
+                    s.Nodes.SetProgress(node, new NodeProgress((long)report.Sequence, phase, epoch));
+                    return new Recorded(null, $"step {report.Phase}/{report.Step} not recorded: run {report.RunId} already has {NodeLimits.MaxStepsPerRun} steps", null);
+                }
+                run.Steps.Add(step = new StepHistoryRecord { Phase = report.Phase, Step = report.Step });
+            }
             step.State = (int)report.State;
             step.StartedAt = report.StartedAt?.ToDateTime() ?? step.StartedAt;
             if (report.State is Protocol.V1.StepState.Succeeded or Protocol.V1.StepState.Failed)

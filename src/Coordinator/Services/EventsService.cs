@@ -19,8 +19,14 @@ public sealed partial class EventsService(ICoordinatorStore store, EventBus bus,
     public override Task<ListEventsResponse> List(WatchEventsRequest request, ServerCallContext context)
     {
         var filter = Filter.From(request);
+        var before = Paging.DecodeToken(request.PageToken);
+        if (before.Length > 0 && !IsEventId(before))
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "page_token is not one this coordinator made"));
+        var events = store.Events.Newest(new EventQuery(filter.Limit, filter.Node, filter.Rollout, before));
         var response = new ListEventsResponse();
-        response.Events.AddRange(Recent(filter).Select(FactsMapping.ToMessage));
+        response.Events.AddRange(events.Select(FactsMapping.ToMessage));
+        // A full page: older events may remain, listed before the oldest of this one.
+        if (events.Count > 0 && events.Count == filter.Limit) response.NextPageToken = Paging.EncodeToken(events[0].Id);
         return Task.FromResult(response);
     }
 
@@ -59,6 +65,9 @@ public sealed partial class EventsService(ICoordinatorStore store, EventBus bus,
             // The client went away or the coordinator is stopping: the watch simply ends.
         }
     }
+
+    // Event ids are what the store made them: 24 hex digits (LiteDB's ObjectId) or decimal digits (PostgreSQL's sequence).
+    private static bool IsEventId(string id) => id.Length <= 32 && id.All(char.IsAsciiHexDigit);
 
     /// <summary>The newest <see cref="Filter.Limit"/> matching events, oldest first.</summary>
     private IReadOnlyList<EventRecord> Recent(Filter filter) =>

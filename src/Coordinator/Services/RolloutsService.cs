@@ -9,12 +9,27 @@ public sealed class RolloutsService(RolloutService rollouts) : Protocol.V1.Rollo
 {
     public override Task<Rollout> Start(StartRolloutRequest request, ServerCallContext context) => rollouts.StartAsync(request);
 
+    public const int DefaultPage = 100;
+    public const int MaxPage = 1000;
+
     public override Task<Rollout> Get(GetRolloutRequest request, ServerCallContext context) => Task.FromResult(rollouts.Get(request.Id));
 
     public override Task<ListRolloutsResponse> List(ListRolloutsRequest request, ServerCallContext context)
     {
+        var size = Paging.Size(request.PageSize, DefaultPage, MaxPage, "page_size");
+        // Newest first; the token is the id of the last rollout of the previous page.
+        var all = rollouts.List(request.IncludeFinished);
+        var after = Paging.DecodeToken(request.PageToken);
+        var start = 0;
+        if (after.Length > 0)
+        {
+            var at = all.ToList().FindIndex(r => r.Id == after);
+            start = at < 0 ? all.Count : at + 1;
+        }
+        var page = all.Skip(start).Take(size + 1).ToList();
         var response = new ListRolloutsResponse();
-        response.Rollouts.AddRange(rollouts.List(request.IncludeFinished));
+        response.Rollouts.AddRange(page.Take(size));
+        if (page.Count > size) response.NextPageToken = Paging.EncodeToken(page[size - 1].Id);
         return Task.FromResult(response);
     }
 

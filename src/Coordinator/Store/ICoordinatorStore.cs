@@ -31,6 +31,9 @@ public interface ICoordinatorStore : IAsyncDisposable, IDisposable
 
     Task WriteAsync(Action<IStoreWriter> write);
 
+    /// <summary>The space the state takes, in bytes (LiteDB: its files; PostgreSQL: the database), for a gauge.</summary>
+    long SizeBytes();
+
     /// <summary>False once the store is closed or can write no more.</summary>
     bool IsOpen { get; }
 

@@ -82,6 +82,11 @@ public interface IRuns : IRunReads
     void Insert(RunHistoryRecord run);
     void Update(RunHistoryRecord run);
     bool Delete(string id);
+    /// <summary>
+    /// Retention: deletes the node's runs beyond its newest <paramref name="keep"/> (by start time), except those of the
+    /// rollouts in <paramref name="keepRollouts"/>; returns how many.
+    /// </summary>
+    int DeleteBeyond(string node, int keep, IReadOnlySet<string> keepRollouts);
 }
 
 /// <summary>
@@ -124,6 +129,8 @@ public interface IEvents : IEventReads
 {
     /// <summary>Appends the event, giving it its id (ordered after every event committed before).</summary>
     void Add(EventRecord e);
+    /// <summary>Retention: deletes at most <paramref name="max"/> of the events older than <paramref name="cutoff"/>; returns how many.</summary>
+    int DeleteOlderThan(DateTime cutoff, int max);
 }
 
 /// <summary>Cluster-wide settings (one record).</summary>

@@ -21,6 +21,29 @@ public sealed class StateDirectoryTests : IDisposable
     }
 
     [Fact]
+    public void The_journal_and_its_write_ahead_log_are_private_including_files_found_wider()
+    {
+        var db = Path.Combine(Dir, Journal.FileName);
+        var log = NodeFleet.IO.LiteDbFiles.LogPath(db);
+        Assert.Equal(Path.Combine(Dir, "journal-log.db"), log);
+        StateDirectory.Ensure(new HostRoot(_root.Path));
+        File.WriteAllBytes(db, []);
+        File.WriteAllBytes(log, []);
+        File.SetUnixFileMode(db, NodeFleet.IO.AtomicFile.Public);
+        File.SetUnixFileMode(log, NodeFleet.IO.AtomicFile.Public);
+        using (var journal = new Journal(new HostRoot(_root.Path)))
+        {
+            // A committed write (its log fsynced) is there while the journal is open.
+            journal.Enqueue([1, 2, 3]);
+            Assert.True(new FileInfo(log).Length > 0);
+            Assert.Equal(NodeFleet.IO.AtomicFile.Private, File.GetUnixFileMode(db));
+            Assert.Equal(NodeFleet.IO.AtomicFile.Private, File.GetUnixFileMode(log));
+        }
+        using var reopened = new Journal(new HostRoot(_root.Path));
+        Assert.Equal(1, reopened.Outbox.Count());
+    }
+
+    [Fact]
     public void A_state_directory_others_may_read_is_narrowed_before_anything_is_written_in_it()
     {
         Directory.CreateDirectory(Dir);

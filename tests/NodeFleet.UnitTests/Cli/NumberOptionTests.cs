@@ -77,7 +77,7 @@ public sealed class NumberOptionTests : IDisposable
 
     [Fact]
     public void The_walk_finds_the_numeric_options() =>
-        Assert.Equal(["events --limit", "rollout start --canary", "rollout start --prepare-concurrency", "token create --usages"],
+        Assert.Equal(["events --limit", "node list --chunk-size", "nodes --chunk-size", "rollout start --canary", "rollout start --prepare-concurrency", "token create --usages"],
             NumericOptions().Select(r => $"{r[0]} {r[1]}").Order(StringComparer.Ordinal));
 
     [Theory]

@@ -38,6 +38,14 @@ internal sealed class LiteDbEvents(LiteDatabase db) : IEvents
         e.Id = id.ToString();
     }
 
+    public int DeleteOlderThan(DateTime cutoff, int max)
+    {
+        if (max <= 0) return 0;
+        var old = Events.Query().Where(Query.LT(nameof(EventRecord.Time), cutoff)).Limit(max).ToEnumerable().Select(d => d["_id"]).ToList();
+        foreach (var id in old) Events.Delete(id);
+        return old.Count;
+    }
+
     private static EventRecord FromDocument(BsonDocument d) => new()
     {
         Id = d["_id"].AsObjectId.ToString(),

@@ -10,7 +10,7 @@ namespace NodeFleet.Coordinator.Store.LiteDb;
 /// acknowledges nothing that is not on disk. One process holds the file (the data directory's lock), so leases are
 /// trivially this process's, but they are kept with their expiry and fencing tokens like any other store's.
 /// </summary>
-public sealed class LiteDbStore : ICoordinatorStore
+public sealed partial class LiteDbStore : ICoordinatorStore
 {
     public const string FileName = "coordinator.db";
 
@@ -27,6 +27,8 @@ public sealed class LiteDbStore : ICoordinatorStore
     public LiteDbStore(string path, TimeProvider? time = null)
     {
         var mapper = LiteDbSchema.Mapper();
+        _path = Path.GetFullPath(path);
+        _logSync = new NodeFleet.IO.LiteDbLogSync(path);
         _db = NodeFleet.IO.LiteDbFiles.Open(path, "the coordinator's database", () =>
         {
             var db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, mapper);
@@ -40,7 +42,11 @@ public sealed class LiteDbStore : ICoordinatorStore
                 db.Dispose();
                 throw;
             }
-        });
+        }, db => CheckCheckpoint(db, path));
+        // LiteDB copies its log into the database every 1,000 pages (8 MiB) by default; half that keeps the log, which
+        // a copy of the database alone would miss, smaller. The timer (StartCheckpoints) bounds it in time.
+        _db.CheckpointSize = 500;
+        MarkInUse();
         var tables = new Tables(_db);
         Tokens = tables.Tokens;
         Nodes = tables.Nodes;
@@ -115,6 +121,7 @@ public sealed class LiteDbStore : ICoordinatorStore
             batch.Clear();
             afterCommit.Clear();
             while (batch.Count < 512 && _writes.Reader.TryRead(out var w)) batch.Add(w);
+            _checkpoint = null;
             _db.BeginTrans();
             Volatile.Write(ref _writerThread, Environment.CurrentManagedThreadId);
             _afterCommit = afterCommit;
@@ -130,6 +137,9 @@ public sealed class LiteDbStore : ICoordinatorStore
             try
             {
                 _db.Commit();
+                // On the disk, not only in the operating system's cache, before anything is acknowledged.
+                SyncLog();
+                if (_checkpoint is { } checkpoint) RunCheckpoint(checkpoint);
                 // Changes a write made before it threw are committed too, so its actions run like the others.
                 foreach (var action in afterCommit) RunAfterCommit(action);
                 foreach (var w in batch) w.Complete();
@@ -164,9 +174,17 @@ public sealed class LiteDbStore : ICoordinatorStore
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        StopCheckpoints();
+        // A last checkpoint: the database file alone then holds everything committed.
+        if (!_writer.IsCompleted)
+        {
+            try { await CloseCheckpointAsync().ConfigureAwait(false); }
+            catch (Exception e) when (e is LiteException or IOException or ObjectDisposedException or ChannelClosedException) { }
+        }
         _writes.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
         _db.Dispose();
+        _logSync.Dispose();
     }
 
     private interface IWrite

@@ -137,6 +137,14 @@ internal sealed class LiteDbRuns(LiteDatabase db) : IRuns
     public void Insert(RunHistoryRecord run) => Revisions.Insert(db, LiteDbSchema.RunsCollection, "run", run.Id, run, r => run.Revision = r);
     public void Update(RunHistoryRecord run) => Revisions.Update(db, LiteDbSchema.RunsCollection, "run", run.Id, run, run.Revision, r => run.Revision = r);
     public bool Delete(string id) => Runs.Delete(id);
+
+    public int DeleteBeyond(string node, int keep, IReadOnlySet<string> keepRollouts)
+    {
+        var old = Runs.Find(r => r.Node == node).OrderByDescending(r => r.StartedAt).Skip(keep)
+            .Where(r => !keepRollouts.Contains(r.RolloutId)).Select(r => r.Id).ToList();
+        foreach (var id in old) Runs.Delete(id);
+        return old.Count;
+    }
 }
 
 internal sealed class LiteDbCluster(LiteDatabase db) : ICluster

@@ -59,6 +59,10 @@ internal sealed class PgEvents(PgSession db) : IEvents
         e.Id = Id(xact, seq);
     }
 
+    public int DeleteOlderThan(DateTime cutoff, int max) => max <= 0 ? 0 : db.Execute(db.Command(
+            "DELETE FROM events WHERE (xact, seq) IN (SELECT xact, seq FROM events WHERE time < @cutoff LIMIT @max)")
+        .WithTime("cutoff", cutoff).With("max", max));
+
     private static string Id(long xact, long seq) => $"{xact:x16}{seq:x16}";
 
     private static (long Xact, long Seq) ParseId(string id)

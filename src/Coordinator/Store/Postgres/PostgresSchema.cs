@@ -67,6 +67,10 @@ public static class PostgresSchema
         """
         CREATE TABLE kube_clusters (id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL);
         """,
+        // 3: retention deletes events by age.
+        """
+        CREATE INDEX events_time ON events (time);
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

@@ -22,6 +22,10 @@ public sealed class PostgresStore : ICoordinatorStore
     private readonly TimeProvider? _clock;
     private readonly SemaphoreSlim _writes = new(MaxConcurrentWrites, MaxConcurrentWrites);
     private int _disposed;
+    private readonly PgSession _reads;
+
+    /// <summary>pg_database_size of the database: the coordinator's tables and whatever else it holds.</summary>
+    public long SizeBytes() => _reads.Rows(_reads.Command("SELECT pg_database_size(current_database())"), r => r.GetInt64(0))[0];
 
     private PostgresStore(NpgsqlDataSource source, TimeProvider? clock, string display)
     {
@@ -29,6 +33,7 @@ public sealed class PostgresStore : ICoordinatorStore
         _clock = clock;
         Display = display;
         var reads = new PgSession(source, display);
+        _reads = reads;
         Tokens = new PgTokens(reads);
         Nodes = new PgNodes(reads);
         Plans = new PgPlans(reads);

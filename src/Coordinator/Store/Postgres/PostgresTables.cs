@@ -209,6 +209,11 @@ internal sealed class PgRuns(PgSession db) : IRuns
     }
 
     public bool Delete(string id) => _rows.Delete(id);
+
+    public int DeleteBeyond(string node, int keep, IReadOnlySet<string> keepRollouts) => db.Execute(db.Command(
+            "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE node = @node ORDER BY started_at DESC, id DESC OFFSET @keep) " +
+            "AND NOT (coalesce(doc->>'RolloutId', '') = ANY(@rollouts))")
+        .With("node", node).With("keep", keep).With("rollouts", keepRollouts.ToArray()));
 }
 
 internal sealed class PgCluster(PgSession db) : ICluster
