@@ -132,9 +132,14 @@ public sealed partial class ClusterRegistry(ICoordinatorStore store, EventBus ev
     {
         var record = store.Nodes.Get(node);
         if (record is null || ClusterLabels.ClusterOf(record) is not { } cluster) return Task.FromResult<NodeCluster?>(null);
-        var stored = store.KubeClusters.Get(cluster)
-            ?? throw new FailedPreconditionException(
+        var stored = store.KubeClusters.Get(cluster);
+        if (stored is null)
+        {
+            // Removed, perhaps by another coordinator on the same database: its connection goes too.
+            Forget(cluster);
+            throw new FailedPreconditionException(
                 $"node {node} names cluster {cluster} (label {ClusterLabels.Cluster}), which is not registered; add it with `nodefleet cluster add {cluster} --kubeconfig FILE`");
+        }
         return Task.FromResult<NodeCluster?>(new NodeCluster(cluster, ClusterLabels.KubeNodeNameOf(record), Connection(stored)));
     }
 
@@ -155,7 +160,10 @@ public sealed partial class ClusterRegistry(ICoordinatorStore store, EventBus ev
         NodeKubeView Failed(NodeRecord n, string error) => new(cluster, ClusterLabels.KubeNodeNameOf(n), false, error, null);
         var record = store.KubeClusters.Get(cluster);
         if (record is null)
+        {
+            Forget(cluster);
             return nodes.Select(n => (n.Name, Failed(n, $"cluster {cluster} is not registered (`nodefleet cluster add {cluster}`)")));
+        }
         ClusterConnection connection;
         try { connection = Connection(record); }
         catch (FailedPreconditionException e) { return nodes.Select(n => (n.Name, Failed(n, e.Message))); }
