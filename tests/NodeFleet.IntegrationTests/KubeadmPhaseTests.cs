@@ -41,7 +41,7 @@ public sealed class KubeadmPhaseTests : IAsyncLifetime
         var kubeadm = new KubeadmStandIn(agent.Node);
         kubeadm.SetClusterVersion("v1.31.2");
         var (url, sha) = http.Add("kubeadm", kubeadm.Script);
-        var plan = WritePlan(WithKubeadm(AgentApplyTests.PlanWithArtifact("kubeadm", url, sha), "    mode: upgrade"));
+        var plan = WritePlan(WithKubeadm(AgentApplyTests.PlanWithArtifact("kubeadm", url, sha, "/usr/local/bin"), "    mode: upgrade"));
 
         var diff = await _cluster.CliOkAsync("plan", "diff", plan, "--node", "u1", AgentApplyTests.IgnoreAbsentRuntime);
         Assert.Contains("[kubeadm/upgrade-node] would run /usr/local/bin/kubeadm upgrade node\n", diff);

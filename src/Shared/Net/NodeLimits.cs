@@ -94,23 +94,29 @@ public static class NodeLimits
             + r.RolloutId.Length + r.Stage.Length + r.JournalEpoch.Length);
     }
 
-    /// <summary>Null when every fact is within its limit, else the error naming the first that is not.</summary>
+    /// <summary>
+    /// Null when every fact is within its limit, else the error naming the first that is not. Every string field of
+    /// NodeFacts is a fact, checked by its JSON name, so a fact added to the message is bounded without a change here.
+    /// </summary>
     public static string? FactsError(NodeFleet.Protocol.V1.NodeFacts? f)
     {
         if (f is null) return null;
-        return FactError("hostname", f.Hostname) ?? FactError("os", f.Os) ?? FactError("kernel", f.Kernel) ?? FactError("arch", f.Arch)
-            ?? FactError("runtimeKind", f.RuntimeKind) ?? FactError("runtimeVersion", f.RuntimeVersion)
-            ?? FactError("runtimeEndpoint", f.RuntimeEndpoint) ?? FactError("kubeletVersion", f.KubeletVersion)
-            ?? FactError("cgroupDriver", f.CgroupDriver) ?? FactError("agentVersion", f.AgentVersion);
+        foreach (var field in StringFacts)
+            if (FactError(field.JsonName, (string)field.Accessor.GetValue(f)) is { } error) return error;
+        return null;
     }
 
     /// <summary>The facts with each field cut to its limit (what the agent sends).</summary>
-    public static NodeFleet.Protocol.V1.NodeFacts ClampFacts(NodeFleet.Protocol.V1.NodeFacts f) => new()
+    public static NodeFleet.Protocol.V1.NodeFacts ClampFacts(NodeFleet.Protocol.V1.NodeFacts f)
     {
-        Hostname = Cut(f.Hostname), Os = Cut(f.Os), Kernel = Cut(f.Kernel), Arch = Cut(f.Arch), RuntimeKind = Cut(f.RuntimeKind),
-        RuntimeVersion = Cut(f.RuntimeVersion), RuntimeEndpoint = Cut(f.RuntimeEndpoint), KubeletVersion = Cut(f.KubeletVersion),
-        CgroupDriver = Cut(f.CgroupDriver), AgentVersion = Cut(f.AgentVersion),
-    };
+        var clamped = f.Clone();
+        foreach (var field in StringFacts) field.Accessor.SetValue(clamped, Cut((string)field.Accessor.GetValue(f)));
+        return clamped;
+    }
+
+    private static readonly IReadOnlyList<Google.Protobuf.Reflection.FieldDescriptor> StringFacts =
+        NodeFleet.Protocol.V1.NodeFacts.Descriptor.Fields.InFieldNumberOrder()
+            .Where(d => d.FieldType == Google.Protobuf.Reflection.FieldType.String && !d.IsRepeated && !d.IsMap).ToList();
 
     private static string Cut(string s) => s.Length <= MaxFact ? s : s[..MaxFact];
 

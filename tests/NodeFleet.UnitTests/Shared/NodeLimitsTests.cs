@@ -40,6 +40,15 @@ public sealed class NodeLimitsTests
     }
 
     [Fact]
+    public void Every_fact_is_kept_by_the_clamp_and_bounded_by_the_check()
+    {
+        var facts = new NodeFacts { Hostname = "h", KubeletHostnameOverride = "worker-7", AgentVersion = "0.1.0" };
+        Assert.Equal(facts, NodeLimits.ClampFacts(facts));
+        var error = NodeLimits.FactsError(new NodeFacts { KubeletHostnameOverride = new string('w', 5000) });
+        Assert.StartsWith("fact kubeletHostnameOverride is 5000 characters", error);
+    }
+
+    [Fact]
     public void Facts_and_join_labels_beyond_their_limits_are_named_and_quoted_briefly()
     {
         var error = NodeLimits.FactsError(new NodeFacts { Hostname = "h", Os = new string('o', 3_900_000) });
