@@ -97,6 +97,14 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
         return new DeleteNodeResponse();
     }
 
+    public override async Task<RevokeNodeResponse> RevokeNode(RevokeNodeRequest request, ServerCallContext context)
+    {
+        var serials = await registry.RevokeAsync(request.Name, request.Reason);
+        // Its stream ends now; the reconnect is refused at the handshake.
+        presence.Kick(request.Name);
+        return new RevokeNodeResponse { Serials = { serials } };
+    }
+
     /// <summary>The stored node with its live last-seen time, which is flushed to disk only periodically.</summary>
     private Node ToMessage(NodeRecord record)
     {
