@@ -48,11 +48,12 @@ public sealed class CertificateRenewal(HostRoot root, string nodeName, TimeProvi
                 var wait = at - time.GetUtcNow();
                 await Task.Delay(wait < MaxWait ? wait : MaxWait, time, ct);
             }
+            var previousFailure = "";
             for (var failures = 1; ; failures++)
             {
                 try
                 {
-                    await RenewOnceAsync(send, ct);
+                    await RenewOnceAsync(send, previousFailure, ct);
                     break;
                 }
                 catch (Exception e) when (e is RenewalException or IOException or UnauthorizedAccessException or CryptographicException or TimeoutException
@@ -64,6 +65,8 @@ public sealed class CertificateRenewal(HostRoot root, string nodeName, TimeProvi
                     var delay = backoff * (0.5 + Random.Shared.NextDouble() / 2);
                     log.LogWarning("Cannot renew the node certificate: {Error}; retrying in {Delay:0.0}s", e.Message, delay.TotalSeconds);
                     status(time.GetUtcNow().UtcDateTime + delay, e.Message);
+                    // The coordinator records its own refusals; what failed here it learns with the next attempt.
+                    previousFailure = e is RenewalRefusedException ? "" : e.Message;
                     await Task.Delay(delay, time, ct);
                 }
             }
@@ -76,7 +79,7 @@ public sealed class CertificateRenewal(HostRoot root, string nodeName, TimeProvi
         return (new DateTimeOffset(cert.NotBefore.ToUniversalTime(), TimeSpan.Zero), new DateTimeOffset(cert.NotAfter.ToUniversalTime(), TimeSpan.Zero));
     }
 
-    private async Task RenewOnceAsync(Func<AgentMessage, Task> send, CancellationToken ct)
+    private async Task RenewOnceAsync(Func<AgentMessage, Task> send, string previousFailure, CancellationToken ct)
     {
         using var key = Pki.NewKey();
         var id = Guid.NewGuid().ToString("N");
@@ -85,7 +88,10 @@ public sealed class CertificateRenewal(HostRoot root, string nodeName, TimeProvi
         CertificateRenewed renewed;
         try
         {
-            await send(new AgentMessage { RenewCertificate = new RenewCertificate { RequestId = id, CsrPem = Pki.CreateCsrPem(key, nodeName) } });
+            await send(new AgentMessage
+            {
+                RenewCertificate = new RenewCertificate { RequestId = id, CsrPem = Pki.CreateCsrPem(key, nodeName), PreviousFailure = previousFailure },
+            });
             try { renewed = await answer.Task.WaitAsync(AnswerTimeout, time, ct); }
             catch (TimeoutException) { throw new TimeoutException($"no answer from the coordinator within {AnswerTimeout.TotalSeconds:0}s"); }
         }
@@ -93,7 +99,7 @@ public sealed class CertificateRenewal(HostRoot root, string nodeName, TimeProvi
         {
             lock (_gate) _pending = null;
         }
-        if (renewed.Error.Length > 0) throw new RenewalException($"the coordinator refused: {renewed.Error}");
+        if (renewed.Error.Length > 0) throw new RenewalRefusedException($"the coordinator refused: {renewed.Error}");
 
         using var cert = Check(renewed.CertificatePem, key);
         // The key beside the old one first, then the certificate, then the key into place: stopped at any point, the
@@ -129,5 +135,7 @@ public sealed class CertificateRenewal(HostRoot root, string nodeName, TimeProvi
         }
     }
 
-    private sealed class RenewalException(string message) : Exception(message);
+    private class RenewalException(string message) : Exception(message);
+
+    private sealed class RenewalRefusedException(string message) : RenewalException(message);
 }

@@ -85,7 +85,7 @@ public sealed class ServingCertificateRenewer(ServingCertificate serving, Certif
             {
                 break;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or StartupException)
             {
                 // Retried well before the certificate runs out: a tenth of its lifetime, doubling from a second.
                 failures++;

@@ -135,6 +135,8 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
     private async Task<CertificateRenewed> RenewAsync(CallerIdentity caller, RenewCertificate request)
     {
         var answer = new CertificateRenewed { RequestId = request.RequestId };
+        if (request.PreviousFailure.Length > 0)
+            await registry.RecordRenewalFailureAsync(caller.Name, $"on the node: {request.PreviousFailure}");
         try
         {
             using var cert = await registry.RenewAsync(caller.Name, caller.Certificate, request.CsrPem);
