@@ -63,8 +63,17 @@ var maxHeartbeatRate = new Option<string>("--max-heartbeat-rate")
 };
 var logFormat = new Option<string>("--log-format") { Description = "text (default) or json" };
 var runStore = new Option<string>("--store") { Description = storeHelp };
+var nodeCertLifetime = new Option<string>("--node-certificate-lifetime")
+{
+    Description = "How long node certificates issued at join and renewal are valid; agents renew at 70-90 % of it (default 30d)",
+};
+var servingCertLifetime = new Option<string>("--serving-certificate-lifetime")
+{
+    Description = "How long serving certificates the coordinator renews itself are valid (default 365d)",
+};
 var run = new Command("run", "Serve the coordinator");
-foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, maxHeartbeatRate, logFormat, runStore }) run.Options.Add(o);
+foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, maxHeartbeatRate, logFormat, runStore, nodeCertLifetime, servingCertLifetime })
+    run.Options.Add(o);
 run.SetAction((p, ct) => Guard(async () =>
 {
     CheckNotEmpty("--data-dir", p.GetValue(runDataDir));
@@ -77,6 +86,8 @@ run.SetAction((p, ct) => Guard(async () =>
     Set(nameof(CoordinatorOptions.MaxHeartbeatRate), maxHeartbeatRate);
     Set(nameof(CoordinatorOptions.LogFormat), logFormat);
     Set(nameof(CoordinatorOptions.Store), runStore);
+    Set(nameof(CoordinatorOptions.NodeCertificateLifetime), nodeCertLifetime);
+    Set(nameof(CoordinatorOptions.ServingCertificateLifetime), servingCertLifetime);
     await using var app = CoordinatorHost.Build(p.GetValue(config), overrides);
     await app.RunAsync(ct);
     // 0 after a normal stop; set when the coordinator stopped itself because of a failure (CoordinatorHost).

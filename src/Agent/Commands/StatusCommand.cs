@@ -22,6 +22,8 @@ public static class StatusCommand
         public string Link { get; set; } = "";
         public DateTime? LinkSince { get; set; }
         public string LastError { get; set; } = "";
+        public DateTime? CertificateRenewAt { get; set; }
+        public string CertificateRenewalError { get; set; } = "";
         public string Root { get; set; } = "";
     }
 
@@ -49,6 +51,8 @@ public static class StatusCommand
             report.Link = running ? link.State : "agent not running";
             report.LinkSince = running ? link.Since : null;
             report.LastError = running ? link.LastError : "";
+            report.CertificateRenewAt = running ? link.CertificateRenewAt : null;
+            report.CertificateRenewalError = running ? link.CertificateRenewalError : "";
         }
         else report.Link = "agent not running";
         return report;
@@ -59,7 +63,7 @@ public static class StatusCommand
     {
         if (output is not (null or "text" or "json")) throw new ArgumentException($"--output: unknown format '{output}' (text or json)");
         var r = Collect(root);
-        var healthy = r.Joined && r.IdentityProblem.Length == 0;
+        var healthy = r.Joined && r.IdentityProblem.Length == 0 && !(r.CertificateNotAfter <= DateTime.UtcNow);
         if (output == "json")
         {
             o.WriteLine(JsonSerializer.Serialize(r, StatusJson.Default.Report));
@@ -75,7 +79,12 @@ public static class StatusCommand
         o.WriteLine($"Coordinator:   {r.Coordinator}");
         o.WriteLine(r.IdentityProblem.Length > 0
             ? $"Certificate:   UNUSABLE: {r.IdentityProblem}"
-            : $"Certificate:   valid until {r.CertificateNotAfter:yyyy-MM-ddTHH:mm:ssZ}");
+            : r.CertificateNotAfter <= DateTime.UtcNow
+                ? $"Certificate:   EXPIRED at {r.CertificateNotAfter:yyyy-MM-ddTHH:mm:ssZ}: the coordinator refuses it; join again with a token " +
+                  "(`nodefleet-agent join --token TOKEN --ca-cert-hash HASH ADDRESS`)"
+                : $"Certificate:   valid until {r.CertificateNotAfter:yyyy-MM-ddTHH:mm:ssZ}" +
+                  (r.CertificateRenewAt is { } at ? $", renewed at {at:yyyy-MM-ddTHH:mm:ssZ}" : ""));
+        if (r.CertificateRenewalError.Length > 0) o.WriteLine($"Renewal error: {r.CertificateRenewalError}");
         o.WriteLine(r.PlanSigners.Count > 0
             ? $"Plans:         only signed by {string.Join(" or ", r.PlanSigners)}"
             : "Plans:         any (no plan signer pinned)");

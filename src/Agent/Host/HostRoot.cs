@@ -126,6 +126,8 @@ public static class AgentPaths
     public const string CaCert = "/etc/nodefleet/pki/ca.crt";
     public const string NodeCert = "/etc/nodefleet/pki/node.crt";
     public const string NodeKey = "/etc/nodefleet/pki/node.key";
+    /// <summary>A renewed key, until its certificate is in place (see <c>CertificateRenewal</c>).</summary>
+    public const string NextNodeKey = "/etc/nodefleet/pki/node.key.next";
     public const string StateDir = "/var/lib/nodefleet-agent";
     public const string LinkStatus = "/var/lib/nodefleet-agent/link.yaml";
 }

@@ -14,6 +14,7 @@ public static class NodeIdentity
     /// <summary>The CA and the node's certificate with its key; <see cref="AgentException"/> naming the file otherwise.</summary>
     public static (X509Certificate2 Ca, X509Certificate2 Cert) Load(HostRoot root)
     {
+        FinishRenewal(root);
         var ca = Certificate(root, AgentPaths.CaCert, "the fleet CA's certificate");
         try
         {
@@ -33,6 +34,29 @@ public static class NodeIdentity
         {
             ca.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A renewal writes the new key beside the old one (node.key.next), then the certificate, then moves the key into
+    /// place. Stopped between the last two, the certificate on disk belongs to node.key.next: that move is finished here.
+    /// </summary>
+    public static void FinishRenewal(HostRoot root)
+    {
+        var next = root.Path(AgentPaths.NextNodeKey);
+        if (!File.Exists(next)) return;
+        try
+        {
+            using var cert = X509Certificate2.CreateFromPem(File.ReadAllText(root.Path(AgentPaths.NodeCert)));
+            using var key = ECDsa.Create();
+            key.ImportFromPem(File.ReadAllText(next));
+            using var paired = cert.CopyWithPrivateKey(key);
+            File.Move(next, root.Path(AgentPaths.NodeKey), overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            // Not the certificate's key (a renewal in progress, or one stopped before its certificate was written): the
+            // old pair stands, and the next renewal overwrites the file.
         }
     }
 

@@ -52,6 +52,14 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
             {
                 var error = args.Outcome.Exception is RpcException r ? r.Status.Detail : args.Outcome.Exception?.Message ?? "";
                 // A problem on this node (its identity files) is not the coordinator's: said as such, and as an error.
+                if (args.Outcome.Exception is RpcException { StatusCode: StatusCode.PermissionDenied })
+                {
+                    // Refused for good (expired, revoked, deleted): only a new join helps, which the message says.
+                    log.LogError("The coordinator {Address} refused this node: {Error}; retrying in {Delay:0.0}s",
+                        config.Coordinator, error, args.RetryDelay.TotalSeconds);
+                    SetState("refused", error);
+                    return ValueTask.CompletedTask;
+                }
                 if (args.Outcome.Exception is AgentException)
                     log.LogError("Cannot connect to the coordinator: {Error}; retrying in {Delay:0.0}s", error, args.RetryDelay.TotalSeconds);
                 else
@@ -154,6 +162,10 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
             }
         }, ct);
 
+        // The certificate is renewed over this stream; the next session connects with the new one.
+        var renewal = new CertificateRenewal(root, welcome.NodeName, time, log, SetRenewal);
+        var renewer = Task.Run(() => renewal.RunAsync(Send, ct), ct);
+
         // The coordinator may change the period later (it lengthens it as the fleet grows): the reader updates both.
         using var timer = new PeriodicTimer(interval, time);
         var intervalTicks = interval.Ticks;
@@ -194,6 +206,9 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
                         else
                             log.LogInformation("Coordinator asks to cancel run {Run}, which is not running here (it ended meanwhile)", msg.CancelRun.RunId);
                         break;
+                    case CoordinatorMessage.KindOneofCase.CertificateRenewed:
+                        renewal.Answer(msg.CertificateRenewed);
+                        break;
                     case CoordinatorMessage.KindOneofCase.DryRun:
                         _ = Task.Run(async () => await Send(new AgentMessage { DryRunResult = await DryRunAsync(msg.DryRun, ct) }), ct);
                         break;
@@ -227,6 +242,8 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
             outbox.Enqueued -= Signal;
             await sessionCts.CancelAsync();
             try { await flusher; }
+            catch (Exception e) when (e is RpcException or OperationCanceledException or IOException or InvalidOperationException) { }
+            try { await renewer; }
             catch (Exception e) when (e is RpcException or OperationCanceledException or IOException or InvalidOperationException) { }
             try { await reader; }
             catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
@@ -268,16 +285,34 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
 
     private (X509Certificate2 Ca, X509Certificate2 Cert) LoadCredentials() => NodeIdentity.Load(root);
 
-    private void SetState(string state, string error)
+    private void SetRenewal(DateTime? renewAt, string error)
     {
-        if (_status.State == state && _status.LastError == error) return;
-        _status.State = state;
-        _status.LastError = error;
-        _status.Since = time.GetUtcNow().UtcDateTime;
+        lock (_status)
+        {
+            _status.CertificateRenewAt = renewAt;
+            _status.CertificateRenewalError = error;
+            SaveStatus();
+        }
+    }
+
+    private void SaveStatus()
+    {
         try { _status.Save(root); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             log.LogDebug("Cannot write link status: {Error}", e.Message);
+        }
+    }
+
+    private void SetState(string state, string error)
+    {
+        if (_status.State == state && _status.LastError == error) return;
+        lock (_status)
+        {
+            _status.State = state;
+            _status.LastError = error;
+            _status.Since = time.GetUtcNow().UtcDateTime;
+            SaveStatus();
         }
     }
 }

@@ -21,6 +21,10 @@ public sealed class LinkStatus
     public DateTime? LastHeartbeatAck { get; set; }
     public string LastError { get; set; } = "";
     public int Pid { get; set; }
+    /// <summary>When the agent next renews its certificate (or retries a failed renewal).</summary>
+    public DateTime? CertificateRenewAt { get; set; }
+    /// <summary>Why the last renewal failed; empty once one succeeds.</summary>
+    public string CertificateRenewalError { get; set; } = "";
 
     /// <summary>The file's keys; readable by all, as `status` needs no privilege.</summary>
     public static readonly ConfigFormat<LinkStatus> Format = new(
@@ -32,6 +36,8 @@ public sealed class LinkStatus
         ConfigField.Time<LinkStatus>("lastHeartbeatAck", s => s.LastHeartbeatAck, (s, v) => s.LastHeartbeatAck = v),
         ConfigField.Text<LinkStatus>("lastError", s => s.LastError, (s, v) => s.LastError = v),
         ConfigField.Integer<LinkStatus>("pid", s => s.Pid, (s, v) => s.Pid = v),
+        ConfigField.Time<LinkStatus>("certificateRenewAt", s => s.CertificateRenewAt, (s, v) => s.CertificateRenewAt = v),
+        ConfigField.Text<LinkStatus>("certificateRenewalError", s => s.CertificateRenewalError, (s, v) => s.CertificateRenewalError = v),
     ], AtomicFile.Public);
 
     public void Save(HostRoot root)

@@ -6,7 +6,7 @@ using NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Cli.Commands;
 
-/// <summary>`nodefleet nodes` and `nodefleet node list|describe|label|delete`: the fleet's nodes.</summary>
+/// <summary>`nodefleet nodes` and `nodefleet node list|describe|label|delete|revoke`: the fleet's nodes.</summary>
 public static class NodeCommands
 {
     /// <summary>The top-level `nodes` shortcut for `node list`.</summary>
@@ -20,6 +20,7 @@ public static class NodeCommands
         node.Subcommands.Add(Describe(global, env));
         node.Subcommands.Add(Label(global, env));
         node.Subcommands.Add(Delete(global, env));
+        node.Subcommands.Add(Revoke(global, env));
         node.Subcommands.Add(Cancel(global, env));
         node.ShowHelpWhenRun();
         return node;
@@ -162,6 +163,26 @@ public static class NodeCommands
                 }
             }
             return failed ? 1 : 0;
+        });
+        return command;
+    }
+
+    private static Command Revoke(GlobalOptions global, CliEnvironment env)
+    {
+        var name = new Argument<string>("NAME") { Description = "Node name" };
+        var reason = new Option<string>("--reason") { Description = "Why, kept with the revocation and in the node's events" };
+        var command = new Command("revoke",
+            "Refuse the node's certificates from now on and close its stream; it must join again with a token");
+        command.Arguments.Add(name);
+        command.Options.Add(reason);
+        command.SetGuardedAction(env, async (p, ct) =>
+        {
+            using var connection = global.Connect(p, env);
+            var node = p.GetValue(name)!;
+            var response = await connection.CallAsync((c, o) =>
+                c.RevokeNodeAsync(new RevokeNodeRequest { Name = node, Reason = p.GetValue(reason) ?? "" }, o), ct);
+            await env.Out.WriteLineAsync($"node/{node} revoked (certificates {string.Join(", ", response.Serials)})");
+            return 0;
         });
         return command;
     }

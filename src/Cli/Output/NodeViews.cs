@@ -11,7 +11,7 @@ public static class NodeViews
     {
         string[] headers = ["NAME", "STATUS", "PHASE", "K8S VERSION", "RUNTIME", "LAST SEEN", "AGE"];
         if (wide)
-            headers = [.. headers, "CLUSTER", "READY", "KUBELET", "SCHEDULABLE", "ROLES", "ADDRESS", "OS", "KERNEL", "ARCH", "CGROUP DRIVER", "LABELS"];
+            headers = [.. headers, "CLUSTER", "READY", "KUBELET", "SCHEDULABLE", "ROLES", "ADDRESS", "CERT EXPIRES", "OS", "KERNEL", "ARCH", "CGROUP DRIVER", "LABELS"];
         var table = new Table(headers);
         foreach (var n in nodes.OrderBy(n => n.Name, StringComparer.Ordinal))
         {
@@ -29,7 +29,7 @@ public static class NodeViews
                     .. row, OrDash(k?.Cluster ?? ""), KubeReady(k), k is { Found: true } ? OrDash(k.KubeletVersion) : TimeText.None,
                     k is { Found: true } ? (k.Schedulable ? "true" : "false") : TimeText.None,
                     k is { Found: true } ? (k.Roles.Count == 0 ? "<none>" : string.Join(",", k.Roles)) : TimeText.None,
-                    OrDash(n.Address), OrDash(facts.Os), OrDash(facts.Kernel), OrDash(facts.Arch),
+                    OrDash(n.Address), CertificateExpiry(n, now), OrDash(facts.Os), OrDash(facts.Kernel), OrDash(facts.Arch),
                     OrDash(facts.CgroupDriver), Labels(n.Labels),
                 ];
             }
@@ -51,6 +51,15 @@ public static class NodeViews
         { Ready: "False" } => "NotReady",
         _ => "Unknown",
     };
+
+    /// <summary>When the node's certificate runs out: "in 21d", "expired", or "revoked".</summary>
+    public static string CertificateExpiry(Node n, DateTimeOffset now)
+    {
+        if (n.RevokedAt is not null) return "revoked";
+        if (n.CertificateNotAfter is null || n.CertificateSerial.Length == 0) return TimeText.None;
+        var notAfter = n.CertificateNotAfter.ToDateTimeOffset();
+        return notAfter <= now ? "expired" : $"in {TimeText.Age(now, notAfter)}";
+    }
 
     public static string Status(NodeStatus status) => status switch
     {

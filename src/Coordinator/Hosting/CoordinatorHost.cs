@@ -2,6 +2,7 @@ using System.Security.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using NodeFleet.Coordinator.Admission;
+using NodeFleet.Coordinator.Certificates;
 using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Observability;
@@ -40,7 +41,7 @@ public static class CoordinatorHost
         var (caCert, caKey) = dataDir.LoadCa();
         var serving = dataDir.LoadServing(caCert);
         var time = TimeProvider.System;
-        var ca = new CertificateAuthority(caCert, caKey, time);
+        var ca = new CertificateAuthority(caCert, caKey, time, options.NodeCertificateValidity);
         var listen = CoordinatorOptions.ParseListen(options.Listen);
         var metricsListen = options.MetricsEndpoint;
         ListenCheck.EnsureAvailable(listen);
@@ -51,6 +52,7 @@ public static class CoordinatorHost
         builder.Services.AddSingleton(dataDir);
         builder.Services.AddSingleton(new DataDirectoryLock(dataDirLock));
         builder.Services.AddSingleton(ca);
+        builder.Services.AddCertificateLifecycle(serving);
         builder.Services.AddSingleton<ICoordinatorStore>(_ =>
         {
             // PostgreSQL keeps leases on the database's clock, so that coordinators' clocks may differ.
@@ -113,6 +115,8 @@ public static class CoordinatorHost
             var handshakes = new HandshakeLimiter(Math.Max(64, Environment.ProcessorCount * 32), options.MaxHandshakesPerSource);
             // Before both: sockets that never send a byte take no slot (ConnectionAdmission).
             var metrics = k.ApplicationServices.GetRequiredService<CoordinatorMetrics>();
+            var servingCertificate = k.ApplicationServices.GetRequiredService<ServingCertificate>();
+            var clientCheck = k.ApplicationServices.GetRequiredService<ClientCertificateCheck>();
             var admission = new ConnectionAdmission(options.FirstByteTimeout, options.MaxSilentConnectionsPerSource,
                 k.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger<ConnectionAdmission>(),
                 dropped: metrics.CountDroppedConnection);
@@ -123,12 +127,13 @@ public static class CoordinatorHost
                 l.Use(handshakes.BeforeTls);
                 l.UseHttps(new HttpsConnectionAdapterOptions
                 {
-                    ServerCertificate = serving,
+                    // Read at every handshake: the renewer replaces it without a restart (ServingCertificateRenewer).
+                    ServerCertificateSelector = (_, _) => servingCertificate.Current,
                     SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                     // Discovery and join happen before a node has a certificate; every other call is checked
                     // per service by the authorization interceptor.
                     ClientCertificateMode = ClientCertificateMode.AllowCertificate,
-                    ClientCertificateValidation = (cert, _, _) => ca.Trusts(cert),
+                    ClientCertificateValidation = (cert, _, _) => clientCheck.Accept(cert),
                 });
                 l.Use(handshakes.AfterTls);
                 l.Use(TlsIdleBuffers.Middleware);

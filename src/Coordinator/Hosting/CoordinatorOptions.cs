@@ -20,7 +20,8 @@ public sealed class CoordinatorOptions
     public static readonly IReadOnlyList<string> Keys =
         ["listen", "metricsListen", "dataDir", "heartbeatInterval", "maxHeartbeatRate", "logFormat", "logLevel", "store",
          "connectionFirstByteTimeout", "maxSilentConnectionsPerSource", "maxHandshakesPerSource",
-         "retentionEvents", "retentionRunsPerNode", "retentionSweepInterval"];
+         "retentionEvents", "retentionRunsPerNode", "retentionSweepInterval",
+         "nodeCertificateLifetime", "servingCertificateLifetime"];
 
     public string Listen { get; set; } = "0.0.0.0:7443";
     /// <summary>Plain-HTTP address for /metrics, /healthz and /readyz; "" or "off" serves none of them.</summary>
@@ -64,7 +65,19 @@ public sealed class CoordinatorOptions
     public Store.RetentionSettings Retention =>
         new(Durations.Parse(RetentionEvents), RetentionRunsPerNode, Durations.Parse(RetentionSweepInterval));
 
+    /// <summary>Duration text: how long a node certificate issued at join or renewal is valid; agents renew at 70–90 % of it.</summary>
+    public string NodeCertificateLifetime { get; set; } = "30d";
+    /// <summary>
+    /// Duration text: how long a serving certificate the coordinator issues itself is valid; it renews the one it serves
+    /// at 70–90 % of that certificate's lifetime, or of this one when it is shorter.
+    /// </summary>
+    public string ServingCertificateLifetime { get; set; } = "365d";
+
     public TimeSpan FirstByteTimeout => Durations.Parse(ConnectionFirstByteTimeout);
+
+    public TimeSpan NodeCertificateValidity => Durations.Parse(NodeCertificateLifetime);
+
+    public TimeSpan ServingCertificateValidity => Durations.Parse(ServingCertificateLifetime);
 
     public TimeSpan HeartbeatPeriod => Durations.Parse(HeartbeatInterval);
 
@@ -132,6 +145,8 @@ public sealed class CoordinatorOptions
         if (Get("logFormat") is { } format) o.LogFormat = format;
         if (Get("logLevel") is { } level) o.LogLevel = level;
         if (Get("store") is { } store) o.Store = store;
+        if (Get("nodeCertificateLifetime") is { } nodeLifetime) o.NodeCertificateLifetime = nodeLifetime;
+        if (Get("servingCertificateLifetime") is { } servingLifetime) o.ServingCertificateLifetime = servingLifetime;
         return o;
     }
 
@@ -210,6 +225,21 @@ public sealed class CoordinatorOptions
             if (d < TimeSpan.FromSeconds(1)) throw new StartupException($"{key} {text.Trim()} must be at least 1s");
         }
         if (RetentionRunsPerNode < 1) throw new StartupException($"retentionRunsPerNode {RetentionRunsPerNode} must be at least 1");
+        CheckLifetime("nodeCertificateLifetime", NodeCertificateLifetime);
+        CheckLifetime("servingCertificateLifetime", ServingCertificateLifetime);
+    }
+
+    /// <summary>
+    /// A certificate lifetime: at least a minute (renewal happens at 70–90 % of it, and a clock a few seconds off must not
+    /// find a fresh certificate expired), at most ten years (the CA's own validity, which no certificate outlives).
+    /// </summary>
+    private static void CheckLifetime(string key, string text)
+    {
+        TimeSpan lifetime;
+        try { lifetime = Durations.Parse(text); }
+        catch (FormatException e) { throw new StartupException($"{key}: {e.Message}"); }
+        if (lifetime < TimeSpan.FromMinutes(1) || lifetime > TimeSpan.FromDays(3650))
+            throw new StartupException($"{key} {text.Trim()} must be between 1m and 3650d");
     }
 
     public static IPEndPoint ParseListen(string listen)

@@ -36,8 +36,11 @@ public static class FactsMapping
             CertificateNotAfter = Ts(n.CertificateNotAfter),
             Address = n.Address,
             JoinedWithToken = n.JoinedWithToken,
+            CertificateRenewalError = n.CertificateRenewalError,
         };
         if (n.LastSeen is { } seen) m.LastSeen = Ts(seen);
+        if (n.CertificateRenewedAt is { } renewed) m.CertificateRenewedAt = Ts(renewed);
+        if (n.RevokedAt is { } revoked) m.RevokedAt = Ts(revoked);
         m.Labels.Add(n.Labels);
         return m;
     }

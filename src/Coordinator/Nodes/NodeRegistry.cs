@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using NodeFleet.Coordinator.Certificates;
 using NodeFleet.Coordinator.Errors;
 using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Security;
@@ -14,7 +15,7 @@ namespace NodeFleet.Coordinator.Nodes;
 
 /// <summary>The node aggregate: join, presence transitions, labels, deletion, each persisted with its event.</summary>
 public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, CertificateAuthority ca, EventBus events,
-    TimeProvider time, ILogger<NodeRegistry> log)
+    TimeProvider time, ILogger<NodeRegistry> log, DenyList? denyList = null)
 {
     /// <summary>Checks the token and the CSR, issues the node certificate and persists the node before returning it.</summary>
     public async Task<X509Certificate2> JoinAsync(JoinRequest request, string peerAddress)
@@ -66,6 +67,12 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
             node.CertificateNotAfter = cert.NotAfter.ToUniversalTime();
             node.CertificateFingerprint = Fingerprint(cert);
             node.PublicKeySha256 = keyHash;
+            // A revoked node joins again as a new identity: its old certificates stay on the deny list.
+            node.RevokedAt = null;
+            node.PreviousCertificateSerial = "";
+            node.PreviousCertificateNotAfter = default;
+            node.CertificateRenewedAt = null;
+            node.CertificateRenewalError = "";
             if (existing is null) s.Nodes.Insert(node);
             else s.Nodes.Update(node);
             AddEvent(s, now, "Normal", existing is null ? "Joined" : "Rejoined", node.Name,
@@ -81,6 +88,8 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
         var node = store.Nodes.Get(nodeName)
             ?? throw new PermissionDeniedException(
                 $"node {nodeName} is not registered (it was deleted); join it again with a new token (`nodefleet-agent join --token TOKEN --ca-cert-hash HASH ADDRESS` on the node: it keeps its name)");
+        if (node.RevokedAt is { } revoked)
+            throw new PermissionDeniedException($"node {nodeName} was revoked at {revoked:u}; {AuthorizationInterceptor.JoinAgain}");
         if (node.CertificateFingerprint != Fingerprint(clientCertificate))
             throw new PermissionDeniedException(
                 $"the certificate presented for node {nodeName} is no longer valid (the node was deleted or joined again with another key)");
@@ -166,11 +175,121 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
         });
     }
 
+    /// <summary>
+    /// Issues a renewed certificate for the node on the stream <paramref name="streamCertificate"/> authenticated, for the
+    /// new key in <paramref name="csrPem"/>, and records it on the node before returning it. The CSR must name that
+    /// node with the node role; a refusal is recorded on the node (and in an event) and thrown.
+    /// </summary>
+    public async Task<X509Certificate2> RenewAsync(string nodeName, X509Certificate2 streamCertificate, string csrPem)
+    {
+        string? problem = null;
+        PublicKey? publicKey = null;
+        try
+        {
+            var (cn, role, key) = Pki.ReadCsr(csrPem);
+            if (cn != nodeName || role != Roles.Nodes)
+                problem = $"the certificate signing request is for {(role ?? "no role")} {(cn.Length == 0 ? "(no name)" : cn)}, not for node {nodeName} whose stream sent it";
+            publicKey = key;
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            problem = $"the certificate signing request is invalid: {e.Message}";
+        }
+        if (problem is not null || publicKey is null)
+        {
+            await RecordRenewalFailureAsync(nodeName, problem ?? "no public key");
+            throw new InvalidArgumentException(problem ?? "no public key");
+        }
+
+        var cert = ca.IssueNode(nodeName, publicKey);
+        var streamSerial = Pki.SerialOf(streamCertificate);
+        var now = time.GetUtcNow().UtcDateTime;
+        await store.WriteAsync(s =>
+        {
+            var node = s.Nodes.Get(nodeName) ?? throw new PermissionDeniedException($"node {nodeName} is not registered (it was deleted)");
+            if (node.RevokedAt is not null) throw new PermissionDeniedException($"node {nodeName} was revoked at {node.RevokedAt:u}");
+            // The stream was opened with the node's current certificate, or with one an earlier renewal on this same
+            // stream replaced: either way the node's key of record signed in.
+            if (s.Revocations.Get(streamSerial) is not null)
+                throw new PermissionDeniedException($"the certificate {streamSerial} of node {nodeName} was revoked");
+            node.PreviousCertificateSerial = node.CertificateSerial;
+            node.PreviousCertificateNotAfter = node.CertificateNotAfter;
+            node.CertificateSerial = Pki.SerialOf(cert);
+            node.CertificateNotAfter = cert.NotAfter.ToUniversalTime();
+            node.CertificateFingerprint = Fingerprint(cert);
+            node.PublicKeySha256 = Pki.SpkiSha256(publicKey);
+            node.CertificateRenewedAt = now;
+            node.CertificateRenewalError = "";
+            s.Nodes.Update(node);
+            AddEvent(s, now, "Normal", "CertificateRenewed", nodeName,
+                $"new certificate {node.CertificateSerial} valid until {node.CertificateNotAfter:u} (new key)");
+        });
+        log.LogInformation("Renewed the certificate of node {Node}: serial {Serial}, valid until {NotAfter:u}", nodeName,
+            Pki.SerialOf(cert), cert.NotAfter.ToUniversalTime());
+        return cert;
+    }
+
+    /// <summary>Records a renewal that failed (the coordinator's refusal, or the agent's own failure it reported).</summary>
+    public Task RecordRenewalFailureAsync(string nodeName, string error) => store.WriteAsync(s =>
+    {
+        var node = s.Nodes.Get(nodeName);
+        if (node is null) return;
+        node.CertificateRenewalError = error;
+        s.Nodes.Update(node);
+        AddEvent(s, time.GetUtcNow().UtcDateTime, "Warning", "CertificateRenewalFailed", nodeName, error);
+    });
+
+    /// <summary>
+    /// Puts the node's certificates (the current one, and the one the last renewal replaced while it is still valid) on
+    /// the deny list and marks the node revoked: it is refused until it joins again with a token. Returns the serials.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> RevokeAsync(string name, string reason)
+    {
+        var listed = await store.WriteAsync(s =>
+        {
+            var node = s.Nodes.Get(name) ?? throw NotFound(name);
+            var now = time.GetUtcNow().UtcDateTime;
+            var entries = DenyEntries(node, now, reason);
+            foreach (var e in entries) s.Revocations.Add(e);
+            node.RevokedAt ??= now;
+            node.CertificateFingerprint = "";
+            s.Nodes.Update(node);
+            AddEvent(s, now, "Warning", "Revoked", name,
+                $"certificates {string.Join(", ", entries.Select(e => e.Serial))} revoked{(reason.Length > 0 ? $": {reason}" : "")}; the node must join again with a token");
+            s.OnCommitted(() => denyList?.Add(entries));
+            return entries;
+        });
+        log.LogWarning("Node {Node} revoked: certificates {Serials} are refused from now on", name, string.Join(", ", listed.Select(e => e.Serial)));
+        return listed.Select(e => e.Serial).ToList();
+    }
+
+    private static List<RevokedCertificateRecord> DenyEntries(NodeRecord node, DateTime now, string reason)
+    {
+        var entries = new List<RevokedCertificateRecord>();
+        void Add(string serial, DateTime notAfter)
+        {
+            if (serial.Length == 0 || notAfter <= now) return;
+            entries.Add(new RevokedCertificateRecord
+            {
+                Serial = serial.ToUpperInvariant(), Subject = node.Name, Role = Roles.Nodes, RevokedAt = now, NotAfter = notAfter,
+                Reason = reason.Length > 0 ? reason : "node revoked",
+            });
+        }
+        Add(node.CertificateSerial, node.CertificateNotAfter);
+        Add(node.PreviousCertificateSerial, node.PreviousCertificateNotAfter);
+        return entries;
+    }
+
     public async Task DeleteAsync(string name)
     {
         var deleted = await store.WriteAsync(s =>
         {
-            if (!s.Nodes.Delete(name)) return false;
+            var node = s.Nodes.Get(name);
+            if (node is null || !s.Nodes.Delete(name)) return false;
+            // Deleted is revoked too: a certificate of a deleted node is refused at the handshake.
+            var entries = DenyEntries(node, time.GetUtcNow().UtcDateTime, "node deleted");
+            foreach (var e in entries) s.Revocations.Add(e);
+            s.OnCommitted(() => denyList?.Add(entries));
             AddEvent(s, time.GetUtcNow().UtcDateTime, "Warning", "Deleted", name,
                 "node deleted; its certificate is refused from now on");
             return true;
@@ -201,7 +320,8 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
 
     private static void CheckNameOwnership(NodeRecord? existing, string name, string keyHash)
     {
-        if (existing is not null && existing.PublicKeySha256 != keyHash)
+        // A revoked node's name is free for whoever joins with a token.
+        if (existing is not null && existing.RevokedAt is null && existing.PublicKeySha256 != keyHash)
             throw new AlreadyExistsException(
                 $"node name {name} is already held by another key; choose another --node-name or run `nodefleet node delete {name}` first");
     }

@@ -21,10 +21,16 @@ public sealed class FleetGauges
     private readonly Gauge _nodes;
     private readonly Gauge _byPhase;
     private readonly Gauge _storeSize;
+    private readonly Gauge _certificatesExpiring;
+    /// <summary>The window of <c>nodefleet_node_certificates_expiring</c>.</summary>
+    public static readonly TimeSpan ExpiringWithin = TimeSpan.FromDays(7);
     private readonly object _gate = new();
 
-    public FleetGauges(CollectorRegistry registry, Presence presence, HeartbeatPacer pacer, ICoordinatorStore store)
+    private readonly TimeProvider _time;
+
+    public FleetGauges(CollectorRegistry registry, Presence presence, HeartbeatPacer pacer, ICoordinatorStore store, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _presence = presence;
         _pacer = pacer;
         _store = store;
@@ -34,6 +40,8 @@ public sealed class FleetGauges
             "Heartbeat period agents are told now (heartbeatInterval, longer when the fleet needs it for maxHeartbeatRate).");
         _nodes = factory.CreateGauge("nodefleet_nodes", "Registered nodes by status (online or offline).",
             new GaugeConfiguration { LabelNames = ["status"] });
+        _certificatesExpiring = factory.CreateGauge("nodefleet_node_certificates_expiring",
+            "Nodes whose certificate expires within 7 days (renewal is failing, or the node is away): each must renew or join again.");
         _byPhase = factory.CreateGauge("nodefleet_nodes_by_phase",
             $"Registered nodes by the plan phase they are in (\"{NoPhase}\" when none; \"PHASE (failed)\" after a failure).",
             new GaugeConfiguration { LabelNames = ["phase"] });
@@ -61,6 +69,7 @@ public sealed class FleetGauges
                     var phase = string.IsNullOrEmpty(nodePhase) ? NoPhase : nodePhase;
                     phases[phase] = phases.GetValueOrDefault(phase) + count;
                 }
+                _certificatesExpiring.Set(_store.Nodes.CountCertificatesExpiringBefore(_time.GetUtcNow().UtcDateTime + ExpiringWithin));
             }
             catch (ObjectDisposedException)
             {

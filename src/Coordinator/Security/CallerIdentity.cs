@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using NodeFleet.Coordinator.Certificates;
 using NodeFleet.Security;
 
 namespace NodeFleet.Coordinator.Security;
@@ -22,9 +23,10 @@ public sealed record CallerIdentity(string Name, string Role, X509Certificate2 C
 
 /// <summary>
 /// Deny-by-default authorization per service: Bootstrap and health are open, AgentLink needs a node certificate,
-/// Fleet and Events need the admin certificate. The TLS layer already refused certificates not issued by the CA.
+/// Fleet and Events need the admin certificate. The TLS layer already refused certificates not issued by the CA and
+/// revoked ones; here a certificate is refused once it has expired, or was revoked while its connection stayed open.
 /// </summary>
-public sealed class AuthorizationInterceptor : Interceptor
+public sealed class AuthorizationInterceptor(DenyList denyList, TimeProvider time, ILogger<AuthorizationInterceptor> log) : Interceptor
 {
     private static string? RequiredRole(string method) => method switch
     {
@@ -38,12 +40,33 @@ public sealed class AuthorizationInterceptor : Interceptor
         _ => null,
     };
 
-    private static void Check(ServerCallContext context)
+    /// <summary>The words telling a node's operator how to get a new certificate.</summary>
+    public const string JoinAgain =
+        "join the node again with a token (`nodefleet token create` on the coordinator, then `nodefleet-agent join --token TOKEN " +
+        "--ca-cert-hash HASH ADDRESS` on the node: it keeps its name)";
+
+    private void Check(ServerCallContext context)
     {
         var role = RequiredRole(context.Method)
             ?? throw new RpcException(new Status(StatusCode.PermissionDenied, $"{context.Method} is not allowed"));
         if (role.Length == 0) return;
         var caller = CallerIdentity.Require(context);
+        if (denyList.Entry(caller.Certificate) is { } revoked)
+        {
+            log.LogWarning("Refused {Role} {Name}: its certificate {Serial} was revoked at {RevokedAt:u}", caller.Role, caller.Name, revoked.Serial, revoked.RevokedAt);
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"the certificate {revoked.Serial} of {caller.Name} was revoked at {revoked.RevokedAt:u}" +
+                (caller.Role == Roles.Nodes ? $"; {JoinAgain}" : "")));
+        }
+        var notAfter = caller.Certificate.NotAfter.ToUniversalTime();
+        if (notAfter <= time.GetUtcNow().UtcDateTime)
+        {
+            log.LogWarning("Refused {Role} {Name}: its certificate {Serial} expired at {NotAfter:u}", caller.Role, caller.Name,
+                Pki.SerialOf(caller.Certificate), notAfter);
+            throw new RpcException(new Status(StatusCode.PermissionDenied, caller.Role == Roles.Nodes
+                ? $"the certificate of node {caller.Name} expired at {notAfter:u} and can no longer be renewed; {JoinAgain}"
+                : $"the certificate of {caller.Name} expired at {notAfter:u}; issue a new one from the coordinator's CA"));
+        }
         if (caller.Role != role)
         {
             var what = role == Roles.Admins ? "the operator API requires the admin certificate" : "this API is for nodes only";

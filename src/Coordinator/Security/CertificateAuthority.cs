@@ -4,18 +4,35 @@ using NodeFleet.Security;
 
 namespace NodeFleet.Coordinator.Security;
 
-/// <summary>The coordinator's CA: verifies client certificates and signs node certificates.</summary>
-public sealed class CertificateAuthority(X509Certificate2 certificate, ECDsa key, TimeProvider time)
+/// <summary>The coordinator's CA: verifies client certificates and signs node and serving certificates.</summary>
+public sealed class CertificateAuthority(X509Certificate2 certificate, ECDsa key, TimeProvider time, TimeSpan? nodeLifetime = null)
 {
-    public static readonly TimeSpan NodeCertificateValidity = TimeSpan.FromDays(365);
+    /// <summary>The default of the nodeCertificateLifetime setting: agents renew well before it runs out.</summary>
+    public static readonly TimeSpan DefaultNodeCertificateValidity = TimeSpan.FromDays(30);
 
     public X509Certificate2 Certificate { get; } = certificate;
     public string CertificatePem { get; } = certificate.ExportCertificatePem();
     public string Hash { get; } = CaHash.Of(certificate);
+    public TimeSpan NodeCertificateValidity { get; } = nodeLifetime ?? DefaultNodeCertificateValidity;
 
     public X509Certificate2 IssueNode(string nodeName, PublicKey publicKey) =>
         Pki.IssueClient(Certificate, key, publicKey, nodeName, Roles.Nodes, NodeCertificateValidity, time.GetUtcNow());
 
+    /// <summary>A serving certificate for <paramref name="names"/> with the serving key <paramref name="servingKey"/>.</summary>
+    public X509Certificate2 IssueServing(ECDsa servingKey, IEnumerable<string> names, TimeSpan validity) =>
+        Pki.IssueServing(Certificate, key, servingKey, "nodefleet-coordinator", names, validity, time.GetUtcNow());
+
     public bool Trusts(X509Certificate2 clientCertificate) =>
         Pki.ChainsTo(clientCertificate, Certificate, CertificateUsage.Client, time.GetUtcNow());
+
+    /// <summary>
+    /// Whether this CA issued <paramref name="clientCertificate"/> as a client certificate, whatever the time: the
+    /// handshake lets an expired one through so that the call can be refused with a reason (join again) rather than
+    /// with a bare TLS alert. Every call checks the expiry (<see cref="AuthorizationInterceptor"/>).
+    /// </summary>
+    public bool Issued(X509Certificate2 clientCertificate)
+    {
+        var middle = clientCertificate.NotBefore.ToUniversalTime() + (clientCertificate.NotAfter - clientCertificate.NotBefore) / 2;
+        return Pki.ChainsTo(clientCertificate, Certificate, CertificateUsage.Client, new DateTimeOffset(middle, TimeSpan.Zero));
+    }
 }

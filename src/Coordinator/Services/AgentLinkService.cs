@@ -90,6 +90,12 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                     case AgentMessage.KindOneofCase.DryRunResult:
                         plans.CompleteDryRun(msg.DryRunResult);
                         break;
+                    case AgentMessage.KindOneofCase.RenewCertificate:
+                        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
+                        {
+                            CertificateRenewed = await RenewAsync(caller, msg.RenewCertificate),
+                        }, ct);
+                        break;
                     case AgentMessage.KindOneofCase.Hello:
                         await registry.MarkOnlineAsync(caller.Name, msg.Hello.Facts, address);
                         break;
@@ -120,8 +126,27 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                 await registry.MarkOfflineAsync(caller.Name, closeReason, session.LastSeen);
             }
         }
-        // A stream closed because the node was deleted ends with the reason, so the agent can log it.
+        // A stream closed because the node was deleted or revoked ends with the reason, so the agent can log it.
         if (session.Closed.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
             registry.Authenticate(caller.Name, caller.Certificate);
+    }
+
+    /// <summary>A renewal over the stream: persisted before it is answered; a refusal is answered, not thrown.</summary>
+    private async Task<CertificateRenewed> RenewAsync(CallerIdentity caller, RenewCertificate request)
+    {
+        var answer = new CertificateRenewed { RequestId = request.RequestId };
+        if (request.PreviousFailure.Length > 0)
+            await registry.RecordRenewalFailureAsync(caller.Name, $"on the node: {request.PreviousFailure}");
+        try
+        {
+            using var cert = await registry.RenewAsync(caller.Name, caller.Certificate, request.CsrPem);
+            answer.CertificatePem = NodeFleet.Security.Pki.ToPem(cert);
+        }
+        catch (Exception e) when (e is Errors.DomainException)
+        {
+            log.LogWarning("Refused to renew the certificate of node {Node}: {Error}", caller.Name, e.Message);
+            answer.Error = e.Message;
+        }
+        return answer;
     }
 }

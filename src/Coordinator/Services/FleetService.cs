@@ -136,6 +136,16 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
         }
     }
 
+    public override async Task<RevokeNodeResponse> RevokeNode(RevokeNodeRequest request, ServerCallContext context)
+    {
+        var serials = await registry.RevokeAsync(request.Name, request.Reason);
+        // Its stream ends now (the stream's own close is no longer the node's, so the status is set here); the reconnect
+        // is refused at the handshake.
+        presence.Kick(request.Name);
+        await registry.MarkOfflineAsync(request.Name, "revoked", null);
+        return new RevokeNodeResponse { Serials = { serials } };
+    }
+
     /// <summary>The stored node with its live last-seen time, which is flushed to disk only periodically.</summary>
     private Node ToMessage(NodeRecord record)
     {

@@ -19,6 +19,8 @@ public interface ICoordinatorStore : IAsyncDisposable, IDisposable
     IClusterReads Cluster { get; }
     /// <summary>Kubernetes clusters and their kubeconfigs (not <see cref="Cluster"/>, the fleet's own settings).</summary>
     IKubeClusterReads KubeClusters { get; }
+    /// <summary>The certificate deny list.</summary>
+    IRevocationReads Revocations { get; }
     /// <summary>Leases for work that must run on one coordinator at a time.</summary>
     ILeases Leases { get; }
 
@@ -55,6 +57,7 @@ public interface IStoreWriter
     IEvents Events { get; }
     ICluster Cluster { get; }
     IKubeClusters KubeClusters { get; }
+    IRevocations Revocations { get; }
 
     /// <summary>
     /// Runs <paramref name="action"/> once this transaction has committed (never if it rolls back): how something seen

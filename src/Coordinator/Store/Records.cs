@@ -64,6 +64,32 @@ public sealed class NodeRecord
     public long LastReportSequence { get; set; }
     /// <summary>The epoch of the agent journal that numbered <see cref="LastReportSequence"/> ("" before epochs).</summary>
     public string ReportEpoch { get; set; } = "";
+    /// <summary>The certificate the last renewal replaced: still valid until it expires, so revoked with the current one.</summary>
+    public string PreviousCertificateSerial { get; set; } = "";
+    public DateTime PreviousCertificateNotAfter { get; set; }
+    /// <summary>When the agent last renewed its certificate over its stream (null: never, since it joined).</summary>
+    public DateTime? CertificateRenewedAt { get; set; }
+    /// <summary>Why the last renewal was refused ("" once one succeeds).</summary>
+    public string CertificateRenewalError { get; set; } = "";
+    /// <summary>Set by `nodefleet node revoke`: the node's certificates are denied until it joins again with a token.</summary>
+    public DateTime? RevokedAt { get; set; }
+}
+
+/// <summary>
+/// A certificate on the deny list, by serial (upper-case hex, as <c>X509Certificate2.SerialNumber</c>): refused at every
+/// handshake until it expires. Any client certificate may be listed, a node's or an operator's.
+/// </summary>
+public sealed class RevokedCertificateRecord
+{
+    public string Serial { get; set; } = "";
+    /// <summary>The certificate's common name: the node's name, or the operator's.</summary>
+    public string Subject { get; set; } = "";
+    /// <summary>The role the certificate carried (<c>Roles</c>).</summary>
+    public string Role { get; set; } = "";
+    public DateTime RevokedAt { get; set; }
+    /// <summary>The certificate's own expiry: past it the entry may go, as the handshake refuses the certificate anyway.</summary>
+    public DateTime NotAfter { get; set; }
+    public string Reason { get; set; } = "";
 }
 
 /// <summary>A stored plan: a new generation each time content under the same name changes.</summary>

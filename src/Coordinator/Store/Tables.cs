@@ -34,6 +34,8 @@ public interface INodeReads
     /// <summary>How many nodes are in each status and phase (for the gauges), without reading whole records.</summary>
     IReadOnlyDictionary<(NodeState Status, string Phase), int> CountByStatusAndPhase();
     int Count();
+    /// <summary>Nodes whose current certificate expires before <paramref name="cutoff"/> (revoked nodes not counted).</summary>
+    int CountCertificatesExpiringBefore(DateTime cutoff);
 }
 
 public interface INodes : INodeReads
@@ -157,6 +159,22 @@ public interface IKubeClusters : IKubeClusterReads
     void Insert(KubeClusterRecord cluster);
     void Update(KubeClusterRecord cluster);
     bool Delete(string name);
+}
+
+/// <summary>The certificate deny list, by serial.</summary>
+public interface IRevocationReads
+{
+    RevokedCertificateRecord? Get(string serial);
+    /// <summary>Every listed certificate, by serial.</summary>
+    IReadOnlyList<RevokedCertificateRecord> List();
+}
+
+public interface IRevocations : IRevocationReads
+{
+    /// <summary>Lists the certificate; false (and nothing changed) when its serial is already listed.</summary>
+    bool Add(RevokedCertificateRecord revoked);
+    /// <summary>Removes the entries of certificates that expired before <paramref name="cutoff"/>; returns how many.</summary>
+    int DeleteExpiredBefore(DateTime cutoff);
 }
 
 /// <summary>

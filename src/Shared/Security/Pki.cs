@@ -86,6 +86,34 @@ public static class Pki
         return req.PublicKey;
     }
 
+    /// <summary>The subject of a CSR (parsed and its self-signature checked) with its public key.</summary>
+    public static (string CommonName, string? Role, PublicKey Key) ReadCsr(string csrPem)
+    {
+        var req = CertificateRequest.LoadSigningRequestPem(csrPem, HashAlgorithmName.SHA256,
+            CertificateRequestLoadOptions.Default);
+        string? cn = null, o = null;
+        foreach (var rdn in req.SubjectName.EnumerateRelativeDistinguishedNames())
+        {
+            var oid = rdn.GetSingleElementType().Value;
+            if (oid == "2.5.4.3") cn = rdn.GetSingleElementValue();
+            else if (oid == "2.5.4.10") o = rdn.GetSingleElementValue();
+        }
+        return (cn ?? "", o, req.PublicKey);
+    }
+
+    /// <summary>
+    /// The moment to renew a certificate: a random point between 70 % and 90 % of its validity period (client-go's
+    /// certificate manager rule), so that a fleet joined together does not renew together.
+    /// </summary>
+    public static DateTimeOffset RenewalTime(DateTimeOffset notBefore, DateTimeOffset notAfter, double random)
+    {
+        var lifetime = notAfter - notBefore;
+        return notBefore + lifetime * (0.7 + 0.2 * Math.Clamp(random, 0, 1));
+    }
+
+    /// <summary>Whether the certificate's serial is the given one (serials compared as hex, case ignored).</summary>
+    public static string SerialOf(X509Certificate2 cert) => cert.SerialNumber.ToUpperInvariant();
+
     public static string SpkiSha256(PublicKey key) =>
         Convert.ToHexStringLower(SHA256.HashData(key.ExportSubjectPublicKeyInfo()));
 
@@ -159,6 +187,9 @@ public static class Pki
         var notAfter = now.Add(validity);
         if (notAfter > ca.NotAfter) notAfter = ca.NotAfter;
         var generator = X509SignatureGenerator.CreateForECDsa(caKey);
-        return req.Create(ca.SubjectName, generator, now.AddMinutes(-5), notAfter, serial);
+        // Backdated for clocks a little behind, but by a tenth of a short lifetime at most: renewal is timed on the
+        // validity period, which a five-minute backdate would swallow for a certificate of a minute.
+        var backdate = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(5).Ticks, validity.Ticks / 10));
+        return req.Create(ca.SubjectName, generator, now - backdate, notAfter, serial);
     }
 }

@@ -51,6 +51,26 @@ public class CoordinatorOptionsTests
         Assert.Contains("listen address", Assert.Throws<StartupException>(() => new CoordinatorOptions { Listen = "nowhere" }.Validate()).Message);
 
     [Theory]
+    [InlineData("30s", "must be between 1m and 3650d")]
+    [InlineData("3651d", "must be between 1m and 3650d")]
+    [InlineData("a month", "is not a duration")]
+    public void Validate_names_a_bad_certificate_lifetime(string lifetime, string problem)
+    {
+        var node = Assert.Throws<StartupException>(() => new CoordinatorOptions { NodeCertificateLifetime = lifetime }.Validate());
+        Assert.StartsWith("nodeCertificateLifetime", node.Message);
+        Assert.Contains(problem, node.Message);
+        var serving = Assert.Throws<StartupException>(() => new CoordinatorOptions { ServingCertificateLifetime = lifetime }.Validate());
+        Assert.StartsWith("servingCertificateLifetime", serving.Message);
+    }
+
+    [Fact]
+    public void Certificate_lifetimes_default_to_30_days_for_nodes_and_a_year_for_serving()
+    {
+        var o = new CoordinatorOptions();
+        Assert.Equal((TimeSpan.FromDays(30), TimeSpan.FromDays(365)), (o.NodeCertificateValidity, o.ServingCertificateValidity));
+    }
+
+    [Theory]
     [InlineData("ten")]
     [InlineData("10")]
     [InlineData("")]

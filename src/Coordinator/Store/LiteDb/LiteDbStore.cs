@@ -56,6 +56,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         Events = tables.Events;
         Cluster = tables.Cluster;
         KubeClusters = tables.KubeClusters;
+        Revocations = tables.Revocations;
         var leases = new LiteDbLeases(this, _db.GetCollection(LiteDbSchema.LeasesCollection), time ?? TimeProvider.System);
         Leases = leases;
         _tx = new Writer(this, tables, leases);
@@ -80,6 +81,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
     public IEventReads Events { get; }
     public IClusterReads Cluster { get; }
     public IKubeClusterReads KubeClusters { get; }
+    public IRevocationReads Revocations { get; }
     public ILeases Leases { get; }
 
     /// <summary>Runs <paramref name="write"/> on the writer and completes once it is committed.</summary>
@@ -230,6 +232,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public LiteDbEvents Events { get; } = new(db);
         public LiteDbCluster Cluster { get; } = new(db);
         public LiteDbKubeClusters KubeClusters { get; } = new(db);
+        public LiteDbRevocations Revocations { get; } = new(db);
     }
 
     /// <summary>What a write lambda is given: runs only on the writer, inside its batch's transaction.</summary>
@@ -243,6 +246,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public IEvents Events => tables.Events;
         public ICluster Cluster => tables.Cluster;
         public IKubeClusters KubeClusters => tables.KubeClusters;
+        public IRevocations Revocations => tables.Revocations;
         public void OnCommitted(Action action) => store.OnCommitted(action);
         public void RequireLease(Lease lease) => leases.Require(lease);
     }

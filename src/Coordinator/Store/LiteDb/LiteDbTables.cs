@@ -79,6 +79,11 @@ internal sealed class LiteDbNodes(LiteDatabase db) : INodes
     }
 
     public int Count() => Nodes.Count();
+
+    public int CountCertificatesExpiringBefore(DateTime cutoff) =>
+        Nodes.Query().Select(x => new { x.CertificateSerial, x.CertificateNotAfter, x.RevokedAt }).ToEnumerable()
+            .Count(n => n.CertificateSerial.Length > 0 && n.RevokedAt is null && n.CertificateNotAfter < cutoff);
+
     public void Insert(NodeRecord n) => Revisions.Insert(db, LiteDbSchema.NodesCollection, "node", n.Name, n, r => n.Revision = r);
     public void Update(NodeRecord n) => Revisions.Update(db, LiteDbSchema.NodesCollection, "node", n.Name, n, n.Revision, r => n.Revision = r);
     public bool Delete(string name) => Nodes.Delete(name);
@@ -170,4 +175,14 @@ internal sealed class LiteDbKubeClusters(LiteDatabase db) : IKubeClusters
     public void Update(KubeClusterRecord c) =>
         Revisions.Update(db, LiteDbSchema.KubeClustersCollection, "cluster", c.Name, c, c.Revision, r => c.Revision = r);
     public bool Delete(string name) => Clusters.Delete(name);
+}
+
+internal sealed class LiteDbRevocations(LiteDatabase db) : IRevocations
+{
+    private ILiteCollection<RevokedCertificateRecord> Revoked =>
+        db.GetCollection<RevokedCertificateRecord>(LiteDbSchema.RevokedCertificatesCollection);
+    public RevokedCertificateRecord? Get(string serial) => Revoked.FindById(serial);
+    public IReadOnlyList<RevokedCertificateRecord> List() => Revoked.FindAll().OrderBy(r => r.Serial, StringComparer.Ordinal).ToList();
+    public bool Add(RevokedCertificateRecord r) => Revoked.FindById(r.Serial) is null && Revoked.Insert(r) is not null;
+    public int DeleteExpiredBefore(DateTime cutoff) => Revoked.DeleteMany(r => r.NotAfter < cutoff);
 }

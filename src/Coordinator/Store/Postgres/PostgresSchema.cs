@@ -71,6 +71,13 @@ public static class PostgresSchema
         """
         CREATE INDEX events_time ON events (time);
         """,
+        // 4: the certificate deny list (`nodefleet node revoke`), checked at every handshake.
+        """
+        CREATE TABLE revoked_certificates (
+            serial text COLLATE "C" PRIMARY KEY, subject text NOT NULL, role text NOT NULL,
+            revoked_at timestamptz NOT NULL, not_after timestamptz NOT NULL, reason text NOT NULL);
+        CREATE INDEX revoked_certificates_not_after ON revoked_certificates (not_after);
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

@@ -42,6 +42,7 @@ public sealed class PostgresStore : ICoordinatorStore
         Events = new PgEvents(reads);
         Cluster = new PgCluster(reads);
         KubeClusters = new PgKubeClusters(reads);
+        Revocations = new PgRevocations(reads);
         Leases = new PgLeases(source, clock, display);
     }
 
@@ -84,6 +85,7 @@ public sealed class PostgresStore : ICoordinatorStore
     public IEventReads Events { get; }
     public IClusterReads Cluster { get; }
     public IKubeClusterReads KubeClusters { get; }
+    public IRevocationReads Revocations { get; }
     public ILeases Leases { get; }
 
     public bool IsOpen => Volatile.Read(ref _disposed) == 0;
@@ -174,6 +176,7 @@ public sealed class PostgresStore : ICoordinatorStore
         public IEvents Events { get; } = new PgEvents(db);
         public ICluster Cluster { get; } = new PgCluster(db);
         public IKubeClusters KubeClusters { get; } = new PgKubeClusters(db);
+        public IRevocations Revocations { get; } = new PgRevocations(db);
         public void OnCommitted(Action action) => afterCommit.Add(action);
         public void RequireLease(Lease lease) => PgLeases.Require(db, clock, lease);
     }

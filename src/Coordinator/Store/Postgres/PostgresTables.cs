@@ -113,6 +113,12 @@ internal sealed class PgNodes(PgSession db) : INodes
 
     public int Count() => (int)db.Rows(db.Command("SELECT count(*) FROM nodes"), r => r.GetInt64(0))[0];
 
+    // The expiry is written in the doc as ISO 8601 UTC ("...Z"), which the cast reads whatever the session's time zone.
+    public int CountCertificatesExpiringBefore(DateTime cutoff) => (int)db.Rows(db.Command(
+            "SELECT count(*) FROM nodes WHERE doc->>'CertificateSerial' <> '' AND doc->>'RevokedAt' IS NULL " +
+            "AND (doc->>'CertificateNotAfter')::timestamptz < @cutoff").WithTime("cutoff", cutoff),
+        r => r.GetInt64(0))[0];
+
     public void Insert(NodeRecord n)
     {
         _rows.Insert(n.Name, PgJson.Write(n), Columns(n));
@@ -251,4 +257,33 @@ internal sealed class PgKubeClusters(PgSession db) : IKubeClusters
     }
 
     public bool Delete(string name) => _rows.Delete(name);
+}
+
+/// <summary>The deny list: one row per serial, its columns those of the record.</summary>
+internal sealed class PgRevocations(PgSession db) : IRevocations
+{
+    private const string Fields = "serial, subject, role, revoked_at, not_after, reason";
+
+    public RevokedCertificateRecord? Get(string serial) => Select("WHERE serial = @serial", c => c.With("serial", serial)).FirstOrDefault();
+    public IReadOnlyList<RevokedCertificateRecord> List() => Select("ORDER BY serial", _ => { });
+
+    public bool Add(RevokedCertificateRecord r) => db.Execute(db.Command(
+            $"INSERT INTO revoked_certificates ({Fields}) VALUES (@serial, @subject, @role, @revoked, @notAfter, @reason) " +
+            "ON CONFLICT (serial) DO NOTHING")
+        .With("serial", r.Serial).With("subject", r.Subject).With("role", r.Role).WithTime("revoked", r.RevokedAt)
+        .WithTime("notAfter", r.NotAfter).With("reason", r.Reason)) == 1;
+
+    public int DeleteExpiredBefore(DateTime cutoff) =>
+        db.Execute(db.Command("DELETE FROM revoked_certificates WHERE not_after < @cutoff").WithTime("cutoff", cutoff));
+
+    private List<RevokedCertificateRecord> Select(string where, Action<NpgsqlCommand> bind)
+    {
+        var cmd = db.Command($"SELECT {Fields} FROM revoked_certificates {where}");
+        bind(cmd);
+        return db.Rows(cmd, r => new RevokedCertificateRecord
+        {
+            Serial = r.GetString(0), Subject = r.GetString(1), Role = r.GetString(2),
+            RevokedAt = r.TimeOrNull(3) ?? default, NotAfter = r.TimeOrNull(4) ?? default, Reason = r.GetString(5),
+        });
+    }
 }

@@ -1,0 +1,17 @@
+using System.Security.Cryptography.X509Certificates;
+
+namespace NodeFleet.Coordinator.Certificates;
+
+/// <summary>The certificate lifecycle's services: the deny list and its refresher, the handshake check, the serving renewer.</summary>
+public static class CertificateServices
+{
+    public static IServiceCollection AddCertificateLifecycle(this IServiceCollection services, X509Certificate2 serving)
+    {
+        services.AddSingleton<DenyList>();
+        services.AddHostedService<DenyListRefresher>();
+        services.AddSingleton<ClientCertificateCheck>();
+        services.AddSingleton(new ServingCertificate(serving));
+        services.AddHostedService<ServingCertificateRenewer>();
+        return services;
+    }
+}

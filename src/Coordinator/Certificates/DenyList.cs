@@ -1,0 +1,78 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography.X509Certificates;
+using NodeFleet.Coordinator.Store;
+using NodeFleet.Security;
+
+namespace NodeFleet.Coordinator.Certificates;
+
+/// <summary>
+/// The revoked certificates' serials in memory, for the handshake and every call, which cannot wait for a database.
+/// A revocation on this coordinator is added as soon as it is committed; one made by another coordinator on the same
+/// PostgreSQL database is seen at the next refresh (<see cref="DenyListRefresher"/>). Nodes, and operators later, alike:
+/// the list knows only serials.
+/// </summary>
+public sealed class DenyList
+{
+    private volatile ConcurrentDictionary<string, RevokedCertificateRecord> _serials = new(StringComparer.OrdinalIgnoreCase);
+
+    public bool IsDenied(X509Certificate2 cert) => _serials.ContainsKey(Pki.SerialOf(cert));
+
+    public RevokedCertificateRecord? Entry(X509Certificate2 cert) => _serials.GetValueOrDefault(Pki.SerialOf(cert));
+
+    public int Count => _serials.Count;
+
+    /// <summary>Adds committed revocations.</summary>
+    public void Add(IEnumerable<RevokedCertificateRecord> revoked)
+    {
+        foreach (var r in revoked) _serials[r.Serial] = r;
+    }
+
+    /// <summary>Replaces the list with what the store holds.</summary>
+    public void Load(IEnumerable<RevokedCertificateRecord> stored) =>
+        _serials = new ConcurrentDictionary<string, RevokedCertificateRecord>(
+            stored.Select(r => KeyValuePair.Create(r.Serial, r)), StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>Loads the deny list at start, reloads it every few seconds and drops the entries of expired certificates.</summary>
+public sealed class DenyListRefresher(DenyList list, ICoordinatorStore store, TimeProvider time, ILogger<DenyListRefresher> log)
+    : BackgroundService
+{
+    public static readonly TimeSpan Period = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan PrunePeriod = TimeSpan.FromHours(1);
+
+    /// <summary>Loads the list before the coordinator serves: no handshake is ever checked against an empty one.</summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        list.Load(store.Revocations.List());
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var lastPrune = DateTimeOffset.MinValue;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(Period, time, stoppingToken);
+                var now = time.GetUtcNow();
+                if (now - lastPrune > PrunePeriod)
+                {
+                    lastPrune = now;
+                    // An expired certificate is refused anyway: its entry is no longer needed.
+                    var pruned = await store.WriteAsync(s => s.Revocations.DeleteExpiredBefore(now.UtcDateTime));
+                    if (pruned > 0) log.LogInformation("Dropped {Count} expired certificates from the deny list", pruned);
+                }
+                list.Load(store.Revocations.List());
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                log.LogWarning("Cannot reload the certificate deny list: {Error}; the last one loaded stays in force", e.Message);
+            }
+        }
+    }
+}
