@@ -13,7 +13,7 @@ namespace NodeFleet.Coordinator.Rollouts;
 
 /// <summary>Starts rollouts and carries out operator actions on them, each a guarded, persisted transition.</summary>
 public sealed class RolloutService(ICoordinatorStore store, PlanService plans, NodeRegistry registry, RolloutController controller,
-    EventBus events, TimeProvider time)
+    EventBus events, TimeProvider time, NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null)
 {
     public async Task<Rollout> StartAsync(StartRolloutRequest request)
     {
@@ -44,6 +44,9 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
                 ? "there are no nodes to roll out to"
                 : $"selector {request.Selector.Trim()} matches no node");
         RefuseBusy(store.Rollouts, nodes);
+        // Which nodes are in a cluster, which of those are control-plane nodes, and whether the version skew policy
+        // allows the upgrade: refused before anything is stored or runs, a dry run included.
+        var placed = await RolloutClusters.PlaceAsync(clusters, registry, nodes, validated);
         var plan = request.DryRun ? validated : await plans.StoreAsync(request.Plan);
         var now = time.GetUtcNow().UtcDateTime;
         var record = new RolloutRecord
@@ -67,7 +70,7 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
             CreatedAt = now,
             UpdatedAt = now,
         };
-        RolloutEngine.PlanWaves(record, nodes);
+        RolloutEngine.PlanWaves(record, nodes, placed);
         if (request.DryRun) return RolloutViews.DryRun(record, now);
 
         await store.WriteAsync(s =>
@@ -207,11 +210,21 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
             if (abort)
             {
                 foreach (var n in r.Nodes.Where(n => n.State is RolloutNodeState.Pending or RolloutNodeState.Prepared)) n.State = RolloutNodeState.Skipped;
+                // A node of a cluster cordoned or being drained goes back into service; one whose run is going is
+                // uncordoned once the run ends and it is Ready.
+                foreach (var n in r.Nodes.Where(n => n.State == RolloutNodeState.Running && n.KubeStep is KubeSteps.Cordon or KubeSteps.Drain))
+                {
+                    n.State = RolloutNodeState.Skipped;
+                    n.Message = "aborted before its run; uncordoned if NodeFleet cordoned it";
+                    n.KubeStep = KubeSteps.Recover;
+                    n.KubeStepStartedAt = now;
+                }
             }
             s.Rollouts.Update(r);
             s.AddEvent(events, new EventRecord { Time = now, Type = note.Type, Reason = note.Reason, Rollout = r.Id, Message = note.Message });
             return r;
         });
+        if (abort && record.Nodes.Any(n => n.Cluster.Length > 0 && KubeSteps.Unfinished(n.KubeStep))) controller.Finish(record.Id);
         controller.Wake();
         return RolloutViews.ToMessage(record, now);
     }
