@@ -21,7 +21,7 @@ public static partial class PlanValidator
         Count(errors, "spec.kubelet.extraArgs", spec.Kubelet?.ExtraArgs.Count ?? 0, PlanLimits.MaxExtraArgs, "flags");
         Count(errors, "spec.registry.mirrors", spec.Registry?.Mirrors.Count ?? 0, PlanLimits.MaxMirroredRegistries, "mirrored registries");
         // A phase is timed or skipped once at most, so neither list can be longer than the list of phases.
-        Count(errors, "spec.timeouts", spec.Timeouts.Count, PlanPhases.All.Count + 1, "phases (one per phase) and wait-ready");
+        Count(errors, "spec.timeouts", spec.Timeouts.Count, PlanPhases.All.Count, "phases (one per phase)");
         Count(errors, "spec.skipPhases", spec.SkipPhases.Count, PlanPhases.All.Count, "phases (one per phase)");
         foreach (var (host, mirror) in spec.Registry?.Mirrors ?? [])
         {
