@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using NodeFleet.Config;
 using NodeFleet.Plans;
 using NodeFleet.Protocol.V1;
 
@@ -8,11 +9,42 @@ namespace NodeFleet.Cli.Output;
 /// <summary>How plans are shown: the validation summary, the image list document, what apply sent and what diff found.</summary>
 public static class PlanViews
 {
-    /// <summary>"plan upgrade-1.31 is valid (8 phases: preflight, stage-artifacts, ...)".</summary>
+    /// <summary>
+    /// "plan upgrade-1.31 is valid (8 phases: preflight, stage-artifacts, ...)", then a line for spec.drain and one for
+    /// spec.kubeadm when the plan has them, with the defaults it leaves to NodeFleet spelled out.
+    /// </summary>
     public static string Valid(NodePlan plan)
     {
         var phases = PlanPhases.Selected(plan);
-        return $"plan {plan.Metadata.Name} is valid ({phases.Count} phases: {string.Join(", ", phases)})";
+        var text = $"plan {plan.Metadata.Name} is valid ({phases.Count} phases: {string.Join(", ", phases)})";
+        if (plan.Spec.Drain is { } drain) text += "\n  drain: " + Drain(drain);
+        if (plan.Spec.Kubeadm is { } kubeadm) text += "\n  kubeadm: " + Kubeadm(plan.Spec, kubeadm);
+        return text;
+    }
+
+    /// <summary>"timeout 15m, grace period: the pod's own, every pod, emptyDir data kept, unmanaged pods refused, on timeout fail".</summary>
+    public static string Drain(DrainSpec d)
+    {
+        var timeout = ProtoDurations.ToSpan(d.Timeout) ?? DrainRules.DefaultTimeout;
+        var skip = ProtoDurations.ToSpan(d.SkipWaitForDeleteTimeout);
+        return string.Join(", ",
+            $"timeout {Durations.Format(timeout)}",
+            d.HasGracePeriodSeconds ? $"grace period {d.GracePeriodSeconds}s" : "grace period: the pod's own",
+            d.PodSelector.Length > 0 ? $"pods matching '{d.PodSelector}'" : "every pod",
+            d.DeleteEmptyDirData ? "emptyDir data deleted" : "emptyDir data kept",
+            d.Force ? "unmanaged pods evicted" : "unmanaged pods refused",
+            skip is { } s ? $"pods deleted over {Durations.Format(s)} ago not waited for" : "every evicted pod waited for",
+            $"on timeout {(d.OnTimeout.Length == 0 ? DrainRules.OnTimeoutFail : d.OnTimeout)}");
+    }
+
+    /// <summary>"join (kubeadm join --config FILE)" or "upgrade (kubeadm upgrade node; ... apply on the first control-plane node)".</summary>
+    public static string Kubeadm(NodePlanSpec spec, KubeadmSpec kubeadm)
+    {
+        string Line(string action) =>
+            PlanKubeadm.Arguments(action, spec, out _) is { } args ? PlanKubeadm.CommandLine(args) : action;
+        return kubeadm.Mode == PlanKubeadm.ModeJoin
+            ? $"join ({Line(PlanKubeadm.ActionJoin)})"
+            : $"upgrade ({Line(PlanKubeadm.ActionUpgradeNode)}; {Line(PlanKubeadm.ActionUpgradeApply)} on the cluster's first control-plane node)";
     }
 
     /// <summary>"plan upgrade-1.31 generation 3 sent to node worker-1".</summary>

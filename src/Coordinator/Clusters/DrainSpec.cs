@@ -1,4 +1,6 @@
-using System.Text.RegularExpressions;
+using Google.Protobuf.WellKnownTypes;
+using NodeFleet.Plans;
+using V1 = NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Coordinator.Clusters;
 
@@ -17,9 +19,9 @@ public enum DrainOnTimeout
 /// data deleted, every pod selected, every evicted pod waited for, fail on timeout, unmanaged pods refused.
 /// <see cref="SkipWaitForDeleteTimeout"/> is kubectl's: a pod whose deletionTimestamp is older than this is not waited for.
 /// </summary>
-public sealed partial record DrainSpec
+public sealed record DrainSpec
 {
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(15);
+    public TimeSpan Timeout { get; init; } = DrainRules.DefaultTimeout;
 
     /// <summary>Seconds each pod gets to terminate; null = the pod's own terminationGracePeriodSeconds.</summary>
     public int? GracePeriodSeconds { get; init; }
@@ -38,47 +40,33 @@ public sealed partial record DrainSpec
 
     public static DrainSpec Default { get; } = new();
 
-    /// <summary>The problems of this spec, each naming its field under <paramref name="path"/>; empty when valid.</summary>
-    public IReadOnlyList<string> Validate(string path = "spec.drain")
+    /// <summary>The problems of this spec (<see cref="DrainRules"/>), each naming its field under <paramref name="path"/>; empty when valid.</summary>
+    public IReadOnlyList<string> Validate(string path = "spec.drain") =>
+        DrainRules.Problems(Timeout, GracePeriodSeconds, SkipWaitForDeleteTimeout, PodSelector, OnTimeoutText(OnTimeout))
+            .Select(p => $"{path}.{p.Field}: {p.Message}")
+            .ToList();
+
+    /// <summary>
+    /// A plan's spec.drain as the drainer reads it: unset fields (and an unset spec.drain) take the defaults. The plan
+    /// was validated where it entered (<see cref="PlanValidator"/>); a duration that is not one reads as unset.
+    /// </summary>
+    public static DrainSpec FromProto(V1.DrainSpec? proto)
     {
-        var errors = new List<string>();
-        if (Timeout <= TimeSpan.Zero) errors.Add($"{path}.timeout: must be positive, got {Timeout}");
-        else if (Timeout > TimeSpan.FromHours(24)) errors.Add($"{path}.timeout: at most 24h, got {Timeout}");
-        if (GracePeriodSeconds is < 0)
-            errors.Add($"{path}.gracePeriod: must be 0 or more seconds (leave it out for the pod's own), got {GracePeriodSeconds}");
-        if (SkipWaitForDeleteTimeout is { } skip && skip <= TimeSpan.Zero)
-            errors.Add($"{path}.skipWaitForDeleteTimeout: must be positive (leave it out to wait for every pod), got {skip}");
-        if (PodSelector is { } selector && SelectorProblem(selector) is { } problem)
-            errors.Add($"{path}.podSelector: {problem}");
-        return errors;
-    }
-
-    // key, !key, key=v, key==v, key!=v, key in (a,b), key notin (a,b): the label selector grammar the API server takes.
-    [GeneratedRegex(@"^\s*(?:!\s*(?<key>[^\s,=!()]+)|(?<key>[^\s,=!()]+)\s*(?:(?:==?|!=)\s*(?<value>[^\s,=!()]*)|\s+(?:in|notin)\s*\((?<set>[^()]*)\))?)\s*$")]
-    private static partial Regex Requirement();
-
-    [GeneratedRegex(@"^(?:[a-z0-9](?:[-a-z0-9]{0,251}[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")]
-    private static partial Regex Key();
-
-    [GeneratedRegex(@"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")]
-    private static partial Regex Value();
-
-    private static string? SelectorProblem(string selector)
-    {
-        if (string.IsNullOrWhiteSpace(selector)) return "is empty (leave it out to drain every pod)";
-        // Commas inside "in (a,b)" are not requirement separators.
-        foreach (var part in Regex.Split(selector, @",(?![^(]*\))"))
+        if (proto is null) return Default;
+        return new DrainSpec
         {
-            var m = Requirement().Match(part);
-            if (!m.Success) return $"'{part.Trim()}' is not a label selector requirement (key, !key, key=value, key!=value, key in (a,b), key notin (a,b))";
-            var key = m.Groups["key"].Value;
-            if (!Key().IsMatch(key)) return $"'{key}' is not a valid label key";
-            var values = m.Groups["set"].Success
-                ? m.Groups["set"].Value.Split(',').Select(v => v.Trim())
-                : m.Groups["value"].Success ? [m.Groups["value"].Value] : [];
-            foreach (var v in values)
-                if (!Value().IsMatch(v)) return $"'{v}' is not a valid label value";
-        }
-        return null;
+            Timeout = Span(proto.Timeout) ?? DrainRules.DefaultTimeout,
+            GracePeriodSeconds = proto.HasGracePeriodSeconds ? proto.GracePeriodSeconds : null,
+            DeleteEmptyDirData = proto.DeleteEmptyDirData,
+            PodSelector = proto.PodSelector.Length == 0 ? null : proto.PodSelector,
+            SkipWaitForDeleteTimeout = Span(proto.SkipWaitForDeleteTimeout),
+            OnTimeout = proto.OnTimeout == DrainRules.OnTimeoutDelete ? DrainOnTimeout.Delete : DrainOnTimeout.Fail,
+            Force = proto.Force,
+        };
     }
+
+    private static TimeSpan? Span(Duration? d) => ProtoDurations.ToSpan(d);
+
+    private static string OnTimeoutText(DrainOnTimeout value) =>
+        value == DrainOnTimeout.Delete ? DrainRules.OnTimeoutDelete : DrainRules.OnTimeoutFail;
 }

@@ -19,11 +19,14 @@ public static class PlanLoader
     private static readonly string[] RootFields = ["apiVersion", "kind", "metadata", "spec"];
     private static readonly string[] MetadataFields = ["name"];
     private static readonly string[] SpecFields =
-        ["kubernetesVersion", "runtime", "registry", "images", "artifacts", "kubelet", "timeouts", "skipPhases"];
+        ["kubernetesVersion", "runtime", "registry", "images", "artifacts", "kubelet", "timeouts", "skipPhases", "drain", "kubeadm"];
     private static readonly string[] RuntimeFields = ["kind", "endpoint", "cgroupDriver", "sandboxImage"];
     private static readonly string[] RegistryFields = ["imageRepository", "mirrors", "credentialsFile"];
     private static readonly string[] ArtifactFields = ["name", "url", "sha256", "installPath", "mode"];
     private static readonly string[] KubeletFields = ["dropInName", "extraArgs"];
+    private static readonly string[] DrainFields =
+        ["timeout", "gracePeriod", "deleteEmptyDirData", "podSelector", "skipWaitForDeleteTimeout", "onTimeout", "force"];
+    private static readonly string[] KubeadmFields = ["mode", "configFile"];
 
     /// <summary>
     /// Reads and checks a plan file: <see cref="Load"/> of its text, errors naming <paramref name="path"/>. A file
@@ -165,6 +168,18 @@ public static class PlanLoader
                 case "skipPhases":
                     spec.SkipPhases.AddRange(r.Strings(value, path));
                     break;
+                case "drain":
+                    spec.Drain = new DrainSpec();
+                    ReadDrain(r, value, path, spec.Drain);
+                    break;
+                case "kubeadm":
+                    spec.Kubeadm = new KubeadmSpec();
+                    foreach (var (k, v, p) in r.Fields(value, path, KubeadmFields))
+                    {
+                        if (k == "mode") spec.Kubeadm.Mode = r.String(v, p);
+                        else spec.Kubeadm.ConfigFile = r.String(v, p);
+                    }
+                    break;
             }
         }
     }
@@ -240,6 +255,60 @@ public static class PlanLoader
                     break;
             }
         }
+    }
+
+    private static void ReadDrain(YamlFieldReader r, YamlNode node, string drainPath, DrainSpec drain)
+    {
+        foreach (var (key, value, path) in r.Fields(node, drainPath, DrainFields))
+        {
+            switch (key)
+            {
+                case "timeout":
+                    drain.Timeout = ReadDuration(r, value, path);
+                    break;
+                case "gracePeriod":
+                    if (ReadSeconds(r, value, path) is { } seconds) drain.GracePeriodSeconds = seconds;
+                    break;
+                case "deleteEmptyDirData":
+                    drain.DeleteEmptyDirData = r.Bool(value, path);
+                    break;
+                case "podSelector":
+                    // Written but empty is a mistake (the wire model cannot tell it from "every pod").
+                    drain.PodSelector = r.String(value, path);
+                    if (drain.PodSelector.Trim().Length == 0 && !r.Source.IsUnreadable(path))
+                        r.Unreadable(value, path, DrainRules.SelectorProblem(drain.PodSelector)!);
+                    break;
+                case "skipWaitForDeleteTimeout":
+                    drain.SkipWaitForDeleteTimeout = ReadDuration(r, value, path);
+                    break;
+                case "onTimeout":
+                    drain.OnTimeout = r.String(value, path);
+                    break;
+                case "force":
+                    drain.Force = r.Bool(value, path);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Whole seconds, written as a number (30) or a duration (30s, 2m); negatives are left to the validator.</summary>
+    private static int? ReadSeconds(YamlFieldReader r, YamlNode node, string path)
+    {
+        var text = r.String(node, path).Trim();
+        if (r.Source.IsUnreadable(path)) return null;
+        if (int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var n))
+            return n;
+        try
+        {
+            var span = Durations.Parse(text);
+            if (span.Ticks % TimeSpan.TicksPerSecond == 0 && span.TotalSeconds <= int.MaxValue) return (int)span.TotalSeconds;
+            r.Unreadable(node, path, $"'{text}' is not a whole number of seconds");
+        }
+        catch (FormatException)
+        {
+            r.Unreadable(node, path, $"'{text}' is not a number of seconds or a duration (e.g. 30 or 30s)");
+        }
+        return null;
     }
 
     private static Duration? ReadDuration(YamlFieldReader r, YamlNode node, string path)

@@ -15,6 +15,7 @@ public static class PlanPhases
     public const string DockerConfig = "docker-config";
     public const string PrepullImages = "prepull-images";
     public const string InstallArtifacts = "install-artifacts";
+    public const string Kubeadm = "kubeadm";
     public const string KubeletConfig = "kubelet-config";
     public const string RestartServices = "restart-services";
     public const string Verify = "verify";
@@ -26,7 +27,7 @@ public static class PlanPhases
     public static IReadOnlyList<string> All { get; } =
     [
         Preflight, StageArtifacts, ContainerdConfig, CrioConfig, DockerConfig, PrepullImages,
-        InstallArtifacts, KubeletConfig, RestartServices, Verify,
+        InstallArtifacts, Kubeadm, KubeletConfig, RestartServices, Verify,
     ];
 
     /// <summary>
@@ -52,8 +53,8 @@ public static class PlanPhases
     };
 
     /// <summary>
-    /// The phases <paramref name="plan"/> runs, in order: all of them except those in spec.skipPhases and the
-    /// configuration phases of the other runtimes.
+    /// The phases <paramref name="plan"/> runs, in order: all of them except those in spec.skipPhases, the
+    /// configuration phases of the other runtimes, and kubeadm when the plan has no spec.kubeadm.
     /// </summary>
     public static IReadOnlyList<string> Selected(NodePlan plan)
     {
@@ -63,6 +64,7 @@ public static class PlanPhases
         return All
             .Where(id => !spec.SkipPhases.Contains(id))
             .Where(id => !runtimePhases.Contains(id) || id == own)
+            .Where(id => id != Kubeadm || (spec.Kubeadm?.Mode ?? "").Length > 0)
             .ToList();
     }
 }

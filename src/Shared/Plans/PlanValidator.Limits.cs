@@ -92,6 +92,16 @@ public static partial class PlanValidator
                 yield return (locate, shown, value);
             }
         }
+        if (spec.Drain is { } drain)
+        {
+            yield return F("spec.drain.podSelector", drain.PodSelector);
+            yield return F("spec.drain.onTimeout", drain.OnTimeout);
+        }
+        if (spec.Kubeadm is { } kubeadm)
+        {
+            yield return F("spec.kubeadm.mode", kubeadm.Mode);
+            yield return F("spec.kubeadm.configFile", kubeadm.ConfigFile);
+        }
         foreach (var phase in spec.Timeouts.Keys)
         {
             var (locate, shown) = KeyPath("spec.timeouts", phase);

@@ -31,6 +31,8 @@ public static partial class PlanValidator
         }
         CheckArtifacts(errors, spec.Artifacts);
         CheckKubelet(errors, spec.Kubelet ?? new KubeletSpec());
+        CheckDrain(errors, spec.Drain);
+        CheckKubeadm(errors, spec.Kubeadm);
         CheckPhases(errors, spec);
         return errors.Errors;
     }
@@ -55,7 +57,9 @@ public static partial class PlanValidator
         const string path = "spec.kubernetesVersion";
         if (spec.KubernetesVersion.Length == 0)
         {
-            errors.Add(path, "required, e.g. v1.31.2");
+            errors.Add(path, spec.Kubeadm?.Mode == PlanKubeadm.ModeUpgrade
+                ? "required, e.g. v1.31.2 (spec.kubeadm.mode upgrade upgrades the cluster to it)"
+                : "required, e.g. v1.31.2");
             return;
         }
         if (!KubernetesRelease.TryParse(spec.KubernetesVersion, out var version))

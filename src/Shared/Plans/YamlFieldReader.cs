@@ -81,6 +81,19 @@ internal sealed class YamlFieldReader(PlanSourceMap source)
         return "";
     }
 
+    /// <summary>An unquoted true or false (any case of YAML's core schema); null reads as false.</summary>
+    public bool Bool(YamlNode node, string path)
+    {
+        if (IsNull(node)) return false;
+        if (node is YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain or YamlDotNet.Core.ScalarStyle.Any } s)
+        {
+            if (s.Value is "true" or "True" or "TRUE") return true;
+            if (s.Value is "false" or "False" or "FALSE") return false;
+        }
+        Unreadable(node, path, $"expected true or false, found {Describe(node)}");
+        return false;
+    }
+
     /// <summary>The strings of a list of scalars.</summary>
     public List<string> Strings(YamlNode node, string path) =>
         Items(node, path).Select(x => String(x.Item, x.Path)).ToList();

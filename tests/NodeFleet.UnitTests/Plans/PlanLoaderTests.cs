@@ -109,7 +109,7 @@ public class PlanLoaderTests
     public void Unknown_fields_and_wrong_types_are_all_reported() =>
         AssertErrors(Load("bad-unknown-field.yaml"),
             (5, "metadata", "unknown field 'labels' (known: name)"),
-            (8, "spec", "unknown field 'runtme' (did you mean 'runtime'? known: kubernetesVersion, runtime, registry, images, artifacts, kubelet, timeouts, skipPhases)"),
+            (8, "spec", "unknown field 'runtme' (did you mean 'runtime'? known: kubernetesVersion, runtime, registry, images, artifacts, kubelet, timeouts, skipPhases, drain, kubeadm)"),
             (12, "spec.runtime", "unknown field 'cgroupdriver' (did you mean 'cgroupDriver'?"),
             (13, "spec.images", "expected a list, found 'registry.k8s.io/pause:3.10'"),
             (14, "spec.timeouts.prepull-images", "'soon' is not a duration"));

@@ -8,7 +8,7 @@ public class PlanPhasesTests
     public void Phases_in_run_order() =>
         Assert.Equal(
             ["preflight", "stage-artifacts", "containerd-config", "crio-config", "docker-config", "prepull-images",
-             "install-artifacts", "kubelet-config", "restart-services", "verify"],
+             "install-artifacts", "kubeadm", "kubelet-config", "restart-services", "verify"],
             PlanPhases.All);
 
     [Fact]

@@ -39,4 +39,30 @@ public sealed class DrainSpecTests
         Assert.Equal("spec.drain.podSelector: 'app$' is not a valid label value",
             Assert.Single((DrainSpec.Default with { PodSelector = "tier=app$" }).Validate()));
     }
+
+    [Fact]
+    public void An_unset_spec_drain_maps_to_the_defaults()
+    {
+        Assert.Equal(DrainSpec.Default, DrainSpec.FromProto(null));
+        Assert.Equal(DrainSpec.Default, DrainSpec.FromProto(new NodeFleet.Protocol.V1.DrainSpec()));
+    }
+
+    [Fact]
+    public void A_plans_spec_drain_maps_field_by_field()
+    {
+        var plan = NodeFleet.Plans.PlanLoader.Load("""
+            apiVersion: nodefleet.io/v1
+            kind: NodePlan
+            metadata: {name: p}
+            spec:
+              kubernetesVersion: v1.31.2
+              runtime: {kind: containerd}
+              drain: {timeout: 5m, gracePeriod: 1m, deleteEmptyDirData: true, podSelector: app=web, skipWaitForDeleteTimeout: 30s, onTimeout: delete, force: true}
+            """).Plan!;
+        Assert.Equal(new DrainSpec
+        {
+            Timeout = TimeSpan.FromMinutes(5), GracePeriodSeconds = 60, DeleteEmptyDirData = true, PodSelector = "app=web",
+            SkipWaitForDeleteTimeout = TimeSpan.FromSeconds(30), OnTimeout = DrainOnTimeout.Delete, Force = true,
+        }, DrainSpec.FromProto(plan.Spec.Drain));
+    }
 }
