@@ -159,7 +159,7 @@ public sealed partial class RolloutController
 
     private async Task DrainAsync(string rollout, NodePlan plan, RolloutNodeRecord n, k8s.IKubernetes client, string name, CancellationToken ct)
     {
-        var spec = DrainSpecOf(plan);
+        var spec = DrainSpec.FromProto(plan.Spec?.Drain);
         DrainProgress progress;
         if (n.DrainStartedAt is { } started)
         {
@@ -184,22 +184,5 @@ public sealed partial class RolloutController
         }, ct);
         Report(rollout, new KubeReport.Drained(n.Name, result.Outcome == DrainOutcome.Drained,
             result.Outcome == DrainOutcome.TimedOut ? $"{result.Describe()} (spec.drain.timeout {Durations.Format(spec.Timeout)}, onTimeout fail)" : result.Describe()));
-    }
-
-    /// <summary>The plan's spec.drain as the drainer takes it (the defaults for what is unset).</summary>
-    internal static DrainSpec DrainSpecOf(NodePlan plan)
-    {
-        var d = plan.Spec?.Drain;
-        if (d is null) return DrainSpec.Default;
-        return new DrainSpec
-        {
-            Timeout = d.Timeout is { } t && t.ToTimeSpan() > TimeSpan.Zero ? t.ToTimeSpan() : DrainSpec.Default.Timeout,
-            GracePeriodSeconds = d.HasGracePeriodSeconds ? d.GracePeriodSeconds : null,
-            DeleteEmptyDirData = d.DeleteEmptyDirData,
-            PodSelector = d.PodSelector.Length > 0 ? d.PodSelector : null,
-            SkipWaitForDeleteTimeout = d.SkipWaitForDeleteTimeout is { } s && s.ToTimeSpan() > TimeSpan.Zero ? s.ToTimeSpan() : null,
-            OnTimeout = d.OnTimeout == "delete" ? DrainOnTimeout.Delete : DrainOnTimeout.Fail,
-            Force = d.Force,
-        };
     }
 }

@@ -1,3 +1,4 @@
+using NodeFleet.Plans;
 using NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Coordinator.Rollouts;
@@ -82,9 +83,9 @@ public static partial class RolloutEngine
     {
         var mode = plan.Spec?.Kubeadm?.Mode ?? "";
         if (mode.Length == 0) return "";
-        if (mode == "join") return "join";
+        if (mode == PlanKubeadm.ModeJoin) return PlanKubeadm.ActionJoin;
         var first = r.Nodes.Where(x => x.ControlPlane && x.Cluster == n.Cluster).OrderBy(x => x.Wave).ThenBy(x => x.Name, StringComparer.Ordinal).FirstOrDefault();
-        return first is not null && first.Name == n.Name ? "upgrade-apply" : "upgrade-node";
+        return first is not null && first.Name == n.Name ? PlanKubeadm.ActionUpgradeApply : PlanKubeadm.ActionUpgradeNode;
     }
 
     /// <summary>The wait-ready deadline: spec.timeouts["wait-ready"], else 5 minutes.</summary>
