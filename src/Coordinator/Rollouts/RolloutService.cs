@@ -15,7 +15,27 @@ namespace NodeFleet.Coordinator.Rollouts;
 public sealed class RolloutService(ICoordinatorStore store, PlanService plans, NodeRegistry registry, RolloutController controller,
     EventBus events, TimeProvider time, NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null)
 {
-    public async Task<Rollout> StartAsync(StartRolloutRequest request)
+    /// <summary>
+    /// `plan apply --node` for a node in a cluster: a rollout of that node alone (no canary, no preparation ahead), so it
+    /// is cordoned, drained, applied, waited for Ready and uncordoned by the same machinery as in any rollout. Null
+    /// when the node belongs to no cluster (the plan is then sent directly, as before).
+    /// </summary>
+    public async Task<Rollout?> ApplyToClusterNodeAsync(ApplyPlanRequest request)
+    {
+        if (clusters is null or NodeFleet.Coordinator.Clusters.NoNodeClusters || await clusters.ForNodeAsync(request.Node) is null) return null;
+        registry.Get(request.Node);
+        var start = new StartRolloutRequest
+        {
+            Plan = request.Plan,
+            Strategy = new RolloutStrategy { Canary = 0, MaxUnavailable = "1", MaxFailures = "1", NoPrepareAhead = true },
+        };
+        start.IgnorePreflightErrors.AddRange(request.IgnorePreflightErrors);
+        return await StartAsync(start, [request.Node]);
+    }
+
+    public async Task<Rollout> StartAsync(StartRolloutRequest request) => await StartAsync(request, null);
+
+    private async Task<Rollout> StartAsync(StartRolloutRequest request, IReadOnlyList<string>? only)
     {
         LabelSelector selector;
         try { selector = LabelSelector.Parse(request.Selector); }
@@ -38,7 +58,7 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
         // The plan is validated (and refused) before any node is looked at, and stored only once there are nodes and
         // none of them is taken. A dry run goes through every check a real start does, and is refused the same way.
         var validated = Validated(request.Plan);
-        var nodes = registry.List(selector).Select(n => n.Name).ToList();
+        var nodes = only?.ToList() ?? registry.List(selector).Select(n => n.Name).ToList();
         if (nodes.Count == 0)
             throw new FailedPreconditionException(request.Selector.Trim().Length == 0
                 ? "there are no nodes to roll out to"

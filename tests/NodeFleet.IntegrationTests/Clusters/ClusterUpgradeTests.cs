@@ -41,16 +41,18 @@ public sealed class ClusterUpgradeFixture : IAsyncLifetime
 /// </summary>
 public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelper output) : IClassFixture<ClusterUpgradeFixture>
 {
-    private const string Target = "v1.32.0";
+    // The API server is at v1.31.4: a minor upgrade needs a control-plane node in the rollout, a patch upgrade does not.
+    private const string Minor = "v1.32.0";
+    private const string Patch = "v1.31.5";
     private static readonly string[] Ignore = ["CRI", "Mirror-127.0.0.1:5000", "Port-10250", "Port-10256"];
 
-    private static string Plan(string drain = "", string timeouts = "") => $"""
+    private static string Plan(string target = Patch, string drain = "", string timeouts = "") => $"""
         apiVersion: nodefleet.io/v1
         kind: NodePlan
         metadata:
           name: cluster-upgrade
         spec:
-          kubernetesVersion: {Target}
+          kubernetesVersion: {target}
           runtime:
             kind: containerd
             cgroupDriver: systemd
@@ -75,11 +77,11 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         return agents;
     }
 
-    private async Task<Rollout> StartAsync(string yaml, string test, string maxUnavailable = "2", string maxFailures = "1")
+    private async Task<Rollout> StartAsync(string yaml, string test, string maxUnavailable = "2", string maxFailures = "1", bool dryRun = false)
     {
         var request = new StartRolloutRequest
         {
-            Plan = AdminClients.Plan(yaml), Selector = $"test={test}",
+            Plan = AdminClients.Plan(yaml), Selector = $"test={test}", DryRun = dryRun,
             Strategy = new RolloutStrategy { Canary = 0, MaxUnavailable = maxUnavailable, MaxFailures = maxFailures },
         };
         request.IgnorePreflightErrors.AddRange(Ignore);
@@ -88,10 +90,10 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
 
     /// <summary>
     /// Plays the kubelets of the rollout's nodes until cancelled: a node whose plan is applied (it waits for Ready)
-    /// reports <see cref="Target"/>, unless <paramref name="neverReady"/> names it: that one goes NotReady and stays so
+    /// reports <paramref name="target"/>, unless <paramref name="neverReady"/> names it: that one goes NotReady and stays so
     /// until its run is undone, then is Ready again at its old version.
     /// </summary>
-    private async Task KubeletsAsync(string rolloutId, CancellationToken ct, string? neverReady = null)
+    private async Task KubeletsAsync(string rolloutId, string target, CancellationToken ct, string? neverReady = null)
     {
         var done = new HashSet<string>();
         while (!ct.IsCancellationRequested)
@@ -106,12 +108,16 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
                         if (n.KubeStep == "wait-ready" && done.Add(n.Name + ":down")) f.Kube.SetNodeReady(n.Name, false);
                         if (n.KubeStep == "recover" && done.Add(n.Name + ":up")) f.Kube.SetNodeReady(n.Name, true);
                     }
-                    else if (n.KubeStep == "wait-ready" && done.Add(n.Name)) f.Kube.SetKubeletVersion(n.Name, Target);
+                    else if (n.KubeStep == "wait-ready" && done.Add(n.Name)) f.Kube.SetKubeletVersion(n.Name, target);
                 }
                 await Task.Delay(100, ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
-            catch (Grpc.Core.RpcException) when (ct.IsCancellationRequested) { }
+            catch (Grpc.Core.RpcException)
+            {
+                // The coordinator is restarting (or the test is over): ask again.
+                try { await Task.Delay(200, ct); } catch (OperationCanceledException) { }
+            }
         }
     }
 
@@ -138,12 +144,12 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         f.Kube.AddReplicaSet(new TestReplicaSet("four", "web", 3, web) { ReadyAfter = TimeSpan.FromMilliseconds(500) }, "up-w1", "up-w2", "up-w3");
         f.Kube.AddPodDisruptionBudget("four", "web-pdb", web, maxUnavailable: "1");
 
-        var r = await StartAsync(Plan(), "four", maxUnavailable: "2");
+        var r = await StartAsync(Plan(Minor), "four", maxUnavailable: "2");
         Assert.Equal(["up-cp", "up-w1", "up-w2", "up-w3"], r.Nodes.OrderBy(n => n.Wave).ThenBy(n => n.Name).Select(n => n.Name));
         Assert.Equal([0, 1, 1, 2], r.Nodes.OrderBy(n => n.Wave).ThenBy(n => n.Name).Select(n => n.Wave));
         Assert.True(r.Nodes.Single(n => n.Name == "up-cp").ControlPlane);
         using var cts = new CancellationTokenSource();
-        var kubelets = KubeletsAsync(r.Id, cts.Token);
+        var kubelets = KubeletsAsync(r.Id, Minor, cts.Token);
         var done = await f.Admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromMinutes(3));
         await cts.CancelAsync();
         await kubelets;
@@ -177,7 +183,7 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
 
         var r = await StartAsync(Plan(drain: "  drain:\n    timeout: 3s\n"), "blocked", maxUnavailable: "1");
         using var cts = new CancellationTokenSource();
-        var kubelets = KubeletsAsync(r.Id, cts.Token);
+        var kubelets = KubeletsAsync(r.Id, Patch, cts.Token);
         var paused = await f.Admin.WaitForStateAsync(r.Id, RolloutState.Paused, TimeSpan.FromMinutes(2));
         await f.Admin.WaitForNodesAsync(r.Id, n => n.Name == "blk-1" && n.KubeStep == "done", 1, TimeSpan.FromSeconds(30));
         await cts.CancelAsync();
@@ -216,7 +222,7 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
 
         var r = await StartAsync(Plan(drain: "  drain:\n    timeout: 2s\n    onTimeout: delete\n    gracePeriod: 0s\n"), "delete", maxUnavailable: "1");
         using var cts = new CancellationTokenSource();
-        var kubelets = KubeletsAsync(r.Id, cts.Token);
+        var kubelets = KubeletsAsync(r.Id, Patch, cts.Token);
         var done = await f.Admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromMinutes(2));
         await cts.CancelAsync();
         await kubelets;
@@ -234,7 +240,7 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         await NodesAsync("notready", names);
         var r = await StartAsync(Plan(timeouts: "  timeouts:\n    wait-ready: 3s\n"), "notready", maxUnavailable: "1");
         using var cts = new CancellationTokenSource();
-        var kubelets = KubeletsAsync(r.Id, cts.Token, neverReady: "nr-1");
+        var kubelets = KubeletsAsync(r.Id, Patch, cts.Token, neverReady: "nr-1");
         await f.Admin.WaitForNodesAsync(r.Id, n => n.Name == "nr-1" && n.KubeStep == "done", 1, TimeSpan.FromMinutes(2));
         await cts.CancelAsync();
         await kubelets;
@@ -242,7 +248,7 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         Show(now);
         var node = now.Nodes.Single();
         Assert.Equal(RolloutNodeState.Failed, node.State);
-        Assert.Contains("did not become Ready at v1.32.0", node.Message);
+        Assert.Contains("did not become Ready at v1.31.5", node.Message);
         Assert.False(f.Kube.IsUnschedulable("nr-1"));
         var events = await f.Admin.RolloutEventsAsync(r.Id);
         var reasons = events.Where(e => e.Node == "nr-1").Select(e => e.Reason).ToList();
@@ -261,9 +267,14 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
             var patch = new StringContent("{\"spec\":{\"unschedulable\":true}}", System.Text.Encoding.UTF8, "application/merge-patch+json");
             (await http.PatchAsync($"{f.Kube.Url}/api/v1/nodes/pre-1", patch)).EnsureSuccessStatusCode();
         }
+        // A minor upgrade of workers alone is refused at start, a dry run too, with the skew rule and why.
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => StartAsync(Plan(Minor), "precordoned", dryRun: true));
+        Assert.Equal(Grpc.Core.StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Contains("pre-1: kubelet-not-newer-than-apiserver: its kubelet would be at v1.32.0, newer than the API server's v1.31: upgrade the control plane first",
+            refused.Status.Detail);
         var r = await StartAsync(Plan(), "precordoned", maxUnavailable: "1");
         using var cts = new CancellationTokenSource();
-        var kubelets = KubeletsAsync(r.Id, cts.Token);
+        var kubelets = KubeletsAsync(r.Id, Patch, cts.Token);
         var done = await f.Admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromMinutes(2));
         await cts.CancelAsync();
         await kubelets;
@@ -273,6 +284,38 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         Assert.Equal(-1, Uncordoned("pre-1"));
         var status = await f.Fleet.CliOkAsync("rollout", "status", r.Id);
         Assert.Contains("Left cordoned:", status);
+    }
+
+    [Fact]
+    public async Task A_coordinator_killed_mid_drain_resumes_the_drain_and_evicts_no_pod_twice()
+    {
+        string[] names = ["kill-1"];
+        await NodesAsync("kill", names);
+        // Four pods under a budget allowing one disruption, replacements Ready only after a while: a drain of seconds.
+        var app = new Dictionary<string, string> { ["app"] = "kill" };
+        f.Kube.AddReplicaSet(new TestReplicaSet("kill", "app", 4, app) { ReadyAfter = TimeSpan.FromSeconds(1.5) }, "kill-1");
+        f.Kube.AddPodDisruptionBudget("kill", "app-pdb", app, maxUnavailable: "1");
+
+        var r = await StartAsync(Plan(), "kill", maxUnavailable: "1");
+        using var cts = new CancellationTokenSource();
+        var kubelets = KubeletsAsync(r.Id, Patch, cts.Token);
+        await Proc.WaitUntilAsync(() => Task.FromResult(f.Kube.Record.Any(e => e.Action == KubeApiActions.Evicted && e.Target.StartsWith("pod/kill/", StringComparison.Ordinal))),
+            TimeSpan.FromMinutes(1), "a first eviction");
+        await f.Fleet.KillCoordinatorAsync();
+        var evictedBefore = f.Kube.Record.Count(e => e.Action == KubeApiActions.Evicted && e.Target.StartsWith("pod/kill/", StringComparison.Ordinal));
+        Assert.True(evictedBefore < 4, "the drain was over before the kill");
+        await f.Fleet.StartCoordinatorAsync();
+        var done = await f.Admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromMinutes(2));
+        await cts.CancelAsync();
+        await kubelets;
+        Show(done);
+
+        var evictions = f.Kube.Record.Where(e => e.Action == KubeApiActions.Evicted && System.Text.RegularExpressions.Regex.IsMatch(e.Target, @"^pod/kill/app-\d$"))
+            .Select(e => e.Target).ToList();
+        Assert.Equal(["pod/kill/app-0", "pod/kill/app-1", "pod/kill/app-2", "pod/kill/app-3"], evictions.Order(StringComparer.Ordinal));
+        Assert.True(f.Kube.MaxUnavailable("kill/app-pdb") <= 1);
+        Assert.False(f.Kube.IsUnschedulable("kill-1"));
+        Assert.Equal("done", done.Nodes.Single().KubeStep);
     }
 
     private HttpClient KubeHttp()
