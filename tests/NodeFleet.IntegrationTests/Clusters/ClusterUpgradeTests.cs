@@ -194,7 +194,7 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         var node = now.Nodes.Single(n => n.Name == "blk-1");
         Assert.Equal(RolloutNodeState.Failed, node.State);
         Assert.Contains("blocked/db-0 blocked by budget db-pdb", node.Message);
-        Assert.Contains("blk-1", paused.StateReason);
+        Assert.Equal("error budget spent: 1 failure(s), max 1", paused.StateReason);
         Assert.False(f.Kube.IsUnschedulable("blk-1"));
         Assert.Equal(-1, At(KubeApiActions.Evicted, "pod/blocked/db-0"));
         Assert.NotNull(f.Kube.Pod("blocked", "db-0"));
@@ -305,6 +305,11 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         var evictedBefore = f.Kube.Record.Count(e => e.Action == KubeApiActions.Evicted && e.Target.StartsWith("pod/kill/", StringComparison.Ordinal));
         Assert.True(evictedBefore < 4, "the drain was over before the kill");
         await f.Fleet.StartCoordinatorAsync();
+        await Proc.WaitUntilAsync(async () =>
+        {
+            try { await f.Admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id }); return true; }
+            catch (Grpc.Core.RpcException) { return false; }
+        }, TimeSpan.FromSeconds(30), "the coordinator to answer again");
         var done = await f.Admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromMinutes(2));
         await cts.CancelAsync();
         await kubelets;
