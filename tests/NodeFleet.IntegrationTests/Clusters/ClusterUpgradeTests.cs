@@ -291,6 +291,7 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
     {
         string[] names = ["kill-1"];
         await NodesAsync("kill", names);
+        f.Kube.AddNode("kill-spare"); // where the replacements go (the Node of no NodeFleet node)
         // Four pods under a budget allowing one disruption, replacements Ready only after a while: a drain of seconds.
         var app = new Dictionary<string, string> { ["app"] = "kill" };
         f.Kube.AddReplicaSet(new TestReplicaSet("kill", "app", 4, app) { ReadyAfter = TimeSpan.FromSeconds(1.5) }, "kill-1");
