@@ -48,15 +48,19 @@ var discoveryFile = new Option<string>("--discovery-file") { Description = "File
 var unsafeSkip = new Option<bool>("--unsafe-skip-ca-verification") { Description = "Trust the coordinator's CA without a pin (insecure)" };
 var nodeName = new Option<string>("--node-name") { Description = "Node name (default: hostname)" };
 var labels = new Option<string>("--labels") { Description = "Labels k=v,k2=v2" };
+var cluster = new Option<string>("--cluster")
+{
+    Description = "The Kubernetes cluster this node belongs to, as `nodefleet cluster add` named it (sets the label nodefleet.io/cluster)",
+};
 var join = new Command("join", "Join this machine to a coordinator");
 join.Arguments.Add(address);
-foreach (var o in new Option[] { token, caHash, discoveryFile, unsafeSkip, nodeName, labels }) join.Options.Add(o);
+foreach (var o in new Option[] { token, caHash, discoveryFile, unsafeSkip, nodeName, labels, cluster }) join.Options.Add(o);
 join.SetAction(async (p, ct) => await Guard(async () =>
 {
     using var agent = Services(p);
     var cmd = new JoinCommand(agent.Root, agent.Facts, agent.Logs.CreateLogger<JoinCommand>(), TimeProvider.System);
     return await cmd.RunAsync(new JoinCommand.Options(p.GetValue(address), p.GetValue(token), p.GetValue(caHash),
-        p.GetValue(discoveryFile), p.GetValue(unsafeSkip), p.GetValue(nodeName), p.GetValue(labels)), Console.Out, ct);
+        p.GetValue(discoveryFile), p.GetValue(unsafeSkip), p.GetValue(nodeName), p.GetValue(labels), p.GetValue(cluster)), Console.Out, ct);
 }));
 
 var run = new Command("run", "Run the agent: hold the stream to the coordinator (as the systemd service does)");
@@ -94,15 +98,22 @@ var ignorePreflight = new Option<string[]>("--ignore-preflight-errors")
     Description = "Preflight checks whose errors become warnings: ID,ID or all",
     AllowMultipleArgumentsPerToken = true,
 };
+var kubeadmAction = new Option<string>("--kubeadm-action")
+{
+    Description = "What the kubeadm phase runs for a plan with spec.kubeadm: upgrade-apply, upgrade-node or join (left out: the phase is skipped)",
+};
+kubeadmAction.AcceptOnlyFromAmong([.. NodeFleet.Plans.PlanKubeadm.Actions]);
 var apply = new Command("apply", "Apply a plan on this node from a local file (the coordinator does the same over the stream)");
 apply.Arguments.Add(planFile);
 apply.Options.Add(dryRun);
 apply.Options.Add(ignorePreflight);
+apply.Options.Add(kubeadmAction);
 apply.SetAction(async (p, ct) => await Guard(async () =>
 {
     var ignores = (p.GetValue(ignorePreflight) ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
     using var agent = Services(p);
-    return await ApplyCommand.RunAsync(agent.Executor, p.GetValue(planFile)!, p.GetValue(dryRun), ignores, Console.Out, ct);
+    return await ApplyCommand.RunAsync(agent.Executor, p.GetValue(planFile)!, p.GetValue(dryRun), ignores, Console.Out, ct,
+        p.GetValue(kubeadmAction) ?? "");
 }));
 
 var resetDryRun = new Option<bool>("--dry-run") { Description = "List what would be removed or restored" };

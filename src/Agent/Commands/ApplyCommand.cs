@@ -8,14 +8,14 @@ namespace NodeFleet.Agent.Commands;
 public static class ApplyCommand
 {
     public static async Task<int> RunAsync(PlanExecutor executor, string file, bool dryRun, IReadOnlyList<string> ignorePreflight,
-        TextWriter output, CancellationToken ct)
+        TextWriter output, CancellationToken ct, string kubeadmAction = "")
     {
         var loaded = PlanLoader.LoadFile(file);
         if (loaded.Errors.Count > 0 || loaded.Plan is null)
             throw new AgentException(string.Join('\n', loaded.Errors.Select(e => e.ToString())));
         var plan = loaded.Plan;
         PlanDefaults.Apply(plan);
-        var options = new PlanExecutor.Options(ignorePreflight);
+        var options = new PlanExecutor.Options(ignorePreflight, KubeadmAction: kubeadmAction);
         if (dryRun)
         {
             var entries = await executor.DryRunAsync(plan, options, ct);

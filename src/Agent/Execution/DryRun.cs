@@ -18,7 +18,7 @@ public sealed class DryRun(HostFiles files, IServiceManager services, ImageServi
         var entries = new List<PlanExecutor.DryRunEntry>();
         var changedUnits = new HashSet<string>();
         var daemonReload = false;
-        foreach (var phase in catalog.Build(plan))
+        foreach (var phase in catalog.Build(plan, options.KubeadmAction))
         {
             foreach (var step in phase.Steps)
             {

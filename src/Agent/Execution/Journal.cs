@@ -28,6 +28,8 @@ public sealed class RunRecord
     /// <summary>The rollout that sent the plan, if any, and its stage (prepare | apply).</summary>
     public string RolloutId { get; set; } = "";
     public string Stage { get; set; } = "";
+    /// <summary>What the kubeadm phase runs (ApplyPlan.kubeadm_action); "" skips it.</summary>
+    public string KubeadmAction { get; set; } = "";
 
     /// <summary>A copy reporting this run to another requester (not stored).</summary>
     public RunRecord AskedBy(string rolloutId, string stage)
@@ -53,6 +55,8 @@ public sealed class StepRecord
     public bool Changed { get; set; }
     public string Message { get; set; } = "";
     public string OutputTail { get; set; } = "";
+    /// <summary>Why undo cannot revert this step's change (<see cref="IStep.UndoNote"/>); empty when it can.</summary>
+    public string UndoNote { get; set; } = "";
 }
 
 /// <summary>What a file was before a step replaced it; the content lives in the content-addressed backup store.</summary>

@@ -11,7 +11,11 @@ public sealed class PhaseCatalog(INetwork network, AgentSettings settings)
     /// <summary>A catalog whose steps reach the network through <paramref name="http"/>.</summary>
     public PhaseCatalog(HttpClient http, AgentSettings settings) : this(new HostNetwork(http), settings) { }
 
-    public IReadOnlyList<Phase> Build(NodePlan plan)
+    /// <summary>
+    /// The phases of <paramref name="plan"/> with their steps; the kubeadm phase runs <paramref name="kubeadmAction"/>
+    /// (ApplyPlan.kubeadm_action; "" skips it with the reason).
+    /// </summary>
+    public IReadOnlyList<Phase> Build(NodePlan plan, string kubeadmAction = "")
     {
         var spec = plan.Spec;
         var images = PlanImages.Resolve(plan).Select(i => i.ToString()).ToList();
@@ -27,7 +31,10 @@ public sealed class PhaseCatalog(INetwork network, AgentSettings settings)
                 PlanPhases.CrioConfig => ConfigSteps.Crio(plan),
                 PlanPhases.DockerConfig => ConfigSteps.Docker(plan),
                 PlanPhases.PrepullImages => [.. ConfigSteps.PullMirrors(plan), new PrepullImagesStep(images, settings.Pull)],
-                PlanPhases.InstallArtifacts => spec.Artifacts.Select(a => (IStep)new InstallArtifactStep(a)).ToList(),
+                // kubeadm first, as the kubeadm upgrade guide has it: the kubelet and kubectl follow once kubeadm has run.
+                PlanPhases.InstallArtifacts => spec.Artifacts.OrderBy(a => a.Name == PlanKubeadm.ArtifactName ? 0 : 1)
+                    .Select(a => (IStep)new InstallArtifactStep(a)).ToList(),
+                PlanPhases.Kubeadm => [new KubeadmStep(kubeadmAction)],
                 PlanPhases.KubeletConfig => [ConfigSteps.KubeletDropIn(plan), new DaemonReloadStep()],
                 PlanPhases.RestartServices => [new RestartUnitStep(runtimeUnit), new RestartUnitStep("kubelet")],
                 PlanPhases.Verify => [new VerifyRuntimeStep(), new VerifyKubeletStep(network, settings.KubeletHealthz), new VerifyImagesStep(images)],

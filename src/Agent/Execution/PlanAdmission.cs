@@ -65,9 +65,10 @@ public sealed class PlanAdmission(Journal journal, PhaseCatalog catalog, IRunObs
             IgnorePreflightErrors = options.IgnorePreflightErrors.ToList(),
             RolloutId = options.RolloutId,
             Stage = options.Stage,
+            KubeadmAction = options.KubeadmAction,
         };
         RunTransitions.Start(run, RunState.Running);
-        var phases = catalog.Build(plan);
+        var phases = catalog.Build(plan, options.KubeadmAction);
         journal.Write(j =>
         {
             j.Runs.Insert(run);

@@ -13,7 +13,8 @@ namespace NodeFleet.Agent.Execution;
 /// </summary>
 public sealed class PlanExecutor
 {
-    public sealed record Options(IReadOnlyCollection<string> IgnorePreflightErrors, string RolloutId = "", string Stage = "");
+    /// <summary>How a plan is applied; <paramref name="KubeadmAction"/> is what its kubeadm phase runs ("" skips it).</summary>
+    public sealed record Options(IReadOnlyCollection<string> IgnorePreflightErrors, string RolloutId = "", string Stage = "", string KubeadmAction = "");
 
     /// <summary>One line of a dry run: the step, what its check found, and what would be done.</summary>
     public sealed record DryRunEntry(string Phase, string Step, string Outcome, IReadOnlyList<string> Actions);

@@ -33,7 +33,7 @@ public sealed class PlanWorker(PlanExecutor executor, ILogger<PlanWorker> log) :
                 if (message.ApplyPlan is { Plan: not null } apply)
                 {
                     await executor.ApplyAsync(apply.Plan,
-                        new PlanExecutor.Options(apply.IgnorePreflightErrors.ToList(), apply.RolloutId, apply.Stage), stoppingToken);
+                        new PlanExecutor.Options(apply.IgnorePreflightErrors.ToList(), apply.RolloutId, apply.Stage, apply.KubeadmAction), stoppingToken);
                 }
                 else if (message.UndoRun is { } undo)
                 {

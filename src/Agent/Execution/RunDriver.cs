@@ -70,7 +70,7 @@ public sealed class RunDriver(
             await FailAsync(run, null, $"the stored plan of run {run.Id} is not executed: {errors}", ct);
             return journal.Runs.FindById(run.Id);
         }
-        var phases = catalog.Build(plan);
+        var phases = catalog.Build(plan, run.KubeadmAction);
         var records = journal.StepsOf(run.Id).ToDictionary(s => (s.Phase, s.Step));
         using var cancel = new CancellationTokenSource();
         lock (_cancelGate) _running = (run.Id, cancel);
@@ -163,6 +163,7 @@ public sealed class RunDriver(
         }
         record.State = StepState.Succeeded;
         record.Changed = changed;
+        record.UndoNote = changed ? step.UndoNote ?? "" : "";
         record.FinishedAt = time.GetUtcNow().UtcDateTime;
         record.Message = check is CheckResult.Satisfied s ? (s.Note.Length > 0 ? s.Note : "satisfied") : "applied";
         record.OutputTail = ctx.OutputTail();

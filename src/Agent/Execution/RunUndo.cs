@@ -75,7 +75,13 @@ public sealed class RunUndo(Journal journal, IServiceManager services, JournalRe
         {
             foreach (var s in j.Steps.Find(s => undone.Contains(s.RunId) && s.State == StepState.Succeeded).ToList())
             {
-                s.State = StepState.Undone;
+                // A change undo cannot revert (kubeadm's) is not shown as undone: the step stays succeeded and says why.
+                if (s.UndoNote.Length > 0)
+                {
+                    if (!s.Message.Contains(s.UndoNote, StringComparison.Ordinal)) s.Message = $"{s.Message}; {s.UndoNote}";
+                    log.LogWarning("Run {Run}: {Phase}/{Step} {Note}", run.Id, s.Phase, s.Step, s.UndoNote);
+                }
+                else s.State = StepState.Undone;
                 j.Steps.Update(s);
             }
             RunTransitions.Move(run, run.Error.Length > 0 ? RunState.Failed : RunState.Undone);

@@ -35,6 +35,12 @@ public interface IStep
 
     /// <summary>Whether a change by this step needs `systemctl daemon-reload` (unit files, drop-ins).</summary>
     bool NeedsDaemonReload => false;
+
+    /// <summary>
+    /// Set by a step whose change undo cannot revert (it is not files NodeFleet wrote: kubeadm's): why, journaled
+    /// with the step, so an undone run says so instead of showing the step undone.
+    /// </summary>
+    string? UndoNote => null;
 }
 
 /// <summary>A named phase of a plan: its steps in order, and whether it disrupts the node's workloads.</summary>

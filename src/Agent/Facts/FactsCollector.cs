@@ -61,7 +61,31 @@ public sealed class FactsCollector(HostFiles files, ImageServiceFactory runtimes
             break;
         }
         facts.KubeletVersion = await KubeletVersionAsync(ct) ?? "";
+        facts.KubeletHostnameOverride = KubeletHostnameOverride() ?? "";
         return facts;
+    }
+
+    /// <summary>The kubelet's --hostname-override, from the files that make its command line (under the root).</summary>
+    private string? KubeletHostnameOverride()
+    {
+        // By file name, a later directory's file replacing an earlier one's, then in name order (as systemd applies them).
+        var dropIns = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var dir in KubeletFlags.DropInDirectories)
+        {
+            var full = files.Root.Path(dir);
+            if (!Directory.Exists(full)) continue;
+            foreach (var file in Directory.EnumerateFiles(full, "*.conf")) dropIns[Path.GetFileName(file)] = $"{dir}/{Path.GetFileName(file)}";
+        }
+        try
+        {
+            var args = KubeletFlags.Arguments(p => files.ReadSystemFile(p) is { } b ? Encoding.UTF8.GetString(b) : null, dropIns.Values);
+            return KubeletFlags.Value(args, "hostname-override")?.Trim() is { Length: > 0 } name ? name : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.LogWarning("Cannot read the kubelet's flags: {Error}", e.Message);
+            return null;
+        }
     }
 
     private async Task<string?> KubeletVersionAsync(CancellationToken ct)

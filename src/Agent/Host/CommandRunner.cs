@@ -44,7 +44,7 @@ public sealed class CommandRunner(HostRoot root)
     /// <summary>The binaries the agent may run, by file name.</summary>
     public static readonly IReadOnlySet<string> Allowed = new HashSet<string>(StringComparer.Ordinal)
     {
-        "kubelet", "containerd", "crio", "dockerd", "systemctl",
+        "kubelet", "kubeadm", "containerd", "crio", "dockerd", "systemctl",
     };
 
     /// <summary>Runs <paramref name="hostPath"/> (an absolute host path, mapped under the root).</summary>

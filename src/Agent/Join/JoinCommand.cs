@@ -22,7 +22,11 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         string? DiscoveryFile,
         bool UnsafeSkipCaVerification,
         string? NodeName,
-        string? Labels);
+        string? Labels,
+        string? Cluster = null);
+
+    /// <summary>The label that names the node's Kubernetes cluster (the coordinator's ClusterLabels.Cluster).</summary>
+    public const string ClusterLabel = "nodefleet.io/cluster";
 
     public async Task<int> RunAsync(Options o, TextWriter output, CancellationToken ct)
     {
@@ -42,6 +46,14 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         Dictionary<string, string> labels;
         try { labels = LabelSyntax.ParseAssignments(o.Labels); }
         catch (FormatException e) { throw new AgentException($"--labels: {e.Message}"); }
+        if (o.Cluster is not null)
+        {
+            // The coordinator holds the cluster's credentials; the node only names the cluster, as a label.
+            if (LabelSyntax.ClusterNameError(o.Cluster) is { } clusterError) throw new AgentException($"--cluster: {clusterError}");
+            if (labels.TryGetValue(ClusterLabel, out var other) && other != o.Cluster)
+                throw new AgentException($"--cluster {o.Cluster} and --labels {ClusterLabel}={other} name different clusters");
+            labels[ClusterLabel] = o.Cluster;
+        }
         // A machine that joined before joins again under the name it has (after `nodefleet node delete`, say),
         // unless another name is asked for; a first join takes the host name.
         var existing = AgentConfig.Load(root);

@@ -245,7 +245,7 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         var result = new DryRunResult { RequestId = request.RequestId };
         try
         {
-            foreach (var e in await executor.DryRunAsync(request.Plan, new PlanExecutor.Options(request.IgnorePreflightErrors.ToList()), ct))
+            foreach (var e in await executor.DryRunAsync(request.Plan, new PlanExecutor.Options(request.IgnorePreflightErrors.ToList(), KubeadmAction: request.KubeadmAction), ct))
             {
                 var step = new DryRunStep { Phase = e.Phase, Step = e.Step, Outcome = e.Outcome };
                 step.Actions.AddRange(e.Actions);

@@ -42,8 +42,9 @@ public static class NodeCommands
             LabelSelector.Parse(selectorText); // a bad selector is reported before connecting
             var format = Formats.Parse(p.GetValue(output));
             using var connection = global.Connect(p, env);
-            var response = await connection.CallAsync(
-                (c, o) => c.ListNodesAsync(new ListNodesRequest { LabelSelector = selectorText }, o), ct);
+            // Only the wide table shows the Kubernetes side, which costs one Node list per cluster.
+            var request = new ListNodesRequest { LabelSelector = selectorText, Kubernetes = format == OutputFormat.Wide };
+            var response = await connection.CallAsync((c, o) => c.ListNodesAsync(request, o), ct);
             if (format.IsDocument())
             {
                 Formats.Write(env.Out, Formats.List(response.Nodes.OrderBy(n => n.Name, StringComparer.Ordinal)), format);
@@ -54,7 +55,7 @@ public static class NodeCommands
             }
             else
             {
-                NodeViews.List(response.Nodes, env.Now, wide: format == OutputFormat.Wide).WriteTo(env.Out);
+                NodeViews.List(response.Nodes, env.Now, wide: format == OutputFormat.Wide, response.Kubernetes).WriteTo(env.Out);
             }
             return 0;
         });

@@ -32,6 +32,7 @@ public sealed class CliConnection : IDisposable
         Client = new Fleet.FleetClient(_channel);
         Events = new Events.EventsClient(_channel);
         Rollouts = new Rollouts.RolloutsClient(_channel);
+        Clusters = new Clusters.ClustersClient(_channel);
     }
 
     /// <summary>The CLI config this connection was built from.</summary>
@@ -47,6 +48,9 @@ public sealed class CliConnection : IDisposable
 
     /// <summary>The rollouts API (start, follow, pause, resume, abort, roll back), on the same channel.</summary>
     public Rollouts.RolloutsClient Rollouts { get; }
+
+    /// <summary>The Kubernetes clusters API (add, list, remove), on the same channel.</summary>
+    public Clusters.ClustersClient Clusters { get; }
 
     /// <summary>Loads the config at <paramref name="path"/>; <paramref name="coordinatorOverride"/> replaces its address.</summary>
     public static CliConnection Open(string path, string? coordinatorOverride)

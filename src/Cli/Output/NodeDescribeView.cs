@@ -46,6 +46,23 @@ public static class NodeDescribeView
             ("  Kubelet version", OrNone(f.KubeletVersion)),
             ("  Agent version", OrNone(f.AgentVersion)),
         ]);
+        // Shown only when the kubelet has one: the node's name in Kubernetes is then not its hostname.
+        if (f.KubeletHostnameOverride.Length > 0)
+            lines.Insert(lines.FindIndex(l => l.Key == "  Agent version"), ("  Kubelet hostname override", f.KubeletHostnameOverride));
+        if (description.Kubernetes is { } k)
+        {
+            lines.Add(("Kubernetes", null));
+            lines.Add(("  Cluster", k.Cluster));
+            lines.Add(("  Node", OrNone(k.KubeNodeName)));
+            lines.Add(("  Ready", NodeViews.KubeReady(k)));
+            if (!k.Reachable) lines.Add(("  Error", OrNone(k.Error)));
+            if (k.Found)
+            {
+                lines.Add(("  Kubelet version", OrNone(k.KubeletVersion)));
+                lines.Add(("  Schedulable", k.Schedulable ? "true" : "false"));
+                lines.Add(("  Roles", k.Roles.Count == 0 ? None : string.Join(",", k.Roles)));
+            }
+        }
         // The value column is shared with the "<none>" lines of the sections that follow.
         var noRuns = description.Runs.Count == 0;
         var noEvents = description.Events.Count == 0;

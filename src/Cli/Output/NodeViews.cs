@@ -6,10 +6,12 @@ namespace NodeFleet.Cli.Output;
 /// <summary>The node list table, plain and -o wide, and the cell formats it shares with describe.</summary>
 public static class NodeViews
 {
-    public static Table List(IEnumerable<Node> nodes, DateTimeOffset now, bool wide)
+    public static Table List(IEnumerable<Node> nodes, DateTimeOffset now, bool wide,
+        IReadOnlyDictionary<string, KubeNodeView>? kubernetes = null)
     {
         string[] headers = ["NAME", "STATUS", "PHASE", "K8S VERSION", "RUNTIME", "LAST SEEN", "AGE"];
-        if (wide) headers = [.. headers, "ADDRESS", "OS", "KERNEL", "ARCH", "CGROUP DRIVER", "LABELS"];
+        if (wide)
+            headers = [.. headers, "CLUSTER", "READY", "KUBELET", "SCHEDULABLE", "ROLES", "ADDRESS", "OS", "KERNEL", "ARCH", "CGROUP DRIVER", "LABELS"];
         var table = new Table(headers);
         foreach (var n in nodes.OrderBy(n => n.Name, StringComparer.Ordinal))
         {
@@ -21,9 +23,13 @@ public static class NodeViews
             ];
             if (wide)
             {
+                var k = kubernetes?.GetValueOrDefault(n.Name);
                 row =
                 [
-                    .. row, OrDash(n.Address), OrDash(facts.Os), OrDash(facts.Kernel), OrDash(facts.Arch),
+                    .. row, OrDash(k?.Cluster ?? ""), KubeReady(k), k is { Found: true } ? OrDash(k.KubeletVersion) : TimeText.None,
+                    k is { Found: true } ? (k.Schedulable ? "true" : "false") : TimeText.None,
+                    k is { Found: true } ? (k.Roles.Count == 0 ? "<none>" : string.Join(",", k.Roles)) : TimeText.None,
+                    OrDash(n.Address), OrDash(facts.Os), OrDash(facts.Kernel), OrDash(facts.Arch),
                     OrDash(facts.CgroupDriver), Labels(n.Labels),
                 ];
             }
@@ -31,6 +37,20 @@ public static class NodeViews
         }
         return table;
     }
+
+    /// <summary>
+    /// The Node's Ready condition as kubectl shows it (Ready, NotReady, Unknown); "&lt;unreachable&gt;" when the cluster
+    /// did not answer, "&lt;no node&gt;" when it has no Node of that name, "-" for a node in no cluster.
+    /// </summary>
+    public static string KubeReady(KubeNodeView? k) => k switch
+    {
+        null => TimeText.None,
+        { Reachable: false } => "<unreachable>",
+        { Found: false } => "<no node>",
+        { Ready: "True" } => "Ready",
+        { Ready: "False" } => "NotReady",
+        _ => "Unknown",
+    };
 
     public static string Status(NodeStatus status) => status switch
     {

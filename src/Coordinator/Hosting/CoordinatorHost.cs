@@ -75,7 +75,8 @@ public static class CoordinatorHost
         builder.Services.AddSingleton<TokenService>();
         builder.Services.AddSingleton(sp => new JoinGuard(sp.GetRequiredService<ILogger<JoinGuard>>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<CoordinatorMetrics>().CountJoinRefusal));
-        builder.Services.AddSingleton<NodeFleet.Coordinator.Clusters.INodeClusters, NodeFleet.Coordinator.Clusters.NoNodeClusters>();
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Clusters.ClusterRegistry>();
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Clusters.INodeClusters>(sp => sp.GetRequiredService<NodeFleet.Coordinator.Clusters.ClusterRegistry>());
         builder.Services.AddSingleton<NodeRegistry>();
         builder.Services.AddSingleton<Presence>();
         builder.Services.AddSingleton<HeartbeatPacer>();
@@ -146,6 +147,7 @@ public static class CoordinatorHost
         app.MapGrpcService<AgentLinkService>();
         app.MapGrpcService<FleetService>();
         app.MapGrpcService<RolloutsService>();
+        app.MapGrpcService<ClustersService>();
         app.MapGrpcService<EventsService>();
         app.MapGrpcHealthChecksService();
         var storeText = store is Store.Postgres.PostgresStore pg ? pg.Display : dataDir.Database;

@@ -11,14 +11,14 @@ public static class FactsMapping
     {
         Hostname = f.Hostname, Os = f.Os, Kernel = f.Kernel, Arch = f.Arch, RuntimeKind = f.RuntimeKind,
         RuntimeVersion = f.RuntimeVersion, RuntimeEndpoint = f.RuntimeEndpoint, KubeletVersion = f.KubeletVersion,
-        CgroupDriver = f.CgroupDriver, AgentVersion = f.AgentVersion,
+        CgroupDriver = f.CgroupDriver, AgentVersion = f.AgentVersion, KubeletHostnameOverride = f.KubeletHostnameOverride,
     };
 
     public static NodeFacts ToMessage(FactsRecord f) => new()
     {
         Hostname = f.Hostname, Os = f.Os, Kernel = f.Kernel, Arch = f.Arch, RuntimeKind = f.RuntimeKind,
         RuntimeVersion = f.RuntimeVersion, RuntimeEndpoint = f.RuntimeEndpoint, KubeletVersion = f.KubeletVersion,
-        CgroupDriver = f.CgroupDriver, AgentVersion = f.AgentVersion,
+        CgroupDriver = f.CgroupDriver, AgentVersion = f.AgentVersion, KubeletHostnameOverride = f.KubeletHostnameOverride,
     };
 
     public static Node ToMessage(NodeRecord n)

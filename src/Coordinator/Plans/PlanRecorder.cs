@@ -201,7 +201,12 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
     /// cache, images pulled) is kept.
     /// </summary>
     private static bool IsReverted(StepHistoryRecord step) =>
-        step.State == (int)Protocol.V1.StepState.Succeeded && step.Changed && PlanPhases.Disruptive.Contains(step.Phase);
+        step.State == (int)Protocol.V1.StepState.Succeeded && step.Changed && PlanPhases.Disruptive.Contains(step.Phase)
+        && !IsKept(step);
+
+    /// <summary>A kubeadm step that ran: kubeadm's changes are its own, not files the agent can put back.</summary>
+    private static bool IsKept(StepHistoryRecord step) =>
+        step.Phase == PlanPhases.Kubeadm && step.State == (int)Protocol.V1.StepState.Succeeded && step.Changed;
 
     private static string LastPhase(RunHistoryRecord run) =>
         run.Steps.LastOrDefault(x => x.State == (int)Protocol.V1.StepState.Failed)?.Phase
@@ -228,9 +233,9 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
             Protocol.V1.RunState.UndoRunning => ("Warning", "PlanUndoing", head + error),
             // A failed run the agent undid: a warning, and why it failed.
             _ when report.Message.Length > 0 => ("Warning", "PlanUndone",
-                $"{head} failed and was undone ({RevertedText(undone)}){error}"),
+                $"{head} failed and was undone ({RevertedText(undone)}{KeptText(run)}){error}"),
             // A rollback of a run that had succeeded.
-            _ => ("Normal", "PlanUndone", $"{head} undone ({RevertedText(undone)})"),
+            _ => ("Normal", "PlanUndone", $"{head} undone ({RevertedText(undone)}{KeptText(run)})"),
         };
         s.AddEvent(events, new EventRecord
         {
@@ -250,6 +255,12 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         if (undone.Count > MaxNamedSteps) names.Add($"and {undone.Count - MaxNamedSteps} more");
         return "reverted " + string.Join(", ", names);
     }
+
+    /// <summary>"; not undone: kubeadm/upgrade-node (…)" when the run's kubeadm step ran, else "".</summary>
+    private static string KeptText(RunHistoryRecord run) =>
+        run.Steps.FirstOrDefault(IsKept) is { } k
+            ? $"; not undone: {k.Phase}/{k.Step} (NodeFleet cannot undo what kubeadm changed)"
+            : "";
 
     /// <summary>"ran preflight, stage-artifacts": the phases of the run's steps, in run order.</summary>
     private static string PhasesRun(RunHistoryRecord run)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
+using NodeFleet.Coordinator.Clusters;
 using NodeFleet.Coordinator.Errors;
 using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
@@ -74,7 +75,7 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
                 Message = $"plan {plan.Metadata.Name} generation {plan.Metadata.Generation} applied directly with --force, bypassing rollout {r.Id} ({r.State})",
             }));
         }
-        var message = new ApplyPlan { Plan = plan };
+        var message = new ApplyPlan { Plan = plan, KubeadmAction = KubeadmActionChoice.For(plan) };
         message.IgnorePreflightErrors.AddRange(request.IgnorePreflightErrors);
         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { ApplyPlan = message });
         return new ApplyPlanResponse { PlanName = plan.Metadata.Name, Generation = plan.Metadata.Generation, Digest = plan.Metadata.Digest, Node = request.Node };
@@ -136,7 +137,7 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
         _dryRuns[id] = tcs;
         try
         {
-            var message = new DryRunRequest { RequestId = id, Plan = plan };
+            var message = new DryRunRequest { RequestId = id, Plan = plan, KubeadmAction = KubeadmActionChoice.For(plan) };
             message.IgnorePreflightErrors.AddRange(request.IgnorePreflightErrors);
             await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { DryRun = message }, ct);
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);

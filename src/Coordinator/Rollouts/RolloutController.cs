@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
+using NodeFleet.Coordinator.Clusters;
 using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Store;

@@ -81,11 +81,8 @@ public static partial class RolloutEngine
     /// </summary>
     public static string KubeadmAction(RolloutRecord r, RolloutNodeRecord n, NodePlan plan)
     {
-        var mode = plan.Spec?.Kubeadm?.Mode ?? "";
-        if (mode.Length == 0) return "";
-        if (mode == PlanKubeadm.ModeJoin) return PlanKubeadm.ActionJoin;
         var first = r.Nodes.Where(x => x.ControlPlane && x.Cluster == n.Cluster).OrderBy(x => x.Wave).ThenBy(x => x.Name, StringComparer.Ordinal).FirstOrDefault();
-        return first is not null && first.Name == n.Name ? PlanKubeadm.ActionUpgradeApply : PlanKubeadm.ActionUpgradeNode;
+        return NodeFleet.Coordinator.Clusters.KubeadmActionChoice.For(plan, firstControlPlane: n.ControlPlane && first?.Name == n.Name);
     }
 
     /// <summary>The wait-ready deadline: spec.timeouts["wait-ready"], else 5 minutes.</summary>

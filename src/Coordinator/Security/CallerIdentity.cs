@@ -33,6 +33,7 @@ public sealed class AuthorizationInterceptor : Interceptor
         _ when method.StartsWith("/nodefleet.v1.AgentLink/", StringComparison.Ordinal) => Roles.Nodes,
         _ when method.StartsWith("/nodefleet.v1.Fleet/", StringComparison.Ordinal) => Roles.Admins,
         _ when method.StartsWith("/nodefleet.v1.Rollouts/", StringComparison.Ordinal) => Roles.Admins,
+        _ when method.StartsWith("/nodefleet.v1.Clusters/", StringComparison.Ordinal) => Roles.Admins,
         _ when method.StartsWith("/nodefleet.v1.Events/", StringComparison.Ordinal) => Roles.Admins,
         _ => null,
     };

@@ -1,6 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
+using NodeFleet.Coordinator.Clusters;
 using NodeFleet.Coordinator.Hosting;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Plans;
@@ -14,7 +15,8 @@ namespace NodeFleet.Coordinator.Services;
 
 /// <summary>The operator API: a thin adapter over tokens and the node registry.</summary>
 public sealed class FleetService(TokenService tokens, NodeRegistry registry, Presence presence, HeartbeatPacer pacer, CertificateAuthority ca,
-    ICoordinatorStore store, PlanService plans, PlanRecorder recorder, NodeFleet.Coordinator.Rollouts.RolloutService rollouts) : Fleet.FleetBase
+    ICoordinatorStore store, PlanService plans, PlanRecorder recorder, ClusterRegistry clusters,
+    NodeFleet.Coordinator.Rollouts.RolloutService rollouts) : Fleet.FleetBase
 {
     public override Task<ClusterInfo> GetClusterInfo(GetClusterInfoRequest request, ServerCallContext context) =>
         Task.FromResult(new ClusterInfo
@@ -51,25 +53,32 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
         return new DeleteTokenResponse();
     }
 
-    public override Task<ListNodesResponse> ListNodes(ListNodesRequest request, ServerCallContext context)
+    public override async Task<ListNodesResponse> ListNodes(ListNodesRequest request, ServerCallContext context)
     {
         LabelSelector selector;
         try { selector = LabelSelector.Parse(request.LabelSelector); }
         catch (FormatException e) { throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message)); }
         var response = new ListNodesResponse();
-        response.Nodes.AddRange(registry.List(selector).Select(ToMessage));
-        return Task.FromResult(response);
+        var nodes = registry.List(selector);
+        response.Nodes.AddRange(nodes.Select(ToMessage));
+        if (request.Kubernetes)
+            foreach (var (name, view) in await clusters.ViewsAsync(nodes, context.CancellationToken))
+                response.Kubernetes[name] = ClustersService.ToMessage(view);
+        return response;
     }
 
     public override Task<Node> GetNode(GetNodeRequest request, ServerCallContext context) =>
         Task.FromResult(ToMessage(registry.Get(request.Name)));
 
-    public override Task<NodeDescription> DescribeNode(GetNodeRequest request, ServerCallContext context)
+    public override async Task<NodeDescription> DescribeNode(GetNodeRequest request, ServerCallContext context)
     {
-        var d = new NodeDescription { Node = ToMessage(registry.Get(request.Name)) };
+        var node = registry.Get(request.Name);
+        var d = new NodeDescription { Node = ToMessage(node) };
         d.Events.AddRange(registry.Events(request.Name, 20).Select(FactsMapping.ToMessage));
         d.Runs.AddRange(recorder.History(request.Name, 5));
-        return Task.FromResult(d);
+        if ((await clusters.ViewsAsync([node], context.CancellationToken)).TryGetValue(node.Name, out var view))
+            d.Kubernetes = ClustersService.ToMessage(view);
+        return d;
     }
 
     public override async Task<ApplyPlanResponse> ApplyPlan(ApplyPlanRequest request, ServerCallContext context)

@@ -17,6 +17,8 @@ public interface ICoordinatorStore : IAsyncDisposable, IDisposable
     IRolloutReads Rollouts { get; }
     IEventReads Events { get; }
     IClusterReads Cluster { get; }
+    /// <summary>Kubernetes clusters and their kubeconfigs (not <see cref="Cluster"/>, the fleet's own settings).</summary>
+    IKubeClusterReads KubeClusters { get; }
     /// <summary>Leases for work that must run on one coordinator at a time.</summary>
     ILeases Leases { get; }
 
@@ -49,6 +51,7 @@ public interface IStoreWriter
     IRollouts Rollouts { get; }
     IEvents Events { get; }
     ICluster Cluster { get; }
+    IKubeClusters KubeClusters { get; }
 
     /// <summary>
     /// Runs <paramref name="action"/> once this transaction has committed (never if it rolls back): how something seen

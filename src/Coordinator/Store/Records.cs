@@ -32,6 +32,8 @@ public sealed class FactsRecord
     public string KubeletVersion { get; set; } = "";
     public string CgroupDriver { get; set; } = "";
     public string AgentVersion { get; set; } = "";
+    /// <summary>The kubelet's --hostname-override, "" when it sets none.</summary>
+    public string KubeletHostnameOverride { get; set; } = "";
 }
 
 public enum NodeState { Offline = 0, Online = 1 }
@@ -143,4 +145,22 @@ public sealed class ClusterRecord
     public int Id { get; set; } = 1;
     public string AdvertiseAddress { get; set; } = "";
     public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>
+/// A Kubernetes cluster the coordinator holds credentials for (`nodefleet cluster add`). Not <see cref="ClusterRecord"/>,
+/// which is the fleet's own settings. The kubeconfig is a secret: it leaves the store only to build a connection.
+/// </summary>
+public sealed class KubeClusterRecord
+{
+    /// <summary>Moved on by every update (compare-and-swap).</summary>
+    public long Revision { get; set; }
+    public string Name { get; set; } = "";
+    /// <summary>The kubeconfig file as given, credentials included.</summary>
+    public byte[] Kubeconfig { get; set; } = [];
+    /// <summary>The kubeconfig context to use; "" for the file's current-context.</summary>
+    public string Context { get; set; } = "";
+    /// <summary>The API server's address the context names (not a secret).</summary>
+    public string Server { get; set; } = "";
+    public DateTime AddedAt { get; set; }
 }

@@ -137,6 +137,21 @@ public interface ICluster : IClusterReads
     void Put(ClusterRecord cluster);
 }
 
+/// <summary>Kubernetes clusters the coordinator holds credentials for, by name.</summary>
+public interface IKubeClusterReads
+{
+    KubeClusterRecord? Get(string name);
+    /// <summary>Every cluster, by name.</summary>
+    IReadOnlyList<KubeClusterRecord> List();
+}
+
+public interface IKubeClusters : IKubeClusterReads
+{
+    void Insert(KubeClusterRecord cluster);
+    void Update(KubeClusterRecord cluster);
+    bool Delete(string name);
+}
+
 /// <summary>
 /// Named leases with a time to live. Whoever holds one may act for it until it expires; a new holder gets a larger
 /// fencing token than every holder before, which its writes carry (<see cref="IStoreWriter.RequireLease"/>) so that a

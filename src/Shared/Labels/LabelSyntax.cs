@@ -54,6 +54,18 @@ public static partial class LabelSyntax
         if (error is not null) throw new FormatException(error);
     }
 
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\z")]
+    private static partial Regex DnsLabelPattern();
+
+    /// <summary>
+    /// DNS-1123 label (a-z, 0-9, '-', at most 63 characters), as a cluster's name must be: it is also the value of a
+    /// node's nodefleet.io/cluster label.
+    /// </summary>
+    public static string? ClusterNameError(string name) =>
+        DnsLabelPattern().IsMatch(name)
+            ? null
+            : $"cluster name '{name}' must be a lowercase DNS-1123 label (a-z, 0-9, '-'; beginning and ending alphanumeric; at most 63 characters)";
+
     /// <summary>DNS-1123 subdomain, as Kubernetes requires of node names.</summary>
     public static string? NodeNameError(string name) =>
         name.Length is > 0 and <= 253 && DnsSubdomainPattern().IsMatch(name)

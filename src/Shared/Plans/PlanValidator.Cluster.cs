@@ -17,9 +17,17 @@ public static partial class PlanValidator
     }
 
     /// <summary>spec.kubeadm: a known mode; join names its JoinConfiguration file on the node, upgrade names none.</summary>
-    private static void CheckKubeadm(ErrorSink errors, KubeadmSpec? kubeadm)
+    private static void CheckKubeadm(ErrorSink errors, NodePlanSpec spec)
     {
-        if (kubeadm is null) return;
+        if (spec.Kubeadm is not { } kubeadm) return;
+        // The agent runs kubeadm by its file name (its allow-list): the artifact that is kubeadm must keep that name.
+        for (var i = 0; i < spec.Artifacts.Count; i++)
+        {
+            var a = spec.Artifacts[i];
+            if (a.Name == PlanKubeadm.ArtifactName && a.InstallPath.Length > 0 && Path.GetFileName(a.InstallPath) != PlanKubeadm.ArtifactName)
+                errors.Add(PlanPath.Field(PlanPath.Index("spec.artifacts", i), "installPath"),
+                    $"'{a.InstallPath}': the artifact named kubeadm is the kubeadm the kubeadm phase runs; install it as a file named kubeadm");
+        }
         var modes = string.Join(" or ", PlanKubeadm.Modes);
         if (kubeadm.Mode.Length == 0) errors.Add("spec.kubeadm.mode", $"required: {modes}");
         else if (!PlanKubeadm.Modes.Contains(kubeadm.Mode))

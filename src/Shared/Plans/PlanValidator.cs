@@ -32,7 +32,7 @@ public static partial class PlanValidator
         CheckArtifacts(errors, spec.Artifacts);
         CheckKubelet(errors, spec.Kubelet ?? new KubeletSpec());
         CheckDrain(errors, spec.Drain);
-        CheckKubeadm(errors, spec.Kubeadm);
+        CheckKubeadm(errors, spec);
         CheckPhases(errors, spec);
         return errors.Errors;
     }

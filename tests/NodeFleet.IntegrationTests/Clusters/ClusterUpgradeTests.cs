@@ -46,7 +46,7 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
     private const string Patch = "v1.31.5";
     private static readonly string[] Ignore = ["CRI", "Mirror-127.0.0.1:5000", "Port-10250", "Port-10256"];
 
-    private static string Plan(string target = Patch, string drain = "", string timeouts = "") => $"""
+    private static string Plan(string target = Patch, string drain = "", string timeouts = "", string kubeadm = "") => $"""
         apiVersion: nodefleet.io/v1
         kind: NodePlan
         metadata:
@@ -62,7 +62,7 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
           kubelet:
             extraArgs: {"{"}max-pods: "50"{"}"}
           skipPhases: [prepull-images, verify]
-        {drain}{timeouts}
+        {drain}{timeouts}{kubeadm}
         """;
 
     /// <summary>Joins agents named <paramref name="names"/> into cluster prod, each with its Node (the first a control-plane node when asked).</summary>
@@ -138,13 +138,19 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
     public async Task Four_nodes_go_control_plane_first_each_cordoned_drained_under_its_budget_upgraded_and_uncordoned()
     {
         string[] names = ["up-cp", "up-w1", "up-w2", "up-w3"];
-        await NodesAsync("four", names, firstIsControlPlane: true);
+        var agents = await NodesAsync("four", names, firstIsControlPlane: true);
+        var kubeadm = agents.Select(a =>
+        {
+            var k = new KubeadmStandIn(a.Node);
+            k.InstallAt(a.Node);
+            return k;
+        }).ToList();
         // Three web pods, one per worker, under a budget allowing one disruption; replacements land on other nodes.
         var web = new Dictionary<string, string> { ["app"] = "web4" };
         f.Kube.AddReplicaSet(new TestReplicaSet("four", "web", 3, web) { ReadyAfter = TimeSpan.FromMilliseconds(500) }, "up-w1", "up-w2", "up-w3");
         f.Kube.AddPodDisruptionBudget("four", "web-pdb", web, maxUnavailable: "1");
 
-        var r = await StartAsync(Plan(Minor), "four", maxUnavailable: "2");
+        var r = await StartAsync(Plan(Minor, kubeadm: "  kubeadm:\n    mode: upgrade\n"), "four", maxUnavailable: "2");
         Assert.Equal(["up-cp", "up-w1", "up-w2", "up-w3"], r.Nodes.OrderBy(n => n.Wave).ThenBy(n => n.Name).Select(n => n.Name));
         Assert.Equal([0, 1, 1, 2], r.Nodes.OrderBy(n => n.Wave).ThenBy(n => n.Name).Select(n => n.Wave));
         Assert.True(r.Nodes.Single(n => n.Name == "up-cp").ControlPlane);
@@ -156,6 +162,9 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         Show(done);
 
         Assert.All(done.Nodes, n => Assert.Equal((RolloutNodeState.Succeeded, "done"), (n.State, n.KubeStep)));
+        // kubeadm (the stand-in): upgrade apply on the control-plane node, upgrade node on the others.
+        Assert.Equal([$"upgrade apply {Minor} --yes"], kubeadm[0].Calls());
+        Assert.All(kubeadm.Skip(1), k => Assert.Equal(["upgrade node"], k.Calls()));
         Assert.All(names, n => Assert.False(f.Kube.IsUnschedulable(n), n));
         // Control plane first: uncordoned before any worker is cordoned.
         Assert.All(names[1..], w => Assert.True(Uncordoned("up-cp") < Cordoned(w), w));

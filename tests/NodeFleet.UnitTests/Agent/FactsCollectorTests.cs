@@ -53,6 +53,16 @@ public sealed class FactsCollectorTests : IDisposable
     }
 
     [Fact]
+    public async Task The_kubelets_hostname_override_is_read_from_its_files_under_the_root()
+    {
+        Assert.Equal("", (await _facts.CollectAsync(CancellationToken.None)).KubeletHostnameOverride);
+        WriteHostFile("/etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
+            "[Service]\nEnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env\nExecStart=\nExecStart=/usr/bin/kubelet $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS\n");
+        WriteHostFile("/var/lib/kubelet/kubeadm-flags.env", "KUBELET_KUBEADM_ARGS=\"--hostname-override=worker-7 --node-ip=10.1.2.3\"\n");
+        Assert.Equal("worker-7", (await _facts.CollectAsync(CancellationToken.None)).KubeletHostnameOverride);
+    }
+
+    [Fact]
     public async Task Os_and_hostname_are_read_under_the_root()
     {
         WriteHostFile("/etc/os-release", "NAME=\"Test OS\"\nPRETTY_NAME=\"Test OS 1\"\nID=test\n");

@@ -84,6 +84,20 @@ public class PlanClusterSectionsTests
     }
 
     [Fact]
+    public void The_kubeadm_artifact_must_install_a_file_named_kubeadm()
+    {
+        var plan = PlanValidatorTests.ValidPlan();
+        plan.Spec.Kubeadm = new KubeadmSpec { Mode = "upgrade" };
+        plan.Spec.Artifacts[0].Name = "kubeadm";
+        var error = Assert.Single(PlanValidator.Validate(plan));
+        Assert.Equal("spec.artifacts[0].installPath", error.Path);
+        Assert.Contains("install it as a file named kubeadm", error.Message);
+        plan.Spec.Artifacts[0].InstallPath = "/usr/local/bin/kubeadm";
+        Assert.Empty(PlanValidator.Validate(plan));
+        Assert.Equal("/usr/local/bin/kubeadm", PlanKubeadm.BinaryPath(plan.Spec));
+    }
+
+    [Fact]
     public void Upgrade_mode_requires_the_kubernetes_version()
     {
         var result = PlanLoader.Load("apiVersion: nodefleet.io/v1\nkind: NodePlan\nmetadata:\n  name: p\nspec:\n  runtime:\n    kind: containerd\n" +

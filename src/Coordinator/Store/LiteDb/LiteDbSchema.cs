@@ -8,7 +8,8 @@ public static class LiteDbSchema
 {
     /// <summary>
     /// 1: rollouts held every node's state in their own document. 2: per-node states in rollout_nodes, one document
-    /// each; leases; the version kept in meta.
+    /// each; leases; the version kept in meta. The kube_clusters collection came later without a new version: it is only
+    /// added, and a coordinator that does not know it leaves it alone.
     /// </summary>
     public const int Version = 2;
 
@@ -21,6 +22,7 @@ public static class LiteDbSchema
     public const string RolloutsCollection = "rollouts";
     public const string RolloutNodesCollection = "rollout_nodes";
     public const string LeasesCollection = "leases";
+    public const string KubeClustersCollection = "kube_clusters";
     public const string MetaCollection = "meta";
 
     /// <summary>
@@ -37,11 +39,12 @@ public static class LiteDbSchema
         mapper.Entity<PlanRecord>().Id(x => x.Name, autoId: false);
         mapper.Entity<RunHistoryRecord>().Id(x => x.Id, autoId: false).Ignore(x => x.AgentRunId);
         mapper.Entity<ClusterRecord>().Id(x => x.Id, autoId: false);
+        mapper.Entity<KubeClusterRecord>().Id(x => x.Name, autoId: false);
         // The nodes of a rollout are documents of their own (rollout_nodes).
         mapper.Entity<RolloutRecord>().Id(x => x.Id, autoId: false).Ignore(x => x.Nodes);
         object[] samples =
         [
-            new TokenRecord(), new NodeRecord { Labels = { ["k"] = "v" } }, new ClusterRecord(), new PlanRecord(),
+            new TokenRecord(), new NodeRecord { Labels = { ["k"] = "v" } }, new ClusterRecord(), new KubeClusterRecord(), new PlanRecord(),
             new RunHistoryRecord { Steps = { new StepHistoryRecord() } }, new RolloutNodeRecord(),
             new RolloutRecord { PhaseDeadlinesMs = { ["p"] = 1 }, IgnorePreflightErrors = { "x" } },
         ];
@@ -82,6 +85,7 @@ public static class LiteDbSchema
         db.GetCollection(RolloutNodesCollection).EnsureIndex(LiteDbRollouts.RolloutIdField);
         db.GetCollection(LeasesCollection).EnsureIndex(LiteDbLeases.HolderField);
         db.GetCollection(MetaCollection).EnsureIndex(VersionField);
+        db.GetCollection(KubeClustersCollection).EnsureIndex(nameof(KubeClusterRecord.AddedAt));
     }
 
     private const string VersionField = "Version";

@@ -49,6 +49,7 @@ public sealed class LiteDbStore : ICoordinatorStore
         Rollouts = tables.Rollouts;
         Events = tables.Events;
         Cluster = tables.Cluster;
+        KubeClusters = tables.KubeClusters;
         var leases = new LiteDbLeases(this, _db.GetCollection(LiteDbSchema.LeasesCollection), time ?? TimeProvider.System);
         Leases = leases;
         _tx = new Writer(this, tables, leases);
@@ -72,6 +73,7 @@ public sealed class LiteDbStore : ICoordinatorStore
     public IRolloutReads Rollouts { get; }
     public IEventReads Events { get; }
     public IClusterReads Cluster { get; }
+    public IKubeClusterReads KubeClusters { get; }
     public ILeases Leases { get; }
 
     /// <summary>Runs <paramref name="write"/> on the writer and completes once it is committed.</summary>
@@ -209,6 +211,7 @@ public sealed class LiteDbStore : ICoordinatorStore
         public LiteDbRollouts Rollouts { get; } = new(db);
         public LiteDbEvents Events { get; } = new(db);
         public LiteDbCluster Cluster { get; } = new(db);
+        public LiteDbKubeClusters KubeClusters { get; } = new(db);
     }
 
     /// <summary>What a write lambda is given: runs only on the writer, inside its batch's transaction.</summary>
@@ -221,6 +224,7 @@ public sealed class LiteDbStore : ICoordinatorStore
         public IRollouts Rollouts => tables.Rollouts;
         public IEvents Events => tables.Events;
         public ICluster Cluster => tables.Cluster;
+        public IKubeClusters KubeClusters => tables.KubeClusters;
         public void OnCommitted(Action action) => store.OnCommitted(action);
         public void RequireLease(Lease lease) => leases.Require(lease);
     }

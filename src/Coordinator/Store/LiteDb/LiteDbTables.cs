@@ -151,3 +151,15 @@ internal sealed class LiteDbCluster(LiteDatabase db) : ICluster
         Cluster.Upsert(cluster);
     }
 }
+
+internal sealed class LiteDbKubeClusters(LiteDatabase db) : IKubeClusters
+{
+    private ILiteCollection<KubeClusterRecord> Clusters => db.GetCollection<KubeClusterRecord>(LiteDbSchema.KubeClustersCollection);
+    public KubeClusterRecord? Get(string name) => Clusters.FindById(name);
+    public IReadOnlyList<KubeClusterRecord> List() => Clusters.FindAll().OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
+    public void Insert(KubeClusterRecord c) =>
+        Revisions.Insert(db, LiteDbSchema.KubeClustersCollection, "cluster", c.Name, c, r => c.Revision = r);
+    public void Update(KubeClusterRecord c) =>
+        Revisions.Update(db, LiteDbSchema.KubeClustersCollection, "cluster", c.Name, c, c.Revision, r => c.Revision = r);
+    public bool Delete(string name) => Clusters.Delete(name);
+}

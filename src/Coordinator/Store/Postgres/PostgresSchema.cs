@@ -63,6 +63,10 @@ public static class PostgresSchema
         CREATE TABLE leases (
             name text COLLATE "C" PRIMARY KEY, holder text NOT NULL, token bigint NOT NULL, expires_at timestamptz NOT NULL);
         """,
+        // 2: Kubernetes clusters (`nodefleet cluster add`); the doc holds the kubeconfig.
+        """
+        CREATE TABLE kube_clusters (id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL);
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

@@ -36,6 +36,7 @@ public sealed class PostgresStore : ICoordinatorStore
         Rollouts = new PgRollouts(reads, null);
         Events = new PgEvents(reads);
         Cluster = new PgCluster(reads);
+        KubeClusters = new PgKubeClusters(reads);
         Leases = new PgLeases(source, clock, display);
     }
 
@@ -77,6 +78,7 @@ public sealed class PostgresStore : ICoordinatorStore
     public IRolloutReads Rollouts { get; }
     public IEventReads Events { get; }
     public IClusterReads Cluster { get; }
+    public IKubeClusterReads KubeClusters { get; }
     public ILeases Leases { get; }
 
     public bool IsOpen => Volatile.Read(ref _disposed) == 0;
@@ -166,6 +168,7 @@ public sealed class PostgresStore : ICoordinatorStore
         public IRollouts Rollouts { get; } = new PgRollouts(db, afterCommit.Add);
         public IEvents Events { get; } = new PgEvents(db);
         public ICluster Cluster { get; } = new PgCluster(db);
+        public IKubeClusters KubeClusters { get; } = new PgKubeClusters(db);
         public void OnCommitted(Action action) => afterCommit.Add(action);
         public void RequireLease(Lease lease) => PgLeases.Require(db, clock, lease);
     }

@@ -224,3 +224,26 @@ internal sealed class PgCluster(PgSession db) : ICluster
             .WithJson("doc", PgJson.Write(cluster)), r => r.GetInt64(0))[0];
     }
 }
+
+internal sealed class PgKubeClusters(PgSession db) : IKubeClusters
+{
+    private readonly Rows _rows = new(db, "kube_clusters", "cluster");
+    private static void Rev(KubeClusterRecord c, long r) => c.Revision = r;
+
+    public KubeClusterRecord? Get(string name) => _rows.Get<KubeClusterRecord>(name, Rev);
+    public IReadOnlyList<KubeClusterRecord> List() => _rows.Select<KubeClusterRecord>("ORDER BY id", _ => { }, Rev);
+
+    public void Insert(KubeClusterRecord c)
+    {
+        _rows.Insert(c.Name, PgJson.Write(c));
+        c.Revision = 1;
+    }
+
+    public void Update(KubeClusterRecord c)
+    {
+        _rows.Update(c.Name, c.Revision, PgJson.Write(c));
+        c.Revision++;
+    }
+
+    public bool Delete(string name) => _rows.Delete(name);
+}

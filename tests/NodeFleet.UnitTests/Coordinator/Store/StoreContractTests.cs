@@ -195,6 +195,37 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Kubernetes_clusters_keep_their_kubeconfig_bytes_and_are_listed_by_name_and_removed()
+    {
+        byte[] kubeconfig = [.. "apiVersion: v1\nkind: Config\n"u8, 0, 0xff, (byte)'\n'];
+        var added = new DateTime(2030, 1, 2, 3, 4, 5, 678, DateTimeKind.Utc);
+        await Store.WriteAsync(s =>
+        {
+            s.KubeClusters.Insert(new KubeClusterRecord { Name = "prod", Kubeconfig = kubeconfig, Context = "admin@prod", Server = "https://10.0.0.1:6443", AddedAt = added });
+            s.KubeClusters.Insert(new KubeClusterRecord { Name = "dev", Kubeconfig = [1], Server = "https://10.0.0.2:6443", AddedAt = added });
+        });
+        Assert.Equal(["dev", "prod"], Store.KubeClusters.List().Select(c => c.Name));
+        var prod = Store.KubeClusters.Get("prod")!;
+        Assert.Equal(kubeconfig, prod.Kubeconfig);
+        Assert.Equal(("admin@prod", "https://10.0.0.1:6443", added, 1L), (prod.Context, prod.Server, prod.AddedAt, prod.Revision));
+        Assert.Null(Store.KubeClusters.Get("staging"));
+
+        await Assert.ThrowsAsync<AlreadyExistsException>(() => Store.WriteAsync(s =>
+            s.KubeClusters.Insert(new KubeClusterRecord { Name = "prod", Kubeconfig = [2] })));
+        prod.Kubeconfig = [3];
+        await Store.WriteAsync(s => s.KubeClusters.Update(prod));
+        var updated = Store.KubeClusters.Get("prod")!;
+        Assert.Equal([3], updated.Kubeconfig);
+        Assert.Equal(2L, updated.Revision);
+        prod.Revision = 1;
+        await Assert.ThrowsAsync<ConflictException>(() => Store.WriteAsync(s => s.KubeClusters.Update(prod)));
+
+        Assert.True(await Store.WriteAsync(s => s.KubeClusters.Delete("prod")));
+        Assert.False(await Store.WriteAsync(s => s.KubeClusters.Delete("prod")));
+        Assert.Equal(["dev"], Store.KubeClusters.List().Select(c => c.Name));
+    }
+
+    [Fact]
     public async Task OnCommitted_runs_once_the_write_is_readable()
     {
         var readable = false;
