@@ -217,6 +217,9 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         var status = await f.Fleet.CliOkAsync("rollout", "status", r.Id);
         output.WriteLine(status);
         Assert.Contains("db-pdb", status);
+        var describe = await f.Fleet.CliOkAsync("node", "describe", "blk-1");
+        Assert.Contains("DrainBlocked", describe);
+        Assert.Contains("eviction of pod blocked/db-0 refused by PodDisruptionBudget db-pdb", describe);
         await f.Admin.Rollouts.AbortAsync(new RolloutActionRequest { Id = r.Id });
     }
 
