@@ -20,7 +20,9 @@ public sealed partial class RolloutController
     private static readonly TimeSpan ClusterRetryDelay = TimeSpan.FromSeconds(2);
     private readonly ConcurrentQueue<(string Rollout, KubeReport Report)> _kubeReports = new();
     // The step each node's task is running, so a pass starts a node's work once; a step left is stale and its report ignored.
-    private readonly ConcurrentDictionary<(string Rollout, string Node), string> _clusterWork = new();
+    // A step the node has left (an abort moved it on) is cancelled: a drain must not go on evicting once the node is
+    // being put back into service.
+    private readonly ConcurrentDictionary<(string Rollout, string Node), (string Step, CancellationTokenSource Cancel)> _clusterWork = new();
     // Rollouts over (aborted) whose nodes still have cluster work: followed until it is done.
     private readonly ConcurrentDictionary<string, bool> _finishing = new();
     private readonly INodeClusters _clusters = clusters ?? new NoNodeClusters();
@@ -44,31 +46,39 @@ public sealed partial class RolloutController
         NodePlan? plan = null;
         foreach (var n in r.Nodes)
         {
-            if (RolloutEngine.KubeAction(n) is not { } action) continue;
             var key = (r.Id, n.Name);
-            if (_clusterWork.TryGetValue(key, out var running) && running == n.KubeStep) continue;
-            _clusterWork[key] = n.KubeStep;
+            var running = _clusterWork.TryGetValue(key, out var work) ? work : default;
+            if (running.Cancel is not null && running.Step != n.KubeStep)
+            {
+                try { running.Cancel.Cancel(); } catch (ObjectDisposedException) { } // it ended meanwhile
+            }
+            if (RolloutEngine.KubeAction(n) is not { } action) continue;
+            if (running.Cancel is not null && running.Step == n.KubeStep) continue;
+            var entry = (n.KubeStep, CancellationTokenSource.CreateLinkedTokenSource(ct));
+            _clusterWork[key] = entry;
             plan ??= NodePlan.Parser.ParseFrom(r.Plan);
             var snapshot = Copy(n);
             var p = plan;
+            var token = entry.Item2.Token;
             _ = Task.Run(async () =>
             {
                 try
                 {
-                    await RunClusterStepAsync(r.Id, p, snapshot, action, ct);
+                    await RunClusterStepAsync(r.Id, p, snapshot, action, token);
                 }
-                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
                 {
                 }
                 catch (Exception e)
                 {
                     // The API server did not answer or refused: tried again on a later pass.
                     log.LogWarning("Rollout {Rollout} node {Node}: {Step} failed, trying again: {Error}", r.Id, snapshot.Name, snapshot.KubeStep, KubeErrors.Describe(e));
-                    try { await Task.Delay(ClusterRetryDelay, time, ct); } catch (OperationCanceledException) { }
+                    try { await Task.Delay(ClusterRetryDelay, time, token); } catch (OperationCanceledException) { }
                 }
                 finally
                 {
-                    _clusterWork.TryRemove(KeyValuePair.Create(key, snapshot.KubeStep));
+                    _clusterWork.TryRemove(KeyValuePair.Create(key, entry));
+                    entry.Item2.Dispose();
                     Wake();
                 }
             }, CancellationToken.None);

@@ -336,6 +336,30 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         Assert.Equal("done", done.Nodes.Single().KubeStep);
     }
 
+    [Fact]
+    public async Task Abort_mid_drain_stops_the_drain_and_uncordons_the_node()
+    {
+        string[] names = ["ab-1"];
+        await NodesAsync("abort", names);
+        var db = new Dictionary<string, string> { ["app"] = "db-ab" };
+        f.Kube.AddReplicaSet(new TestReplicaSet("abort", "db", 1, db), "ab-1");
+        f.Kube.AddPodDisruptionBudget("abort", "db-pdb", db, minAvailable: "1");
+
+        var r = await StartAsync(Plan(drain: "  drain:\n    timeout: 10m\n"), "abort", maxUnavailable: "1");
+        await f.Admin.WaitForNodesAsync(r.Id, n => n.DrainBlocked.Contains("db-pdb"), 1, TimeSpan.FromMinutes(1));
+        Assert.True(f.Kube.IsUnschedulable("ab-1"));
+        await f.Admin.Rollouts.AbortAsync(new RolloutActionRequest { Id = r.Id });
+        await f.Admin.WaitForNodesAsync(r.Id, n => n.KubeStep == "done", 1, TimeSpan.FromSeconds(30));
+        Assert.False(f.Kube.IsUnschedulable("ab-1"));
+        var now = await f.Admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id });
+        Show(now);
+        Assert.Equal(RolloutState.Aborted, now.State);
+        Assert.Equal((RolloutNodeState.Skipped, "done"), (now.Nodes.Single().State, now.Nodes.Single().KubeStep));
+        Assert.NotNull(f.Kube.Pod("abort", "db-0"));
+        var events = await f.Admin.RolloutEventsAsync(r.Id);
+        Assert.Contains(events, e => e.Reason == "NodeUncordoned" && e.Node == "ab-1");
+    }
+
     private HttpClient KubeHttp()
     {
         var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
