@@ -360,6 +360,33 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         Assert.Contains(events, e => e.Reason == "NodeUncordoned" && e.Node == "ab-1");
     }
 
+    [Fact]
+    public async Task Plan_apply_to_a_node_in_a_cluster_cordons_drains_applies_waits_and_uncordons_it()
+    {
+        string[] names = ["pa-1"];
+        await NodesAsync("planapply", names);
+        f.Kube.AddPod(new TestPod("planapply", "web-0", "pa-1") { Owner = PodOwner.ReplicaSet("web") });
+        var file = Path.Combine(f.Fleet.Scratch, "planapply.yaml");
+        await File.WriteAllTextAsync(file, Plan().Replace("name: cluster-upgrade", "name: plan-apply"));
+
+        await f.Fleet.CliOkAsync("plan", "apply", file, "--node", "pa-1", "--ignore-preflight-errors=CRI,Mirror-127.0.0.1:5000,Port-10250,Port-10256");
+        Rollout? r = null;
+        await Proc.WaitUntilAsync(async () =>
+        {
+            r = (await f.Admin.Rollouts.ListAsync(new ListRolloutsRequest { IncludeFinished = true })).Rollouts.FirstOrDefault(x => x.PlanName == "plan-apply");
+            return r is not null;
+        }, TimeSpan.FromSeconds(30), "the rollout of pa-1");
+        using var cts = new CancellationTokenSource();
+        var kubelets = KubeletsAsync(r!.Id, Patch, cts.Token);
+        var done = await f.Admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromMinutes(2));
+        await cts.CancelAsync();
+        await kubelets;
+        Show(done);
+        Assert.Equal(["pa-1"], done.Nodes.Select(n => n.Name));
+        Assert.True(Cordoned("pa-1") < At(KubeApiActions.Evicted, "pod/planapply/web-0") && At(KubeApiActions.Evicted, "pod/planapply/web-0") < Uncordoned("pa-1"));
+        Assert.False(f.Kube.IsUnschedulable("pa-1"));
+    }
+
     private HttpClient KubeHttp()
     {
         var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
