@@ -204,9 +204,30 @@ public static class RolloutViews
         lines.AddRange(Progress(r));
         AppendAligned(sb, lines, Column(lines));
         AppendInFlight(sb, r, now);
+        AppendClusterNotes(sb, r);
         AppendFailedNodes(sb, r);
         AppendPausedHint(sb, r);
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// Nodes in a cluster whose drain a PodDisruptionBudget holds ("Drain blocked:", pod, budget and message), and nodes
+    /// NodeFleet leaves cordoned, with why ("Left cordoned:"). Nothing when none.
+    /// </summary>
+    private static void AppendClusterNotes(StringBuilder sb, Rollout r)
+    {
+        var blocked = r.Nodes.Where(n => n.DrainBlocked.Length > 0 && n.KubeStep == "drain").ToList();
+        if (blocked.Count > 0)
+        {
+            sb.Append("Drain blocked:\n");
+            foreach (var n in blocked.Take(InFlightShown)) sb.Append($"  {n.Name}: {n.DrainBlocked}\n");
+        }
+        var cordoned = r.Nodes.Where(n => n.CordonNote.Length > 0).ToList();
+        if (cordoned.Count > 0)
+        {
+            sb.Append("Left cordoned:\n");
+            foreach (var n in cordoned.Take(InFlightShown)) sb.Append($"  {n.Name}: {n.CordonNote}\n");
+        }
     }
 
     /// <summary>How many nodes in flight `rollout status` lists by name; the rest are counted.</summary>
@@ -227,7 +248,10 @@ public static class RolloutViews
         var table = offline ? new Table("NODE", "STATE", "PHASE", "IN PHASE", "OFFLINE") : new Table("NODE", "STATE", "PHASE", "IN PHASE");
         foreach (var n in nodes.Take(InFlightShown))
         {
-            string[] cells = [n.Name, n.HoldsSlot ? "failed (its run still going)" : NodeStateWord(n.State), n.Phase.Length == 0 ? "starting" : n.Phase, TimeText.Age(PhaseStart(n), now)];
+            // A node of a cluster shows its Kubernetes step while the coordinator does it (cordon, drain, wait-ready...).
+            var clusterStep = n.KubeStep is "cordon" or "drain" or "wait-ready" or "uncordon" or "undo" or "recover";
+            var state = n.HoldsSlot ? clusterStep ? "failed (" + n.KubeStep + ")" : "failed (its run still going)" : NodeStateWord(n.State);
+            string[] cells = [n.Name, state, clusterStep ? n.KubeStep : n.Phase.Length == 0 ? "starting" : n.Phase, TimeText.Age(PhaseStart(n), now)];
             table.AddRow(offline ? [.. cells, TimeText.Age(n.OfflineSince, now)] : cells);
         }
         sb.Append("In flight:\n").Append(table.Render(indent: "  "));

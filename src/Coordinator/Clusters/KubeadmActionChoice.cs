@@ -10,13 +10,14 @@ namespace NodeFleet.Coordinator.Clusters;
 public static class KubeadmActionChoice
 {
     /// <summary>
-    /// From spec.kubeadm alone for now: join → join, upgrade → upgrade-node, none → "" (the phase is skipped). The
-    /// cluster-aware choice (upgrade-apply on the first control-plane node of a cluster's upgrade) replaces this.
+    /// join → join; upgrade → upgrade-apply on the first control-plane node of a cluster's upgrade (it moves the
+    /// control plane: <paramref name="firstControlPlane"/>, which a rollout decides) and upgrade-node on every other
+    /// node (and on a node applied to directly); no spec.kubeadm → "" (the phase is skipped).
     /// </summary>
-    public static string For(NodePlan plan) => plan.Spec?.Kubeadm?.Mode switch
+    public static string For(NodePlan plan, bool firstControlPlane = false) => plan.Spec?.Kubeadm?.Mode switch
     {
         PlanKubeadm.ModeJoin => PlanKubeadm.ActionJoin,
-        PlanKubeadm.ModeUpgrade => PlanKubeadm.ActionUpgradeNode,
+        PlanKubeadm.ModeUpgrade => firstControlPlane ? PlanKubeadm.ActionUpgradeApply : PlanKubeadm.ActionUpgradeNode,
         _ => "",
     };
 }

@@ -14,8 +14,9 @@ namespace NodeFleet.Coordinator.Rollouts;
 /// its events before acting, then sends the plans. One loop, so decisions never race. After a coordinator restart it
 /// picks up from the store; nodes in flight get their request again (the agents' journals make that idempotent).
 /// </summary>
-public sealed class RolloutController(ICoordinatorStore store, Presence presence, EventBus events,
-    NodeFleet.Coordinator.Observability.RolloutMetrics metrics, TimeProvider time, ILogger<RolloutController> log) : BackgroundService
+public sealed partial class RolloutController(ICoordinatorStore store, Presence presence, EventBus events,
+    NodeFleet.Coordinator.Observability.RolloutMetrics metrics, TimeProvider time, ILogger<RolloutController> log,
+    NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null, NodeFleet.Coordinator.Clusters.DrainerOptions? drainerOptions = null) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
     // A pass reads each active rollout (every node of it) and writes what changed: while reports pour in, passes are
@@ -75,11 +76,16 @@ public sealed class RolloutController(ICoordinatorStore store, Presence presence
         var batch = new List<(string Node, StepReport Report)>();
         while (_reports.TryDequeue(out var r)) batch.Add(r);
         var reports = batch.GroupBy(b => b.Report.RolloutId).ToDictionary(g => g.Key, g => g.ToList());
+        var kubeBatch = new List<(string Rollout, KubeReport Report)>();
+        while (_kubeReports.TryDequeue(out var k)) kubeBatch.Add(k);
+        var kube = kubeBatch.GroupBy(b => b.Rollout).ToDictionary(g => g.Key, g => g.Select(x => x.Report).ToList());
 
         // One write per pass, reading each active rollout (every node of it) once and writing what changed at most once:
         // its new reports, then the decision they lead to.
+        var over = new List<RolloutRecord>();
         var decisions = await store.WriteAsync(s =>
         {
+            over.Clear();
             var result = new List<(RolloutRecord Rollout, List<RolloutAction> Actions)>();
             var active = s.Rollouts.ListActive();
             foreach (var rollout in active)
@@ -93,6 +99,11 @@ public sealed class RolloutController(ICoordinatorStore store, Presence presence
                         ApplyReports(s, rollout, group, now);
                         changed = true;
                     }
+                    if (kube.TryGetValue(rollout.Id, out var kubeGroup))
+                    {
+                        ApplyKubeReports(s, rollout, kubeGroup, now);
+                        changed = true;
+                    }
                     var (actions, notes) = RolloutEngine.Decide(rollout, IsOnline, now);
                     foreach (var note in notes) Record(s, rollout, note, now);
                     // Every change the engine makes moves UpdatedAt; an unchanged rollout is not rewritten each tick.
@@ -104,13 +115,21 @@ public sealed class RolloutController(ICoordinatorStore store, Presence presence
                     log.LogError(e, "Rollout {Rollout}: pass failed; its record is left as it was", rollout.Id);
                 }
             }
-            // Reports for rollouts that are over (a late report of a node in flight when it was aborted, say).
-            foreach (var (id, group) in reports.Where(g => active.All(r => r.Id != g.Key)))
+            // Reports for rollouts that are over (a late report of a node in flight when it was aborted, say), and rollouts
+            // over whose nodes still have cluster work to finish (an aborted rollout's nodes are uncordoned).
+            foreach (var id in reports.Keys.Concat(kube.Keys).Concat(_finishing.Keys).Distinct().Where(id => active.All(r => r.Id != id)).ToList())
             {
                 var rollout = s.Rollouts.Get(id);
-                if (rollout is null) continue;
-                ApplyReports(s, rollout, group, now);
+                if (rollout is null)
+                {
+                    _finishing.TryRemove(id, out _);
+                    continue;
+                }
+                if (reports.TryGetValue(id, out var group)) ApplyReports(s, rollout, group, now);
+                if (kube.TryGetValue(id, out var kubeGroup)) ApplyKubeReports(s, rollout, kubeGroup, now);
                 s.Rollouts.Update(rollout);
+                if (rollout.Nodes.Any(n => n.Cluster.Length > 0 && KubeSteps.Unfinished(n.KubeStep))) over.Add(rollout);
+                else _finishing.TryRemove(id, out _);
             }
             return result;
         });
@@ -120,9 +139,11 @@ public sealed class RolloutController(ICoordinatorStore store, Presence presence
             metrics.Set(record.Id, record.Nodes.GroupBy(n => n.State.ToString())
                 .ToDictionary(g => g.Key.ToLowerInvariant(), g => g.Count()));
             // Persisted first; now act.
-            foreach (var action in actions) await SendAsync(record, action, ct);
+            foreach (var action in actions.Where(a => a is RolloutAction.Apply or RolloutAction.Undo)) await SendAsync(record, action, ct);
             await RedispatchAsync(record, ct);
+            StartClusterWork(record, ct);
         }
+        foreach (var record in over) StartClusterWork(record, ct);
     }
 
     private void ApplyReports(IStoreWriter s, RolloutRecord rollout, List<(string Node, StepReport Report)> group, DateTime now)
@@ -144,8 +165,11 @@ public sealed class RolloutController(ICoordinatorStore store, Presence presence
             RolloutAction? action = n.State switch
             {
                 RolloutNodeState.Preparing => new RolloutAction.Apply(n.Name, RolloutEngine.StagePrepare),
-                RolloutNodeState.Running => new RolloutAction.Apply(n.Name, RolloutEngine.StageApply),
+                // A node in a cluster gets its request once drained (and none while cordoned, drained, waited for Ready).
+                RolloutNodeState.Running when n.Cluster.Length == 0 || n.KubeStep == KubeSteps.Apply => new RolloutAction.Apply(n.Name, RolloutEngine.StageApply),
                 RolloutNodeState.RollingBack => new RolloutAction.Undo(n.Name, n.RunId),
+                // Its run never became Ready: undone by the agent, then uncordoned.
+                RolloutNodeState.Failed when n.Cluster.Length > 0 && n.KubeStep == KubeSteps.Undo && n.RunId.Length > 0 => new RolloutAction.Undo(n.Name, n.RunId),
                 _ => null,
             };
             if (action is null || !IsOnline(n.Name)) continue;
@@ -176,7 +200,8 @@ public sealed class RolloutController(ICoordinatorStore store, Presence presence
                     plan.Spec.SkipPhases.Add(phase);
                 plan.Metadata.Digest = PlanCanonical.Digest(plan);
             }
-            var m = new ApplyPlan { Plan = plan, RolloutId = r.Id, Stage = apply.Stage, KubeadmAction = KubeadmActionChoice.For(plan) };
+            var m = new ApplyPlan { Plan = plan, RolloutId = r.Id, Stage = apply.Stage };
+            if (apply.Stage == RolloutEngine.StageApply && r.Node(apply.Node) is { } node) m.KubeadmAction = RolloutEngine.KubeadmAction(r, node, plan);
             m.IgnorePreflightErrors.AddRange(r.IgnorePreflightErrors);
             message = new CoordinatorMessage { ApplyPlan = m };
         }

@@ -8,6 +8,14 @@ public abstract record RolloutAction(string Node)
 {
     public sealed record Apply(string Node, string Stage) : RolloutAction(Node);
     public sealed record Undo(string Node, string RunId) : RolloutAction(Node);
+    /// <summary>Cordon the node in its cluster (the controller runs it in the background and reports back).</summary>
+    public sealed record Cordon(string Node) : RolloutAction(Node);
+    /// <summary>Drain the node per spec.drain, resuming the drain's persisted progress.</summary>
+    public sealed record Drain(string Node) : RolloutAction(Node);
+    /// <summary>Wait for the Node to be Ready: at the plan's version, or at any (a failed node recovering).</summary>
+    public sealed record WaitReady(string Node, bool AnyVersion) : RolloutAction(Node);
+    /// <summary>Uncordon the node if NodeFleet cordoned it.</summary>
+    public sealed record Uncordon(string Node) : RolloutAction(Node);
 }
 
 /// <summary>An event to record with the decision (reason, node or "", message).</summary>
@@ -17,25 +25,39 @@ public sealed record RolloutNote(string Type, string Reason, string Node, string
 /// The rollout aggregate's behaviour, free of I/O: guarded transitions, wave planning, and the decision of what to
 /// start next given which nodes are online. The controller persists the record and the notes, then acts.
 /// </summary>
-public static class RolloutEngine
+public static partial class RolloutEngine
 {
     public const string StagePrepare = "prepare";
     public const string StageApply = "apply";
 
-    /// <summary>Splits the nodes into waves: the canary first, then waves of at most maxUnavailable nodes.</summary>
-    public static void PlanWaves(RolloutRecord r, IEnumerable<string> nodes)
+    /// <summary>
+    /// Splits the nodes into waves: the canary first, then waves of at most maxUnavailable nodes. Control-plane nodes
+    /// (<paramref name="clusters"/>) go before all others, each in a wave of its own whatever maxUnavailable says; the
+    /// first of them is then the canary (wave 0), and the other nodes follow in waves of maxUnavailable.
+    /// </summary>
+    public static void PlanWaves(RolloutRecord r, IEnumerable<string> nodes, IReadOnlyDictionary<string, NodeInCluster>? clusters = null)
     {
         var ordered = nodes.OrderBy(n => n, StringComparer.Ordinal).ToList();
-        var canary = Math.Min(Math.Max(r.Canary, 0), ordered.Count);
+        NodeInCluster? Of(string name) => clusters is not null && clusters.TryGetValue(name, out var c) ? c : null;
+        var controlPlane = ordered.Where(n => Of(n)?.ControlPlane == true).ToList();
+        var others = ordered.Where(n => Of(n)?.ControlPlane != true).ToList();
+        var canary = controlPlane.Count > 0 ? 0 : Math.Min(Math.Max(r.Canary, 0), others.Count);
         r.Nodes = [];
-        var wave = 0;
-        for (var i = 0; i < ordered.Count; i++)
-        {
-            if (canary > 0 && i < canary) wave = 0;
-            else wave = (canary > 0 ? 1 : 0) + (i - canary) / Math.Max(1, r.MaxUnavailable);
-            r.Nodes.Add(new RolloutNodeRecord { Name = ordered[i], Wave = wave, State = RolloutNodeState.Pending });
-        }
+        foreach (var name in controlPlane) Add(name, r.Nodes.Count);
+        var first = controlPlane.Count;
+        for (var i = 0; i < others.Count; i++)
+            Add(others[i], canary > 0 && i < canary ? 0 : first + (canary > 0 ? 1 : 0) + (i - canary) / Math.Max(1, r.MaxUnavailable));
         r.WaveCount = r.Nodes.Count == 0 ? 0 : r.Nodes.Max(n => n.Wave) + 1;
+
+        void Add(string name, int wave)
+        {
+            var c = Of(name);
+            r.Nodes.Add(new RolloutNodeRecord
+            {
+                Name = name, Wave = wave, State = RolloutNodeState.Pending,
+                Cluster = c?.Cluster ?? "", KubeNodeName = c?.KubeNodeName ?? "", ControlPlane = c?.ControlPlane ?? false,
+            });
+        }
     }
 
     /// <summary>Moves the rollout to <paramref name="to"/>, or refuses with the reason an operator can read.</summary>
@@ -156,10 +178,20 @@ public static class RolloutEngine
             Dispatched(n, RolloutNodeState.Running, now);
             n.StartedAt = now;
             unavailable++;
+            if (n.Cluster.Length > 0)
+            {
+                // In a cluster, the agent gets its request once the node is cordoned and drained.
+                StartKube(n, now);
+                actions.Add(new RolloutAction.Cordon(n.Name));
+                notes.Add(new RolloutNote("Normal", "NodeStarted", n.Name, $"wave {n.Wave}: cordoning and draining {n.KubeNodeName} in cluster {n.Cluster}, then applying plan {r.PlanName} generation {r.Generation}"));
+                continue;
+            }
             actions.Add(new RolloutAction.Apply(n.Name, StageApply));
             notes.Add(new RolloutNote("Normal", "NodeStarted", n.Name, $"wave {n.Wave}: applying plan {r.PlanName} generation {r.Generation}"));
         }
-        if (!wave.All(n => n.State is RolloutNodeState.Succeeded or RolloutNodeState.Failed or RolloutNodeState.Skipped)) return;
+        // A failed node of a cluster still being undone or uncordoned keeps its wave open (and its place).
+        if (!wave.All(n => n.State is RolloutNodeState.Succeeded or RolloutNodeState.Failed or RolloutNodeState.Skipped
+            && !(n.Cluster.Length > 0 && KubeSteps.Unfinished(n.KubeStep) && n.HoldsSlot))) return;
         if (r.CurrentWave >= r.WaveCount - 1)
         {
             notes.Add(r.Failures > 0
@@ -264,6 +296,9 @@ public static class RolloutEngine
         n.TimedOut = true;
         n.HoldsSlot = stage == StageApply && runGoing;
         Fail(r, n, message, now, notes, stage);
+        // In a cluster, a node failed before or after its run recovers (Ready, uncordoned); one failed during its run
+        // does so once the run's late result arrives.
+        if (n.Cluster.Length > 0 && KubeSteps.Unfinished(n.KubeStep) && !(n.KubeStep == KubeSteps.Apply && runGoing)) Recover(n, now);
     }
 
     /// <summary>
@@ -294,6 +329,7 @@ public static class RolloutEngine
             if (report.State == Protocol.V1.StepState.Failed) n.Message = report.Message;
             return notes;
         }
+        if (OnKubeRunEnd(r, n, report, now, notes)) return notes;
         var state = report.RunState;
         if (report.Stage == StagePrepare && n.State == RolloutNodeState.Preparing)
         {
@@ -327,13 +363,13 @@ public static class RolloutEngine
         else if (n is { State: RolloutNodeState.Failed, TimedOut: true, LateResult.Length: 0 } && report.Stage.Length > 0
             && state is Protocol.V1.RunState.Succeeded or Protocol.V1.RunState.Failed or Protocol.V1.RunState.Undone)
         {
-            LateResult(n, report, notes);
+            LateResult(n, report, notes, now);
         }
         return notes;
     }
 
     /// <summary>The outcome of the run of a node the rollout had already failed by its deadline: noted, never acted on.</summary>
-    private static void LateResult(RolloutNodeRecord n, StepReport report, List<RolloutNote> notes)
+    private static void LateResult(RolloutNodeRecord n, StepReport report, List<RolloutNote> notes, DateTime now)
     {
         var stage = report.Stage == StagePrepare ? "preparation" : "run";
         var succeeded = report.RunState == Protocol.V1.RunState.Succeeded;
@@ -343,6 +379,7 @@ public static class RolloutEngine
         if (!succeeded && report.Message.Length > 0) outcome += $": {report.Message}";
         n.LateResult = outcome;
         n.HoldsSlot = false;
+        if (n.Cluster.Length > 0 && n.KubeStep == KubeSteps.Apply) Recover(n, now);
         if (succeeded && report.Stage == StageApply && n.RunId.Length == 0) n.RunId = report.RunId;
         n.Message += $"; its {stage} later {outcome}";
         notes.Add(new RolloutNote(succeeded ? "Warning" : "Normal", "NodeLateResult", n.Name,

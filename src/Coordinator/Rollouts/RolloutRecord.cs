@@ -107,6 +107,31 @@ public sealed class RolloutNodeRecord
     /// <summary>The operator accepted this node's failure (resume --accept-failures): it no longer counts against the budget.</summary>
     public bool FailureAccepted { get; set; }
 
+    /// <summary>The cluster the node belongs to (found at start); "" = none: the host-only upgrade of before.</summary>
+    public string Cluster { get; set; } = "";
+    /// <summary>The node's name in its cluster (the Kubernetes Node).</summary>
+    public string KubeNodeName { get; set; } = "";
+    /// <summary>A control-plane node of its cluster (found at start): upgraded before the workers, one at a time.</summary>
+    public bool ControlPlane { get; set; }
+    /// <summary>The Kubernetes step of a node in a cluster (<see cref="KubeSteps"/>); "" before its upgrade starts.</summary>
+    public string KubeStep { get; set; } = "";
+    /// <summary>When the node entered <see cref="KubeStep"/>.</summary>
+    public DateTime? KubeStepStartedAt { get; set; }
+    /// <summary>When NodeFleet cordoned the node (its cordon record); null before the cordon.</summary>
+    public DateTime? CordonedAt { get; set; }
+    /// <summary>The node was schedulable before the cordon, so the cordon is NodeFleet's and is undone; otherwise it stays.</summary>
+    public bool WasSchedulable { get; set; }
+    /// <summary>When the drain started (its timeout runs from there, across a coordinator restart); null before it.</summary>
+    public DateTime? DrainStartedAt { get; set; }
+    /// <summary>Uids of the pods the drain evicted, so a resumed drain evicts none twice.</summary>
+    public List<string> DrainEvicted { get; set; } = [];
+    /// <summary>Uids of the pods the drain deleted (onTimeout: delete).</summary>
+    public List<string> DrainDeleted { get; set; } = [];
+    /// <summary>The latest eviction a budget refused, while the drain goes on: "pod default/db-0, budget db-pdb: ..."; "" otherwise.</summary>
+    public string DrainBlocked { get; set; } = "";
+    /// <summary>Why the node is left cordoned, when it is (someone else's cordon, not Ready again after its undo); "" otherwise.</summary>
+    public string CordonNote { get; set; } = "";
+
     /// <summary>
     /// The store's memory of this node as it last read or wrote it, so that an update writes only the nodes that
     /// changed. Opaque to the domain; not stored.

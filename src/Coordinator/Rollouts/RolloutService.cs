@@ -13,9 +13,29 @@ namespace NodeFleet.Coordinator.Rollouts;
 
 /// <summary>Starts rollouts and carries out operator actions on them, each a guarded, persisted transition.</summary>
 public sealed class RolloutService(ICoordinatorStore store, PlanService plans, NodeRegistry registry, RolloutController controller,
-    EventBus events, TimeProvider time)
+    EventBus events, TimeProvider time, NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null)
 {
-    public async Task<Rollout> StartAsync(StartRolloutRequest request)
+    /// <summary>
+    /// `plan apply --node` for a node in a cluster: a rollout of that node alone (no canary, no preparation ahead), so it
+    /// is cordoned, drained, applied, waited for Ready and uncordoned by the same machinery as in any rollout. Null
+    /// when the node belongs to no cluster (the plan is then sent directly, as before).
+    /// </summary>
+    public async Task<Rollout?> ApplyToClusterNodeAsync(ApplyPlanRequest request)
+    {
+        if (clusters is null or NodeFleet.Coordinator.Clusters.NoNodeClusters || await clusters.ForNodeAsync(request.Node) is null) return null;
+        registry.Get(request.Node);
+        var start = new StartRolloutRequest
+        {
+            Plan = request.Plan,
+            Strategy = new RolloutStrategy { Canary = 0, MaxUnavailable = "1", MaxFailures = "1", NoPrepareAhead = true },
+        };
+        start.IgnorePreflightErrors.AddRange(request.IgnorePreflightErrors);
+        return await StartAsync(start, [request.Node]);
+    }
+
+    public async Task<Rollout> StartAsync(StartRolloutRequest request) => await StartAsync(request, null);
+
+    private async Task<Rollout> StartAsync(StartRolloutRequest request, IReadOnlyList<string>? only)
     {
         LabelSelector selector;
         try { selector = LabelSelector.Parse(request.Selector); }
@@ -38,12 +58,15 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
         // The plan is validated (and refused) before any node is looked at, and stored only once there are nodes and
         // none of them is taken. A dry run goes through every check a real start does, and is refused the same way.
         var validated = Validated(request.Plan);
-        var nodes = registry.List(selector).Select(n => n.Name).ToList();
+        var nodes = only?.ToList() ?? registry.List(selector).Select(n => n.Name).ToList();
         if (nodes.Count == 0)
             throw new FailedPreconditionException(request.Selector.Trim().Length == 0
                 ? "there are no nodes to roll out to"
                 : $"selector {request.Selector.Trim()} matches no node");
         RefuseBusy(store.Rollouts, nodes);
+        // Which nodes are in a cluster, which of those are control-plane nodes, and whether the version skew policy
+        // allows the upgrade: refused before anything is stored or runs, a dry run included.
+        var placed = await RolloutClusters.PlaceAsync(clusters, registry, nodes, validated);
         var plan = request.DryRun ? validated : await plans.StoreAsync(request.Plan);
         var now = time.GetUtcNow().UtcDateTime;
         var record = new RolloutRecord
@@ -67,7 +90,7 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
             CreatedAt = now,
             UpdatedAt = now,
         };
-        RolloutEngine.PlanWaves(record, nodes);
+        RolloutEngine.PlanWaves(record, nodes, placed);
         if (request.DryRun) return RolloutViews.DryRun(record, now);
 
         await store.WriteAsync(s =>
@@ -207,11 +230,21 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
             if (abort)
             {
                 foreach (var n in r.Nodes.Where(n => n.State is RolloutNodeState.Pending or RolloutNodeState.Prepared)) n.State = RolloutNodeState.Skipped;
+                // A node of a cluster cordoned or being drained goes back into service; one whose run is going is
+                // uncordoned once the run ends and it is Ready.
+                foreach (var n in r.Nodes.Where(n => n.State == RolloutNodeState.Running && n.KubeStep is KubeSteps.Cordon or KubeSteps.Drain))
+                {
+                    n.State = RolloutNodeState.Skipped;
+                    n.Message = "aborted before its run; uncordoned if NodeFleet cordoned it";
+                    n.KubeStep = KubeSteps.Recover;
+                    n.KubeStepStartedAt = now;
+                }
             }
             s.Rollouts.Update(r);
             s.AddEvent(events, new EventRecord { Time = now, Type = note.Type, Reason = note.Reason, Rollout = r.Id, Message = note.Message });
             return r;
         });
+        if (abort && record.Nodes.Any(n => n.Cluster.Length > 0 && KubeSteps.Unfinished(n.KubeStep))) controller.Finish(record.Id);
         controller.Wake();
         return RolloutViews.ToMessage(record, now);
     }

@@ -32,6 +32,7 @@ public static class RolloutViews
             {
                 Name = n.Name, Wave = n.Wave, State = (Protocol.V1.RolloutNodeState)((int)n.State + 1), Phase = n.Phase,
                 Message = n.Message, RunId = n.RunId, FailureAccepted = n.FailureAccepted, HoldsSlot = n.HoldsSlot,
+                Cluster = n.Cluster, ControlPlane = n.ControlPlane, KubeStep = n.KubeStep, DrainBlocked = n.DrainBlocked, CordonNote = n.CordonNote,
             };
             if (n.StartedAt is { } s) node.StartedAt = Ts(s);
             if (n.FinishedAt is { } f) node.FinishedAt = Ts(f);

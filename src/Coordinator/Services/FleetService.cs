@@ -15,7 +15,8 @@ namespace NodeFleet.Coordinator.Services;
 
 /// <summary>The operator API: a thin adapter over tokens and the node registry.</summary>
 public sealed class FleetService(TokenService tokens, NodeRegistry registry, Presence presence, HeartbeatPacer pacer, CertificateAuthority ca,
-    ICoordinatorStore store, PlanService plans, PlanRecorder recorder, ClusterRegistry clusters) : Fleet.FleetBase
+    ICoordinatorStore store, PlanService plans, PlanRecorder recorder, ClusterRegistry clusters,
+    NodeFleet.Coordinator.Rollouts.RolloutService rollouts) : Fleet.FleetBase
 {
     public override Task<ClusterInfo> GetClusterInfo(GetClusterInfoRequest request, ServerCallContext context) =>
         Task.FromResult(new ClusterInfo
@@ -92,7 +93,14 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
         return d;
     }
 
-    public override Task<ApplyPlanResponse> ApplyPlan(ApplyPlanRequest request, ServerCallContext context) => plans.ApplyAsync(request);
+    public override async Task<ApplyPlanResponse> ApplyPlan(ApplyPlanRequest request, ServerCallContext context)
+    {
+        // A node in a cluster is cordoned, drained, applied, waited for and uncordoned: a rollout of that node alone.
+        if (!request.Force && request.Plan is not null && await rollouts.ApplyToClusterNodeAsync(request) is { } rollout)
+            return new ApplyPlanResponse { PlanName = rollout.PlanName, Generation = rollout.Generation, Node = request.Node,
+                Digest = NodeFleet.Plans.PlanCanonical.Digest(request.Plan) };
+        return await plans.ApplyAsync(request);
+    }
 
     public override Task<DryRunResult> DiffPlan(ApplyPlanRequest request, ServerCallContext context) =>
         plans.DiffAsync(request, context.CancellationToken);

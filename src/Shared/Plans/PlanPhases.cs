@@ -20,6 +20,9 @@ public static class PlanPhases
     public const string RestartServices = "restart-services";
     public const string Verify = "verify";
 
+    /// <summary>Not a phase: the spec.timeouts key of the coordinator's wait for a node in a cluster to be Ready after its run.</summary>
+    public const string WaitReadyTimeout = "wait-ready";
+
     /// <summary>Every phase id, in run order.</summary>
     public static IReadOnlyList<string> All { get; } =
     [

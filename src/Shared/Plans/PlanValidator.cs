@@ -143,7 +143,8 @@ public static partial class PlanValidator
         foreach (var (phase, timeout) in spec.Timeouts.OrderBy(t => t.Key, StringComparer.Ordinal))
         {
             var path = PlanPath.Key("spec.timeouts", phase);
-            if (!PlanPhases.IsKnown(phase)) errors.Add(path, $"unknown phase '{phase}' (phases: {known})");
+            // wait-ready is the coordinator's: how long a node in a cluster may take to be Ready at the version after its run.
+            if (!PlanPhases.IsKnown(phase) && phase != PlanPhases.WaitReadyTimeout) errors.Add(path, $"unknown phase '{phase}' (phases: {known}; and wait-ready)");
             else if (timeout is null || timeout.ToTimeSpan() <= TimeSpan.Zero) errors.Add(path, "timeout must be longer than 0");
         }
         var skipped = new HashSet<string>(StringComparer.Ordinal);

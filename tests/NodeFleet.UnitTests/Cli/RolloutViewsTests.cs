@@ -133,6 +133,25 @@ public class RolloutViewsTests
     }
 
     [Fact]
+    public void A_node_in_a_cluster_shows_its_step_its_blocked_drain_and_why_a_node_is_left_cordoned()
+    {
+        var r = Rolling();
+        var w07 = r.Nodes.Single(n => n.Name == "w07");
+        (w07.Cluster, w07.KubeStep, w07.DrainBlocked) = ("prod", "drain", "pod default/db-0, budget db-pdb: The disruption budget db-pdb needs 1 healthy pods and has 1 currently");
+        var w01 = r.Nodes.Single(n => n.Name == "w01");
+        (w01.Cluster, w01.KubeStep, w01.CordonNote) = ("prod", "done", "left cordoned: it was cordoned before NodeFleet cordoned it; left cordoned");
+        var text = RolloutViews.Status(r, Now);
+        Assert.Matches(@"\n  w07 +running +drain +[0-9]", text);
+        Assert.Contains("""
+            Drain blocked:
+              w07: pod default/db-0, budget db-pdb: The disruption budget db-pdb needs 1 healthy pods and has 1 currently
+            Left cordoned:
+              w01: left cordoned: it was cordoned before NodeFleet cordoned it; left cordoned
+
+            """, text);
+    }
+
+    [Fact]
     public void In_flight_times_come_from_the_start_of_the_node_when_the_coordinator_gives_no_phase_start()
     {
         var r = Rolling();

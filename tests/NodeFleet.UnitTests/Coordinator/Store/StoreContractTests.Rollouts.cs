@@ -38,6 +38,29 @@ public abstract partial class StoreContractTests
     }
 
     [Fact]
+    public async Task A_node_in_a_cluster_keeps_its_step_its_cordon_and_its_drain_progress()
+    {
+        var at = new DateTime(2030, 1, 1, 0, 0, 5, DateTimeKind.Utc);
+        await Store.WriteAsync(s => s.Rollouts.Insert(Rollout("r1", RolloutState.Rolling, "cp1", "w1")));
+        var r = Store.Rollouts.Get("r1")!;
+        var n = r.Node("cp1")!;
+        (n.Cluster, n.KubeNodeName, n.ControlPlane, n.KubeStep, n.KubeStepStartedAt) = ("prod", "k-cp1", true, "drain", at);
+        (n.CordonedAt, n.WasSchedulable, n.DrainStartedAt) = (at, true, at);
+        n.DrainEvicted.AddRange(["uid-1", "uid-2"]);
+        n.DrainDeleted.Add("uid-3");
+        (n.DrainBlocked, n.CordonNote) = ("pod default/db-0, budget db-pdb: needs 1", "left cordoned: why");
+        await Store.WriteAsync(s => s.Rollouts.Update(r));
+
+        var again = Store.Rollouts.Get("r1")!.Node("cp1")!;
+        Assert.Equal(("prod", "k-cp1", true, "drain", at), (again.Cluster, again.KubeNodeName, again.ControlPlane, again.KubeStep, again.KubeStepStartedAt));
+        Assert.Equal((at, true, at), (again.CordonedAt, again.WasSchedulable, again.DrainStartedAt));
+        Assert.Equal(["uid-1", "uid-2"], again.DrainEvicted);
+        Assert.Equal(["uid-3"], again.DrainDeleted);
+        Assert.Equal(("pod default/db-0, budget db-pdb: needs 1", "left cordoned: why"), (again.DrainBlocked, again.CordonNote));
+        Assert.Equal("", Store.Rollouts.Get("r1")!.Node("w1")!.KubeStep);
+    }
+
+    [Fact]
     public async Task A_rollout_updated_on_a_stale_revision_is_a_conflict_and_none_of_its_nodes_are_written()
     {
         await Store.WriteAsync(s => s.Rollouts.Insert(Rollout("r1", RolloutState.Rolling, "w1", "w2")));
