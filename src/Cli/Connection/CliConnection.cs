@@ -33,6 +33,7 @@ public sealed class CliConnection : IDisposable
         Events = new Events.EventsClient(_channel);
         Rollouts = new Rollouts.RolloutsClient(_channel);
         Clusters = new Clusters.ClustersClient(_channel);
+        Admins = new Admins.AdminsClient(_channel);
     }
 
     /// <summary>The CLI config this connection was built from.</summary>
@@ -51,6 +52,9 @@ public sealed class CliConnection : IDisposable
 
     /// <summary>The Kubernetes clusters API (add, list, remove), on the same channel.</summary>
     public Clusters.ClustersClient Clusters { get; }
+
+    /// <summary>The operator certificates API (issue, list, revoke), on the same channel.</summary>
+    public Admins.AdminsClient Admins { get; }
 
     /// <summary>Loads the config at <paramref name="path"/>; <paramref name="coordinatorOverride"/> replaces its address.</summary>
     public static CliConnection Open(string path, string? coordinatorOverride)

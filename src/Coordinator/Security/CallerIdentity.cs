@@ -2,6 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using NodeFleet.Coordinator.Certificates;
+using Events = NodeFleet.Coordinator.Events;
 using NodeFleet.Security;
 
 namespace NodeFleet.Coordinator.Security;
@@ -19,27 +20,25 @@ public sealed record CallerIdentity(string Name, string Role, X509Certificate2 C
 
     public static CallerIdentity Require(ServerCallContext context) =>
         From(context) ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "a client certificate is required"));
+
+    /// <summary>
+    /// An operator certificate's role (its OU; none = admin, as certificates issued before roles were); null for a node's
+    /// certificate or an OU that names no role.
+    /// </summary>
+    public OperatorRole? OperatorRole => Role == Roles.Admins ? OperatorRoles.OfUnit(Pki.ReadUnit(Certificate)) : null;
+
+    /// <summary>The actor recorded in the events of the changes this caller makes.</summary>
+    public string Actor => Role == Roles.Nodes ? Events.Actor.ForNode(Name) : Name;
 }
 
 /// <summary>
-/// Deny-by-default authorization per service: Bootstrap and health are open, AgentLink needs a node certificate,
-/// Fleet and Events need the admin certificate. The TLS layer already refused certificates not issued by the CA and
-/// revoked ones; here a certificate is refused once it has expired, or was revoked while its connection stayed open.
+/// Deny-by-default authorization of every call, in one place: each method's row in <see cref="ApiPermissions"/> says
+/// whether it is open (Bootstrap, health), for nodes (AgentLink) or for operators of at least a role. The TLS layer
+/// already refused certificates not issued by the CA and revoked ones; here a certificate is refused once it has
+/// expired, or was revoked while its connection stayed open. The caller becomes the actor of the call's events.
 /// </summary>
 public sealed class AuthorizationInterceptor(DenyList denyList, TimeProvider time, ILogger<AuthorizationInterceptor> log) : Interceptor
 {
-    private static string? RequiredRole(string method) => method switch
-    {
-        _ when method.StartsWith("/nodefleet.v1.Bootstrap/", StringComparison.Ordinal) => "",
-        _ when method.StartsWith("/grpc.health.v1.Health/", StringComparison.Ordinal) => "",
-        _ when method.StartsWith("/nodefleet.v1.AgentLink/", StringComparison.Ordinal) => Roles.Nodes,
-        _ when method.StartsWith("/nodefleet.v1.Fleet/", StringComparison.Ordinal) => Roles.Admins,
-        _ when method.StartsWith("/nodefleet.v1.Rollouts/", StringComparison.Ordinal) => Roles.Admins,
-        _ when method.StartsWith("/nodefleet.v1.Clusters/", StringComparison.Ordinal) => Roles.Admins,
-        _ when method.StartsWith("/nodefleet.v1.Events/", StringComparison.Ordinal) => Roles.Admins,
-        _ => null,
-    };
-
     /// <summary>The words telling a node's operator how to get a new certificate.</summary>
     public const string JoinAgain =
         "join the node again with a token (`nodefleet token create` on the coordinator, then `nodefleet-agent join --token TOKEN " +
@@ -47,9 +46,10 @@ public sealed class AuthorizationInterceptor(DenyList denyList, TimeProvider tim
 
     private void Check(ServerCallContext context)
     {
-        var role = RequiredRole(context.Method)
+        Events.Actor.Set(null);
+        var permission = ApiPermissions.For(context.Method)
             ?? throw new RpcException(new Status(StatusCode.PermissionDenied, $"{context.Method} is not allowed"));
-        if (role.Length == 0) return;
+        if (permission.Kind == Permission.OpenKind) return;
         var caller = CallerIdentity.Require(context);
         if (denyList.Entry(caller.Certificate) is { } revoked)
         {
@@ -67,11 +67,28 @@ public sealed class AuthorizationInterceptor(DenyList denyList, TimeProvider tim
                 ? $"the certificate of node {caller.Name} expired at {notAfter:u} and can no longer be renewed; {JoinAgain}"
                 : $"the certificate of {caller.Name} expired at {notAfter:u}; issue a new one from the coordinator's CA"));
         }
-        if (caller.Role != role)
+        if (permission.Kind == Permission.NodeKind)
         {
-            var what = role == Roles.Admins ? "the operator API requires the admin certificate" : "this API is for nodes only";
-            throw new RpcException(new Status(StatusCode.PermissionDenied, $"{what}; {caller.Role} {caller.Name} may not call {context.Method}"));
+            if (caller.Role != Roles.Nodes)
+                throw new RpcException(new Status(StatusCode.PermissionDenied,
+                    $"this API is for nodes only; {caller.Role} {caller.Name} may not call {context.Method}"));
         }
+        else
+        {
+            if (caller.Role != Roles.Admins)
+                throw new RpcException(new Status(StatusCode.PermissionDenied,
+                    $"the operator API requires an operator certificate; {caller.Role} {caller.Name} may not call {context.Method}"));
+            var role = caller.OperatorRole
+                ?? throw new RpcException(new Status(StatusCode.PermissionDenied,
+                    $"the certificate of {caller.Name} names no known role (OU '{Pki.ReadUnit(caller.Certificate)}')"));
+            if (role < permission.MinimumRole)
+            {
+                log.LogWarning("Refused {Name}: {Role} may not call {Method}", caller.Name, role.Name(), context.Method);
+                throw new RpcException(new Status(StatusCode.PermissionDenied,
+                    $"permission denied: {role.Name()} may not {permission.Action} ({caller.Name}; needs {permission.MinimumRole.Name()})"));
+            }
+        }
+        Events.Actor.Set(caller.Actor);
     }
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
