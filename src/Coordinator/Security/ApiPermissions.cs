@@ -35,7 +35,6 @@ public static class ApiPermissions
         ["/nodefleet.v1.Bootstrap/Join"] = Permission.Open,
         ["/grpc.health.v1.Health/Check"] = Permission.Open,
         ["/grpc.health.v1.Health/Watch"] = Permission.Open,
-        ["/grpc.health.v1.Health/List"] = Permission.Open,
 
         ["/nodefleet.v1.AgentLink/Connect"] = Permission.Node,
 
