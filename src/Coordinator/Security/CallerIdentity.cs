@@ -2,6 +2,8 @@ using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using NodeFleet.Coordinator.Certificates;
+using NodeFleet.Coordinator.Events;
+using NodeFleet.Coordinator.Store;
 using Events = NodeFleet.Coordinator.Events;
 using NodeFleet.Security;
 
@@ -35,21 +37,23 @@ public sealed record CallerIdentity(string Name, string Role, X509Certificate2 C
 /// Deny-by-default authorization of every call, in one place: each method's row in <see cref="ApiPermissions"/> says
 /// whether it is open (Bootstrap, health), for nodes (AgentLink) or for operators of at least a role. The TLS layer
 /// already refused certificates not issued by the CA and revoked ones; here a certificate is refused once it has
-/// expired, or was revoked while its connection stayed open. The caller becomes the actor of the call's events.
+/// expired, or was revoked while its connection stayed open. The caller becomes the actor of the call's events; an
+/// operator refused for its role is recorded as an event too, so that the attempt shows in `nodefleet events`.
 /// </summary>
-public sealed class AuthorizationInterceptor(DenyList denyList, TimeProvider time, ILogger<AuthorizationInterceptor> log) : Interceptor
+public sealed class AuthorizationInterceptor(DenyList denyList, TimeProvider time, ILogger<AuthorizationInterceptor> log,
+    ICoordinatorStore store, EventBus bus) : Interceptor
 {
     /// <summary>The words telling a node's operator how to get a new certificate.</summary>
     public const string JoinAgain =
         "join the node again with a token (`nodefleet token create` on the coordinator, then `nodefleet-agent join --token TOKEN " +
         "--ca-cert-hash HASH ADDRESS` on the node: it keeps its name)";
 
-    private void Check(ServerCallContext context)
+    /// <summary>Refuses the call unless its caller may make it; returns the actor of its events (null for an open method).</summary>
+    private async Task<string?> AuthorizeAsync(ServerCallContext context)
     {
-        Events.Actor.Set(null);
         var permission = ApiPermissions.For(context.Method)
             ?? throw new RpcException(new Status(StatusCode.PermissionDenied, $"{context.Method} is not allowed"));
-        if (permission.Kind == Permission.OpenKind) return;
+        if (permission.Kind == Permission.OpenKind) return null;
         var caller = CallerIdentity.Require(context);
         if (denyList.Entry(caller.Certificate) is { } revoked)
         {
@@ -77,47 +81,65 @@ public sealed class AuthorizationInterceptor(DenyList denyList, TimeProvider tim
         {
             if (caller.Role != Roles.Admins)
                 throw new RpcException(new Status(StatusCode.PermissionDenied,
-                    $"the operator API requires an operator certificate; {caller.Role} {caller.Name} may not call {context.Method}"));
+                    $"the operator API requires an admin certificate (admin.conf, or one from `nodefleet admin issue`); {caller.Role} {caller.Name} may not call {context.Method}"));
             var role = caller.OperatorRole
                 ?? throw new RpcException(new Status(StatusCode.PermissionDenied,
                     $"the certificate of {caller.Name} names no known role (OU '{Pki.ReadUnit(caller.Certificate)}')"));
             if (role < permission.MinimumRole)
             {
+                var refusal = $"permission denied: {role.Name()} may not {permission.Action} ({caller.Name}; needs {permission.MinimumRole.Name()})";
                 log.LogWarning("Refused {Name}: {Role} may not call {Method}", caller.Name, role.Name(), context.Method);
-                throw new RpcException(new Status(StatusCode.PermissionDenied,
-                    $"permission denied: {role.Name()} may not {permission.Action} ({caller.Name}; needs {permission.MinimumRole.Name()})"));
+                await RecordRefusalAsync(caller.Actor, $"{refusal}: {context.Method}");
+                throw new RpcException(new Status(StatusCode.PermissionDenied, refusal));
             }
         }
-        Events.Actor.Set(caller.Actor);
+        return caller.Actor;
     }
 
-    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
+    private async Task RecordRefusalAsync(string actor, string message)
+    {
+        try
+        {
+            await store.WriteAsync(s => s.AddEvent(bus, new EventRecord
+            {
+                Time = time.GetUtcNow().UtcDateTime, Type = "Warning", Reason = "PermissionDenied", Message = message, Actor = actor,
+            }));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The refusal stands whether or not it could be recorded.
+            log.LogWarning("Cannot record a refused call: {Error}", e.Message);
+        }
+    }
+
+    // Each handler sets the actor itself, after the await: a value set inside AuthorizeAsync would not flow back out of it.
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        Check(context);
-        return continuation(request, context);
+        Events.Actor.Set(await AuthorizeAsync(context));
+        return await continuation(request, context);
     }
 
-    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
         IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
         DuplexStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        Check(context);
-        return continuation(requestStream, responseStream, context);
+        Events.Actor.Set(await AuthorizeAsync(context));
+        await continuation(requestStream, responseStream, context);
     }
 
-    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request,
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request,
         IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
         ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        Check(context);
-        return continuation(request, responseStream, context);
+        Events.Actor.Set(await AuthorizeAsync(context));
+        await continuation(request, responseStream, context);
     }
 
-    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
         ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        Check(context);
-        return continuation(requestStream, context);
+        Events.Actor.Set(await AuthorizeAsync(context));
+        return await continuation(requestStream, context);
     }
 }
