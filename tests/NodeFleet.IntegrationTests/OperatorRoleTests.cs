@@ -78,6 +78,7 @@ public sealed class OperatorRoleTests(RolesCluster fixture) : IClassFixture<Role
         Assert.Equal("oscar", created.GetProperty("actor").GetString());
         // The node's own reports are its changes; the table shows the column.
         Assert.Contains(await fixture.EventsAsync("Online"), e => e.GetProperty("actor").GetString() == "node/r1");
+        Assert.Contains(await fixture.EventsAsync("Joined"), e => e.GetProperty("actor").GetString() == "node/r1");
         var table = await Cluster.CliOkAsync("events");
         Assert.Contains("ACTOR", table.Split('\n')[0]);
         Assert.Contains("oscar", table);
