@@ -107,7 +107,8 @@ public sealed class OperatorRoleTests(RolesCluster fixture) : IClassFixture<Role
 
         var after = await fixture.CliAsAsync(config, "nodes");
         Assert.NotEqual(0, after.ExitCode);
-        Assert.StartsWith("error: ", after.StdErr);
+        Assert.Equal($"error: the coordinator at {Cluster.Address} rejected the client certificate in {config}: the coordinator does not " +
+            "trust it (was it revoked, by `nodefleet admin revoke`, or the CA replaced since the config was written?)\n", after.StdErr);
 
         using var list = JsonDocument.Parse(await Cluster.CliOkAsync("admin", "list", "-o", "json"));
         var rita = Assert.Single(list.RootElement.GetProperty("items").EnumerateArray(), a => a.GetProperty("name").GetString() == "rita");

@@ -142,7 +142,7 @@ public sealed class CliConnection : IDisposable
             return $"it is not valid before {client.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC (is this machine's clock right?)";
         if (!Pki.ChainsTo(client, ca, CertificateUsage.Client, now))
             return "it is not issued by the fleet's CA (is clientCertificateData from another coordinator's admin.conf?)";
-        return "the coordinator does not trust it (was its CA replaced since the config was written?)";
+        return "the coordinator does not trust it (was it revoked, by `nodefleet admin revoke`, or the CA replaced since the config was written?)";
     }
 
     /// <summary>The message an operator sees for a failed call: the server's detail, or what went wrong on the way.</summary>
