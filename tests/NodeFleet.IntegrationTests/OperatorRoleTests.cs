@@ -102,6 +102,8 @@ public sealed class OperatorRoleTests(RolesCluster fixture) : IClassFixture<Role
         var before = await fixture.CliAsAsync(config, "nodes");
         Assert.True(before.ExitCode == 0, before.ToString());
 
+        var self = await Cluster.CliAsync("admin", "revoke", "admin");
+        Assert.Equal("error: 'admin' is the operator making this call: revoke it with another admin's config\n", self.StdErr);
         var revoked = await Cluster.CliOkAsync("admin", "revoke", "rita", "--reason", "left the team");
         Assert.StartsWith("operator rita revoked: certificate ", revoked);
 

@@ -65,6 +65,9 @@ public sealed partial class OperatorCertificates(ICoordinatorStore store, Certif
     /// <summary>Puts every unexpired, unrevoked certificate issued under <paramref name="name"/> on the deny list.</summary>
     public async Task<IReadOnlyList<string>> RevokeAsync(string name, string reason)
     {
+        // An admin revoking its own name would lock itself out, and perhaps the last admin out of the fleet.
+        if (Actor.Current == name)
+            throw new FailedPreconditionException($"'{name}' is the operator making this call: revoke it with another admin's config");
         var listed = await store.WriteAsync(s =>
         {
             var all = s.OperatorCertificates.Named(name);
