@@ -37,9 +37,9 @@ public sealed class EventsTests : IAsyncLifetime
         await _cluster.CliOkAsync("node", "delete", "n1");
 
         var table = (await _cluster.CliOkAsync("events")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Matches(@"^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE$", table[0]);
-        Assert.Contains(table, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\d+s\s+Normal\s+Labeled\s+node/n1\s+zone=a$"));
-        Assert.Contains(table, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\d+s\s+Warning\s+Deleted\s+node/n1\s+node deleted"));
+        Assert.Matches(@"^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+ACTOR\s+MESSAGE$", table[0]);
+        Assert.Contains(table, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\d+s\s+Normal\s+Labeled\s+node/n1\s+admin\s+zone=a$"));
+        Assert.Contains(table, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\d+s\s+Warning\s+Deleted\s+node/n1\s+admin\s+node deleted"));
 
         var items = await EventsJsonAsync("--node", "n1");
         Assert.Equal(["Joined", "Online", "Labeled", "Deleted"], items.Select(e => e.GetProperty("reason").GetString()).Where(r => r != "Offline"));
@@ -69,7 +69,7 @@ public sealed class EventsTests : IAsyncLifetime
         // A stopped agent keeps its connection but stops heartbeating: offline after three missed 1s heartbeats.
         n1.Run!.Pause();
         await table.WaitForOutputAsync("missed 3 heartbeats", TimeSpan.FromSeconds(20));
-        Assert.Matches(@"(?m)^\d+s\s+Warning\s+Offline\s+node/n1\s+missed 3 heartbeats", table.Output);
+        Assert.Matches(@"(?m)^\d+s\s+Warning\s+Offline\s+node/n1\s+coordinator\s+missed 3 heartbeats", table.Output);
         await _cluster.CliOkAsync("node", "label", "n2", "tier=web");
         await json.WaitForOutputAsync("\"reason\":\"Labeled\"", TimeSpan.FromSeconds(20));
         Assert.DoesNotContain("n2", table.Output);

@@ -33,6 +33,7 @@ public sealed class CliConnection : IDisposable
         Events = new Events.EventsClient(_channel);
         Rollouts = new Rollouts.RolloutsClient(_channel);
         Clusters = new Clusters.ClustersClient(_channel);
+        Admins = new Admins.AdminsClient(_channel);
     }
 
     /// <summary>The CLI config this connection was built from.</summary>
@@ -51,6 +52,9 @@ public sealed class CliConnection : IDisposable
 
     /// <summary>The Kubernetes clusters API (add, list, remove), on the same channel.</summary>
     public Clusters.ClustersClient Clusters { get; }
+
+    /// <summary>The operator certificates API (issue, list, revoke), on the same channel.</summary>
+    public Admins.AdminsClient Admins { get; }
 
     /// <summary>Loads the config at <paramref name="path"/>; <paramref name="coordinatorOverride"/> replaces its address.</summary>
     public static CliConnection Open(string path, string? coordinatorOverride)
@@ -138,7 +142,7 @@ public sealed class CliConnection : IDisposable
             return $"it is not valid before {client.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC (is this machine's clock right?)";
         if (!Pki.ChainsTo(client, ca, CertificateUsage.Client, now))
             return "it is not issued by the fleet's CA (is clientCertificateData from another coordinator's admin.conf?)";
-        return "the coordinator does not trust it (was its CA replaced since the config was written?)";
+        return "the coordinator does not trust it (was it revoked, by `nodefleet admin revoke`, or the CA replaced since the config was written?)";
     }
 
     /// <summary>The message an operator sees for a failed call: the server's detail, or what went wrong on the way.</summary>

@@ -3,10 +3,10 @@ using NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Cli.Output;
 
-/// <summary>`nodefleet events` as kubectl prints events: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE.</summary>
+/// <summary>`nodefleet events` as kubectl prints events (LAST SEEN, TYPE, REASON, OBJECT, MESSAGE), with who made the change (ACTOR).</summary>
 public static class EventViews
 {
-    public static readonly string[] Headers = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"];
+    public static readonly string[] Headers = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "ACTOR", "MESSAGE"];
 
     /// <summary>The events in the order given (oldest first), ages relative to <paramref name="now"/>.</summary>
     public static Table List(IEnumerable<Event> events, DateTimeOffset now)
@@ -17,7 +17,7 @@ public static class EventViews
     }
 
     public static string[] Row(Event e, DateTimeOffset now) =>
-        [TimeText.Age(e.Time, now), OrDash(e.Type), OrDash(e.Reason), Object(e), e.Message];
+        [TimeText.Age(e.Time, now), OrDash(e.Type), OrDash(e.Reason), Object(e), OrDash(e.Actor), e.Message];
 
     /// <summary>What the event is about: the node if there is one, else the rollout ("node/w1", "rollout/r-42").</summary>
     public static string Object(Event e) =>
@@ -34,7 +34,7 @@ public static class EventViews
 public sealed class EventLines
 {
     private const int Gap = 3;
-    private readonly int[] _widths = [9, 7, 16, 24];
+    private readonly int[] _widths = [9, 7, 16, 24, 12];
 
     public string Header() => Format(EventViews.Headers);
 

@@ -2,7 +2,8 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace NodeFleet.Coordinator.Certificates;
 
-/// <summary>The certificate lifecycle's services: the deny list and its refresher, the handshake check, the serving renewer.</summary>
+/// <summary>The certificate lifecycle's services: the deny list and its refresher, the handshake check, the serving renewer,
+/// the operator certificates.</summary>
 public static class CertificateServices
 {
     public static IServiceCollection AddCertificateLifecycle(this IServiceCollection services, X509Certificate2 serving)
@@ -10,6 +11,7 @@ public static class CertificateServices
         services.AddSingleton<DenyList>();
         services.AddHostedService<DenyListRefresher>();
         services.AddSingleton<ClientCertificateCheck>();
+        services.AddSingleton<OperatorCertificates>();
         services.AddSingleton(new ServingCertificate(serving));
         services.AddHostedService<ServingCertificateRenewer>();
         return services;

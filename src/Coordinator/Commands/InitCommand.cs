@@ -55,7 +55,13 @@ public static class InitCommand
 
         using var adminKey = Pki.NewKey();
         using var admin = Pki.IssueClient(ca, caKey, new System.Security.Cryptography.X509Certificates.PublicKey(adminKey),
-            "admin", Roles.Admins, LeafValidity, now);
+            "admin", Roles.Admins, LeafValidity, now, OperatorRoles.Admin);
+        // Recorded like the certificates `nodefleet admin issue` makes, so that `admin list` and `admin revoke` know it.
+        var adminRecord = new OperatorCertificateRecord
+        {
+            Serial = Pki.SerialOf(admin), Name = "admin", Role = OperatorRoles.Admin, IssuedAt = StoredTime.Of(admin.NotBefore.ToUniversalTime()),
+            ExpiresAt = StoredTime.Of(admin.NotAfter.ToUniversalTime()), IssuedBy = Events.Actor.Coordinator,
+        };
 
         // Keys first, all 0600; the CA certificate last, since its presence marks the directory initialised.
         AtomicFile.WriteAllText(dir.CaKey, Pki.KeyToPem(caKey), AtomicFile.Private);
@@ -65,12 +71,12 @@ public static class InitCommand
         var cluster = new ClusterRecord { AdvertiseAddress = advertiseHostPort, CreatedAt = now.UtcDateTime };
         if (postgres is not null)
         {
-            postgres.WriteAsync(s => s.Cluster.Put(cluster)).GetAwaiter().GetResult();
+            postgres.WriteAsync(s => { s.Cluster.Put(cluster); s.OperatorCertificates.Put(adminRecord); }).GetAwaiter().GetResult();
         }
         else
         {
             using (var store = Store.LiteDb.LiteDbStore.Open(dir.Database))
-                store.WriteAsync(s => s.Cluster.Put(cluster)).GetAwaiter().GetResult();
+                store.WriteAsync(s => { s.Cluster.Put(cluster); s.OperatorCertificates.Put(adminRecord); }).GetAwaiter().GetResult();
             File.SetUnixFileMode(dir.Database, AtomicFile.Private);
         }
         AtomicFile.WriteAllText(dir.CaCert, Pki.ToPem(ca), AtomicFile.Public);

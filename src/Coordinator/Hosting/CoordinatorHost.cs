@@ -160,6 +160,7 @@ public static class CoordinatorHost
         app.MapGrpcService<RolloutsService>();
         app.MapGrpcService<ClustersService>();
         app.MapGrpcService<EventsService>();
+        app.MapGrpcService<AdminsService>();
         app.MapGrpcHealthChecksService();
         var storeText = store is Store.Postgres.PostgresStore pg ? pg.Display : dataDir.Database;
         app.Lifetime.ApplicationStarted.Register(() =>

@@ -47,7 +47,7 @@ public static class FactsMapping
 
     public static Event ToMessage(EventRecord e) => new()
     {
-        Time = Ts(e.Time), Type = e.Type, Reason = e.Reason, Node = e.Node, Message = e.Message, Rollout = e.Rollout,
+        Time = Ts(e.Time), Type = e.Type, Reason = e.Reason, Node = e.Node, Message = e.Message, Rollout = e.Rollout, Actor = e.Actor,
     };
 
     public static TokenInfo ToMessage(TokenRecord t)

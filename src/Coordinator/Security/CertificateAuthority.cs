@@ -18,6 +18,10 @@ public sealed class CertificateAuthority(X509Certificate2 certificate, ECDsa key
     public X509Certificate2 IssueNode(string nodeName, PublicKey publicKey) =>
         Pki.IssueClient(Certificate, key, publicKey, nodeName, Roles.Nodes, NodeCertificateValidity, time.GetUtcNow());
 
+    /// <summary>An operator certificate: O = admins, OU = the role, CN = the operator's name.</summary>
+    public X509Certificate2 IssueOperator(string name, OperatorRole role, PublicKey publicKey, TimeSpan validity) =>
+        Pki.IssueClient(Certificate, key, publicKey, name, Roles.Admins, validity, time.GetUtcNow(), role.Name());
+
     /// <summary>A serving certificate for <paramref name="names"/> with the serving key <paramref name="servingKey"/>.</summary>
     public X509Certificate2 IssueServing(ECDsa servingKey, IEnumerable<string> names, TimeSpan validity) =>
         Pki.IssueServing(Certificate, key, servingKey, "nodefleet-coordinator", names, validity, time.GetUtcNow());

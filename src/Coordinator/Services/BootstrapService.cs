@@ -49,6 +49,8 @@ public sealed partial class BootstrapService(TokenService tokens, NodeRegistry r
         var peer = context.GetHttpContext().Connection.RemoteIpAddress?.ToString() ?? "";
         var tokenId = request.Token.Split('.')[0];
         System.Security.Cryptography.X509Certificates.X509Certificate2 cert;
+        // The join is the node's own change, made with its token: its Joined event names it as the actor.
+        Events.Actor.Set(Events.Actor.ForNode(request.NodeName));
         try { cert = await registry.JoinAsync(request, peer); }
         catch (DomainException e) when (e is PermissionDeniedException or InvalidArgumentException)
         {

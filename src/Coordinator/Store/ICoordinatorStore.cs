@@ -21,6 +21,8 @@ public interface ICoordinatorStore : IAsyncDisposable, IDisposable
     IKubeClusterReads KubeClusters { get; }
     /// <summary>The certificate deny list.</summary>
     IRevocationReads Revocations { get; }
+    /// <summary>The operator certificates issued (`nodefleet admin`).</summary>
+    IOperatorCertificateReads OperatorCertificates { get; }
     /// <summary>Leases for work that must run on one coordinator at a time.</summary>
     ILeases Leases { get; }
 
@@ -58,6 +60,7 @@ public interface IStoreWriter
     ICluster Cluster { get; }
     IKubeClusters KubeClusters { get; }
     IRevocations Revocations { get; }
+    IOperatorCertificates OperatorCertificates { get; }
 
     /// <summary>
     /// Runs <paramref name="action"/> once this transaction has committed (never if it rolls back): how something seen

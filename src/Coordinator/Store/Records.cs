@@ -161,6 +161,23 @@ public sealed class EventRecord
     /// <summary>The rollout the event belongs to, if any.</summary>
     public string Rollout { get; set; } = "";
     public string Message { get; set; } = "";
+    /// <summary>Who made the change (<c>Events.Actor</c>); "" in events stored before actors were kept.</summary>
+    public string Actor { get; set; } = "";
+}
+
+/// <summary>An operator certificate issued by the coordinator (`nodefleet admin issue`, and init's admin.conf).</summary>
+public sealed class OperatorCertificateRecord
+{
+    /// <summary>Upper-case hex; the key.</summary>
+    public string Serial { get; set; } = "";
+    public string Name { get; set; } = "";
+    /// <summary>viewer, operator or admin (<c>OperatorRoles</c>).</summary>
+    public string Role { get; set; } = "";
+    public DateTime IssuedAt { get; set; }
+    public DateTime ExpiresAt { get; set; }
+    public DateTime? RevokedAt { get; set; }
+    /// <summary>The actor that issued it.</summary>
+    public string IssuedBy { get; set; } = "";
 }
 
 /// <summary>Cluster-wide settings written at init.</summary>

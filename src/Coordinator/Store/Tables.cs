@@ -162,6 +162,20 @@ public interface IKubeClusters : IKubeClusterReads
 }
 
 /// <summary>The certificate deny list, by serial.</summary>
+public interface IOperatorCertificateReads
+{
+    /// <summary>Every operator certificate recorded, oldest first.</summary>
+    IReadOnlyList<OperatorCertificateRecord> List();
+    /// <summary>The certificates issued under <paramref name="name"/>, oldest first.</summary>
+    IReadOnlyList<OperatorCertificateRecord> Named(string name);
+}
+
+public interface IOperatorCertificates : IOperatorCertificateReads
+{
+    /// <summary>Adds the certificate, or replaces the one with its serial (to mark it revoked).</summary>
+    void Put(OperatorCertificateRecord certificate);
+}
+
 public interface IRevocationReads
 {
     RevokedCertificateRecord? Get(string serial);

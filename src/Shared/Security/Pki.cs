@@ -54,19 +54,23 @@ public static class Pki
         return Sign(req, ca, caKey, validity, now);
     }
 
-    /// <summary>A client certificate with CN = <paramref name="commonName"/> and O = <paramref name="role"/>.</summary>
+    /// <summary>
+    /// A client certificate with CN = <paramref name="commonName"/>, O = <paramref name="role"/> and, for an operator,
+    /// OU = its <see cref="OperatorRole"/> (<paramref name="unit"/>).
+    /// </summary>
     public static X509Certificate2 IssueClient(X509Certificate2 ca, ECDsa caKey, PublicKey publicKey, string commonName,
-        string role, TimeSpan validity, DateTimeOffset now)
+        string role, TimeSpan validity, DateTimeOffset now, string? unit = null)
     {
-        var req = new CertificateRequest(Subject(commonName, role), publicKey, HashAlgorithmName.SHA256);
+        var req = new CertificateRequest(Subject(commonName, role, unit), publicKey, HashAlgorithmName.SHA256);
         AddLeafExtensions(req, ClientAuth);
         return Sign(req, ca, caKey, validity, now);
     }
 
-    public static X500DistinguishedName Subject(string commonName, string role)
+    public static X500DistinguishedName Subject(string commonName, string role, string? unit = null)
     {
         var b = new X500DistinguishedNameBuilder();
         b.AddOrganizationName(role);
+        if (unit is not null) b.AddOrganizationalUnitName(unit);
         b.AddCommonName(commonName);
         return b.Build();
     }
@@ -162,6 +166,14 @@ public static class Pki
             else if (oid == "2.5.4.10") o = rdn.GetSingleElementValue();
         }
         return (cn ?? "", o);
+    }
+
+    /// <summary>The subject's OU, where an operator certificate carries its <see cref="OperatorRole"/>; null when absent.</summary>
+    public static string? ReadUnit(X509Certificate2 cert)
+    {
+        foreach (var rdn in cert.SubjectName.EnumerateRelativeDistinguishedNames())
+            if (rdn.GetSingleElementType().Value == "2.5.4.11") return rdn.GetSingleElementValue();
+        return null;
     }
 
     public static string ToPem(X509Certificate2 cert) => cert.ExportCertificatePem();

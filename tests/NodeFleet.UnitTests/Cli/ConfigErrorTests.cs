@@ -93,7 +93,7 @@ public sealed class ConfigErrorTests : IDisposable
         { "expired", "it expired on " },
         { "future", "it is not valid before " },
         { "other-ca", "it is not issued by the fleet's CA (is clientCertificateData from another coordinator's admin.conf?)" },
-        { "trusted", "the coordinator does not trust it (was its CA replaced since the config was written?)" },
+        { "trusted", "the coordinator does not trust it (was it revoked, by `nodefleet admin revoke`, or the CA replaced since the config was written?)" },
     };
 
     [Theory]

@@ -34,6 +34,7 @@ internal sealed class LiteDbEvents(LiteDatabase db) : IEvents
             [nameof(EventRecord.Node)] = e.Node,
             [nameof(EventRecord.Rollout)] = e.Rollout,
             [nameof(EventRecord.Message)] = e.Message,
+            [nameof(EventRecord.Actor)] = e.Actor,
         });
         e.Id = id.ToString();
     }
@@ -55,8 +56,9 @@ internal sealed class LiteDbEvents(LiteDatabase db) : IEvents
         Node = Text(d, nameof(EventRecord.Node)),
         Rollout = Text(d, nameof(EventRecord.Rollout)),
         Message = Text(d, nameof(EventRecord.Message)),
+        Actor = Text(d, nameof(EventRecord.Actor)),
     };
 
-    // Events stored before a field existed (Rollout) lack it.
+    // Events stored before a field existed (Rollout, Actor) lack it.
     private static string Text(BsonDocument d, string field) => d.TryGetValue(field, out var v) && v.IsString ? v.AsString : "";
 }

@@ -57,6 +57,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         Cluster = tables.Cluster;
         KubeClusters = tables.KubeClusters;
         Revocations = tables.Revocations;
+        OperatorCertificates = tables.OperatorCertificates;
         var leases = new LiteDbLeases(this, _db.GetCollection(LiteDbSchema.LeasesCollection), time ?? TimeProvider.System);
         Leases = leases;
         _tx = new Writer(this, tables, leases);
@@ -82,12 +83,14 @@ public sealed partial class LiteDbStore : ICoordinatorStore
     public IClusterReads Cluster { get; }
     public IKubeClusterReads KubeClusters { get; }
     public IRevocationReads Revocations { get; }
+    public IOperatorCertificateReads OperatorCertificates { get; }
     public ILeases Leases { get; }
 
     /// <summary>Runs <paramref name="write"/> on the writer and completes once it is committed.</summary>
     public Task<T> WriteAsync<T>(Func<IStoreWriter, T> write)
     {
-        var w = new Write<T>(write);
+        // The writer runs the lambda on its own thread: the caller's actor goes with it, for the events it records.
+        var w = new Write<T>(write, NodeFleet.Coordinator.Events.Actor.Current);
         if (!_writes.Writer.TryWrite(w)) throw new ObjectDisposedException(nameof(LiteDbStore));
         return w.Completion.Task;
     }
@@ -200,7 +203,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
     /// A queued write. A write that throws is reported to its caller alone; writes validate before they
     /// change anything, so the rest of its batch still commits.
     /// </summary>
-    private sealed class Write<T>(Func<IStoreWriter, T> run) : IWrite
+    private sealed class Write<T>(Func<IStoreWriter, T> run, string? actor) : IWrite
     {
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T _result = default!;
@@ -208,7 +211,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
 
         public void Run(IStoreWriter writer)
         {
-            try { _result = run(writer); }
+            try { _result = NodeFleet.Coordinator.Events.Actor.Run(actor, () => run(writer)); }
             catch (Exception e) { _error = e; }
         }
 
@@ -233,6 +236,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public LiteDbCluster Cluster { get; } = new(db);
         public LiteDbKubeClusters KubeClusters { get; } = new(db);
         public LiteDbRevocations Revocations { get; } = new(db);
+        public LiteDbOperatorCertificates OperatorCertificates { get; } = new(db);
     }
 
     /// <summary>What a write lambda is given: runs only on the writer, inside its batch's transaction.</summary>
@@ -247,6 +251,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public ICluster Cluster => tables.Cluster;
         public IKubeClusters KubeClusters => tables.KubeClusters;
         public IRevocations Revocations => tables.Revocations;
+        public IOperatorCertificates OperatorCertificates => tables.OperatorCertificates;
         public void OnCommitted(Action action) => store.OnCommitted(action);
         public void RequireLease(Lease lease) => leases.Require(lease);
     }

@@ -186,3 +186,14 @@ internal sealed class LiteDbRevocations(LiteDatabase db) : IRevocations
     public bool Add(RevokedCertificateRecord r) => Revoked.FindById(r.Serial) is null && Revoked.Insert(r) is not null;
     public int DeleteExpiredBefore(DateTime cutoff) => Revoked.DeleteMany(r => r.NotAfter < cutoff);
 }
+
+internal sealed class LiteDbOperatorCertificates(LiteDatabase db) : IOperatorCertificates
+{
+    private ILiteCollection<OperatorCertificateRecord> Certificates =>
+        db.GetCollection<OperatorCertificateRecord>(LiteDbSchema.OperatorCertificatesCollection);
+    public IReadOnlyList<OperatorCertificateRecord> List() =>
+        Certificates.FindAll().OrderBy(c => c.IssuedAt).ThenBy(c => c.Serial, StringComparer.Ordinal).ToList();
+    public IReadOnlyList<OperatorCertificateRecord> Named(string name) =>
+        Certificates.Find(Query.EQ(nameof(OperatorCertificateRecord.Name), name)).OrderBy(c => c.IssuedAt).ToList();
+    public void Put(OperatorCertificateRecord c) => Certificates.Upsert(c);
+}

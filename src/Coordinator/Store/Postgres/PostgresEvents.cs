@@ -26,7 +26,7 @@ internal sealed class PgEvents(PgSession db) : IEvents
         if (query.Rollout.Length > 0) where += " AND rollout = @rollout";
         if (query.Before.Length > 0) where += " AND (xact, seq) < (@bx, @bs)";
         var cmd = db.Command(
-            $"SELECT xact, seq, time, type, reason, node, rollout, message FROM events WHERE {where} " +
+            $"SELECT xact, seq, time, type, reason, node, rollout, message, actor FROM events WHERE {where} " +
             "ORDER BY xact DESC, seq DESC LIMIT @limit").With("limit", query.Limit);
         if (query.Node.Length > 0) cmd.With("node", query.Node);
         if (query.Rollout.Length > 0) cmd.With("rollout", query.Rollout);
@@ -44,6 +44,7 @@ internal sealed class PgEvents(PgSession db) : IEvents
             Node = r.GetString(5),
             Rollout = r.GetString(6),
             Message = r.GetString(7),
+            Actor = r.GetString(8),
         });
         newest.Reverse();
         return newest;
@@ -52,10 +53,10 @@ internal sealed class PgEvents(PgSession db) : IEvents
     public void Add(EventRecord e)
     {
         var (xact, seq) = db.Rows(db.Command(
-                "INSERT INTO events (time, type, reason, node, rollout, message) " +
-                "VALUES (@time, @type, @reason, @node, @rollout, @message) RETURNING xact, seq")
+                "INSERT INTO events (time, type, reason, node, rollout, message, actor) " +
+                "VALUES (@time, @type, @reason, @node, @rollout, @message, @actor) RETURNING xact, seq")
             .WithTime("time", e.Time).With("type", e.Type).With("reason", e.Reason).With("node", e.Node)
-            .With("rollout", e.Rollout).With("message", e.Message), r => (r.GetInt64(0), r.GetInt64(1)))[0];
+            .With("rollout", e.Rollout).With("message", e.Message).With("actor", e.Actor), r => (r.GetInt64(0), r.GetInt64(1)))[0];
         e.Id = Id(xact, seq);
     }
 

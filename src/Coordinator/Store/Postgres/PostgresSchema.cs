@@ -78,6 +78,15 @@ public static class PostgresSchema
             revoked_at timestamptz NOT NULL, not_after timestamptz NOT NULL, reason text NOT NULL);
         CREATE INDEX revoked_certificates_not_after ON revoked_certificates (not_after);
         """,
+        // 4: who made each change (events.actor; '' for older events) and the operator certificates (`nodefleet admin`).
+        """
+        ALTER TABLE events ADD COLUMN actor text NOT NULL DEFAULT '';
+        CREATE TABLE operator_certificates (
+            serial text COLLATE "C" PRIMARY KEY, name text COLLATE "C" NOT NULL, role text NOT NULL,
+            issued_at timestamptz NOT NULL, expires_at timestamptz NOT NULL, revoked_at timestamptz,
+            issued_by text NOT NULL);
+        CREATE INDEX operator_certificates_name ON operator_certificates (name);
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

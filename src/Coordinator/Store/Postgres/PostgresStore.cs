@@ -43,6 +43,7 @@ public sealed class PostgresStore : ICoordinatorStore
         Cluster = new PgCluster(reads);
         KubeClusters = new PgKubeClusters(reads);
         Revocations = new PgRevocations(reads);
+        OperatorCertificates = new PgOperatorCertificates(reads);
         Leases = new PgLeases(source, clock, display);
     }
 
@@ -86,6 +87,7 @@ public sealed class PostgresStore : ICoordinatorStore
     public IClusterReads Cluster { get; }
     public IKubeClusterReads KubeClusters { get; }
     public IRevocationReads Revocations { get; }
+    public IOperatorCertificateReads OperatorCertificates { get; }
     public ILeases Leases { get; }
 
     public bool IsOpen => Volatile.Read(ref _disposed) == 0;
@@ -177,6 +179,7 @@ public sealed class PostgresStore : ICoordinatorStore
         public ICluster Cluster { get; } = new PgCluster(db);
         public IKubeClusters KubeClusters { get; } = new PgKubeClusters(db);
         public IRevocations Revocations { get; } = new PgRevocations(db);
+        public IOperatorCertificates OperatorCertificates { get; } = new PgOperatorCertificates(db);
         public void OnCommitted(Action action) => afterCommit.Add(action);
         public void RequireLease(Lease lease) => PgLeases.Require(db, clock, lease);
     }
