@@ -52,6 +52,7 @@ public static class ApiPermissions
         // A diff changes nothing, but it runs the plan's checks on the node: an operator's tool.
         ["/nodefleet.v1.Fleet/DiffPlan"] = Op(Operator, "diff plans"),
         ["/nodefleet.v1.Fleet/CancelRun"] = Op(Operator, "cancel runs"),
+        ["/nodefleet.v1.Fleet/Backup"] = Op(Admin, "back up the store"),
 
         ["/nodefleet.v1.Rollouts/Get"] = Op(Viewer, "read rollouts"),
         ["/nodefleet.v1.Rollouts/List"] = Op(Viewer, "list rollouts"),

@@ -176,6 +176,9 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         }
         // The budget was never violated (from the server's record, not timing).
         Assert.True(f.Kube.MaxUnavailable("four/web-pdb") <= 1);
+        // What an operator sees (the README's walkthrough shows it).
+        output.WriteLine(await f.Fleet.CliOkAsync("rollout", "status", r.Id));
+        output.WriteLine(await f.Fleet.CliOkAsync("events", "--rollout", r.Id));
         var events = await f.Admin.RolloutEventsAsync(r.Id);
         Assert.Contains(events, e => e.Reason == "NodeCordoned" && e.Node == "up-cp");
         Assert.Contains(events, e => e.Reason == "NodeUncordoned" && e.Node == "up-w3");
