@@ -175,7 +175,9 @@ public sealed class AuthorizationTests : IAsyncLifetime
         using var channel = GrpcChannels.Create(_cluster.Address, Ca(), cert);
         using var call = new AgentLink.AgentLinkClient(channel).Connect();
         var e = await RefusedStreamAsync(call);
-        Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+        // A TLS 1.3 client learns of the refusal either before its request (Unavailable) or while reading the answer
+        // (Internal), depending on timing; the coordinator's log line below is what proves the deny list refused it.
+        Assert.Contains(e.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal });
         await _cluster.Coordinator!.WaitForOutputAsync($"Refused the revoked certificate {cert.SerialNumber} of nodefleet:nodes gone",
             TimeSpan.FromSeconds(10));
     }

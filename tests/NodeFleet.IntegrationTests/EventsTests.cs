@@ -64,14 +64,14 @@ public sealed class EventsTests : IAsyncLifetime
         await using var table = Follow("--node", "n1");
         await using var json = Follow("-o", "json", "--limit", "0");
         // The recent events come first: once they are printed, the watch is subscribed.
-        await table.WaitForOutputAsync("Online", TimeSpan.FromSeconds(20));
+        await table.WaitForOutputAsync("Online", TimeSpan.FromSeconds(60));
 
         // A stopped agent keeps its connection but stops heartbeating: offline after three missed 1s heartbeats.
         n1.Run!.Pause();
-        await table.WaitForOutputAsync("missed 3 heartbeats", TimeSpan.FromSeconds(20));
+        await table.WaitForOutputAsync("missed 3 heartbeats", TimeSpan.FromSeconds(60));
         Assert.Matches(@"(?m)^\d+s\s+Warning\s+Offline\s+node/n1\s+coordinator\s+missed 3 heartbeats", table.Output);
         await _cluster.CliOkAsync("node", "label", "n2", "tier=web");
-        await json.WaitForOutputAsync("\"reason\":\"Labeled\"", TimeSpan.FromSeconds(20));
+        await json.WaitForOutputAsync("\"reason\":\"Labeled\"", TimeSpan.FromSeconds(60));
         Assert.DoesNotContain("n2", table.Output);
 
         // JSON Lines: one event object per line, nothing else; --limit 0 sent none of the earlier events.
