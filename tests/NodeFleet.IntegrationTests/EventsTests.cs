@@ -81,7 +81,7 @@ public sealed class EventsTests : IAsyncLifetime
 
         // Ctrl+C ends the watch quietly.
         Proc.Signal(json.Pid, SIGINT);
-        Assert.Equal(0, await json.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(0, await json.WaitForProcessExitAsync(TimeSpan.FromSeconds(60)));
         Assert.False(table.HasExited);
     }
 

@@ -163,6 +163,22 @@ public sealed class BackgroundProc : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The process's own exit, polled: unlike <see cref="WaitForExitAsync"/> (which also waits for the end of its
+    /// redirected output, held open while any other process keeps a copy of the pipe), only the process itself counts.
+    /// </summary>
+    public async Task<int> WaitForProcessExitAsync(TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!_process.HasExited)
+        {
+            if (sw.Elapsed > timeout)
+                throw new TimeoutException($"{_process.StartInfo.FileName} (pid {_process.Id}) still running after {timeout}; its output:\n{Output}");
+            await Task.Delay(100);
+        }
+        return _process.ExitCode;
+    }
+
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
