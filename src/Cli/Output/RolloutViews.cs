@@ -222,6 +222,14 @@ public static class RolloutViews
             sb.Append("Drain blocked:\n");
             foreach (var n in blocked.Take(InFlightShown)) sb.Append($"  {n.Name}: {n.DrainBlocked}\n");
         }
+        // Nodes of a rollout over (aborted) that NodeFleet is still putting back into service: not in flight, not left.
+        var returning = r.Nodes.Where(n => n.KubeStep is "cordon" or "drain" or "apply" or "wait-ready" or "uncordon" or "undo" or "recover"
+            && !InFlight(n.State) && !n.HoldsSlot).ToList();
+        if (returning.Count > 0)
+        {
+            sb.Append("Being put back into service:\n");
+            foreach (var n in returning.Take(InFlightShown)) sb.Append($"  {n.Name}: {n.KubeStep}: uncordoned once Ready if NodeFleet cordoned it\n");
+        }
         var cordoned = r.Nodes.Where(n => n.CordonNote.Length > 0).ToList();
         if (cordoned.Count > 0)
         {

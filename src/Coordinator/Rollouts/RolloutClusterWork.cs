@@ -28,6 +28,25 @@ public sealed partial class RolloutController
     private readonly INodeClusters _clusters = clusters ?? new NoNodeClusters();
     private readonly DrainerOptions _drainerOptions = drainerOptions ?? new DrainerOptions { Time = time };
 
+    private bool _finishingResumed;
+
+    /// <summary>
+    /// On the first pass after a (re)start: rollouts over (aborted, failed, rolled back) whose nodes' cluster work is
+    /// unfinished in the store are followed again, so a node NodeFleet cordoned is uncordoned once Ready even when the
+    /// process that aborted the rollout died before doing it. The per-node state says where each node is.
+    /// </summary>
+    private void ResumeFinishing()
+    {
+        if (_finishingResumed) return;
+        foreach (var r in store.Rollouts.ListAll())
+            if (!RolloutTransitions.IsActive(r.State) && r.Nodes.Any(n => n.Cluster.Length > 0 && KubeSteps.Unfinished(n.KubeStep)))
+            {
+                log.LogInformation("Rollout {Rollout} is over with nodes still to put back into service: following them", r.Id);
+                _finishing[r.Id] = true;
+            }
+        _finishingResumed = true;
+    }
+
     /// <summary>Follows a rollout that is over until its nodes' cluster work ends (an abort uncordons what NodeFleet cordoned).</summary>
     public void Finish(string rolloutId)
     {

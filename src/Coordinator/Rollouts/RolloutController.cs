@@ -72,6 +72,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
 
     internal async Task RunOnceAsync(CancellationToken ct)
     {
+        ResumeFinishing();
         var now = time.GetUtcNow().UtcDateTime;
         var batch = new List<(string Node, StepReport Report)>();
         while (_reports.TryDequeue(out var r)) batch.Add(r);
@@ -128,7 +129,11 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
                 if (reports.TryGetValue(id, out var group)) ApplyReports(s, rollout, group, now);
                 if (kube.TryGetValue(id, out var kubeGroup)) ApplyKubeReports(s, rollout, kubeGroup, now);
                 s.Rollouts.Update(rollout);
-                if (rollout.Nodes.Any(n => n.Cluster.Length > 0 && KubeSteps.Unfinished(n.KubeStep))) over.Add(rollout);
+                if (rollout.Nodes.Any(n => n.Cluster.Length > 0 && KubeSteps.Unfinished(n.KubeStep)))
+                {
+                    over.Add(rollout);
+                    _finishing[id] = true;
+                }
                 else _finishing.TryRemove(id, out _);
             }
             return result;
@@ -167,7 +172,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
                 RolloutNodeState.Preparing => new RolloutAction.Apply(n.Name, RolloutEngine.StagePrepare),
                 // A node in a cluster gets its request once drained (and none while cordoned, drained, waited for Ready).
                 RolloutNodeState.Running when n.Cluster.Length == 0 || n.KubeStep == KubeSteps.Apply => new RolloutAction.Apply(n.Name, RolloutEngine.StageApply),
-                RolloutNodeState.RollingBack => new RolloutAction.Undo(n.Name, n.RunId),
+                RolloutNodeState.RollingBack when n.Cluster.Length == 0 || n.KubeStep == KubeSteps.Undo => new RolloutAction.Undo(n.Name, n.RunId),
                 // Its run never became Ready: undone by the agent, then uncordoned.
                 RolloutNodeState.Failed when n.Cluster.Length > 0 && n.KubeStep == KubeSteps.Undo && n.RunId.Length > 0 => new RolloutAction.Undo(n.Name, n.RunId),
                 _ => null,

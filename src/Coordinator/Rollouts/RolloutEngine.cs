@@ -217,6 +217,8 @@ public static partial class RolloutEngine
     private static void DecideRollingBack(RolloutRecord r, Func<string, bool> isOnline, DateTime now, List<RolloutAction> actions, List<RolloutNote> notes)
     {
         var pending = r.Nodes.Where(n => n.State is RolloutNodeState.Succeeded or RolloutNodeState.RollingBack).ToList();
+        // A node of a cluster whose undo failed is still being put back into service (Ready, uncordoned).
+        if (pending.Count == 0 && r.Nodes.Any(n => n.Cluster.Length > 0 && n.HoldsSlot && KubeSteps.Unfinished(n.KubeStep))) return;
         if (pending.Count == 0)
         {
             notes.Add(Transition(r, RolloutState.RolledBack, "the plan is undone on every node that applied it", now));
@@ -231,6 +233,14 @@ public static partial class RolloutEngine
             if (!isOnline(n.Name) || n.RunId.Length == 0) continue;
             Dispatched(n, RolloutNodeState.RollingBack, now);
             inflight++;
+            if (n.Cluster.Length > 0)
+            {
+                // Like its upgrade: cordoned and drained before the agent undoes the run, then Ready and uncordoned.
+                StartKubeRollback(n, now);
+                actions.Add(new RolloutAction.Cordon(n.Name));
+                notes.Add(new RolloutNote("Normal", "NodeRollingBack", n.Name, $"cordoning and draining {n.KubeNodeName} in cluster {n.Cluster}, then undoing run {n.RunId}"));
+                continue;
+            }
             actions.Add(new RolloutAction.Undo(n.Name, n.RunId));
             notes.Add(new RolloutNote("Normal", "NodeRollingBack", n.Name, $"undoing run {n.RunId}"));
         }

@@ -68,7 +68,8 @@ public static partial class RolloutEngine
     {
         KubeSteps.Cordon => new RolloutAction.Cordon(n.Name),
         KubeSteps.Drain => new RolloutAction.Drain(n.Name),
-        KubeSteps.WaitReady => new RolloutAction.WaitReady(n.Name, AnyVersion: false),
+        // After a rollback's undo the node runs its old version again: Ready at any.
+        KubeSteps.WaitReady => new RolloutAction.WaitReady(n.Name, AnyVersion: n.State == RolloutNodeState.RollingBack),
         KubeSteps.Recover => new RolloutAction.WaitReady(n.Name, AnyVersion: true),
         KubeSteps.Uncordon => new RolloutAction.Uncordon(n.Name),
         _ => null,
@@ -92,6 +93,22 @@ public static partial class RolloutEngine
 
     /// <summary>Starts a node in a cluster: its first step is the cordon; the agent gets its request after the drain.</summary>
     private static void StartKube(RolloutNodeRecord n, DateTime now) => Step(n, KubeSteps.Cordon, now);
+
+    /// <summary>
+    /// Starts the rollback of a node in a cluster: the cordon and drain of its upgrade are over, so they start afresh
+    /// (a node cordoned by someone else since is left cordoned, as on the way up).
+    /// </summary>
+    private static void StartKubeRollback(RolloutNodeRecord n, DateTime now)
+    {
+        n.CordonedAt = null;
+        n.WasSchedulable = false;
+        n.DrainStartedAt = null;
+        n.DrainEvicted = [];
+        n.DrainDeleted = [];
+        n.DrainBlocked = "";
+        n.CordonNote = "";
+        Step(n, KubeSteps.Cordon, now);
+    }
 
     private static void Step(RolloutNodeRecord n, string step, DateTime now)
     {
@@ -140,6 +157,12 @@ public static partial class RolloutEngine
                 notes.Add(new RolloutNote("Warning", "DrainBlocked", n.Name,
                     $"eviction of pod {b.Pod} refused by PodDisruptionBudget {b.Budget}: {b.Message}; retrying"));
                 break;
+            case KubeReport.Drained d when d.Ok && n.State == RolloutNodeState.RollingBack:
+                n.DrainBlocked = "";
+                Step(n, KubeSteps.Undo, now);
+                Dispatched(n, RolloutNodeState.RollingBack, now);
+                notes.Add(new RolloutNote("Normal", "NodeDrained", n.Name, $"{d.Message}; undoing run {n.RunId}"));
+                break;
             case KubeReport.Drained d when d.Ok:
                 n.DrainBlocked = "";
                 Step(n, KubeSteps.Apply, now);
@@ -153,6 +176,17 @@ public static partial class RolloutEngine
             case KubeReport.ReadyResult { Step: KubeSteps.WaitReady } w when w.Ready:
                 Step(n, KubeSteps.Uncordon, now);
                 notes.Add(new RolloutNote("Normal", "NodeReady", n.Name, $"wave {n.Wave}: {w.Message}"));
+                break;
+            case KubeReport.ReadyResult { Step: KubeSteps.WaitReady } w when n.State == RolloutNodeState.RollingBack:
+                // Its run is undone but the Node is not Ready: left as it is, cordoned, saying why.
+                Fail(r, n, $"rollback: {w.Message}", now, notes, "rollback");
+                n.HoldsSlot = false;
+                Step(n, KubeSteps.Done, now);
+                if (n.CordonedAt is not null && n.WasSchedulable)
+                {
+                    n.CordonNote = $"left cordoned: its run is undone but {w.Message}; uncordon it once it is healthy";
+                    notes.Add(new RolloutNote("Warning", "NodeLeftCordoned", n.Name, n.CordonNote));
+                }
                 break;
             case KubeReport.ReadyResult { Step: KubeSteps.WaitReady } w:
                 Fail(r, n, w.Message, now, notes, "wait-ready");
@@ -179,6 +213,14 @@ public static partial class RolloutEngine
                 else if (n.CordonedAt is not null && !n.WasSchedulable) n.CordonNote = "left cordoned: " + u.Reason;
                 notes.Add(new RolloutNote(u.Done || n.CordonedAt is null ? "Normal" : "Warning", u.Done ? "NodeUncordoned" : "NodeLeftCordoned", n.Name,
                     u.Done ? "uncordoned" : n.CordonedAt is null ? "never cordoned: nothing to undo" : $"left cordoned: {u.Reason}"));
+                if (n.State == RolloutNodeState.RollingBack)
+                {
+                    n.State = RolloutNodeState.RolledBack;
+                    n.FinishedAt = now;
+                    n.Phase = "";
+                    n.PhaseStartedAt = null;
+                    notes.Add(new RolloutNote("Normal", "NodeRolledBack", n.Name, $"run {n.RunId} undone, Ready, uncordoned"));
+                }
                 if (n.State == RolloutNodeState.Running)
                 {
                     n.State = RolloutNodeState.Succeeded;
@@ -189,7 +231,7 @@ public static partial class RolloutEngine
                 }
                 break;
             case KubeReport.StepFailed f:
-                if (n.State == RolloutNodeState.Running)
+                if (n.State is RolloutNodeState.Running or RolloutNodeState.RollingBack)
                 {
                     Fail(r, n, $"{f.Step}: {f.Message}", now, notes, f.Step);
                     Recover(n, now);
@@ -229,6 +271,21 @@ public static partial class RolloutEngine
             else if (state is Protocol.V1.RunState.Failed or Protocol.V1.RunState.Undone)
             {
                 Fail(r, n, report.Message, now, notes, "apply");
+                Recover(n, now);
+            }
+            return true;
+        }
+        if (n.State == RolloutNodeState.RollingBack && n.KubeStep == KubeSteps.Undo && report.RunId == n.RunId
+            && state is Protocol.V1.RunState.Undone or Protocol.V1.RunState.Failed)
+        {
+            if (state == Protocol.V1.RunState.Undone)
+            {
+                Step(n, KubeSteps.WaitReady, now);
+                notes.Add(new RolloutNote("Normal", "NodeUndone", n.Name, $"run {report.RunId} undone; waiting for the Node to be Ready"));
+            }
+            else
+            {
+                Fail(r, n, $"undo of run {report.RunId} failed: {report.Message}", now, notes, "rollback");
                 Recover(n, now);
             }
             return true;
