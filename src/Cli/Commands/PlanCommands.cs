@@ -122,6 +122,17 @@ public static class PlanCommands
             else await env.Out.WriteLineAsync(PlanViews.Sent(response));
             if (waitTimeout is not { } limit) return 0;
 
+            if (response.RolloutId.Length > 0)
+            {
+                // A node in a cluster: its upgrade goes on after the agent's run (wait-ready, uncordon).
+                var get = new GetRolloutRequest { Id = response.RolloutId };
+                var events = new WatchEventsRequest { Rollout = response.RolloutId, Limit = 1000 };
+                return await new ClusterPlanWait(response, before!).RunAsync(
+                    c => connection.CallAsync(connection.Rollouts, (client, o) => client.GetAsync(get, o), c),
+                    async c => (await connection.CallAsync(connection.Events, (client, o) => client.ListAsync(events, o), c)).Events,
+                    c => connection.CallAsync((client, o) => client.DescribeNodeAsync(describe, o), c),
+                    limit, env.Time, (d, c) => Task.Delay(d, env.Time, c), env.Out, env.Error, ct);
+            }
             return await new PlanWait(response, before!).RunAsync(
                 c => connection.CallAsync((client, o) => client.DescribeNodeAsync(describe, o), c),
                 limit, env.Time, (d, c) => Task.Delay(d, env.Time, c), env.Out, env.Error, ct);

@@ -48,7 +48,9 @@ public static class PlanViews
     }
 
     /// <summary>"plan upgrade-1.31 generation 3 sent to node worker-1".</summary>
-    public static string Sent(ApplyPlanResponse r) => $"plan {r.PlanName} generation {r.Generation} sent to node {r.Node}";
+    public static string Sent(ApplyPlanResponse r) => r.RolloutId.Length > 0
+        ? $"plan {r.PlanName} generation {r.Generation} sent to node {r.Node} in rollout {r.RolloutId} (cordon, drain, apply, wait for Ready, uncordon)"
+        : $"plan {r.PlanName} generation {r.Generation} sent to node {r.Node}";
 
     /// <summary>
     /// A dry run, one or more lines per step, as `nodefleet-agent apply --dry-run` prints it on the node:

@@ -12,7 +12,8 @@ using NodeFleet.Protocol.V1;
 namespace NodeFleet.Coordinator.Plans;
 
 /// <summary>Stores plans (one generation per content change) and sends them, or dry-run requests, to nodes.</summary>
-public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, Presence presence, EventBus events, TimeProvider time)
+public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, Presence presence, EventBus events, TimeProvider time,
+    INodeClusters? clusters = null)
 {
     public static readonly TimeSpan DryRunTimeout = TimeSpan.FromMinutes(2);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<DryRunResult>> _dryRuns = new();
@@ -77,7 +78,7 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
                 Message = $"plan {plan.Metadata.Name} generation {plan.Metadata.Generation} applied directly with --force, bypassing rollout {r.Id} ({r.State})",
             }));
         }
-        var message = new ApplyPlan { Plan = plan, KubeadmAction = KubeadmActionChoice.For(plan) };
+        var message = new ApplyPlan { Plan = plan, KubeadmAction = await KubeadmActionAsync(plan, request.Node, CancellationToken.None) };
         message.IgnorePreflightErrors.AddRange(request.IgnorePreflightErrors);
         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { ApplyPlan = message });
         return new ApplyPlanResponse { PlanName = plan.Metadata.Name, Generation = plan.Metadata.Generation, Digest = plan.Metadata.Digest, Node = request.Node };
@@ -139,7 +140,7 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
         _dryRuns[id] = tcs;
         try
         {
-            var message = new DryRunRequest { RequestId = id, Plan = plan, KubeadmAction = KubeadmActionChoice.For(plan) };
+            var message = new DryRunRequest { RequestId = id, Plan = plan, KubeadmAction = await KubeadmActionAsync(plan, request.Node, ct) };
             message.IgnorePreflightErrors.AddRange(request.IgnorePreflightErrors);
             await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { DryRun = message }, ct);
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -154,6 +155,14 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
         {
             _dryRuns.TryRemove(id, out _);
         }
+    }
+
+    /// <summary>What the node's kubeadm phase runs, decided as a rollout of that node alone would (its cluster consulted).</summary>
+    private async Task<string> KubeadmActionAsync(NodePlan plan, string node, CancellationToken ct)
+    {
+        var cluster = clusters is null ? null : await clusters.ForNodeAsync(node, ct);
+        var labelled = cluster is not null && registry.Get(node).Labels.ContainsKey(RolloutClusters.ControlPlaneLabel);
+        return await KubeadmActionChoice.ForNodeAsync(plan, cluster, labelled, ct);
     }
 
     public void CompleteDryRun(DryRunResult result)

@@ -58,6 +58,21 @@ public static class RolloutClusters
                 placed[node] = new NodeInCluster(group.Key, c.KubeNodeName, controlPlane, view.KubeletVersion ?? "");
                 skew.Add(new SkewNode(node, controlPlane, view.KubeletVersion ?? ""));
             }
+            // A control-plane node outside the rollout already at the version moved the control plane: no upgrade-apply.
+            if (plan.Spec.Kubeadm?.Mode == NodeFleet.Plans.PlanKubeadm.ModeUpgrade)
+            {
+                var inRollout = group.Select(g => g.Cluster.KubeNodeName).ToHashSet(StringComparer.Ordinal);
+                List<NodeView> all;
+                try { all = (await client.CoreV1.ListNodeAsync(cancellationToken: ct)).Items.Select(NodeView.From).ToList(); }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    problems.Add($"cluster {group.Key}: listing its Nodes failed: {KubeErrors.Describe(e)}");
+                    continue;
+                }
+                if (KubeadmActionChoice.ControlPlaneReached(all, inRollout, plan.Spec.KubernetesVersion))
+                    foreach (var (node, _) in group)
+                        if (placed.TryGetValue(node, out var p)) placed[node] = p with { ControlPlaneReached = true };
+            }
             foreach (var v in VersionSkew.CheckUpgrade(apiServer, plan.Spec.KubernetesVersion, skew))
                 problems.Add($"cluster {group.Key} (API server {apiServer}): {v}");
         }

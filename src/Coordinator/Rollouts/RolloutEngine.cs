@@ -56,6 +56,7 @@ public static partial class RolloutEngine
             {
                 Name = name, Wave = wave, State = RolloutNodeState.Pending,
                 Cluster = c?.Cluster ?? "", KubeNodeName = c?.KubeNodeName ?? "", ControlPlane = c?.ControlPlane ?? false,
+                ControlPlaneReached = c?.ControlPlaneReached ?? false,
             });
         }
     }

@@ -30,7 +30,8 @@ public static class KubeSteps
 }
 
 /// <summary>A node's place in its cluster, found when the rollout starts.</summary>
-public sealed record NodeInCluster(string Cluster, string KubeNodeName, bool ControlPlane, string KubeletVersion);
+/// <param name="ControlPlaneReached">A control-plane Node of the cluster outside the rollout already runs the plan's version.</param>
+public sealed record NodeInCluster(string Cluster, string KubeNodeName, bool ControlPlane, string KubeletVersion, bool ControlPlaneReached = false);
 
 /// <summary>What the controller's cluster work tells the engine, like an agent's report.</summary>
 public abstract record KubeReport(string Node, string Step)
@@ -78,12 +79,12 @@ public static partial class RolloutEngine
     /// <summary>
     /// What the kubeadm phase of the node's apply runs: nothing without spec.kubeadm; join for mode join; for an
     /// upgrade, `upgrade apply` on the rollout's first control-plane node (it moves the cluster's control plane) and
-    /// `upgrade node` on every other node.
+    /// `upgrade node` on every other node (on all when a control-plane node outside the rollout was there first).
     /// </summary>
     public static string KubeadmAction(RolloutRecord r, RolloutNodeRecord n, NodePlan plan)
     {
         var first = r.Nodes.Where(x => x.ControlPlane && x.Cluster == n.Cluster).OrderBy(x => x.Wave).ThenBy(x => x.Name, StringComparer.Ordinal).FirstOrDefault();
-        return NodeFleet.Coordinator.Clusters.KubeadmActionChoice.For(plan, firstControlPlane: n.ControlPlane && first?.Name == n.Name);
+        return NodeFleet.Coordinator.Clusters.KubeadmActionChoice.For(plan, firstControlPlane: n.ControlPlane && first?.Name == n.Name && !n.ControlPlaneReached);
     }
 
     /// <summary>The wait-ready deadline: spec.timeouts["wait-ready"], else 5 minutes.</summary>

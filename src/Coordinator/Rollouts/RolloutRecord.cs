@@ -113,6 +113,8 @@ public sealed class RolloutNodeRecord
     public string KubeNodeName { get; set; } = "";
     /// <summary>A control-plane node of its cluster (found at start): upgraded before the workers, one at a time.</summary>
     public bool ControlPlane { get; set; }
+    /// <summary>When the rollout started, a control-plane Node of the cluster outside it already ran the plan's version: no upgrade-apply.</summary>
+    public bool ControlPlaneReached { get; set; }
     /// <summary>The Kubernetes step of a node in a cluster (<see cref="KubeSteps"/>); "" before its upgrade starts.</summary>
     public string KubeStep { get; set; } = "";
     /// <summary>When the node entered <see cref="KubeStep"/>.</summary>

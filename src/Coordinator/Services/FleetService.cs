@@ -97,7 +97,7 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
     {
         // A node in a cluster is cordoned, drained, applied, waited for and uncordoned: a rollout of that node alone.
         if (!request.Force && request.Plan is not null && await rollouts.ApplyToClusterNodeAsync(request) is { } rollout)
-            return new ApplyPlanResponse { PlanName = rollout.PlanName, Generation = rollout.Generation, Node = request.Node,
+            return new ApplyPlanResponse { PlanName = rollout.PlanName, Generation = rollout.Generation, Node = request.Node, RolloutId = rollout.Id,
                 Digest = NodeFleet.Plans.PlanCanonical.Digest(request.Plan) };
         return await plans.ApplyAsync(request);
     }

@@ -108,7 +108,9 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
                         if (n.KubeStep == "wait-ready" && done.Add(n.Name + ":down")) f.Kube.SetNodeReady(n.Name, false);
                         if (n.KubeStep == "recover" && done.Add(n.Name + ":up")) f.Kube.SetNodeReady(n.Name, true);
                     }
-                    else if (n.KubeStep == "wait-ready" && done.Add(n.Name)) f.Kube.SetKubeletVersion(n.Name, target);
+                    // Rolled back, its kubelet runs the old version again.
+                    else if (n.KubeStep == "wait-ready" && n.State == RolloutNodeState.RollingBack && done.Add(n.Name + ":back")) f.Kube.SetKubeletVersion(n.Name, "v1.31.4");
+                    else if (n.KubeStep == "wait-ready" && n.State != RolloutNodeState.RollingBack && done.Add(n.Name)) f.Kube.SetKubeletVersion(n.Name, target);
                 }
                 await Task.Delay(100, ct);
             }
@@ -364,6 +366,70 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
     }
 
     [Fact]
+    public async Task A_node_aborted_mid_run_is_uncordoned_once_Ready_by_a_coordinator_restarted_after_a_kill()
+    {
+        string[] names = ["ar-1"];
+        await NodesAsync("abortkill", names);
+        var r = await StartAsync(Plan(), "abortkill", maxUnavailable: "1");
+        // No kubelet plays: the node waits for Ready at the target version while the rollout is aborted.
+        await f.Admin.WaitForNodesAsync(r.Id, n => n.KubeStep == "wait-ready", 1, TimeSpan.FromMinutes(2));
+        await f.Admin.Rollouts.AbortAsync(new RolloutActionRequest { Id = r.Id });
+        var status = await f.Fleet.CliOkAsync("rollout", "status", r.Id);
+        output.WriteLine(status);
+        Assert.Matches(@"ar-1\s+running\s+wait-ready", status);
+
+        await f.Fleet.KillCoordinatorAsync();
+        await f.Fleet.StartCoordinatorAsync();
+        await Proc.WaitUntilAsync(async () =>
+        {
+            try { await f.Admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id }); return true; }
+            catch (Grpc.Core.RpcException) { return false; }
+        }, TimeSpan.FromSeconds(30), "the coordinator to answer again");
+        Assert.True(f.Kube.IsUnschedulable("ar-1"));
+        f.Kube.SetKubeletVersion("ar-1", Patch);
+        await f.Admin.WaitForNodesAsync(r.Id, n => n.KubeStep == "done", 1, TimeSpan.FromMinutes(1));
+        var now = await f.Admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id });
+        Show(now);
+        Assert.False(f.Kube.IsUnschedulable("ar-1"));
+        Assert.Equal(RolloutState.Aborted, now.State);
+        Assert.Equal(RolloutNodeState.Succeeded, now.Nodes.Single().State);
+        var events = await f.Admin.RolloutEventsAsync(r.Id);
+        Assert.Contains(events, e => e.Reason == "NodeUncordoned" && e.Node == "ar-1");
+    }
+
+    [Fact]
+    public async Task Rollback_of_a_cluster_node_cordons_drains_undoes_waits_for_Ready_and_uncordons_it()
+    {
+        string[] names = ["rb-1"];
+        await NodesAsync("rollback", names);
+        var r = await StartAsync(Plan(), "rollback", maxUnavailable: "1");
+        using var cts = new CancellationTokenSource();
+        var kubelets = KubeletsAsync(r.Id, Patch, cts.Token);
+        await f.Admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromMinutes(2));
+        // A pod scheduled on the node since its upgrade: the rollback's drain evicts it before the run is undone.
+        f.Kube.AddPod(new TestPod("rollback", "web-0", "rb-1") { Owner = PodOwner.ReplicaSet("web") });
+        var upgradeEnd = f.Kube.Record.Count;
+        await f.Admin.Rollouts.RollbackAsync(new RolloutActionRequest { Id = r.Id });
+        var done = await f.Admin.WaitForStateAsync(r.Id, RolloutState.RolledBack, TimeSpan.FromMinutes(2));
+        await cts.CancelAsync();
+        await kubelets;
+        Show(done);
+        Assert.Equal((RolloutNodeState.RolledBack, "done"), (done.Nodes.Single().State, done.Nodes.Single().KubeStep));
+        Assert.False(f.Kube.IsUnschedulable("rb-1"));
+        var record = f.Kube.Record.ToList();
+        int After(string action, string target, string detail = "") =>
+            record.FindIndex(upgradeEnd, e => e.Action == action && e.Target == target && e.Detail.Contains(detail, StringComparison.Ordinal));
+        var cordon = After(KubeApiActions.PatchNode, "node/rb-1", "\"unschedulable\":true");
+        var evict = After(KubeApiActions.Evicted, "pod/rollback/web-0");
+        var uncordon = After(KubeApiActions.PatchNode, "node/rb-1", "\"unschedulable\":null");
+        Assert.True(cordon >= 0 && cordon < evict && evict < uncordon, $"cordon {cordon}, eviction {evict}, uncordon {uncordon}");
+        var events = await f.Admin.RolloutEventsAsync(r.Id);
+        var reasons = events.Where(e => e.Node == "rb-1").Select(e => e.Reason).ToList();
+        var from = reasons.LastIndexOf("NodeRollingBack");
+        Assert.Equal(["NodeRollingBack", "NodeCordoned", "PodEvicted", "NodeDrained", "NodeUndone", "NodeReady", "NodeUncordoned", "NodeRolledBack"], reasons.Skip(from));
+    }
+
+    [Fact]
     public async Task Plan_apply_to_a_node_in_a_cluster_cordons_drains_applies_waits_and_uncordons_it()
     {
         string[] names = ["pa-1"];
@@ -388,6 +454,52 @@ public sealed class ClusterUpgradeTests(ClusterUpgradeFixture f, ITestOutputHelp
         Assert.Equal(["pa-1"], done.Nodes.Select(n => n.Name));
         Assert.True(Cordoned("pa-1") < At(KubeApiActions.Evicted, "pod/planapply/web-0") && At(KubeApiActions.Evicted, "pod/planapply/web-0") < Uncordoned("pa-1"));
         Assert.False(f.Kube.IsUnschedulable("pa-1"));
+    }
+
+    [Fact]
+    public async Task Plan_apply_wait_on_the_first_control_plane_node_runs_upgrade_apply_and_waits_until_Ready_and_uncordoned()
+    {
+        var first = (await NodesAsync("cpwait", ["cpw-1"], firstIsControlPlane: true)).Single();
+        f.Kube.AddNode("cpw-2", "v1.31.4", controlPlane: true);
+        var second = await f.Fleet.JoinedOnlineAgentAsync("cpw-2", "--labels", "nodefleet.io/cluster=prod,test=cpwait2");
+        var kubeadm = new KubeadmStandIn(first.Node);
+        kubeadm.InstallAt(first.Node);
+        new KubeadmStandIn(second.Node).InstallAt(second.Node);
+        var file = Path.Combine(f.Fleet.Scratch, "cpwait.yaml");
+        await File.WriteAllTextAsync(file, Plan(kubeadm: "  kubeadm:\n    mode: upgrade\n").Replace("name: cluster-upgrade", "name: cp-wait"));
+        const string ignore = "--ignore-preflight-errors=CRI,Mirror-127.0.0.1:5000,Port-10250,Port-10256";
+
+        // No control-plane Node of the cluster runs v1.31.5 yet: the first to reach it moves the control plane.
+        var diff = await f.Fleet.CliOkAsync("plan", "diff", file, "--node", "cpw-1", ignore);
+        Assert.Contains("[kubeadm/upgrade-apply] would run /usr/bin/kubeadm upgrade apply v1.31.5", diff);
+
+        var apply = f.Fleet.CliAsync("plan", "apply", file, "--node", "cpw-1", ignore, "--wait");
+        Rollout? r = null;
+        await Proc.WaitUntilAsync(async () =>
+        {
+            r = (await f.Admin.Rollouts.ListAsync(new ListRolloutsRequest { IncludeFinished = true })).Rollouts.FirstOrDefault(x => x.PlanName == "cp-wait");
+            return r is not null;
+        }, TimeSpan.FromSeconds(30), "the rollout of cpw-1");
+        using var cts = new CancellationTokenSource();
+        var kubelets = KubeletsAsync(r!.Id, Patch, cts.Token);
+        var result = await apply;
+        // The wait ended only once the node was back in service.
+        Assert.False(f.Kube.IsUnschedulable("cpw-1"));
+        await cts.CancelAsync();
+        await kubelets;
+        output.WriteLine(result.ToString());
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var lines = result.StdOut.Split('\n').ToList();
+        int Line(string text) => lines.FindIndex(l => l.Contains(text, StringComparison.Ordinal));
+        int[] order = [Line("NodeCordoned:"), Line("NodeDrained:"), Line("kubeadm/upgrade-apply"), Line("NodeApplied:"), Line("NodeReady:"), Line("NodeUncordoned:"),
+            Line("applied on node cpw-1 (run ")];
+        Assert.True(order.All(i => i >= 0) && order.Zip(order.Skip(1)).All(p => p.First < p.Second), string.Join(", ", order));
+        Assert.Contains("Node Ready, uncordoned", lines[^2]);
+        Assert.Equal("upgrade apply v1.31.5 --yes", Assert.Single(kubeadm.Calls()));
+
+        // cpw-1, a control-plane node, now runs v1.31.5: the next one runs upgrade node.
+        diff = await f.Fleet.CliOkAsync("plan", "diff", file, "--node", "cpw-2", ignore);
+        Assert.Contains("[kubeadm/upgrade-node] would run /usr/bin/kubeadm upgrade node", diff);
     }
 
     private HttpClient KubeHttp()

@@ -212,6 +212,74 @@ public class RolloutEngineClusterTests
     }
 
     [Fact]
+    public void A_control_plane_node_outside_the_rollout_already_at_the_version_leaves_upgrade_node_to_all()
+    {
+        var r = new RolloutRecord { Id = "r1", MaxUnavailable = 1, MaxFailures = 1 };
+        RolloutEngine.PlanWaves(r, ["cp2"], new Dictionary<string, NodeInCluster> { ["cp2"] = new("c1", "k-cp2", true, "v1.31.4", ControlPlaneReached: true) });
+        var upgrade = new NodePlan { Spec = new NodePlanSpec { Kubeadm = new KubeadmSpec { Mode = "upgrade" } } };
+        Assert.Equal("upgrade-node", RolloutEngine.KubeadmAction(r, r.Node("cp2")!, upgrade));
+    }
+
+    [Fact]
+    public void Rollback_of_a_cluster_node_cordons_drains_undoes_waits_for_Ready_at_any_version_and_uncordons()
+    {
+        var r = Rollout(maxUnavailable: 1, nodes: ["w1"]);
+        Decide(r);
+        CordonAndDrain(r, "w1");
+        RolloutEngine.OnReport(r, "w1", RunEnd(NodeFleet.Protocol.V1.RunState.Succeeded), T0);
+        RolloutEngine.OnKube(r, new KubeReport.ReadyResult("w1", KubeSteps.WaitReady, true, "Ready at v1.31.5"), T0);
+        RolloutEngine.OnKube(r, new KubeReport.Uncordoned("w1", true, ""), T0);
+        Decide(r);
+        Assert.Equal(RolloutState.Succeeded, r.State);
+
+        RolloutEngine.Transition(r, RolloutState.RollingBack, "", T0);
+        var actions = Decide(r);
+        var n = r.Node("w1")!;
+        Assert.Equal(new RolloutAction[] { new RolloutAction.Cordon("w1") }, actions);
+        Assert.Equal((RolloutNodeState.RollingBack, KubeSteps.Cordon), (n.State, n.KubeStep));
+        Assert.Null(n.CordonedAt);
+        CordonAndDrain(r, "w1");
+        // Drained, the agent undoes the run (the controller sends it: no engine action), then Ready at any version.
+        Assert.Equal(KubeSteps.Undo, n.KubeStep);
+        Assert.Null(RolloutEngine.KubeAction(n));
+        RolloutEngine.OnReport(r, "w1", RunEnd(NodeFleet.Protocol.V1.RunState.Undone), T0);
+        Assert.Equal(new RolloutAction.WaitReady("w1", AnyVersion: true), RolloutEngine.KubeAction(n));
+        RolloutEngine.OnKube(r, new KubeReport.ReadyResult("w1", KubeSteps.WaitReady, true, "Ready at v1.31.4"), T0);
+        Assert.Equal(KubeSteps.Uncordon, n.KubeStep);
+        Assert.Empty(Decide(r));
+        Assert.Equal(RolloutState.RollingBack, r.State);
+        var notes = RolloutEngine.OnKube(r, new KubeReport.Uncordoned("w1", true, ""), T0);
+        Assert.Equal(["NodeUncordoned", "NodeRolledBack"], notes.Select(x => x.Reason));
+        Assert.Equal((RolloutNodeState.RolledBack, KubeSteps.Done), (n.State, n.KubeStep));
+        Decide(r);
+        Assert.Equal(RolloutState.RolledBack, r.State);
+    }
+
+    [Fact]
+    public void A_cluster_node_whose_undo_fails_in_a_rollback_fails_and_is_uncordoned_once_Ready_before_the_rollback_ends()
+    {
+        var r = Rollout(maxUnavailable: 1, nodes: ["w1"]);
+        Decide(r);
+        CordonAndDrain(r, "w1");
+        RolloutEngine.OnReport(r, "w1", RunEnd(NodeFleet.Protocol.V1.RunState.Succeeded), T0);
+        RolloutEngine.OnKube(r, new KubeReport.ReadyResult("w1", KubeSteps.WaitReady, true, "Ready"), T0);
+        RolloutEngine.OnKube(r, new KubeReport.Uncordoned("w1", true, ""), T0);
+        Decide(r);
+        RolloutEngine.Transition(r, RolloutState.RollingBack, "", T0);
+        Decide(r);
+        CordonAndDrain(r, "w1");
+        RolloutEngine.OnReport(r, "w1", RunEnd(NodeFleet.Protocol.V1.RunState.Failed, message: "restore failed"), T0);
+        var n = r.Node("w1")!;
+        Assert.Equal((RolloutNodeState.Failed, KubeSteps.Recover), (n.State, n.KubeStep));
+        Decide(r);
+        Assert.Equal(RolloutState.RollingBack, r.State);
+        RolloutEngine.OnKube(r, new KubeReport.ReadyResult("w1", KubeSteps.Recover, true, "Ready"), T0);
+        RolloutEngine.OnKube(r, new KubeReport.Uncordoned("w1", true, ""), T0);
+        Decide(r);
+        Assert.Equal(RolloutState.RolledBack, r.State);
+    }
+
+    [Fact]
     public void A_node_outside_any_cluster_keeps_the_behaviour_of_before()
     {
         var r = new RolloutRecord { Id = "r1", Canary = 1, MaxUnavailable = 1, MaxFailures = 1, State = RolloutState.Pending };
