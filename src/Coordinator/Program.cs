@@ -122,7 +122,20 @@ restore.SetAction(p => Guard(() =>
         p.GetValue(restoreFrom) ?? ""), Console.Out, TimeProvider.System));
 }));
 
+var migrateFrom = new Option<string>("--from") { Description = "Data directory whose LiteDB database to copy (default " + DataDirectory.DefaultPath + ")" };
+var migrateTo = new Option<string>("--to") { Description = "The empty PostgreSQL database to copy it into (postgres://USER:PASSWORD@HOST/DB or key=value)", Required = true };
+var migrate = new Command("migrate-store",
+    "Copy a LiteDB data directory's state into an empty PostgreSQL database, checking every table's count; refused while a coordinator runs on the directory");
+migrate.Options.Add(migrateFrom);
+migrate.Options.Add(migrateTo);
+migrate.SetAction(p => Guard(() =>
+{
+    CheckNotEmpty("--from", p.GetValue(migrateFrom));
+    return MigrateStoreCommand.RunAsync(new MigrateStoreCommand.Settings(p.GetValue(migrateFrom) ?? DataDirectory.DefaultPath, p.GetValue(migrateTo) ?? ""), Console.Out);
+}));
+
 var root = new RootCommand($"NodeFleet coordinator {BuildInfo.Version}");
+root.Subcommands.Add(migrate);
 root.Subcommands.Add(backup);
 root.Subcommands.Add(restore);
 root.Subcommands.Add(init);

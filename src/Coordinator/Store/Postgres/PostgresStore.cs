@@ -13,7 +13,7 @@ namespace NodeFleet.Coordinator.Store.Postgres;
 /// goes to that caller alone. Nothing outside this folder sees an Npgsql type: a database failure is an IOException
 /// that names the store without its password.
 /// </summary>
-public sealed class PostgresStore : ICoordinatorStore
+public sealed partial class PostgresStore : ICoordinatorStore
 {
     /// <summary>Write transactions open at once: each holds a connection and, while its lambda runs, a thread.</summary>
     private const int MaxConcurrentWrites = 16;
