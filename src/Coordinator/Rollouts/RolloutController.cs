@@ -13,10 +13,13 @@ namespace NodeFleet.Coordinator.Rollouts;
 /// Drives active rollouts: applies agents' reports to them, decides what starts next, persists every change with
 /// its events before acting, then sends the plans. One loop, so decisions never race. After a coordinator restart it
 /// picks up from the store; nodes in flight get their request again (the agents' journals make that idempotent).
+/// With several coordinators it runs only on the holder of the singleton lease, and every pass's write checks that lease
+/// (fencing): a coordinator that took the lease over starts afresh from the store, as after a restart.
 /// </summary>
 public sealed partial class RolloutController(ICoordinatorStore store, Presence presence, EventBus events,
     NodeFleet.Coordinator.Observability.RolloutMetrics metrics, TimeProvider time, ILogger<RolloutController> log,
-    NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null, NodeFleet.Coordinator.Clusters.DrainerOptions? drainerOptions = null) : BackgroundService
+    NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null, NodeFleet.Coordinator.Clusters.DrainerOptions? drainerOptions = null,
+    Coordinators.SingletonLease? singleton = null) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
     // A pass reads each active rollout (every node of it) and writes what changed: while reports pour in, passes are
@@ -30,6 +33,8 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
     // (after a restart), or was sent on a stream the node has since replaced (it reconnected and may never have read
     // it), is sent again. Agents' journals make a repeated request harmless.
     private readonly Dictionary<(string Rollout, string Node, string Stage), long> _dispatched = [];
+    // The fencing token of the lease this controller last acted under (0: none): memory from another tenure is dropped.
+    private long _tenure;
 
     public void OnReport(string node, StepReport report)
     {
@@ -70,8 +75,39 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         }
     }
 
+    /// <summary>
+    /// The lease to act under, or null when this coordinator must not act; what was remembered in memory from another
+    /// tenure (requests sent, cluster work under way, reports not yet applied) is dropped, and what matters is read from
+    /// the store again.
+    /// </summary>
+    private bool TryBeginPass(out Lease? lease)
+    {
+        lease = singleton?.Current;
+        if (singleton is null) return true;
+        var token = lease?.Token ?? 0;
+        if (token != _tenure)
+        {
+            if (_tenure != 0) log.LogWarning("Rollout controller: the singleton lease (fencing token {Token}) is no longer held here; stopped", _tenure);
+            _dispatched.Clear();
+            _finishing.Clear();
+            foreach (var (_, work) in _clusterWork)
+            {
+                try { work.Cancel.Cancel(); } catch (ObjectDisposedException) { }
+            }
+            _clusterWork.Clear();
+            _tenure = token;
+            if (token != 0) log.LogInformation("Rollout controller: acting under the singleton lease (fencing token {Token}), from the store", token);
+        }
+        if (lease is not null) return true;
+        // Another coordinator decides: reports that came here are applied there from what the agents send it again.
+        while (_reports.TryDequeue(out _)) { }
+        while (_kubeReports.TryDequeue(out _)) { }
+        return false;
+    }
+
     internal async Task RunOnceAsync(CancellationToken ct)
     {
+        if (!TryBeginPass(out var lease)) return;
         var now = time.GetUtcNow().UtcDateTime;
         var batch = new List<(string Node, StepReport Report)>();
         while (_reports.TryDequeue(out var r)) batch.Add(r);
@@ -85,6 +121,8 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         var over = new List<RolloutRecord>();
         var decisions = await store.WriteAsync(s =>
         {
+            // Fencing: the pass commits only while the lease is still this coordinator's (PostgreSQL locks its row until then).
+            if (lease is not null) s.RequireLease(lease);
             over.Clear();
             var result = new List<(RolloutRecord Rollout, List<RolloutAction> Actions)>();
             var active = s.Rollouts.ListActive();

@@ -27,7 +27,7 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
         if (!await requestStream.MoveNext(context.CancellationToken) || requestStream.Current.KindCase != AgentMessage.KindOneofCase.Hello)
             throw new RpcException(new Status(StatusCode.InvalidArgument, "the first message on the stream must be hello"));
 
-        var session = presence.Open(caller.Name);
+        var session = presence.Open(caller.Name, NodeFleet.Security.Pki.SerialOf(caller.Certificate));
         session.SetInterval(pacer.Current);
         session.IntervalAdopted();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, session.Closed.Token);

@@ -191,6 +191,21 @@ public interface IRevocations : IRevocationReads
     int DeleteExpiredBefore(DateTime cutoff);
 }
 
+/// <summary>The coordinators serving the store, by id (each writes its own record in its heartbeat).</summary>
+public interface ICoordinatorReads
+{
+    /// <summary>Every coordinator recorded, by id.</summary>
+    IReadOnlyList<CoordinatorRecord> List();
+}
+
+public interface ICoordinators : ICoordinatorReads
+{
+    /// <summary>Adds the coordinator's record or replaces it (no revision: only the coordinator itself writes it).</summary>
+    void Put(CoordinatorRecord coordinator);
+    /// <summary>Deletes the records last seen before <paramref name="cutoff"/>; returns how many.</summary>
+    int DeleteSeenBefore(DateTime cutoff);
+}
+
 /// <summary>
 /// Named leases with a time to live. Whoever holds one may act for it until it expires; a new holder gets a larger
 /// fencing token than every holder before, which its writes carry (<see cref="IStoreWriter.RequireLease"/>) so that a

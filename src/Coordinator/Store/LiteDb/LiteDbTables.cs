@@ -197,3 +197,12 @@ internal sealed class LiteDbOperatorCertificates(LiteDatabase db) : IOperatorCer
         Certificates.Find(Query.EQ(nameof(OperatorCertificateRecord.Name), name)).OrderBy(c => c.IssuedAt).ToList();
     public void Put(OperatorCertificateRecord c) => Certificates.Upsert(c);
 }
+
+internal sealed class LiteDbCoordinators(LiteDatabase db) : ICoordinators
+{
+    private ILiteCollection<CoordinatorRecord> Coordinators =>
+        db.GetCollection<CoordinatorRecord>(LiteDbSchema.CoordinatorsCollection);
+    public IReadOnlyList<CoordinatorRecord> List() => Coordinators.FindAll().OrderBy(c => c.Id, StringComparer.Ordinal).ToList();
+    public void Put(CoordinatorRecord c) => Coordinators.Upsert(c);
+    public int DeleteSeenBefore(DateTime cutoff) => Coordinators.DeleteMany(c => c.LastSeen < cutoff);
+}

@@ -87,6 +87,12 @@ public static class PostgresSchema
             issued_by text NOT NULL);
         CREATE INDEX operator_certificates_name ON operator_certificates (name);
         """,
+        // 6: the coordinators serving the database (`nodefleet coordinators`), each row rewritten by its heartbeat.
+        """
+        CREATE TABLE coordinators (
+            id text COLLATE "C" PRIMARY KEY, address text NOT NULL, version text NOT NULL, connected_agents integer NOT NULL,
+            lease_held boolean NOT NULL, started_at timestamptz NOT NULL, last_seen timestamptz NOT NULL);
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>
