@@ -30,6 +30,9 @@ public sealed partial class SingletonLease : BackgroundService
     private readonly object _gate = new();
     private Lease? _held;
     private long _askedAt;
+    private DateTime _askedWall;
+    // A tenure that ended here, recorded (as a LeaseLost event, with when this coordinator stopped acting) once the store answers.
+    private (Lease Lease, DateTime StoppedAt, string Why)? _lost;
 
     /// <param name="shared">
     /// False on LiteDB: the data directory's lock makes this the only coordinator, so its holder name is the same in every
@@ -80,10 +83,12 @@ public sealed partial class SingletonLease : BackgroundService
     internal async Task TickAsync()
     {
         var asked = _time.GetTimestamp();
+        var askedWall = _time.GetUtcNow().UtcDateTime;
         Lease? held;
         lock (_gate) held = _held;
         try
         {
+            await RecordLostAsync();
             // A lease this process let lapse (cut off too long) is asked for again: the same tenure if nobody took it.
             var lease = held is not null && Current is not null
                 ? await _store.Leases.RenewAsync(held, Ttl)
@@ -91,7 +96,12 @@ public sealed partial class SingletonLease : BackgroundService
             if (lease is null)
             {
                 lock (_gate) _held = null;
-                if (held is not null) LogLost(_log, _me.Id, held.Token);
+                if (held is not null)
+                {
+                    LogLost(_log, _me.Id, held.Token);
+                    _lost = (held, Min(askedWall, StopTime(held)), "another coordinator holds it");
+                    await RecordLostAsync();
+                }
                 return;
             }
             var fresh = held is null || held.Token != lease.Token;
@@ -99,6 +109,7 @@ public sealed partial class SingletonLease : BackgroundService
             {
                 _held = lease;
                 _askedAt = asked;
+                _askedWall = askedWall;
             }
             if (fresh)
             {
@@ -120,9 +131,34 @@ public sealed partial class SingletonLease : BackgroundService
             {
                 lock (_gate) { if (ReferenceEquals(_held, held)) _held = null; }
                 LogStopped(_log, _me.Id, held.Token, e.Message);
+                _lost ??= (held, StopTime(held), $"not renewed in time: {e.Message}");
             }
             else LogRenewFailed(_log, e.Message);
         }
+    }
+
+    /// <summary>The moment <see cref="Current"/> stopped giving <paramref name="lease"/> out, on this coordinator's clock.</summary>
+    private DateTime StopTime(Lease lease)
+    {
+        lock (_gate) return _askedWall + Ttl * Trust;
+    }
+
+    private static DateTime Min(DateTime a, DateTime b) => a < b ? a : b;
+
+    /// <summary>
+    /// Records when this coordinator stopped acting under a lease it lost: with the new holder's LeaseAcquired event, the
+    /// records show that the one stopped before the other started.
+    /// </summary>
+    private async Task RecordLostAsync()
+    {
+        if (_lost is not { } lost) return;
+        await _store.WriteAsync(s => s.AddEvent(_events, new EventRecord
+        {
+            Time = lost.StoppedAt, Type = "Warning", Reason = "LeaseLost",
+            Message = $"coordinator {_me.Id} stopped its singleton work at {lost.StoppedAt:yyyy-MM-ddTHH:mm:ss.fffZ} " +
+                      $"(fencing token {lost.Lease.Token}): {lost.Why}",
+        }));
+        _lost = null;
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
