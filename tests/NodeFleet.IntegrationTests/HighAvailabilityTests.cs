@@ -35,9 +35,7 @@ public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
 
         public static async Task<Peer> StartAsync(TestCluster first, string store, string dataDir)
         {
-            Directory.CreateDirectory(dataDir);
-            foreach (var file in Directory.GetFiles(first.DataDir).Where(f => !f.EndsWith("coordinator.lock", StringComparison.Ordinal)))
-                File.Copy(file, Path.Combine(dataDir, Path.GetFileName(file)));
+            Copy(first.DataDir, dataDir);
             var address = $"127.0.0.1:{Proc.FreePort()}";
             var metrics = Proc.FreePort();
             var process = Proc.Start(Binaries.Coordinator,
@@ -48,6 +46,20 @@ public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
         }
 
         public ValueTask DisposeAsync() => Process.DisposeAsync();
+
+        /// <summary>Copies the data directory (modes kept: the keys stay 0600), without the first one's lock.</summary>
+        private static void Copy(string from, string to)
+        {
+            Directory.CreateDirectory(to);
+            File.SetUnixFileMode(to, File.GetUnixFileMode(from));
+            foreach (var dir in Directory.GetDirectories(from)) Copy(dir, Path.Combine(to, Path.GetFileName(dir)));
+            foreach (var file in Directory.GetFiles(from).Where(f => Path.GetFileName(f) != "coordinator.lock"))
+            {
+                var target = Path.Combine(to, Path.GetFileName(file));
+                File.Copy(file, target);
+                File.SetUnixFileMode(target, File.GetUnixFileMode(file));
+            }
+        }
     }
 
     /// <summary>The holder of the singleton lease now ("" when none holds it unexpired).</summary>
