@@ -56,6 +56,8 @@ public sealed class PostgresServer : IAsyncLifetime
         var options = $"-p {Port} -k {Dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off " +
                       $"-c ssl=on -c ssl_cert_file={Dir}/server.crt -c ssl_key_file={Dir}/server.key";
         await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(Dir, "data"), "-o", options, "-l", Path.Combine(Dir, "log"), "-w", "start"]);
+        // The pooled connections of this process went with the server they were open to.
+        NpgsqlConnection.ClearAllPools();
     }
 
     /// <summary>Stops the cluster as a crash does (-m immediate): every connection drops, nothing answers until <see cref="StartAsync"/>.</summary>
