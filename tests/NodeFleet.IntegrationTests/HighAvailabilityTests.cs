@@ -214,7 +214,7 @@ public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
         var stored = $"FROM runs WHERE doc->>'RolloutId' = '{r.Id}'";
         Assert.Equal(0L, await server.ScalarAsync<long>(db, $"SELECT count(*) FROM (SELECT node, doc->>'Stage' {stored} GROUP BY 1, 2 HAVING count(*) > 1) twice"));
         await Proc.WaitUntilAsync(async () => await server.ScalarAsync<bool>(db,
-                $"SELECT NOT lease_held FROM coordinators WHERE address = '{cluster.Address}' AND last_seen > now() - interval '3 seconds'"),
+                $"SELECT coalesce((SELECT NOT lease_held FROM coordinators WHERE address = '{cluster.Address}' AND last_seen > now() - interval '3 seconds'), false)"),
             TimeSpan.FromSeconds(30), "the first coordinator's record to say it holds no lease");
     }
 
