@@ -70,11 +70,14 @@ public sealed partial class SingletonLease : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var period = Ttl / 3;
+        // The holder renews every third of the TTL; the others ask every second (at most), so that the lease of a holder
+        // that died is taken over soon after it expires.
+        var renewEvery = Ttl / 3;
+        var askEvery = renewEvery < TimeSpan.FromSeconds(1) ? renewEvery : TimeSpan.FromSeconds(1);
         while (!stoppingToken.IsCancellationRequested)
         {
             await TickAsync();
-            try { await Task.Delay(period, _time, stoppingToken); }
+            try { await Task.Delay(Current is null ? askEvery : renewEvery, _time, stoppingToken); }
             catch (OperationCanceledException) { break; }
         }
     }

@@ -27,6 +27,8 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
     // of reading a 10,000-node rollout back to back; the controller then takes at most about a quarter of a core.
     private static readonly TimeSpan MinPassInterval = TimeSpan.FromMilliseconds(100);
     private const int PassSpacing = 3;
+    /// <summary>Reports queued by other coordinators taken per pass (more wait for the next one).</summary>
+    private const int MaxForwardedPerPass = 5000;
     private readonly ConcurrentQueue<(string Node, StepReport Report)> _reports = new();
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     // Requests sent by this process, with the stream (session) each went out on; anything in flight that was not sent
@@ -41,6 +43,20 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         if (report.RolloutId.Length == 0) return;
         _reports.Enqueue((node, report));
         Wake();
+    }
+
+    /// <summary>
+    /// Null when this coordinator applies <paramref name="report"/> itself (it holds the singleton lease, or there is no
+    /// lease, or the report is of no rollout); else what queues it in the store for the holder, to be written in the
+    /// transaction that records the report, so that a report acknowledged to the agent is never lost to the rollout.
+    /// </summary>
+    public Action<IStoreWriter>? ForwardFor(string node, StepReport report)
+    {
+        if (report.RolloutId.Length == 0 || singleton is null || singleton.Current is not null) return null;
+        return s => s.RolloutReports.Add(new RolloutReportRecord
+        {
+            Node = node, RolloutId = report.RolloutId, Report = report.ToByteArray(), QueuedAt = time.GetUtcNow().UtcDateTime,
+        });
     }
 
     public void Wake()
@@ -99,19 +115,47 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
             if (token != 0) log.LogInformation("Rollout controller: acting under the singleton lease (fencing token {Token}), from the store", token);
         }
         if (lease is not null) return true;
-        // Another coordinator decides: reports that came here are applied there from what the agents send it again.
-        while (_reports.TryDequeue(out _)) { }
+        // The cluster work was cancelled: the next holder starts it again from the progress stored.
         while (_kubeReports.TryDequeue(out _)) { }
         return false;
     }
 
+    /// <summary>
+    /// Reports that reached this coordinator while it held the lease and were not applied before it lost it: queued in the
+    /// store for the next holder (put back to try again when the store does not answer).
+    /// </summary>
+    private async Task HandOverAsync()
+    {
+        var left = new List<(string Node, StepReport Report)>();
+        while (_reports.TryDequeue(out var r)) left.Add(r);
+        if (left.Count == 0) return;
+        var now = time.GetUtcNow().UtcDateTime;
+        try
+        {
+            await store.WriteAsync(s =>
+            {
+                foreach (var (node, report) in left)
+                    s.RolloutReports.Add(new RolloutReportRecord { Node = node, RolloutId = report.RolloutId, Report = report.ToByteArray(), QueuedAt = now });
+            });
+        }
+        catch (Exception)
+        {
+            foreach (var r in left) _reports.Enqueue(r);
+            throw;
+        }
+    }
+
     internal async Task RunOnceAsync(CancellationToken ct)
     {
-        if (!TryBeginPass(out var lease)) return;
+        if (!TryBeginPass(out var lease))
+        {
+            await HandOverAsync();
+            return;
+        }
         var now = time.GetUtcNow().UtcDateTime;
         var batch = new List<(string Node, StepReport Report)>();
         while (_reports.TryDequeue(out var r)) batch.Add(r);
-        var reports = batch.GroupBy(b => b.Report.RolloutId).ToDictionary(g => g.Key, g => g.ToList());
+        var local = batch.GroupBy(b => b.Report.RolloutId).ToDictionary(g => g.Key, g => g.ToList());
         var kubeBatch = new List<(string Rollout, KubeReport Report)>();
         while (_kubeReports.TryDequeue(out var k)) kubeBatch.Add(k);
         var kube = kubeBatch.GroupBy(b => b.Rollout).ToDictionary(g => g.Key, g => g.Select(x => x.Report).ToList());
@@ -124,6 +168,23 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
             // Fencing: the pass commits only while the lease is still this coordinator's (PostgreSQL locks its row until then).
             if (lease is not null) s.RequireLease(lease);
             over.Clear();
+            // Reports that reached other coordinators, taken from the store in this write: applied exactly once.
+            var reports = local.ToDictionary(kv => kv.Key, kv => kv.Value.ToList());
+            if (lease is not null)
+            {
+                foreach (var q in s.RolloutReports.Take(MaxForwardedPerPass))
+                {
+                    StepReport parsed;
+                    try { parsed = StepReport.Parser.ParseFrom(q.Report); }
+                    catch (InvalidProtocolBufferException e)
+                    {
+                        log.LogWarning("Dropped a queued report of node {Node} that cannot be read: {Error}", q.Node, e.Message);
+                        continue;
+                    }
+                    if (!reports.TryGetValue(q.RolloutId, out var list)) reports[q.RolloutId] = list = [];
+                    list.Add((q.Node, parsed));
+                }
+            }
             var result = new List<(RolloutRecord Rollout, List<RolloutAction> Actions)>();
             var active = s.Rollouts.ListActive();
             foreach (var rollout in active)

@@ -78,14 +78,16 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                     case AgentMessage.KindOneofCase.Report:
                         // Persisted (or recognised as a duplicate) before it is acknowledged.
                         var arrived = time.GetTimestamp();
-                        var recorded = await recorder.RecordAsync(caller.Name, msg.Report);
+                        // Applied here when this coordinator runs the rollouts; else queued in the store for the one that does.
+                        var forward = rollouts.ForwardFor(caller.Name, msg.Report);
+                        var recorded = await recorder.RecordAsync(caller.Name, msg.Report, forward);
                         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
                         {
                             ReportAck = new ReportAck { Sequence = msg.Report.Sequence },
                         }, ct);
                         metrics.ObserveReportIngest(time.GetElapsedTime(arrived));
                         metrics.CountReport(recorded);
-                        if (recorded) rollouts.OnReport(caller.Name, msg.Report);
+                        if (recorded && forward is null) rollouts.OnReport(caller.Name, msg.Report);
                         break;
                     case AgentMessage.KindOneofCase.DryRunResult:
                         plans.CompleteDryRun(msg.DryRunResult);

@@ -64,6 +64,7 @@ public interface IStoreWriter
     IRevocations Revocations { get; }
     IOperatorCertificates OperatorCertificates { get; }
     ICoordinators Coordinators { get; }
+    IRolloutReports RolloutReports { get; }
 
     /// <summary>
     /// Runs <paramref name="action"/> once this transaction has committed (never if it rolls back): how something seen

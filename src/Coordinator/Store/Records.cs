@@ -228,3 +228,18 @@ public sealed class CoordinatorRecord
     public DateTime StartedAt { get; set; }
     public DateTime LastSeen { get; set; }
 }
+
+/// <summary>
+/// A rollout report that reached a coordinator which does not hold the singleton lease, queued in the store (in the
+/// transaction that recorded the report) for the holder's rollout controller, which takes it in the write that applies it.
+/// </summary>
+public sealed class RolloutReportRecord
+{
+    /// <summary>Given by the store, in the order reports were queued.</summary>
+    public long Id { get; set; }
+    public string Node { get; set; } = "";
+    public string RolloutId { get; set; } = "";
+    /// <summary>The report as the agent sent it (protobuf bytes, after the node limits' clamp).</summary>
+    public byte[] Report { get; set; } = [];
+    public DateTime QueuedAt { get; set; }
+}

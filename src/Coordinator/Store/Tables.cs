@@ -206,6 +206,15 @@ public interface ICoordinators : ICoordinatorReads
     int DeleteSeenBefore(DateTime cutoff);
 }
 
+/// <summary>Rollout reports queued for the lease holder's rollout controller (writes only: queued, then taken once).</summary>
+public interface IRolloutReports
+{
+    /// <summary>Queues the report, giving it its id (ordered after every one queued before).</summary>
+    void Add(RolloutReportRecord report);
+    /// <summary>Removes and returns the oldest <paramref name="max"/> queued reports, oldest first; final once this write commits.</summary>
+    IReadOnlyList<RolloutReportRecord> Take(int max);
+}
+
 /// <summary>
 /// Named leases with a time to live. Whoever holds one may act for it until it expires; a new holder gets a larger
 /// fencing token than every holder before, which its writes carry (<see cref="IStoreWriter.RequireLease"/>) so that a

@@ -10,7 +10,7 @@ public static class LiteDbSchema
     /// 1: rollouts held every node's state in their own document. 2: per-node states in rollout_nodes, one document
     /// each; leases; the version kept in meta. The kube_clusters collection came later without a new version: it is only
     /// added, and a coordinator that does not know it leaves it alone; so did revoked_certificates,
-    /// operator_certificates, coordinators and the events' Actor field.
+    /// operator_certificates, coordinators, rollout_reports and the events' Actor field.
     /// </summary>
     public const int Version = 2;
 
@@ -27,6 +27,7 @@ public static class LiteDbSchema
     public const string RevokedCertificatesCollection = "revoked_certificates";
     public const string OperatorCertificatesCollection = "operator_certificates";
     public const string CoordinatorsCollection = "coordinators";
+    public const string RolloutReportsCollection = "rollout_reports";
     public const string MetaCollection = "meta";
 
     /// <summary>

@@ -240,6 +240,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public LiteDbRevocations Revocations { get; } = new(db);
         public LiteDbOperatorCertificates OperatorCertificates { get; } = new(db);
         public LiteDbCoordinators Coordinators { get; } = new(db);
+        public LiteDbRolloutReports RolloutReports { get; } = new(db);
     }
 
     /// <summary>What a write lambda is given: runs only on the writer, inside its batch's transaction.</summary>
@@ -256,6 +257,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public IRevocations Revocations => tables.Revocations;
         public IOperatorCertificates OperatorCertificates => tables.OperatorCertificates;
         public ICoordinators Coordinators => tables.Coordinators;
+        public IRolloutReports RolloutReports => tables.RolloutReports;
         public void OnCommitted(Action action) => store.OnCommitted(action);
         public void RequireLease(Lease lease) => leases.Require(lease);
     }

@@ -183,6 +183,7 @@ public sealed class PostgresStore : ICoordinatorStore
         public IRevocations Revocations { get; } = new PgRevocations(db);
         public IOperatorCertificates OperatorCertificates { get; } = new PgOperatorCertificates(db);
         public ICoordinators Coordinators { get; } = new PgCoordinators(db);
+        public IRolloutReports RolloutReports { get; } = new PgRolloutReports(db);
         public void OnCommitted(Action action) => afterCommit.Add(action);
         public void RequireLease(Lease lease) => PgLeases.Require(db, clock, lease);
     }

@@ -339,3 +339,21 @@ internal sealed class PgCoordinators(PgSession db) : ICoordinators
     public int DeleteSeenBefore(DateTime cutoff) =>
         db.Execute(db.Command("DELETE FROM coordinators WHERE last_seen < @cutoff").WithTime("cutoff", cutoff));
 }
+
+/// <summary>Queued rollout reports: an identity column orders them; Take deletes and returns in one statement.</summary>
+internal sealed class PgRolloutReports(PgSession db) : IRolloutReports
+{
+    public void Add(RolloutReportRecord r) => r.Id = db.Rows(db.Command(
+            "INSERT INTO rollout_reports (node, rollout_id, report, queued_at) VALUES (@node, @rollout, @report, @queued) RETURNING id")
+        .With("node", r.Node).With("rollout", r.RolloutId).With("report", r.Report).WithTime("queued", r.QueuedAt), x => x.GetInt64(0))[0];
+
+    // SKIP LOCKED: a holder about to lose its lease (its write will fail) does not make the next one wait for its rows.
+    public IReadOnlyList<RolloutReportRecord> Take(int max) => db.Rows(db.Command(
+            "DELETE FROM rollout_reports WHERE id IN (SELECT id FROM rollout_reports ORDER BY id LIMIT @max FOR UPDATE SKIP LOCKED) " +
+            "RETURNING id, node, rollout_id, report, queued_at")
+        .With("max", max), x => new RolloutReportRecord
+        {
+            Id = x.GetInt64(0), Node = x.GetString(1), RolloutId = x.GetString(2), Report = x.GetFieldValue<byte[]>(3),
+            QueuedAt = x.TimeOrNull(4) ?? default,
+        }).OrderBy(r => r.Id).ToList();
+}

@@ -30,4 +30,27 @@ public abstract partial class StoreContractTests
         Assert.Equal(1, await Store.WriteAsync(s => s.Coordinators.DeleteSeenBefore(C0.AddSeconds(1))));
         Assert.Equal(["host-b/10.0.0.2:7443"], Store.Coordinators.List().Select(c => c.Id));
     }
+
+    [Fact]
+    public async Task Queued_rollout_reports_are_taken_oldest_first_and_once()
+    {
+        RolloutReportRecord Report(string node, byte b) => new() { Node = node, RolloutId = "r1", Report = [b, 0, 255], QueuedAt = C0 };
+        var first = Report("w1", 1);
+        await Store.WriteAsync(s =>
+        {
+            s.RolloutReports.Add(first);
+            s.RolloutReports.Add(Report("w2", 2));
+        });
+        await Store.WriteAsync(s => s.RolloutReports.Add(Report("w1", 3)));
+        Assert.True(first.Id > 0);
+
+        var taken = await Store.WriteAsync(s => s.RolloutReports.Take(2));
+        Assert.Equal([("w1", (byte)1), ("w2", (byte)2)], taken.Select(r => (r.Node, r.Report[0])));
+        Assert.Equal(("r1", C0), (taken[0].RolloutId, taken[0].QueuedAt));
+        Assert.Equal([1, 0, 255], taken[0].Report);
+        Assert.Equal(first.Id, taken[0].Id);
+        var rest = await Store.WriteAsync(s => s.RolloutReports.Take(10));
+        Assert.Equal([("w1", (byte)3)], rest.Select(r => (r.Node, r.Report[0])));
+        Assert.Empty(await Store.WriteAsync(s => s.RolloutReports.Take(10)));
+    }
 }
