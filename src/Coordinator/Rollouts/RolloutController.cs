@@ -145,6 +145,18 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         }
     }
 
+    /// <summary>A pass whose write was not committed (the lease lost, the store unreachable) puts its reports back.</summary>
+    private async Task<T> ReportsBackUnlessCommitted<T>(List<(string Node, StepReport Report)> batch, Task<T> write)
+    {
+        try { return await write; }
+        catch (Exception e) when (e is Errors.LeaseLostException or IOException)
+        {
+            // For the next pass here, or handed over to the next holder.
+            foreach (var r in batch) _reports.Enqueue(r);
+            throw;
+        }
+    }
+
     internal async Task RunOnceAsync(CancellationToken ct)
     {
         if (!TryBeginPass(out var lease))
@@ -163,7 +175,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         // One write per pass, reading each active rollout (every node of it) once and writing what changed at most once:
         // its new reports, then the decision they lead to.
         var over = new List<RolloutRecord>();
-        var decisions = await store.WriteAsync(s =>
+        var decisions = await ReportsBackUnlessCommitted(batch, store.WriteAsync(s =>
         {
             // Fencing: the pass commits only while the lease is still this coordinator's (PostgreSQL locks its row until then).
             if (lease is not null) s.RequireLease(lease);
@@ -231,7 +243,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
                 else _finishing.TryRemove(id, out _);
             }
             return result;
-        });
+        }));
 
         foreach (var (record, actions) in decisions)
         {
