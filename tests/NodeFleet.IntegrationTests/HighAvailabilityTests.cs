@@ -72,11 +72,11 @@ public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
         Proc.WaitUntilAsync(async () => Holds(await HolderAsync(db), address), timeout, $"the coordinator on {address} to hold the lease");
 
     /// <summary>A node joined through <paramref name="address"/> (any coordinator of the fleet), its agent running there.</summary>
-    private static async Task<TestAgent> JoinThroughAsync(TestCluster cluster, string address, string name)
+    private static async Task<TestAgent> JoinThroughAsync(TestCluster cluster, string address, string name, string role = "worker")
     {
         var (token, hash) = await cluster.CreateTokenAsync();
         var agent = cluster.NewAgent(name);
-        var join = await agent.JoinAsync(["--token", token, "--ca-cert-hash", hash, "--node-name", name, "--labels", "role=worker", address]);
+        var join = await agent.JoinAsync(["--token", token, "--ca-cert-hash", hash, "--node-name", name, "--labels", $"role={role}", address]);
         Assert.True(join.ExitCode == 0, join.ToString());
         agent.StartRun();
         await cluster.WaitForStatusAsync(name, "NODE_STATUS_ONLINE");
@@ -119,6 +119,8 @@ public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
         await WaitForHolderAsync(db, cluster.Address, TimeSpan.FromSeconds(30));
         await using var b = await Peer.StartAsync(cluster, store, _dir.Combine("b"));
         for (var i = 1; i <= 3; i++) await JoinThroughAsync(cluster, b.Address, $"ha-r{i}");
+        // Not in the rollout: its stream is on the coordinator about to be killed.
+        await JoinThroughAsync(cluster, cluster.Address, "ha-a1", role: "spare");
 
         // `nodefleet coordinators`: both, the first holding the lease, the agents on the second.
         await Proc.WaitUntilAsync(async () =>
@@ -126,12 +128,12 @@ public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
             using var list = JsonDocument.Parse(await cluster.CliOkAsync("coordinators", "-o", "json"));
             var items = list.RootElement.GetProperty("items").EnumerateArray().ToList();
             return items.Count == 2
-                && items.Any(c => c.GetProperty("address").GetString() == cluster.Address && c.GetProperty("leaseHeld").GetBoolean())
+                && items.Any(c => c.GetProperty("address").GetString() == cluster.Address && c.GetProperty("leaseHeld").GetBoolean() && c.GetProperty("connectedAgents").GetInt32() == 1)
                 && items.Any(c => c.GetProperty("address").GetString() == b.Address && c.GetProperty("connectedAgents").GetInt32() == 3);
         }, TimeSpan.FromSeconds(30), "`nodefleet coordinators` to list both, the lease on the first and three agents on the second");
         var table = await cluster.CliOkAsync("coordinators");
         Assert.Matches(@"ID\s+ADDRESS\s+VERSION\s+AGENTS\s+LEASE\s+STATUS\s+LAST SEEN\s+STARTED", table);
-        Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(cluster.Address)}\s+\S+\s+0\s+held\s+alive", table);
+        Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(cluster.Address)}\s+\S+\s+1\s+held\s+alive", table);
         Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(b.Address)}\s+\S+\s+3\s+-\s+alive", table);
         Assert.Contains("leaseHeld: true", await cluster.CliOkAsync("coordinators", "-o", "yaml"));
 
@@ -153,7 +155,11 @@ public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
         Assert.Equal(2, acquired.Count);
         Assert.Contains(first.Split('#')[0], acquired[0]);
         Assert.Contains($"/{b.Address} holds the singleton lease (fencing token 2)", acquired[1]);
-        foreach (var name in new[] { "ha-r1", "ha-r2", "ha-r3" }) Assert.Equal("NODE_STATUS_ONLINE", await StatusThroughAsync(cluster, b.Address, name));
+        foreach (var name in new[] { "ha-r1", "ha-r2", "ha-r3" }) Assert.Equal("NODE_STATUS_ONLINE", (await NodeThroughAsync(cluster, b.Address, name)).Status);
+        // The node whose stream was on the killed coordinator is marked offline by the new holder, saying why.
+        await Proc.WaitUntilAsync(async () => (await NodeThroughAsync(cluster, b.Address, "ha-a1")).Status == "NODE_STATUS_OFFLINE",
+            TimeSpan.FromSeconds(60), "the killed coordinator's node to be marked offline");
+        Assert.StartsWith($"its coordinator {first.Split('#')[0]} stopped", (await NodeThroughAsync(cluster, b.Address, "ha-a1")).Reason);
         // The killed coordinator is shown stopped, its lease no longer claimed.
         await Proc.WaitUntilAsync(async () =>
         {
@@ -163,11 +169,11 @@ public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
         }, TimeSpan.FromSeconds(60), "the killed coordinator to be listed as stopped");
     }
 
-    private static async Task<string?> StatusThroughAsync(TestCluster cluster, string address, string node)
+    private static async Task<(string? Status, string? Reason)> NodeThroughAsync(TestCluster cluster, string address, string node)
     {
         using var doc = JsonDocument.Parse(await cluster.CliOkAsync("nodes", "-o", "json", "--coordinator", address));
-        return doc.RootElement.GetProperty("items").EnumerateArray()
-            .FirstOrDefault(n => n.GetProperty("name").GetString() == node).GetProperty("status").GetString();
+        var n = doc.RootElement.GetProperty("items").EnumerateArray().First(n => n.GetProperty("name").GetString() == node);
+        return (n.GetProperty("status").GetString(), n.TryGetProperty("statusReason", out var r) ? r.GetString() : null);
     }
 
     [Fact]
