@@ -71,8 +71,12 @@ var servingCertLifetime = new Option<string>("--serving-certificate-lifetime")
 {
     Description = "How long serving certificates the coordinator renews itself are valid (default 365d)",
 };
+var leaseTtl = new Option<string>("--lease-ttl")
+{
+    Description = "With several coordinators on PostgreSQL: how long the singleton lease (rollouts, offline detection, token expiry, retention) outlives its holder (default 15s)",
+};
 var run = new Command("run", "Serve the coordinator");
-foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, maxHeartbeatRate, logFormat, runStore, nodeCertLifetime, servingCertLifetime })
+foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, maxHeartbeatRate, logFormat, runStore, nodeCertLifetime, servingCertLifetime, leaseTtl })
     run.Options.Add(o);
 run.SetAction((p, ct) => Guard(async () =>
 {
@@ -88,6 +92,7 @@ run.SetAction((p, ct) => Guard(async () =>
     Set(nameof(CoordinatorOptions.Store), runStore);
     Set(nameof(CoordinatorOptions.NodeCertificateLifetime), nodeCertLifetime);
     Set(nameof(CoordinatorOptions.ServingCertificateLifetime), servingCertLifetime);
+    Set(nameof(CoordinatorOptions.LeaseTtl), leaseTtl);
     await using var app = CoordinatorHost.Build(p.GetValue(config), overrides);
     await app.RunAsync(ct);
     // 0 after a normal stop; set when the coordinator stopped itself because of a failure (CoordinatorHost).

@@ -34,6 +34,7 @@ public sealed class CliConnection : IDisposable
         Rollouts = new Rollouts.RolloutsClient(_channel);
         Clusters = new Clusters.ClustersClient(_channel);
         Admins = new Admins.AdminsClient(_channel);
+        Coordinators = new Coordinators.CoordinatorsClient(_channel);
     }
 
     /// <summary>The CLI config this connection was built from.</summary>
@@ -55,6 +56,9 @@ public sealed class CliConnection : IDisposable
 
     /// <summary>The operator certificates API (issue, list, revoke), on the same channel.</summary>
     public Admins.AdminsClient Admins { get; }
+
+    /// <summary>The coordinators sharing the store (list), on the same channel.</summary>
+    public Coordinators.CoordinatorsClient Coordinators { get; }
 
     /// <summary>Loads the config at <paramref name="path"/>; <paramref name="coordinatorOverride"/> replaces its address.</summary>
     public static CliConnection Open(string path, string? coordinatorOverride)

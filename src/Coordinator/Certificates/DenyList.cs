@@ -17,6 +17,9 @@ public sealed class DenyList
 
     public bool IsDenied(X509Certificate2 cert) => _serials.ContainsKey(Pki.SerialOf(cert));
 
+    /// <summary>Whether the certificate with <paramref name="serial"/> (hex) is listed.</summary>
+    public bool IsDenied(string serial) => _serials.ContainsKey(serial);
+
     public RevokedCertificateRecord? Entry(X509Certificate2 cert) => _serials.GetValueOrDefault(Pki.SerialOf(cert));
 
     public int Count => _serials.Count;
@@ -33,11 +36,15 @@ public sealed class DenyList
             stored.Select(r => KeyValuePair.Create(r.Serial, r)), StringComparer.OrdinalIgnoreCase);
 }
 
-/// <summary>Loads the deny list at start, reloads it every few seconds and drops the entries of expired certificates.</summary>
-public sealed class DenyListRefresher(DenyList list, ICoordinatorStore store, TimeProvider time, ILogger<DenyListRefresher> log)
+/// <summary>
+/// Loads the deny list at start, reloads it every second and drops the entries of expired certificates. A node revoked
+/// or deleted through another coordinator sharing the database has its stream here closed at the next reload.
+/// </summary>
+public sealed class DenyListRefresher(DenyList list, ICoordinatorStore store, TimeProvider time, ILogger<DenyListRefresher> log,
+    Nodes.Presence? presence = null)
     : BackgroundService
 {
-    public static readonly TimeSpan Period = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan Period = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PrunePeriod = TimeSpan.FromHours(1);
 
     /// <summary>Loads the list before the coordinator serves: no handshake is ever checked against an empty one.</summary>
@@ -64,6 +71,8 @@ public sealed class DenyListRefresher(DenyList list, ICoordinatorStore store, Ti
                     if (pruned > 0) log.LogInformation("Dropped {Count} expired certificates from the deny list", pruned);
                 }
                 list.Load(store.Revocations.List());
+                foreach (var node in presence?.KickDenied(list.IsDenied) ?? [])
+                    log.LogWarning("Closed the stream of node {Node}: its certificate was revoked", node);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

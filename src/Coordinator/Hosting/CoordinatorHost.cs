@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using NodeFleet.Coordinator.Admission;
 using NodeFleet.Coordinator.Certificates;
+using NodeFleet.Coordinator.Coordinators;
 using NodeFleet.Coordinator.Events;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Observability;
@@ -78,6 +79,7 @@ public static class CoordinatorHost
             }
         });
         builder.Services.AddSingleton<EventBus>();
+        builder.Services.AddCoordinators(options, listen, time);
         builder.Services.AddObservability();
         builder.Services.AddSingleton<TokenService>();
         builder.Services.AddSingleton(sp => new JoinGuard(sp.GetRequiredService<ILogger<JoinGuard>>(), sp.GetRequiredService<TimeProvider>(),
@@ -161,6 +163,7 @@ public static class CoordinatorHost
         app.MapGrpcService<ClustersService>();
         app.MapGrpcService<EventsService>();
         app.MapGrpcService<AdminsService>();
+        app.MapGrpcService<CoordinatorsService>();
         app.MapGrpcHealthChecksService();
         var storeText = store is Store.Postgres.PostgresStore pg ? pg.Display : dataDir.Database;
         app.Lifetime.ApplicationStarted.Register(() =>

@@ -21,7 +21,7 @@ public sealed class CoordinatorOptions
         ["listen", "metricsListen", "dataDir", "heartbeatInterval", "maxHeartbeatRate", "logFormat", "logLevel", "store",
          "connectionFirstByteTimeout", "maxSilentConnectionsPerSource", "maxHandshakesPerSource",
          "retentionEvents", "retentionRunsPerNode", "retentionSweepInterval",
-         "nodeCertificateLifetime", "servingCertificateLifetime"];
+         "nodeCertificateLifetime", "servingCertificateLifetime", "leaseTtl"];
 
     public string Listen { get; set; } = "0.0.0.0:7443";
     /// <summary>Plain-HTTP address for /metrics, /healthz and /readyz; "" or "off" serves none of them.</summary>
@@ -60,6 +60,15 @@ public sealed class CoordinatorOptions
     public int RetentionRunsPerNode { get; set; } = 100;
     /// <summary>Duration text: how often old events and runs are swept.</summary>
     public string RetentionSweepInterval { get; set; } = "1h";
+
+    /// <summary>
+    /// Duration text: how long the singleton lease (rollouts, offline detection, token expiry, retention) outlives its
+    /// holder's last renewal; with several coordinators on PostgreSQL, another takes the work over within it.
+    /// </summary>
+    public string LeaseTtl { get; set; } = "15s";
+
+    /// <summary><see cref="LeaseTtl"/>, parsed (after <see cref="Validate"/>).</summary>
+    public TimeSpan LeaseTtlSpan => Durations.Parse(LeaseTtl);
 
     /// <summary>The retention settings, parsed (after <see cref="Validate"/>).</summary>
     public Store.RetentionSettings Retention =>
@@ -147,6 +156,7 @@ public sealed class CoordinatorOptions
         if (Get("store") is { } store) o.Store = store;
         if (Get("nodeCertificateLifetime") is { } nodeLifetime) o.NodeCertificateLifetime = nodeLifetime;
         if (Get("servingCertificateLifetime") is { } servingLifetime) o.ServingCertificateLifetime = servingLifetime;
+        if (Get("leaseTtl") is { } leaseTtl) o.LeaseTtl = leaseTtl;
         return o;
     }
 
@@ -227,6 +237,12 @@ public sealed class CoordinatorOptions
         if (RetentionRunsPerNode < 1) throw new StartupException($"retentionRunsPerNode {RetentionRunsPerNode} must be at least 1");
         CheckLifetime("nodeCertificateLifetime", NodeCertificateLifetime);
         CheckLifetime("servingCertificateLifetime", ServingCertificateLifetime);
+        TimeSpan ttl;
+        try { ttl = LeaseTtlSpan; }
+        catch (FormatException e) { throw new StartupException($"leaseTtl: {e.Message}"); }
+        // Renewed every third of it: shorter than 3s, a busy database could make a holder lose it for nothing.
+        if (ttl < TimeSpan.FromSeconds(3) || ttl > TimeSpan.FromMinutes(10))
+            throw new StartupException($"leaseTtl {LeaseTtl.Trim()} must be between 3s and 10m");
     }
 
     /// <summary>

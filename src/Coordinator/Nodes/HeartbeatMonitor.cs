@@ -1,16 +1,24 @@
 using Microsoft.Extensions.Options;
+using NodeFleet.Coordinator.Coordinators;
 using NodeFleet.Coordinator.Hosting;
+using NodeFleet.Coordinator.Store;
 using NodeFleet.Coordinator.Tokens;
 
 namespace NodeFleet.Coordinator.Nodes;
 
 /// <summary>
 /// Marks nodes offline after three missed heartbeats, keeps the heartbeat period in step with the number of connected
-/// agents (<see cref="HeartbeatPacer"/>) and flushes last-seen times.
+/// agents (<see cref="HeartbeatPacer"/>) and flushes last-seen times. Each coordinator watches the streams it holds;
+/// the holder of the singleton lease (<see cref="SingletonLease"/>) also marks offline the nodes whose coordinator died,
+/// and purges expired tokens, each write under the lease.
 /// </summary>
 public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, NodeRegistry registry, TokenService tokens,
-    IOptions<CoordinatorOptions> options, TimeProvider time, ILogger<HeartbeatMonitor> log) : BackgroundService
+    IOptions<CoordinatorOptions> options, TimeProvider time, ILogger<HeartbeatMonitor> log,
+    SingletonLease? singleton = null, CoordinatorIdentity? me = null, ICoordinatorStore? store = null) : BackgroundService
 {
+    /// <summary>How often the lease holder looks for nodes whose coordinator stopped heartbeating.</summary>
+    private static readonly TimeSpan OrphanCheckEvery = TimeSpan.FromSeconds(5);
+
     public const int MissedHeartbeats = 3;
     /// <summary>
     /// How often the last-seen times of connected nodes are written. Views of a connected node show the live time from
@@ -23,7 +31,8 @@ public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, No
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var wereOnline = registry.ListOnline();
+        // Only the nodes whose stream this coordinator held: another's are its own to watch.
+        var wereOnline = registry.ListOnline().Where(n => me is null || n.Coordinator.Length == 0 || n.Coordinator == me.Id).ToList();
         foreach (var node in wereOnline) presence.AddGrace(node.Name);
         var interval = options.Value.HeartbeatPeriod;
         // Nodes that were online before a restart get three of the periods a fleet of their number is told to come back.
@@ -31,6 +40,7 @@ public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, No
         var tick = TimeSpan.FromMilliseconds(Math.Clamp(interval.TotalMilliseconds / 4, 100, 1000));
         var lastFlush = time.GetUtcNow();
         var lastPurge = DateTimeOffset.MinValue;
+        var lastOrphanCheck = DateTimeOffset.MinValue;
         using var timer = new PeriodicTimer(tick, time);
         while (await NextTickAsync(timer, stoppingToken))
         {
@@ -47,11 +57,19 @@ public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, No
                     var seen = presence.Snapshot().Where(s => s.Connected && !s.Silent).Select(s => (s.Node, s.LastSeen)).ToList();
                     if (seen.Count > 0) await registry.FlushLastSeenAsync(seen);
                 }
+                // Once per fleet: on the lease holder (any coordinator without one, as on LiteDB in tests).
+                var lease = singleton?.Current;
+                if (singleton is not null && lease is null) continue;
                 if (now - lastPurge >= TimeSpan.FromHours(1))
                 {
                     lastPurge = now;
-                    var purged = await tokens.PurgeExpiredAsync();
+                    var purged = await tokens.PurgeExpiredAsync(lease);
                     if (purged > 0) log.LogInformation("Purged {Count} expired tokens", purged);
+                }
+                if (lease is not null && me is not null && store is not null && now - lastOrphanCheck >= OrphanCheckEvery)
+                {
+                    lastOrphanCheck = now;
+                    await MarkOrphansOfflineAsync(lease, me, store, singleton!.Ttl);
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -69,6 +87,27 @@ public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, No
     {
         try { return await timer.WaitForNextTickAsync(stoppingToken); }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return false; }
+    }
+
+    /// <summary>
+    /// Marks offline the nodes online on a coordinator that stopped heartbeating (killed, cut off) for longer than a lease
+    /// TTL: their agents are gone from it, and one that reconnects elsewhere is marked online there.
+    /// </summary>
+    private async Task MarkOrphansOfflineAsync(Lease lease, CoordinatorIdentity self, ICoordinatorStore db, TimeSpan ttl)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var limit = ttl + CoordinatorHeartbeat.Period * 3;
+        var coordinators = db.Coordinators.List().ToDictionary(c => c.Id, StringComparer.Ordinal);
+        foreach (var node in registry.ListOnline())
+        {
+            if (node.Coordinator.Length == 0 || node.Coordinator == self.Id) continue;
+            if (coordinators.TryGetValue(node.Coordinator, out var c) && now - c.LastSeen <= limit) continue;
+            var seen = c is null ? "" : $" (last seen {c.LastSeen:yyyy-MM-ddTHH:mm:ssZ})";
+            log.LogWarning("Node {Node} was connected to coordinator {Coordinator}, which stopped{Seen}; marking it offline",
+                node.Name, node.Coordinator, seen);
+            await registry.MarkOfflineAsync(node.Name, $"its coordinator {node.Coordinator} stopped{seen}", null,
+                heldBy: node.Coordinator, lease: lease);
+        }
     }
 
     internal async Task CheckAsync(TimeSpan interval)

@@ -15,7 +15,7 @@ namespace NodeFleet.Coordinator.Nodes;
 
 /// <summary>The node aggregate: join, presence transitions, labels, deletion, each persisted with its event.</summary>
 public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, CertificateAuthority ca, EventBus events,
-    TimeProvider time, ILogger<NodeRegistry> log, DenyList? denyList = null)
+    TimeProvider time, ILogger<NodeRegistry> log, DenyList? denyList = null, Coordinators.CoordinatorIdentity? me = null)
 {
     /// <summary>Checks the token and the CSR, issues the node certificate and persists the node before returning it.</summary>
     public async Task<X509Certificate2> JoinAsync(JoinRequest request, string peerAddress)
@@ -110,6 +110,7 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
         var now = time.GetUtcNow().UtcDateTime;
         if (facts is not null) node.Facts = FactsMapping.ToRecord(facts);
         node.Address = address;
+        node.Coordinator = me?.Id ?? "";
         node.LastSeen = now;
         if (node.Status != NodeState.Online)
         {
@@ -121,10 +122,19 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
         s.Nodes.Update(node);
     });
 
-    public Task MarkOfflineAsync(string name, string reason, DateTime? lastSeen) => store.WriteAsync(s =>
+    /// <summary>
+    /// Marks the node offline, unless another coordinator has opened its stream since the one that is closing: that of
+    /// <paramref name="heldBy"/> (by default this coordinator), or any with <paramref name="force"/> (a revocation).
+    /// Singleton work (a dead coordinator's nodes) passes its <paramref name="lease"/>, checked in the write.
+    /// </summary>
+    public Task MarkOfflineAsync(string name, string reason, DateTime? lastSeen, bool force = false, string? heldBy = null,
+        Lease? lease = null) => store.WriteAsync(s =>
     {
+        if (lease is not null) s.RequireLease(lease);
         var node = s.Nodes.Get(name);
         if (node is null || node.Status == NodeState.Offline) return;
+        var expected = force ? null : heldBy ?? me?.Id;
+        if (expected is not null && node.Coordinator.Length > 0 && node.Coordinator != expected) return;
         var now = time.GetUtcNow().UtcDateTime;
         node.Status = NodeState.Offline;
         node.StatusReason = reason;

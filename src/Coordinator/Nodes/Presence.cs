@@ -11,10 +11,12 @@ public sealed class Presence(TimeProvider time)
     private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
 
     /// <summary>One connected stream of a node.</summary>
-    public sealed class Session(string node, long id, DateTime now)
+    public sealed class Session(string node, long id, DateTime now, string certificateSerial = "")
     {
         private long _lastSeenTicks = now.Ticks;
         public string Node { get; } = node;
+        /// <summary>The serial of the certificate the stream was opened with (upper-case hex): revoking it closes the stream.</summary>
+        public string CertificateSerial { get; } = certificateSerial;
         public long Id { get; } = id;
         public CancellationTokenSource Closed { get; } = new();
         /// <summary>Messages to the node; one writer task drains it onto the stream.</summary>
@@ -59,9 +61,9 @@ public sealed class Presence(TimeProvider time)
     public int ConnectedCount => Volatile.Read(ref _connected);
 
     /// <summary>Registers a new stream for <paramref name="node"/>, closing any older stream of the same node.</summary>
-    public Session Open(string node)
+    public Session Open(string node, string certificateSerial = "")
     {
-        var session = new Session(node, Interlocked.Increment(ref _nextId), time.GetUtcNow().UtcDateTime);
+        var session = new Session(node, Interlocked.Increment(ref _nextId), time.GetUtcNow().UtcDateTime, certificateSerial);
         while (true)
         {
             if (_sessions.TryGetValue(node, out var old))
@@ -96,6 +98,21 @@ public sealed class Presence(TimeProvider time)
         if (!_sessions.TryRemove(node, out var s)) return;
         if (s.Connected) Interlocked.Decrement(ref _connected);
         s.Closed.Cancel();
+    }
+
+    /// <summary>Closes the streams opened with a certificate <paramref name="denied"/> lists; returns their nodes.</summary>
+    public IReadOnlyList<string> KickDenied(Func<string, bool> denied)
+    {
+        var kicked = new List<string>();
+        foreach (var s in _sessions.Values)
+        {
+            if (!s.Connected || s.CertificateSerial.Length == 0 || !denied(s.CertificateSerial)) continue;
+            if (!_sessions.TryRemove(new KeyValuePair<string, Session>(s.Node, s))) continue;
+            Interlocked.Decrement(ref _connected);
+            s.Closed.Cancel();
+            kicked.Add(s.Node);
+        }
+        return kicked;
     }
 
     public Session? Get(string node) => _sessions.TryGetValue(node, out var s) ? s : null;

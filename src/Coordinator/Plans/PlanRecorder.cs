@@ -31,12 +31,18 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
     private sealed record Duplicate(long LastRecorded, string Epoch);
 
     /// <summary>Persists the report unless it is a duplicate (false); either way it may then be acknowledged.</summary>
-    public async Task<bool> RecordAsync(string node, StepReport report)
+    /// <param name="alsoWhenRecorded">More to write in the same transaction when the report is recorded (forwarding it).</param>
+    public async Task<bool> RecordAsync(string node, StepReport report, Action<IStoreWriter>? alsoWhenRecorded = null)
     {
         Duplicate? duplicate = null;
         // Cut to what is kept (NodeLimits) before anything stores, logs or forwards it.
         NodeLimits.Clamp(report);
-        var recorded = await store.WriteAsync(s => Record(s, node, report, out duplicate));
+        var recorded = await store.WriteAsync(s =>
+        {
+            var r = Record(s, node, report, out duplicate);
+            if (r is not null) alsoWhenRecorded?.Invoke(s);
+            return r;
+        });
         using var scope = log.BeginScope(Scope(node, report));
         if (recorded is null)
         {

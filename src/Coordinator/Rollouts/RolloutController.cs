@@ -13,10 +13,13 @@ namespace NodeFleet.Coordinator.Rollouts;
 /// Drives active rollouts: applies agents' reports to them, decides what starts next, persists every change with
 /// its events before acting, then sends the plans. One loop, so decisions never race. After a coordinator restart it
 /// picks up from the store; nodes in flight get their request again (the agents' journals make that idempotent).
+/// With several coordinators it runs only on the holder of the singleton lease, and every pass's write checks that lease
+/// (fencing): a coordinator that took the lease over starts afresh from the store, as after a restart.
 /// </summary>
 public sealed partial class RolloutController(ICoordinatorStore store, Presence presence, EventBus events,
     NodeFleet.Coordinator.Observability.RolloutMetrics metrics, TimeProvider time, ILogger<RolloutController> log,
-    NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null, NodeFleet.Coordinator.Clusters.DrainerOptions? drainerOptions = null) : BackgroundService
+    NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null, NodeFleet.Coordinator.Clusters.DrainerOptions? drainerOptions = null,
+    Coordinators.SingletonLease? singleton = null) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
     // A pass reads each active rollout (every node of it) and writes what changed: while reports pour in, passes are
@@ -24,18 +27,36 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
     // of reading a 10,000-node rollout back to back; the controller then takes at most about a quarter of a core.
     private static readonly TimeSpan MinPassInterval = TimeSpan.FromMilliseconds(100);
     private const int PassSpacing = 3;
+    /// <summary>Reports queued by other coordinators taken per pass (more wait for the next one).</summary>
+    private const int MaxForwardedPerPass = 5000;
     private readonly ConcurrentQueue<(string Node, StepReport Report)> _reports = new();
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     // Requests sent by this process, with the stream (session) each went out on; anything in flight that was not sent
     // (after a restart), or was sent on a stream the node has since replaced (it reconnected and may never have read
     // it), is sent again. Agents' journals make a repeated request harmless.
     private readonly Dictionary<(string Rollout, string Node, string Stage), long> _dispatched = [];
+    // The fencing token of the lease this controller last acted under (0: none): memory from another tenure is dropped.
+    private long _tenure;
 
     public void OnReport(string node, StepReport report)
     {
         if (report.RolloutId.Length == 0) return;
         _reports.Enqueue((node, report));
         Wake();
+    }
+
+    /// <summary>
+    /// Null when this coordinator applies <paramref name="report"/> itself (it holds the singleton lease, or there is no
+    /// lease, or the report is of no rollout); else what queues it in the store for the holder, to be written in the
+    /// transaction that records the report, so that a report acknowledged to the agent is never lost to the rollout.
+    /// </summary>
+    public Action<IStoreWriter>? ForwardFor(string node, StepReport report)
+    {
+        if (report.RolloutId.Length == 0 || singleton is null || singleton.Current is not null) return null;
+        return s => s.RolloutReports.Add(new RolloutReportRecord
+        {
+            Node = node, RolloutId = report.RolloutId, Report = report.ToByteArray(), QueuedAt = time.GetUtcNow().UtcDateTime,
+        });
     }
 
     public void Wake()
@@ -70,13 +91,85 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         }
     }
 
+    /// <summary>
+    /// The lease to act under, or null when this coordinator must not act; what was remembered in memory from another
+    /// tenure (requests sent, cluster work under way, reports not yet applied) is dropped, and what matters is read from
+    /// the store again.
+    /// </summary>
+    private bool TryBeginPass(out Lease? lease)
+    {
+        lease = singleton?.Current;
+        if (singleton is null) return true;
+        var token = lease?.Token ?? 0;
+        if (token != _tenure)
+        {
+            if (_tenure != 0) log.LogWarning("Rollout controller: the singleton lease (fencing token {Token}) is no longer held here; stopped", _tenure);
+            _dispatched.Clear();
+            _finishing.Clear();
+            _finishingResumed = false;
+            foreach (var (_, work) in _clusterWork)
+            {
+                try { work.Cancel.Cancel(); } catch (ObjectDisposedException) { }
+            }
+            _clusterWork.Clear();
+            _tenure = token;
+            if (token != 0) log.LogInformation("Rollout controller: acting under the singleton lease (fencing token {Token}), from the store", token);
+        }
+        if (lease is not null) return true;
+        // The cluster work was cancelled: the next holder starts it again from the progress stored.
+        while (_kubeReports.TryDequeue(out _)) { }
+        return false;
+    }
+
+    /// <summary>
+    /// Reports that reached this coordinator while it held the lease and were not applied before it lost it: queued in the
+    /// store for the next holder (put back to try again when the store does not answer).
+    /// </summary>
+    private async Task HandOverAsync()
+    {
+        var left = new List<(string Node, StepReport Report)>();
+        while (_reports.TryDequeue(out var r)) left.Add(r);
+        if (left.Count == 0) return;
+        var now = time.GetUtcNow().UtcDateTime;
+        try
+        {
+            await store.WriteAsync(s =>
+            {
+                foreach (var (node, report) in left)
+                    s.RolloutReports.Add(new RolloutReportRecord { Node = node, RolloutId = report.RolloutId, Report = report.ToByteArray(), QueuedAt = now });
+            });
+        }
+        catch (Exception)
+        {
+            foreach (var r in left) _reports.Enqueue(r);
+            throw;
+        }
+    }
+
+    /// <summary>A pass whose write was not committed (the lease lost, the store unreachable) puts its reports back.</summary>
+    private async Task<T> ReportsBackUnlessCommitted<T>(List<(string Node, StepReport Report)> batch, Task<T> write)
+    {
+        try { return await write; }
+        catch (Exception e) when (e is Errors.LeaseLostException or IOException)
+        {
+            // For the next pass here, or handed over to the next holder.
+            foreach (var r in batch) _reports.Enqueue(r);
+            throw;
+        }
+    }
+
     internal async Task RunOnceAsync(CancellationToken ct)
     {
+        if (!TryBeginPass(out var lease))
+        {
+            await HandOverAsync();
+            return;
+        }
         ResumeFinishing();
         var now = time.GetUtcNow().UtcDateTime;
         var batch = new List<(string Node, StepReport Report)>();
         while (_reports.TryDequeue(out var r)) batch.Add(r);
-        var reports = batch.GroupBy(b => b.Report.RolloutId).ToDictionary(g => g.Key, g => g.ToList());
+        var local = batch.GroupBy(b => b.Report.RolloutId).ToDictionary(g => g.Key, g => g.ToList());
         var kubeBatch = new List<(string Rollout, KubeReport Report)>();
         while (_kubeReports.TryDequeue(out var k)) kubeBatch.Add(k);
         var kube = kubeBatch.GroupBy(b => b.Rollout).ToDictionary(g => g.Key, g => g.Select(x => x.Report).ToList());
@@ -84,9 +177,28 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         // One write per pass, reading each active rollout (every node of it) once and writing what changed at most once:
         // its new reports, then the decision they lead to.
         var over = new List<RolloutRecord>();
-        var decisions = await store.WriteAsync(s =>
+        var decisions = await ReportsBackUnlessCommitted(batch, store.WriteAsync(s =>
         {
+            // Fencing: the pass commits only while the lease is still this coordinator's (PostgreSQL locks its row until then).
+            if (lease is not null) s.RequireLease(lease);
             over.Clear();
+            // Reports that reached other coordinators, taken from the store in this write: applied exactly once.
+            var reports = local.ToDictionary(kv => kv.Key, kv => kv.Value.ToList());
+            if (lease is not null)
+            {
+                foreach (var q in s.RolloutReports.Take(MaxForwardedPerPass))
+                {
+                    StepReport parsed;
+                    try { parsed = StepReport.Parser.ParseFrom(q.Report); }
+                    catch (InvalidProtocolBufferException e)
+                    {
+                        log.LogWarning("Dropped a queued report of node {Node} that cannot be read: {Error}", q.Node, e.Message);
+                        continue;
+                    }
+                    if (!reports.TryGetValue(q.RolloutId, out var list)) reports[q.RolloutId] = list = [];
+                    list.Add((q.Node, parsed));
+                }
+            }
             var result = new List<(RolloutRecord Rollout, List<RolloutAction> Actions)>();
             var active = s.Rollouts.ListActive();
             foreach (var rollout in active)
@@ -137,7 +249,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
                 else _finishing.TryRemove(id, out _);
             }
             return result;
-        });
+        }));
 
         foreach (var (record, actions) in decisions)
         {

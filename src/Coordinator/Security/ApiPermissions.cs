@@ -69,6 +69,8 @@ public static class ApiPermissions
         ["/nodefleet.v1.Events/Watch"] = Op(Viewer, "watch events"),
         ["/nodefleet.v1.Events/List"] = Op(Viewer, "list events"),
 
+        ["/nodefleet.v1.Coordinators/List"] = Op(Viewer, "list coordinators"),
+
         ["/nodefleet.v1.Admins/Issue"] = Op(Admin, "issue operator certificates"),
         ["/nodefleet.v1.Admins/List"] = Op(Admin, "list operator certificates"),
         ["/nodefleet.v1.Admins/Revoke"] = Op(Admin, "revoke operator certificates"),

@@ -27,7 +27,7 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
         if (!await requestStream.MoveNext(context.CancellationToken) || requestStream.Current.KindCase != AgentMessage.KindOneofCase.Hello)
             throw new RpcException(new Status(StatusCode.InvalidArgument, "the first message on the stream must be hello"));
 
-        var session = presence.Open(caller.Name);
+        var session = presence.Open(caller.Name, NodeFleet.Security.Pki.SerialOf(caller.Certificate));
         session.SetInterval(pacer.Current);
         session.IntervalAdopted();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, session.Closed.Token);
@@ -78,14 +78,16 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                     case AgentMessage.KindOneofCase.Report:
                         // Persisted (or recognised as a duplicate) before it is acknowledged.
                         var arrived = time.GetTimestamp();
-                        var recorded = await recorder.RecordAsync(caller.Name, msg.Report);
+                        // Applied here when this coordinator runs the rollouts; else queued in the store for the one that does.
+                        var forward = rollouts.ForwardFor(caller.Name, msg.Report);
+                        var recorded = await recorder.RecordAsync(caller.Name, msg.Report, forward);
                         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
                         {
                             ReportAck = new ReportAck { Sequence = msg.Report.Sequence },
                         }, ct);
                         metrics.ObserveReportIngest(time.GetElapsedTime(arrived));
                         metrics.CountReport(recorded);
-                        if (recorded) rollouts.OnReport(caller.Name, msg.Report);
+                        if (recorded && forward is null) rollouts.OnReport(caller.Name, msg.Report);
                         break;
                     case AgentMessage.KindOneofCase.DryRunResult:
                         plans.CompleteDryRun(msg.DryRunResult);

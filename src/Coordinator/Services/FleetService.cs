@@ -150,7 +150,7 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
         // Its stream ends now (the stream's own close is no longer the node's, so the status is set here); the reconnect
         // is refused at the handshake.
         presence.Kick(request.Name);
-        await registry.MarkOfflineAsync(request.Name, "revoked", null);
+        await registry.MarkOfflineAsync(request.Name, "revoked", null, force: true);
         return new RevokeNodeResponse { Serials = { serials } };
     }
 

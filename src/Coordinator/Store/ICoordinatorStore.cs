@@ -25,6 +25,8 @@ public interface ICoordinatorStore : IAsyncDisposable, IDisposable
     IOperatorCertificateReads OperatorCertificates { get; }
     /// <summary>Leases for work that must run on one coordinator at a time.</summary>
     ILeases Leases { get; }
+    /// <summary>The coordinators serving this store (`nodefleet coordinators`).</summary>
+    ICoordinatorReads Coordinators { get; }
 
     /// <summary>
     /// Runs <paramref name="write"/> in a transaction and completes once it is committed. The lambda is synchronous and
@@ -61,6 +63,8 @@ public interface IStoreWriter
     IKubeClusters KubeClusters { get; }
     IRevocations Revocations { get; }
     IOperatorCertificates OperatorCertificates { get; }
+    ICoordinators Coordinators { get; }
+    IRolloutReports RolloutReports { get; }
 
     /// <summary>
     /// Runs <paramref name="action"/> once this transaction has committed (never if it rolls back): how something seen

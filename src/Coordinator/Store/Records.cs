@@ -53,6 +53,8 @@ public sealed class NodeRecord
     public DateTime? LastSeen { get; set; }
     public string Phase { get; set; } = "";
     public string Address { get; set; } = "";
+    /// <summary>The coordinator (<c>CoordinatorRecord.Id</c>) that last opened the node's stream; "" before there were several.</summary>
+    public string Coordinator { get; set; } = "";
     public string JoinedWithToken { get; set; } = "";
     public string CertificateSerial { get; set; } = "";
     public DateTime CertificateNotAfter { get; set; }
@@ -206,4 +208,38 @@ public sealed class KubeClusterRecord
     /// <summary>The API server's address the context names (not a secret).</summary>
     public string Server { get; set; } = "";
     public DateTime AddedAt { get; set; }
+}
+
+/// <summary>
+/// A coordinator process serving this store, as it last said in its heartbeat: what `nodefleet coordinators` lists.
+/// Each coordinator writes only its own record; one that stopped heartbeating is shown as such, then dropped.
+/// </summary>
+public sealed class CoordinatorRecord
+{
+    /// <summary>Host and listen address, stable across restarts of the same coordinator.</summary>
+    public string Id { get; set; } = "";
+    /// <summary>The address agents and operators reach it at.</summary>
+    public string Address { get; set; } = "";
+    public string Version { get; set; } = "";
+    /// <summary>Agent streams open on it.</summary>
+    public int ConnectedAgents { get; set; }
+    /// <summary>Whether it held the singleton lease (and ran the rollout controller, offline detection...) when it wrote this.</summary>
+    public bool LeaseHeld { get; set; }
+    public DateTime StartedAt { get; set; }
+    public DateTime LastSeen { get; set; }
+}
+
+/// <summary>
+/// A rollout report that reached a coordinator which does not hold the singleton lease, queued in the store (in the
+/// transaction that recorded the report) for the holder's rollout controller, which takes it in the write that applies it.
+/// </summary>
+public sealed class RolloutReportRecord
+{
+    /// <summary>Given by the store, in the order reports were queued.</summary>
+    public long Id { get; set; }
+    public string Node { get; set; } = "";
+    public string RolloutId { get; set; } = "";
+    /// <summary>The report as the agent sent it (protobuf bytes, after the node limits' clamp).</summary>
+    public byte[] Report { get; set; } = [];
+    public DateTime QueuedAt { get; set; }
 }

@@ -8,11 +8,11 @@ namespace NodeFleet.Coordinator.Store;
 /// Keeps the store from growing without end: every <see cref="RetentionSettings.SweepInterval"/> it deletes the events
 /// older than <see cref="RetentionSettings.Events"/> and, per node, the runs beyond its newest
 /// <see cref="RetentionSettings.RunsPerNode"/> (a run of a rollout still active is kept). Deletes go in small
-/// transactions, so agents' reports wait behind none of them for long. Idempotent: coordinators sharing a database may
-/// all sweep.
+/// transactions, so agents' reports wait behind none of them for long. Idempotent, but run once per fleet: by the holder
+/// of the singleton lease, each transaction under it.
 /// </summary>
 public sealed partial class RetentionSweeper(ICoordinatorStore store, IOptions<CoordinatorOptions> options, TimeProvider time,
-    ILogger<RetentionSweeper> log) : BackgroundService
+    ILogger<RetentionSweeper> log, Coordinators.SingletonLease? singleton = null) : BackgroundService
 {
     /// <summary>Events deleted, or nodes whose runs are pruned, per transaction.</summary>
     public const int Batch = 500;
@@ -25,9 +25,11 @@ public sealed partial class RetentionSweeper(ICoordinatorStore store, IOptions<C
         {
             try { await Task.Delay(settings.SweepInterval, time, ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
+            var lease = singleton?.Current;
+            if (singleton is not null && lease is null) continue;
             try
             {
-                var (events, runs) = await SweepAsync(settings, ct).ConfigureAwait(false);
+                var (events, runs) = await SweepAsync(settings, ct, lease).ConfigureAwait(false);
                 if (events + runs > 0) LogSwept(log, events, runs);
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -38,13 +40,18 @@ public sealed partial class RetentionSweeper(ICoordinatorStore store, IOptions<C
     }
 
     /// <summary>One sweep: returns how many events and runs it deleted.</summary>
-    public async Task<(int Events, int Runs)> SweepAsync(RetentionSettings settings, CancellationToken ct = default)
+    /// <param name="lease">The lease the sweep runs under, checked in each of its writes (null: the only coordinator).</param>
+    public async Task<(int Events, int Runs)> SweepAsync(RetentionSettings settings, CancellationToken ct = default, Lease? lease = null)
     {
         var cutoff = time.GetUtcNow().UtcDateTime - settings.Events;
         var events = 0;
         while (!ct.IsCancellationRequested)
         {
-            var n = await store.WriteAsync(s => s.Events.DeleteOlderThan(cutoff, Batch)).ConfigureAwait(false);
+            var n = await store.WriteAsync(s =>
+            {
+                if (lease is not null) s.RequireLease(lease);
+                return s.Events.DeleteOlderThan(cutoff, Batch);
+            }).ConfigureAwait(false);
             events += n;
             if (n < Batch) break;
         }
@@ -54,7 +61,11 @@ public sealed partial class RetentionSweeper(ICoordinatorStore store, IOptions<C
         foreach (var chunk in names.Chunk(NodesPerWrite))
         {
             ct.ThrowIfCancellationRequested();
-            runs += await store.WriteAsync(s => chunk.Sum(name => s.Runs.DeleteBeyond(name, settings.RunsPerNode, active))).ConfigureAwait(false);
+            runs += await store.WriteAsync(s =>
+            {
+                if (lease is not null) s.RequireLease(lease);
+                return chunk.Sum(name => s.Runs.DeleteBeyond(name, settings.RunsPerNode, active));
+            }).ConfigureAwait(false);
         }
         return (events, runs);
     }

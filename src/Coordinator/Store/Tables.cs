@@ -191,6 +191,30 @@ public interface IRevocations : IRevocationReads
     int DeleteExpiredBefore(DateTime cutoff);
 }
 
+/// <summary>The coordinators serving the store, by id (each writes its own record in its heartbeat).</summary>
+public interface ICoordinatorReads
+{
+    /// <summary>Every coordinator recorded, by id.</summary>
+    IReadOnlyList<CoordinatorRecord> List();
+}
+
+public interface ICoordinators : ICoordinatorReads
+{
+    /// <summary>Adds the coordinator's record or replaces it (no revision: only the coordinator itself writes it).</summary>
+    void Put(CoordinatorRecord coordinator);
+    /// <summary>Deletes the records last seen before <paramref name="cutoff"/>; returns how many.</summary>
+    int DeleteSeenBefore(DateTime cutoff);
+}
+
+/// <summary>Rollout reports queued for the lease holder's rollout controller (writes only: queued, then taken once).</summary>
+public interface IRolloutReports
+{
+    /// <summary>Queues the report, giving it its id (ordered after every one queued before).</summary>
+    void Add(RolloutReportRecord report);
+    /// <summary>Removes and returns the oldest <paramref name="max"/> queued reports, oldest first; final once this write commits.</summary>
+    IReadOnlyList<RolloutReportRecord> Take(int max);
+}
+
 /// <summary>
 /// Named leases with a time to live. Whoever holds one may act for it until it expires; a new holder gets a larger
 /// fencing token than every holder before, which its writes carry (<see cref="IStoreWriter.RequireLease"/>) so that a

@@ -90,9 +90,14 @@ public sealed class TokenService(ICoordinatorStore store, TimeProvider time)
     }
 
     /// <summary>Removes tokens that expired more than a day ago (kept that long so a late join can be told why).</summary>
-    public Task<int> PurgeExpiredAsync()
+    /// <param name="lease">The singleton lease it runs under, checked in the write (null: the only coordinator).</param>
+    public Task<int> PurgeExpiredAsync(Lease? lease = null)
     {
         var cutoff = time.GetUtcNow().UtcDateTime - TimeSpan.FromDays(1);
-        return store.WriteAsync(s => s.Tokens.DeleteExpiredBefore(cutoff));
+        return store.WriteAsync(s =>
+        {
+            if (lease is not null) s.RequireLease(lease);
+            return s.Tokens.DeleteExpiredBefore(cutoff);
+        });
     }
 }

@@ -11,10 +11,11 @@ public sealed class AdminClients : IDisposable
 {
     private readonly GrpcChannel _channel;
 
-    public AdminClients(TestCluster cluster)
+    /// <param name="address">Another coordinator of the same fleet to call (one sharing its store); default the cluster's own.</param>
+    public AdminClients(TestCluster cluster, string? address = null)
     {
         var config = ClientConfig.Load(cluster.AdminConf);
-        _channel = GrpcChannels.Create(cluster.Address, config.CaCertificate(), config.ClientCertificate());
+        _channel = GrpcChannels.Create(address ?? cluster.Address, config.CaCertificate(), config.ClientCertificate());
         Rollouts = new Protocol.V1.Rollouts.RolloutsClient(_channel);
         Events = new Protocol.V1.Events.EventsClient(_channel);
     }

@@ -43,9 +43,10 @@ public sealed class TestCluster : IAsyncDisposable
     }
 
     /// <summary>A cluster whose coordinator keeps its state in <paramref name="store"/>: init and run are given --store.</summary>
-    public static async Task<TestCluster> StartOnStoreAsync(string store)
+    /// <param name="runArgs">More flags for `run` (--lease-ttl, say).</param>
+    public static async Task<TestCluster> StartOnStoreAsync(string store, params string[] runArgs)
     {
-        var c = new TestCluster("1s", ["--store", store]);
+        var c = new TestCluster("1s", ["--store", store, .. runArgs]);
         var init = await Proc.RunAsync(Binaries.Coordinator, ["init", "--data-dir", c.DataDir, "--advertise-address", c.Address, "--store", store]);
         Assert.True(init.ExitCode == 0, init.ToString());
         await c.StartCoordinatorAsync();

@@ -47,10 +47,21 @@ public sealed class PostgresServer : IAsyncLifetime
         await RunAsync(Path.Combine(_bin, "initdb"), ["-D", Path.Combine(Dir, "data"), "-U", "postgres", "-E", "UTF8", "--no-sync",
             "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile", Path.Combine(Dir, "pwfile")]);
         Port = FreePort();
+        await StartAsync();
+    }
+
+    /// <summary>Starts the cluster again after <see cref="StopAsync"/>, on the same port.</summary>
+    public async Task StartAsync()
+    {
         var options = $"-p {Port} -k {Dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off " +
                       $"-c ssl=on -c ssl_cert_file={Dir}/server.crt -c ssl_key_file={Dir}/server.key";
         await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(Dir, "data"), "-o", options, "-l", Path.Combine(Dir, "log"), "-w", "start"]);
+        // The pooled connections of this process went with the server they were open to.
+        NpgsqlConnection.ClearAllPools();
     }
+
+    /// <summary>Stops the cluster as a crash does (-m immediate): every connection drops, nothing answers until <see cref="StartAsync"/>.</summary>
+    public Task StopAsync() => RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(Dir, "data"), "-m", "immediate", "-w", "stop"]);
 
     public async Task DisposeAsync()
     {

@@ -58,6 +58,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         KubeClusters = tables.KubeClusters;
         Revocations = tables.Revocations;
         OperatorCertificates = tables.OperatorCertificates;
+        Coordinators = tables.Coordinators;
         var leases = new LiteDbLeases(this, _db.GetCollection(LiteDbSchema.LeasesCollection), time ?? TimeProvider.System);
         Leases = leases;
         _tx = new Writer(this, tables, leases);
@@ -85,6 +86,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
     public IRevocationReads Revocations { get; }
     public IOperatorCertificateReads OperatorCertificates { get; }
     public ILeases Leases { get; }
+    public ICoordinatorReads Coordinators { get; }
 
     /// <summary>Runs <paramref name="write"/> on the writer and completes once it is committed.</summary>
     public Task<T> WriteAsync<T>(Func<IStoreWriter, T> write)
@@ -237,6 +239,8 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public LiteDbKubeClusters KubeClusters { get; } = new(db);
         public LiteDbRevocations Revocations { get; } = new(db);
         public LiteDbOperatorCertificates OperatorCertificates { get; } = new(db);
+        public LiteDbCoordinators Coordinators { get; } = new(db);
+        public LiteDbRolloutReports RolloutReports { get; } = new(db);
     }
 
     /// <summary>What a write lambda is given: runs only on the writer, inside its batch's transaction.</summary>
@@ -252,6 +256,8 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public IKubeClusters KubeClusters => tables.KubeClusters;
         public IRevocations Revocations => tables.Revocations;
         public IOperatorCertificates OperatorCertificates => tables.OperatorCertificates;
+        public ICoordinators Coordinators => tables.Coordinators;
+        public IRolloutReports RolloutReports => tables.RolloutReports;
         public void OnCommitted(Action action) => store.OnCommitted(action);
         public void RequireLease(Lease lease) => leases.Require(lease);
     }

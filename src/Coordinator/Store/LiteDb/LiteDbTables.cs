@@ -197,3 +197,38 @@ internal sealed class LiteDbOperatorCertificates(LiteDatabase db) : IOperatorCer
         Certificates.Find(Query.EQ(nameof(OperatorCertificateRecord.Name), name)).OrderBy(c => c.IssuedAt).ToList();
     public void Put(OperatorCertificateRecord c) => Certificates.Upsert(c);
 }
+
+internal sealed class LiteDbCoordinators(LiteDatabase db) : ICoordinators
+{
+    private ILiteCollection<CoordinatorRecord> Coordinators =>
+        db.GetCollection<CoordinatorRecord>(LiteDbSchema.CoordinatorsCollection);
+    public IReadOnlyList<CoordinatorRecord> List() => Coordinators.FindAll().OrderBy(c => c.Id, StringComparer.Ordinal).ToList();
+    public void Put(CoordinatorRecord c) => Coordinators.Upsert(c);
+    public int DeleteSeenBefore(DateTime cutoff) => Coordinators.DeleteMany(c => c.LastSeen < cutoff);
+}
+
+/// <summary>Queued rollout reports as documents with an increasing Int64 id (the queue's order).</summary>
+internal sealed class LiteDbRolloutReports(LiteDatabase db) : IRolloutReports
+{
+    private ILiteCollection<BsonDocument> Reports => db.GetCollection(LiteDbSchema.RolloutReportsCollection, BsonAutoId.Int64);
+
+    public void Add(RolloutReportRecord r)
+    {
+        var id = Reports.Insert(new BsonDocument
+        {
+            ["Node"] = r.Node, ["RolloutId"] = r.RolloutId, ["Report"] = r.Report, ["QueuedAt"] = r.QueuedAt,
+        });
+        r.Id = id.AsInt64;
+    }
+
+    public IReadOnlyList<RolloutReportRecord> Take(int max)
+    {
+        var taken = Reports.Find(Query.All(Query.Ascending), limit: max).Select(d => new RolloutReportRecord
+        {
+            Id = d["_id"].AsInt64, Node = d["Node"].AsString, RolloutId = d["RolloutId"].AsString, Report = d["Report"].AsBinary,
+            QueuedAt = d["QueuedAt"].AsDateTime,
+        }).ToList();
+        foreach (var r in taken) Reports.Delete(r.Id);
+        return taken;
+    }
+}

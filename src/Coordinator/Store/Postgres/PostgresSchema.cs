@@ -87,6 +87,16 @@ public static class PostgresSchema
             issued_by text NOT NULL);
         CREATE INDEX operator_certificates_name ON operator_certificates (name);
         """,
+        // 6: several coordinators: each one's heartbeat row (`nodefleet coordinators`), and the rollout reports that
+        // reached one without the singleton lease, queued for the holder's rollout controller.
+        """
+        CREATE TABLE coordinators (
+            id text COLLATE "C" PRIMARY KEY, address text NOT NULL, version text NOT NULL, connected_agents integer NOT NULL,
+            lease_held boolean NOT NULL, started_at timestamptz NOT NULL, last_seen timestamptz NOT NULL);
+        CREATE TABLE rollout_reports (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, node text COLLATE "C" NOT NULL,
+            rollout_id text COLLATE "C" NOT NULL, report bytea NOT NULL, queued_at timestamptz NOT NULL);
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

@@ -45,6 +45,7 @@ public sealed partial class PostgresStore : ICoordinatorStore
         Revocations = new PgRevocations(reads);
         OperatorCertificates = new PgOperatorCertificates(reads);
         Leases = new PgLeases(source, clock, display);
+        Coordinators = new PgCoordinators(reads);
     }
 
     /// <summary>
@@ -89,6 +90,7 @@ public sealed partial class PostgresStore : ICoordinatorStore
     public IRevocationReads Revocations { get; }
     public IOperatorCertificateReads OperatorCertificates { get; }
     public ILeases Leases { get; }
+    public ICoordinatorReads Coordinators { get; }
 
     public bool IsOpen => Volatile.Read(ref _disposed) == 0;
 
@@ -180,6 +182,8 @@ public sealed partial class PostgresStore : ICoordinatorStore
         public IKubeClusters KubeClusters { get; } = new PgKubeClusters(db);
         public IRevocations Revocations { get; } = new PgRevocations(db);
         public IOperatorCertificates OperatorCertificates { get; } = new PgOperatorCertificates(db);
+        public ICoordinators Coordinators { get; } = new PgCoordinators(db);
+        public IRolloutReports RolloutReports { get; } = new PgRolloutReports(db);
         public void OnCommitted(Action action) => afterCommit.Add(action);
         public void RequireLease(Lease lease) => PgLeases.Require(db, clock, lease);
     }

@@ -316,3 +316,44 @@ internal sealed class PgOperatorCertificates(PgSession db) : IOperatorCertificat
         });
     }
 }
+
+/// <summary>The coordinators serving the database: one row per coordinator, rewritten by its heartbeat.</summary>
+internal sealed class PgCoordinators(PgSession db) : ICoordinators
+{
+    private const string Fields = "id, address, version, connected_agents, lease_held, started_at, last_seen";
+
+    public IReadOnlyList<CoordinatorRecord> List() => db.Rows(db.Command($"SELECT {Fields} FROM coordinators ORDER BY id"), r => new CoordinatorRecord
+    {
+        Id = r.GetString(0), Address = r.GetString(1), Version = r.GetString(2), ConnectedAgents = r.GetInt32(3),
+        LeaseHeld = r.GetBoolean(4), StartedAt = r.TimeOrNull(5) ?? default, LastSeen = r.TimeOrNull(6) ?? default,
+    });
+
+    public void Put(CoordinatorRecord c) => db.Execute(db.Command(
+            $"INSERT INTO coordinators ({Fields}) VALUES (@id, @address, @version, @agents, @lease, @started, @seen) " +
+            "ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address, version = EXCLUDED.version, " +
+            "connected_agents = EXCLUDED.connected_agents, lease_held = EXCLUDED.lease_held, started_at = EXCLUDED.started_at, " +
+            "last_seen = EXCLUDED.last_seen")
+        .With("id", c.Id).With("address", c.Address).With("version", c.Version).With("agents", c.ConnectedAgents)
+        .With("lease", c.LeaseHeld).WithTime("started", c.StartedAt).WithTime("seen", c.LastSeen));
+
+    public int DeleteSeenBefore(DateTime cutoff) =>
+        db.Execute(db.Command("DELETE FROM coordinators WHERE last_seen < @cutoff").WithTime("cutoff", cutoff));
+}
+
+/// <summary>Queued rollout reports: an identity column orders them; Take deletes and returns in one statement.</summary>
+internal sealed class PgRolloutReports(PgSession db) : IRolloutReports
+{
+    public void Add(RolloutReportRecord r) => r.Id = db.Rows(db.Command(
+            "INSERT INTO rollout_reports (node, rollout_id, report, queued_at) VALUES (@node, @rollout, @report, @queued) RETURNING id")
+        .With("node", r.Node).With("rollout", r.RolloutId).With("report", r.Report).WithTime("queued", r.QueuedAt), x => x.GetInt64(0))[0];
+
+    // SKIP LOCKED: a holder about to lose its lease (its write will fail) does not make the next one wait for its rows.
+    public IReadOnlyList<RolloutReportRecord> Take(int max) => db.Rows(db.Command(
+            "DELETE FROM rollout_reports WHERE id IN (SELECT id FROM rollout_reports ORDER BY id LIMIT @max FOR UPDATE SKIP LOCKED) " +
+            "RETURNING id, node, rollout_id, report, queued_at")
+        .With("max", max), x => new RolloutReportRecord
+        {
+            Id = x.GetInt64(0), Node = x.GetString(1), RolloutId = x.GetString(2), Report = x.GetFieldValue<byte[]>(3),
+            QueuedAt = x.TimeOrNull(4) ?? default,
+        }).OrderBy(r => r.Id).ToList();
+}
