@@ -25,6 +25,8 @@ public interface ICoordinatorStore : IAsyncDisposable, IDisposable
     IOperatorCertificateReads OperatorCertificates { get; }
     /// <summary>Leases for work that must run on one coordinator at a time.</summary>
     ILeases Leases { get; }
+    /// <summary>Messages to nodes and replies to coordinators, kept until delivered.</summary>
+    IOutbox Outbox { get; }
 
     /// <summary>
     /// Runs <paramref name="write"/> in a transaction and completes once it is committed. The lambda is synchronous and

@@ -87,6 +87,14 @@ public static class PostgresSchema
             issued_by text NOT NULL);
         CREATE INDEX operator_certificates_name ON operator_certificates (name);
         """,
+        // 6: messages to nodes (and replies to coordinators) until delivered; whoever holds the node's stream delivers.
+        """
+        CREATE TABLE outbox (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, recipient text COLLATE "C" NOT NULL,
+            payload bytea NOT NULL, created_at timestamptz NOT NULL);
+        CREATE INDEX outbox_recipient ON outbox (recipient, id);
+        CREATE INDEX outbox_created_at ON outbox (created_at);
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

@@ -45,7 +45,11 @@ public sealed class PostgresStore : ICoordinatorStore
         Revocations = new PgRevocations(reads);
         OperatorCertificates = new PgOperatorCertificates(reads);
         Leases = new PgLeases(source, clock, display);
+        _outbox = new PgOutbox(source, clock, display);
     }
+
+    private readonly PgOutbox _outbox;
+    public IOutbox Outbox => _outbox;
 
     /// <summary>
     /// Connects to the database <paramref name="setting"/> names (a postgres:// URL or an Npgsql key=value string, see
@@ -164,6 +168,7 @@ public sealed class PostgresStore : ICoordinatorStore
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         // Writes under way finish (and complete their callers) before the connections go.
         for (var i = 0; i < MaxConcurrentWrites; i++) await _writes.WaitAsync().ConfigureAwait(false);
+        await _outbox.DisposeAsync().ConfigureAwait(false);
         await _source.DisposeAsync().ConfigureAwait(false);
     }
 
