@@ -16,6 +16,7 @@ namespace NodeFleet.Coordinator.Rollouts;
 /// </summary>
 public sealed partial class RolloutController(ICoordinatorStore store, Presence presence, EventBus events,
     NodeFleet.Coordinator.Observability.RolloutMetrics metrics, TimeProvider time, ILogger<RolloutController> log,
+    NodeFleet.Coordinator.Messaging.NodeMessages messages,
     NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null, NodeFleet.Coordinator.Clusters.DrainerOptions? drainerOptions = null) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
@@ -209,7 +210,9 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         {
             message = new CoordinatorMessage { UndoRun = new UndoRun { RunId = ((RolloutAction.Undo)action).RunId, RolloutId = r.Id } };
         }
-        await session.Outgoing.Writer.WriteAsync(message, ct);
+        // Through the outbox: delivered on the node's stream wherever it is held, even if it moves before it is read.
+        ct.ThrowIfCancellationRequested();
+        await messages.SendAsync(action.Node, message);
         _dispatched[(r.Id, action.Node, StageOf(action))] = session.Id;
     }
 
