@@ -10,8 +10,6 @@ using NodeFleet.Agent.Host;
 using NodeFleet.Agent.Join;
 using NodeFleet.Net;
 using NodeFleet.Protocol.V1;
-using Polly;
-using Polly.Retry;
 
 namespace NodeFleet.Agent.Link;
 
@@ -46,15 +44,9 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         _status.Coordinator = config.Addresses()[0];
         _status.NodeName = config.NodeName;
 
-        var pipeline = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
-        {
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException || !stoppingToken.IsCancellationRequested),
-            MaxRetryAttempts = int.MaxValue,
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-            Delay = FirstRetryDelay,
-            MaxDelay = MaxRetryDelay,
-            OnRetry = args =>
+        var pipeline = LinkBackoff.Pipeline(FirstRetryDelay, MaxRetryDelay,
+            e => e is not OperationCanceledException || !stoppingToken.IsCancellationRequested,
+            args =>
             {
                 var error = args.Outcome.Exception is RpcException r ? r.Status.Detail : args.Outcome.Exception?.Message ?? "";
                 // A problem on this node (its identity files) is not the coordinator's: said as such, and as an error.
@@ -73,8 +65,7 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
                         _address, error, args.RetryDelay.TotalSeconds);
                 SetState("connecting", error);
                 return ValueTask.CompletedTask;
-            },
-        }).Build();
+            });
 
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -117,7 +108,7 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
     {
         // Read afresh: a coordinator may have told a new list of the fleet's coordinators since.
         var addresses = (AgentConfig.Load(root) ?? config).Addresses();
-        var index = _attempt++ % addresses.Count;
+        var index = LinkBackoff.AddressIndex(_attempt++, addresses.Count);
         var address = addresses[index];
         _address = address;
         lock (_status) _status.Coordinator = address;
