@@ -88,6 +88,7 @@ public static class CoordinatorHost
         builder.Services.AddSingleton<Presence>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.NodeMessages>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.OutboxDelivery>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<NodeFleet.Coordinator.Messaging.OutboxDelivery>());
         builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.ICoordinatorDirectory, NodeFleet.Coordinator.Messaging.ConfiguredCoordinators>();
         builder.Services.AddSingleton<HeartbeatPacer>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanRecorder>();

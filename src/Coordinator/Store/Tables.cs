@@ -223,6 +223,8 @@ public interface IOutbox
     Task<IReadOnlyList<OutboxMessage>> PendingAsync(string recipient, int max);
     /// <summary>Removes a message of the recipient (delivered); false when it was gone already.</summary>
     Task<bool> RemoveAsync(string recipient, long id);
+    /// <summary>Every recipient with a message pending, in one read (what a poller wakes).</summary>
+    Task<IReadOnlyList<string>> RecipientsWithPendingAsync();
     /// <summary>Retention: removes messages enqueued before <paramref name="cutoff"/>, delivered or not; returns how many.</summary>
     Task<int> RemoveOlderThanAsync(DateTime cutoff);
 

@@ -42,6 +42,9 @@ internal sealed class LiteDbOutbox(LiteDbStore store, ILiteCollection<BsonDocume
             .Take(max)
             .ToList());
 
+    public Task<IReadOnlyList<string>> RecipientsWithPendingAsync() =>
+        Task.FromResult<IReadOnlyList<string>>(messages.FindAll().Select(d => d[RecipientField].AsString).Distinct(StringComparer.Ordinal).ToList());
+
     public Task<bool> RemoveAsync(string recipient, long id) => store.WriteAsync(_ =>
         messages.FindById(id) is { } doc && doc[RecipientField].AsString == recipient && messages.Delete(id));
 

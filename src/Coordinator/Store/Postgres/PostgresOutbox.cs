@@ -66,6 +66,22 @@ internal sealed class PgOutbox(NpgsqlDataSource source, TimeProvider? clock, str
         }
     }
 
+    public async Task<IReadOnlyList<string>> RecipientsWithPendingAsync()
+    {
+        try
+        {
+            await using var cmd = source.CreateCommand("SELECT DISTINCT recipient FROM outbox");
+            await using var reader = await cmd.ExecuteReaderAsync().ConfigureAwait(false);
+            var list = new List<string>();
+            while (await reader.ReadAsync().ConfigureAwait(false)) list.Add(reader.GetString(0));
+            return list;
+        }
+        catch (NpgsqlException e)
+        {
+            throw new IOException($"the store {display}: {PostgresStore.Reason(e)}", e);
+        }
+    }
+
     public async Task<bool> RemoveAsync(string recipient, long id) =>
         await Execute("DELETE FROM outbox WHERE id = @id AND recipient = @recipient", c => c.With("id", id).With("recipient", recipient))
             .ConfigureAwait(false) > 0;

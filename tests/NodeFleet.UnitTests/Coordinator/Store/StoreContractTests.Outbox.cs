@@ -12,6 +12,7 @@ public abstract partial class StoreContractTests
         var b1 = await Store.Outbox.EnqueueAsync("n2", [2]);
         var a2 = await Store.Outbox.EnqueueAsync("n1", [3, 4]);
         Assert.True(a1 < b1 && b1 < a2);
+        Assert.Equal(["n1", "n2"], (await Store.Outbox.RecipientsWithPendingAsync()).Order(StringComparer.Ordinal));
 
         var pending = await Store.Outbox.PendingAsync("n1", 10);
         Assert.Equal([a1, a2], pending.Select(m => m.Id));
@@ -26,6 +27,8 @@ public abstract partial class StoreContractTests
         Assert.Equal([a2], (await Store.Outbox.PendingAsync("n1", 10)).Select(m => m.Id));
         Assert.Equal([b1], (await Store.Outbox.PendingAsync("n2", 10)).Select(m => m.Id));
         Assert.Empty(await Store.Outbox.PendingAsync("n3", 10));
+        Assert.True(await Store.Outbox.RemoveAsync("n2", b1));
+        Assert.Equal(["n1"], await Store.Outbox.RecipientsWithPendingAsync());
     }
 
     [Fact]
