@@ -41,7 +41,11 @@ var kubeletHealthz = new Option<string>("--kubelet-healthz")
     DefaultValueFactory = _ => "http://127.0.0.1:10248/healthz",
 };
 
-var address = new Argument<string?>("ADDRESS") { Description = "Coordinator HOST:PORT", Arity = ArgumentArity.ZeroOrOne };
+var address = new Argument<string?>("ADDRESS")
+{
+    Description = "Coordinator HOST:PORT, or several separated by commas (the agent fails over along them); a DNS name may have several addresses",
+    Arity = ArgumentArity.ZeroOrOne,
+};
 var token = new Option<string>("--token") { Description = "Bootstrap token [a-z0-9]{6}.[a-z0-9]{16}" };
 var caHash = new Option<string>("--ca-cert-hash") { Description = "sha256:<hex> pin of the coordinator CA's public key" };
 var discoveryFile = new Option<string>("--discovery-file") { Description = "File with the coordinator address and CA (instead of the pin)" };

@@ -1,20 +1,33 @@
 using NodeFleet.Agent.Host;
 using NodeFleet.Config;
 using NodeFleet.IO;
+using NodeFleet.Net;
 using NodeFleet.Security;
 
 namespace NodeFleet.Agent.Join;
 
 /// <summary>
-/// What `join` leaves for `run` — the coordinator address and the node's name — and the node's own security settings
-/// (/etc/nodefleet/agent.yaml). The settings are the node owner's: nothing a coordinator sends changes them.
+/// What `join` leaves for `run` — the coordinator addresses and the node's name — and the node's own security settings
+/// (/etc/nodefleet/agent.yaml). The settings are the node owner's: nothing a coordinator sends changes them; the one
+/// thing coordinators write here is <see cref="Coordinators"/>, the fleet's list of coordinators.
 /// </summary>
 public sealed class AgentConfig
 {
     public string ApiVersion { get; set; } = "nodefleet.io/v1";
     public string Kind { get; set; } = "AgentConfig";
+    /// <summary>The coordinator addresses given at join (HOST[:PORT], comma-separated when several).</summary>
     public string Coordinator { get; set; } = "";
     public string NodeName { get; set; } = "";
+
+    /// <summary>The fleet's coordinators as a coordinator last told them (refreshed at every connection); tried first.</summary>
+    public List<string> Coordinators { get; set; } = [];
+
+    /// <summary>The addresses the agent tries in turn: the fleet's list, then those given at join that it lacks.</summary>
+    public IReadOnlyList<string> Addresses()
+    {
+        try { return CoordinatorAddressList.Candidates(Coordinators, CoordinatorAddressList.Parse(Coordinator)); }
+        catch (FormatException e) { throw new AgentException($"coordinator: {e.Message}"); }
+    }
 
     /// <summary>
     /// Whether artifacts may be downloaded from this host's own and link-local addresses (loopback, 169.254.0.0/16,
@@ -35,6 +48,12 @@ public sealed class AgentConfig
         ConfigField.Text<AgentConfig>("kind", c => c.Kind, (c, v) => c.Kind = v),
         ConfigField.Text<AgentConfig>("coordinator", c => c.Coordinator, (c, v) => c.Coordinator = v),
         ConfigField.Text<AgentConfig>("nodeName", c => c.NodeName, (c, v) => c.NodeName = v),
+        new ConfigField<AgentConfig>("coordinators", c => c.Coordinators.Count > 0 ? CoordinatorAddressList.Format(c.Coordinators) : null, (c, v) =>
+        {
+            try { c.Coordinators = CoordinatorAddressList.Parse(v).ToList(); }
+            catch (FormatException e) { return e.Message; }
+            return null;
+        }),
         new ConfigField<AgentConfig>("allowLocalArtifactAddresses", c => c.AllowLocalArtifactAddresses ? "true" : null, (c, v) =>
         {
             if (v is not ("true" or "false")) return $"expected true or false, not '{v}'";

@@ -71,7 +71,7 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
             throw new AgentException($"this machine already joined as {existing.NodeName}; to join it under the name {nodeName} instead, " +
                 $"remove {root.Path(AgentPaths.ConfigFile)} and {root.Path(AgentPaths.PkiDir)} first (or leave out --node-name to join again as {existing.NodeName})");
 
-        var (address, ca) = await DiscoverAsync(o, token, pin, ct);
+        var (address, all, ca) = await DiscoverAsync(o, token, pin, ct);
 
         var keyPath = root.Path(AgentPaths.NodeKey);
         ECDsa key;
@@ -112,7 +112,8 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         AtomicFile.WriteAllText(root.Path(AgentPaths.NodeCert), response.CertificatePem, AtomicFile.Public);
         // The node's settings in the file stay; pins given here replace those there (none given: they stay too).
         var config = AgentConfig.Settings(root);
-        config.Coordinator = address;
+        // Every address given is kept: the agent fails over along them (and along the list the fleet tells it).
+        config.Coordinator = CoordinatorAddressList.Format(all);
         config.NodeName = nodeName;
         if (signers.Count > 0) config.PlanSigners = signers.Distinct(StringComparer.Ordinal).ToList();
         config.Save(root);
@@ -127,8 +128,12 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         return 0;
     }
 
-    private async Task<(string Address, X509Certificate2 Ca)> DiscoverAsync(Options o, BootstrapToken token, string? pin,
-        CancellationToken ct)
+    /// <summary>
+    /// The CA, from the discovery file or from the first of the given coordinators that answers discovery with one that
+    /// verifies; each address is checked on its own, so one that is down, or not the pinned fleet, is passed over.
+    /// </summary>
+    private async Task<(string Address, IReadOnlyList<string> All, X509Certificate2 Ca)> DiscoverAsync(Options o, BootstrapToken token,
+        string? pin, CancellationToken ct)
     {
         if (o.DiscoveryFile is not null)
         {
@@ -137,11 +142,26 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
             if (string.IsNullOrWhiteSpace(addr)) throw new AgentException($"no coordinator address: give ADDRESS or set coordinator in {o.DiscoveryFile}");
             if (pin is not null && !CaHash.Matches(fileCa, pin))
                 throw new AgentException($"the CA in {o.DiscoveryFile} has hash {CaHash.Of(fileCa)}, not the pinned {pin}");
-            return (Normalize(addr), fileCa);
+            var fromFile = ParseAddresses(addr);
+            return (fromFile[0], fromFile, fileCa);
         }
         if (string.IsNullOrWhiteSpace(o.Address)) throw new AgentException("the coordinator ADDRESS (HOST:PORT) is required");
-        var address = Normalize(o.Address);
+        var addresses = ParseAddresses(o.Address);
+        AgentException? first = null;
+        foreach (var address in addresses)
+        {
+            try { return (address, addresses, await DiscoverAtAsync(address, token, pin, ct)); }
+            catch (AgentException e) when (addresses.Count > 1)
+            {
+                log.LogWarning("Discovery at {Address} failed ({Error}); trying the next coordinator", address, e.Message);
+                first ??= e;
+            }
+        }
+        throw new AgentException($"no coordinator of {CoordinatorAddressList.Format(addresses)} could be used; the first said: {first!.Message}");
+    }
 
+    private async Task<X509Certificate2> DiscoverAtAsync(string address, BootstrapToken token, string? pin, CancellationToken ct)
+    {
         DiscoverResponse discovered;
         // The server certificate cannot be checked yet: the answer is authenticated below instead.
         using (var channel = GrpcChannels.Create(address, ca: null, null, time))
@@ -157,18 +177,22 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         catch (CryptographicException e) { throw new AgentException($"the coordinator sent an unreadable CA certificate: {e.Message}"); }
         var actual = CaHash.Of(ca);
         if (pin is not null && actual != pin)
+        {
+            ca.Dispose();
             throw new AgentException($"the coordinator's CA has hash {actual}, which does not match --ca-cert-hash {pin}; refusing to trust it");
+        }
         if (pin is null)
             log.LogWarning("Trusting the coordinator's CA {Hash} without pin verification (--unsafe-skip-ca-verification)", actual);
-        return (address, ca);
+        return ca;
     }
 
-    private static string Normalize(string address)
+    /// <summary>ADDRESS as given: one HOST[:PORT], or several separated by commas.</summary>
+    private static IReadOnlyList<string> ParseAddresses(string text)
     {
         try
         {
-            var uri = GrpcChannels.ToUri(address);
-            return $"{uri.Host}:{uri.Port}";
+            var list = CoordinatorAddressList.Parse(text);
+            return list.Count > 0 ? list : throw new AgentException("the coordinator ADDRESS (HOST:PORT) is required");
         }
         catch (FormatException e) { throw new AgentException(e.Message); }
     }

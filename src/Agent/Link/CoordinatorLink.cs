@@ -10,14 +10,14 @@ using NodeFleet.Agent.Host;
 using NodeFleet.Agent.Join;
 using NodeFleet.Net;
 using NodeFleet.Protocol.V1;
-using Polly;
-using Polly.Retry;
 
 namespace NodeFleet.Agent.Link;
 
 /// <summary>
-/// Holds the one stream to the coordinator: hello with facts, then heartbeats at the period the coordinator sets.
-/// Reconnects forever with jittered exponential backoff (1 s doubling to 60 s); waits quietly until joined.
+/// Holds the one stream to a coordinator: hello with facts, then heartbeats at the period the coordinator sets.
+/// Reconnects forever with jittered exponential backoff (1 s doubling to 60 s), each attempt to the next of the fleet's
+/// coordinators (<see cref="AgentConfig.Addresses"/>), so that one that is gone is passed over at the next attempt;
+/// waits quietly until joined.
 /// </summary>
 public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWorker worker, PlanExecutor executor,
     OutboxObserver outbox, TimeProvider time, ILogger<CoordinatorLink> log)
@@ -29,6 +29,10 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
 
     private readonly LinkStatus _status = new() { Pid = Environment.ProcessId };
     private readonly TaskCompletionSource _firstConnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly DeliveredIds _delivered = new();
+    // The attempt count: attempt n goes to address n modulo their number.
+    private int _attempt;
+    private string _address = "";
 
     /// <summary>Completes when the coordinator welcomes this node for the first time (the first established stream).</summary>
     public Task FirstConnected => _firstConnected.Task;
@@ -37,18 +41,12 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
     {
         var config = await WaitUntilJoinedAsync(stoppingToken);
         if (config is null) return;
-        _status.Coordinator = config.Coordinator;
+        _status.Coordinator = config.Addresses()[0];
         _status.NodeName = config.NodeName;
 
-        var pipeline = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
-        {
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException || !stoppingToken.IsCancellationRequested),
-            MaxRetryAttempts = int.MaxValue,
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-            Delay = FirstRetryDelay,
-            MaxDelay = MaxRetryDelay,
-            OnRetry = args =>
+        var pipeline = LinkBackoff.Pipeline(FirstRetryDelay, MaxRetryDelay,
+            e => e is not OperationCanceledException || !stoppingToken.IsCancellationRequested,
+            args =>
             {
                 var error = args.Outcome.Exception is RpcException r ? r.Status.Detail : args.Outcome.Exception?.Message ?? "";
                 // A problem on this node (its identity files) is not the coordinator's: said as such, and as an error.
@@ -56,7 +54,7 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
                 {
                     // Refused for good (expired, revoked, deleted): only a new join helps, which the message says.
                     log.LogError("The coordinator {Address} refused this node: {Error}; retrying in {Delay:0.0}s",
-                        config.Coordinator, error, args.RetryDelay.TotalSeconds);
+                        _address, error, args.RetryDelay.TotalSeconds);
                     SetState("refused", error);
                     return ValueTask.CompletedTask;
                 }
@@ -64,11 +62,10 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
                     log.LogError("Cannot connect to the coordinator: {Error}; retrying in {Delay:0.0}s", error, args.RetryDelay.TotalSeconds);
                 else
                     log.LogWarning("Coordinator {Address} unreachable or refused ({Error}); retrying in {Delay:0.0}s",
-                        config.Coordinator, error, args.RetryDelay.TotalSeconds);
+                        _address, error, args.RetryDelay.TotalSeconds);
                 SetState("connecting", error);
                 return ValueTask.CompletedTask;
-            },
-        }).Build();
+            });
 
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -109,12 +106,18 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
     /// <summary>One stream: throws when it could not be established, returns when an established stream ends.</summary>
     private async Task SessionAsync(AgentConfig config, CancellationToken stoppingToken)
     {
+        // Read afresh: a coordinator may have told a new list of the fleet's coordinators since.
+        var addresses = (AgentConfig.Load(root) ?? config).Addresses();
+        var index = LinkBackoff.AddressIndex(_attempt++, addresses.Count);
+        var address = addresses[index];
+        _address = address;
+        lock (_status) _status.Coordinator = address;
         var (ca, cert) = LoadCredentials();
         // Disposed with the session (after the channel that uses them): each attempt loads them afresh, and their native
         // handles would otherwise pile up until a GC happened to finalize them.
         using var caCertificate = ca;
         using var clientCertificate = cert;
-        using var channel = GrpcChannels.Create(config.Coordinator, ca, cert, time, keepAlivePings: false);
+        using var channel = GrpcChannels.Create(address, ca, cert, time, keepAlivePings: false);
         var client = new AgentLink.AgentLinkClient(channel);
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var ct = sessionCts.Token;
@@ -131,7 +134,10 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         var welcome = call.ResponseStream.Current.Welcome;
         var interval = welcome.HeartbeatInterval?.ToTimeSpan() is { } i && i > TimeSpan.Zero ? i : TimeSpan.FromSeconds(10);
         log.LogInformation("Connected to the coordinator at {Address} as {Node}; heartbeat every {Interval}s",
-            config.Coordinator, welcome.NodeName, interval.TotalSeconds);
+            address, welcome.NodeName, interval.TotalSeconds);
+        RememberCoordinators(welcome.Coordinators);
+        // Attempts after this session ends start from the next coordinator.
+        _attempt = index + 1;
         SetState("connected", "");
         _firstConnected.TrySetResult();
 
@@ -171,6 +177,33 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         var intervalTicks = interval.Ticks;
         TimeSpan Interval() => new(Interlocked.Read(ref intervalTicks));
 
+        // A request of the coordinator's, sent directly or (from the fleet's outbox) in a Delivery.
+        void Handle(CoordinatorMessage msg)
+        {
+            switch (msg.KindCase)
+            {
+                case CoordinatorMessage.KindOneofCase.ApplyPlan:
+                    log.LogInformation("Coordinator asks to apply plan {Plan} generation {Generation}",
+                        msg.ApplyPlan.Plan?.Metadata?.Name, msg.ApplyPlan.Plan?.Metadata?.Generation);
+                    worker.Enqueue(msg);
+                    break;
+                case CoordinatorMessage.KindOneofCase.UndoRun:
+                    log.LogInformation("Coordinator asks to undo run {Run}", msg.UndoRun.RunId);
+                    worker.Enqueue(msg);
+                    break;
+                case CoordinatorMessage.KindOneofCase.CancelRun:
+                    // Not queued: it is about the run the worker is busy with.
+                    if (executor.CancelRun(msg.CancelRun.RunId, msg.CancelRun.Reason))
+                        log.LogWarning("Coordinator asks to cancel run {Run}: stopping it at its current step", msg.CancelRun.RunId);
+                    else
+                        log.LogInformation("Coordinator asks to cancel run {Run}, which is not running here (it ended meanwhile)", msg.CancelRun.RunId);
+                    break;
+                case CoordinatorMessage.KindOneofCase.DryRun:
+                    _ = Task.Run(async () => await Send(new AgentMessage { DryRunResult = await DryRunAsync(msg.DryRun, ct) }), ct);
+                    break;
+            }
+        }
+
         var reader = Task.Run(async () =>
         {
             while (await call.ResponseStream.MoveNext(ct))
@@ -190,27 +223,20 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
                     case CoordinatorMessage.KindOneofCase.ReportAck:
                         outbox.Acknowledge((long)msg.ReportAck.Sequence);
                         break;
-                    case CoordinatorMessage.KindOneofCase.ApplyPlan:
-                        log.LogInformation("Coordinator asks to apply plan {Plan} generation {Generation}",
-                            msg.ApplyPlan.Plan?.Metadata?.Name, msg.ApplyPlan.Plan?.Metadata?.Generation);
-                        worker.Enqueue(msg);
-                        break;
-                    case CoordinatorMessage.KindOneofCase.UndoRun:
-                        log.LogInformation("Coordinator asks to undo run {Run}", msg.UndoRun.RunId);
-                        worker.Enqueue(msg);
-                        break;
-                    case CoordinatorMessage.KindOneofCase.CancelRun:
-                        // Not queued: it is about the run the worker is busy with.
-                        if (executor.CancelRun(msg.CancelRun.RunId, msg.CancelRun.Reason))
-                            log.LogWarning("Coordinator asks to cancel run {Run}: stopping it at its current step", msg.CancelRun.RunId);
-                        else
-                            log.LogInformation("Coordinator asks to cancel run {Run}, which is not running here (it ended meanwhile)", msg.CancelRun.RunId);
-                        break;
                     case CoordinatorMessage.KindOneofCase.CertificateRenewed:
                         renewal.Answer(msg.CertificateRenewed);
                         break;
-                    case CoordinatorMessage.KindOneofCase.DryRun:
-                        _ = Task.Run(async () => await Send(new AgentMessage { DryRunResult = await DryRunAsync(msg.DryRun, ct) }), ct);
+                    case CoordinatorMessage.KindOneofCase.Delivery:
+                        // From the fleet's outbox: handled once (a failover may bring it again), acknowledged every time.
+                        if (_delivered.FirstTime(msg.Delivery.Id) && msg.Delivery.Message is { } inner) Handle(inner);
+                        else log.LogInformation("Message {Id} from the coordinator was handled already; acknowledging it again", msg.Delivery.Id);
+                        await Send(new AgentMessage { Delivered = new Delivered { Id = msg.Delivery.Id } });
+                        break;
+                    case CoordinatorMessage.KindOneofCase.Coordinators:
+                        RememberCoordinators(msg.Coordinators.Addresses);
+                        break;
+                    default:
+                        Handle(msg);
                         break;
                 }
             }
@@ -254,7 +280,26 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         }
         stoppingToken.ThrowIfCancellationRequested();
         if (reader.Exception?.InnerException is RpcException { StatusCode: StatusCode.PermissionDenied } pd) throw pd;
-        log.LogWarning("Disconnected from the coordinator at {Address}", config.Coordinator);
+        log.LogWarning("Disconnected from the coordinator at {Address}", address);
+    }
+
+    /// <summary>Keeps the fleet's coordinators as a coordinator tells them, in agent.yaml; an empty list changes nothing.</summary>
+    private void RememberCoordinators(IReadOnlyCollection<string> told)
+    {
+        if (told.Count == 0) return;
+        try
+        {
+            var list = CoordinatorAddressList.Parse(CoordinatorAddressList.Format(told));
+            var config = AgentConfig.Settings(root);
+            if (config.Coordinators.SequenceEqual(list, StringComparer.OrdinalIgnoreCase)) return;
+            config.Coordinators = list.ToList();
+            config.Save(root);
+            log.LogInformation("The fleet's coordinators are {Coordinators}", CoordinatorAddressList.Format(list));
+        }
+        catch (Exception e) when (e is FormatException or AgentException or IOException or UnauthorizedAccessException)
+        {
+            log.LogWarning("Cannot keep the coordinators' list the coordinator sent: {Error}", e.Message);
+        }
     }
 
     private async Task<DryRunResult> DryRunAsync(DryRunRequest request, CancellationToken ct)

@@ -88,6 +88,10 @@ public static class CoordinatorHost
         builder.Services.AddSingleton<NodeFleet.Coordinator.Clusters.INodeClusters>(sp => sp.GetRequiredService<NodeFleet.Coordinator.Clusters.ClusterRegistry>());
         builder.Services.AddSingleton<NodeRegistry>();
         builder.Services.AddSingleton<Presence>();
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.NodeMessages>();
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.OutboxDelivery>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<NodeFleet.Coordinator.Messaging.OutboxDelivery>());
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.ICoordinatorDirectory, NodeFleet.Coordinator.Messaging.ConfiguredCoordinators>();
         builder.Services.AddSingleton<HeartbeatPacer>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanRecorder>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanService>();

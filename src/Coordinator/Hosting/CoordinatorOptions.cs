@@ -21,7 +21,7 @@ public sealed class CoordinatorOptions
         ["listen", "metricsListen", "dataDir", "heartbeatInterval", "maxHeartbeatRate", "logFormat", "logLevel", "store",
          "connectionFirstByteTimeout", "maxSilentConnectionsPerSource", "maxHandshakesPerSource",
          "retentionEvents", "retentionRunsPerNode", "retentionSweepInterval",
-         "nodeCertificateLifetime", "servingCertificateLifetime", "leaseTtl"];
+         "nodeCertificateLifetime", "servingCertificateLifetime", "leaseTtl", "coordinators"];
 
     public string Listen { get; set; } = "0.0.0.0:7443";
     /// <summary>Plain-HTTP address for /metrics, /healthz and /readyz; "" or "off" serves none of them.</summary>
@@ -81,6 +81,16 @@ public sealed class CoordinatorOptions
     /// at 70–90 % of that certificate's lifetime, or of this one when it is shorter.
     /// </summary>
     public string ServingCertificateLifetime { get; set; } = "365d";
+
+    /// <summary>
+    /// The fleet's coordinators as agents reach them (HOST[:PORT],… the same on each coordinator): told to every agent in
+    /// its welcome, kept in its agent.yaml, and tried in turn when its coordinator is gone. "": agents keep the addresses
+    /// they joined with.
+    /// </summary>
+    public string Coordinators { get; set; } = "";
+
+    /// <summary><see cref="Coordinators"/>, parsed (after <see cref="Validate"/>).</summary>
+    public IReadOnlyList<string> CoordinatorAddresses => NodeFleet.Net.CoordinatorAddressList.Parse(Coordinators);
 
     public TimeSpan FirstByteTimeout => Durations.Parse(ConnectionFirstByteTimeout);
 
@@ -157,6 +167,7 @@ public sealed class CoordinatorOptions
         if (Get("nodeCertificateLifetime") is { } nodeLifetime) o.NodeCertificateLifetime = nodeLifetime;
         if (Get("servingCertificateLifetime") is { } servingLifetime) o.ServingCertificateLifetime = servingLifetime;
         if (Get("leaseTtl") is { } leaseTtl) o.LeaseTtl = leaseTtl;
+        if (Get("coordinators") is { } coordinators) o.Coordinators = coordinators;
         return o;
     }
 
@@ -243,6 +254,8 @@ public sealed class CoordinatorOptions
         // Renewed every third of it: shorter than 3s, a busy database could make a holder lose it for nothing.
         if (ttl < TimeSpan.FromSeconds(3) || ttl > TimeSpan.FromMinutes(10))
             throw new StartupException($"leaseTtl {LeaseTtl.Trim()} must be between 3s and 10m");
+        try { _ = CoordinatorAddresses; }
+        catch (FormatException e) { throw new StartupException($"coordinators: {e.Message}"); }
     }
 
     /// <summary>

@@ -305,6 +305,9 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
             return true;
         });
         if (!deleted) throw NotFound(name);
+        // Messages still waiting for it were for the machine that was: one that joins again under the name starts clean.
+        while (await store.Outbox.PendingAsync(name, 100) is { Count: > 0 } pending)
+            foreach (var m in pending) await store.Outbox.RemoveAsync(name, m.Id);
         log.LogInformation("Node {Node} deleted", name);
     }
 

@@ -3,6 +3,7 @@ using Google.Protobuf;
 using NodeFleet.Coordinator.Clusters;
 using NodeFleet.Coordinator.Errors;
 using NodeFleet.Coordinator.Events;
+using NodeFleet.Coordinator.Messaging;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Rollouts;
 using NodeFleet.Coordinator.Store;
@@ -13,9 +14,11 @@ namespace NodeFleet.Coordinator.Plans;
 
 /// <summary>Stores plans (one generation per content change) and sends them, or dry-run requests, to nodes.</summary>
 public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, Presence presence, EventBus events, TimeProvider time,
-    INodeClusters? clusters = null)
+    NodeMessages messages, INodeClusters? clusters = null)
 {
     public static readonly TimeSpan DryRunTimeout = TimeSpan.FromMinutes(2);
+    /// <summary>How often a dry run's asker looks for a reply stored by another coordinator, should its wake-up be lost.</summary>
+    private static readonly TimeSpan ReplyPoll = TimeSpan.FromSeconds(1);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<DryRunResult>> _dryRuns = new();
 
     /// <summary>Validates and stores the plan; returns it with generation and digest set.</summary>
@@ -56,7 +59,7 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
     /// </summary>
     public async Task<ApplyPlanResponse> ApplyAsync(ApplyPlanRequest request)
     {
-        var session = RequireConnected(request.Node);
+        RequireConnected(request.Node);
         if (request.Plan is null) throw new InvalidArgumentException("plan is required");
         var rollout = ActiveRolloutOf(request.Node);
         if (rollout is not null && !request.Force)
@@ -80,14 +83,14 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
         }
         var message = new ApplyPlan { Plan = plan, KubeadmAction = await KubeadmActionAsync(plan, request.Node, CancellationToken.None) };
         message.IgnorePreflightErrors.AddRange(request.IgnorePreflightErrors);
-        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { ApplyPlan = message });
+        await messages.SendAsync(request.Node, new CoordinatorMessage { ApplyPlan = message });
         return new ApplyPlanResponse { PlanName = plan.Metadata.Name, Generation = plan.Metadata.Generation, Digest = plan.Metadata.Digest, Node = request.Node };
     }
 
     /// <summary>Asks the node to stop its run in progress at its current step (it then fails and is undone).</summary>
     public async Task<CancelRunResponse> CancelAsync(CancelRunRequest request)
     {
-        var session = RequireConnected(request.Node);
+        RequireConnected(request.Node);
         var run = RunInProgress(request.Node) ?? throw new FailedPreconditionException(
             $"node {request.Node} runs no plan (as its reports say): there is nothing to cancel");
         var runId = run.AgentRunId;
@@ -102,7 +105,7 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
             Message = $"cancel of run {runId} (plan {run.PlanName} generation {run.Generation}{(phase.Length > 0 ? $", in {phase}" : "")}) sent to the node" +
                       (reason.Length > 0 ? $": {reason}" : ""),
         }));
-        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { CancelRun = new CancelRun { RunId = runId, Reason = reason } });
+        await messages.SendAsync(request.Node, new CoordinatorMessage { CancelRun = new CancelRun { RunId = runId, Reason = reason } });
         return new CancelRunResponse { Node = request.Node, RunId = runId, PlanName = run.PlanName, Generation = run.Generation, Phase = phase };
     }
 
@@ -126,9 +129,14 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
     private (string Id, string State)? ActiveRolloutOf(string node) =>
         store.Rollouts.ActiveMemberships([node]).FirstOrDefault() is { } m ? (m.RolloutId, RolloutTransitions.Name(m.State)) : null;
 
+    /// <summary>
+    /// Asks the node for a dry run and waits for its answer. The request goes through the outbox, so the node may hold its
+    /// stream on another coordinator: the answer then comes back as a reply stored for this request, which this one
+    /// reads when woken, or at its next poll.
+    /// </summary>
     public async Task<DryRunResult> DiffAsync(ApplyPlanRequest request, CancellationToken ct)
     {
-        var session = RequireConnected(request.Node);
+        RequireConnected(request.Node);
         var plan = request.Plan ?? throw new InvalidArgumentException("plan is required");
         var errors = PlanValidator.Validate(plan);
         if (errors.Count > 0)
@@ -138,21 +146,43 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
         var id = Guid.NewGuid().ToString("N");
         var tcs = new TaskCompletionSource<DryRunResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         _dryRuns[id] = tcs;
+        var replyTo = NodeMessages.ReplyRecipient(id);
+        // Called on the store's thread: the reply is read elsewhere.
+        void OnEnqueued(string recipient)
+        {
+            if (recipient == replyTo) _ = Task.Run(() => TakeReplyAsync(id, tcs));
+        }
+        store.Outbox.Enqueued += OnEnqueued;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         try
         {
             var message = new DryRunRequest { RequestId = id, Plan = plan, KubeadmAction = await KubeadmActionAsync(plan, request.Node, ct) };
             message.IgnorePreflightErrors.AddRange(request.IgnorePreflightErrors);
-            await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { DryRun = message }, ct);
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            await messages.SendAsync(request.Node, new CoordinatorMessage { DryRun = message });
             cts.CancelAfter(DryRunTimeout);
+            var poll = Task.Run(async () =>
+            {
+                while (!tcs.Task.IsCompleted)
+                {
+                    await Task.Delay(ReplyPoll, time, cts.Token);
+                    await TakeReplyAsync(id, tcs);
+                }
+            }, cts.Token);
             try { return await tcs.Task.WaitAsync(cts.Token); }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
                 throw new DeadlineExceededException($"node {request.Node} did not answer the dry run within {DryRunTimeout.TotalSeconds:0}s");
             }
+            finally
+            {
+                await cts.CancelAsync();
+                try { await poll; }
+                catch (OperationCanceledException) { }
+            }
         }
         finally
         {
+            store.Outbox.Enqueued -= OnEnqueued;
             _dryRuns.TryRemove(id, out _);
         }
     }
@@ -165,17 +195,43 @@ public sealed class PlanService(ICoordinatorStore store, NodeRegistry registry, 
         return await KubeadmActionChoice.ForNodeAsync(plan, cluster, labelled, ct);
     }
 
-    public void CompleteDryRun(DryRunResult result)
+    private async Task TakeReplyAsync(string id, TaskCompletionSource<DryRunResult> tcs)
     {
-        if (_dryRuns.TryGetValue(result.RequestId, out var tcs)) tcs.TrySetResult(result);
+        try
+        {
+            if (await messages.TakeReplyAsync(id, DryRunResult.Parser) is { } result) tcs.TrySetResult(result);
+        }
+        catch (Exception e) when (e is IOException or Google.Protobuf.InvalidProtocolBufferException)
+        {
+            // The store is unreachable for now (the next poll tries again), or the reply is unreadable (the asker times out).
+        }
     }
 
-    private Presence.Session RequireConnected(string node)
+    /// <summary>
+    /// A node's answer to a dry run: to the caller waiting here, or, when the request was made through another
+    /// coordinator, stored as a reply for it to read.
+    /// </summary>
+    public async Task CompleteDryRunAsync(DryRunResult result)
     {
-        registry.Get(node);
-        var session = presence.Get(node);
-        if (session is not { Connected: true } || session.Silent)
-            throw new FailedPreconditionException($"node {node} is not connected; it must be online to receive a plan");
-        return session;
+        if (_dryRuns.TryGetValue(result.RequestId, out var tcs))
+        {
+            tcs.TrySetResult(result);
+            return;
+        }
+        // Only ids this fleet hands out (32 hex digits): a node cannot fill the outbox with replies to made-up requests.
+        if (result.RequestId.Length == 32 && result.RequestId.All(char.IsAsciiHexDigitLower))
+            await messages.ReplyAsync(result.RequestId, result);
+    }
+
+    /// <summary>
+    /// Refuses a node that is not online: its stream is held here, or (with several coordinators on one store) the store
+    /// says it is online, its stream held by another coordinator, which delivers what is sent through the outbox.
+    /// </summary>
+    private void RequireConnected(string node)
+    {
+        var record = registry.Get(node);
+        if (presence.Get(node) is { Connected: true, Silent: false }) return;
+        if (presence.Get(node) is null && record.Status == NodeState.Online) return;
+        throw new FailedPreconditionException($"node {node} is not connected; it must be online to receive a plan");
     }
 }

@@ -18,8 +18,9 @@ namespace NodeFleet.Coordinator.Rollouts;
 /// </summary>
 public sealed partial class RolloutController(ICoordinatorStore store, Presence presence, EventBus events,
     NodeFleet.Coordinator.Observability.RolloutMetrics metrics, TimeProvider time, ILogger<RolloutController> log,
+    NodeFleet.Coordinator.Messaging.NodeMessages messages,
     NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null, NodeFleet.Coordinator.Clusters.DrainerOptions? drainerOptions = null,
-    Coordinators.SingletonLease? singleton = null) : BackgroundService
+    Coordinators.SingletonLease? singleton = null, Coordinators.CoordinatorIdentity? me = null) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
     // A pass reads each active rollout (every node of it) and writes what changed: while reports pour in, passes are
@@ -167,6 +168,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         }
         ResumeFinishing();
         var now = time.GetUtcNow().UtcDateTime;
+        RefreshRemoteOnline(now);
         var batch = new List<(string Node, StepReport Report)>();
         while (_reports.TryDequeue(out var r)) batch.Add(r);
         var local = batch.GroupBy(b => b.Report.RolloutId).ToDictionary(g => g.Key, g => g.ToList());
@@ -269,7 +271,16 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
             foreach (var note in RolloutEngine.OnReport(rollout, node, report, now)) Record(s, rollout, note, now);
     }
 
-    private bool IsOnline(string node) => presence.Get(node) is { Connected: true, Silent: false };
+    /// <summary>
+    /// Online for the rollout: its stream is held here and not silent, or (with several coordinators on one store) it is
+    /// held by another live coordinator, which delivers what is sent through the outbox.
+    /// </summary>
+    private bool IsOnline(string node) => presence.Get(node) switch
+    {
+        { Connected: true, Silent: false } => true,
+        null => _remoteOnline.Contains(node),
+        _ => false,
+    };
 
     /// <summary>
     /// Sends again what a previous coordinator process had sent to nodes still in flight, and what this one sent on a
@@ -290,7 +301,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
                 _ => null,
             };
             if (action is null || !IsOnline(n.Name)) continue;
-            if (_dispatched.TryGetValue((r.Id, n.Name, StageOf(action)), out var sentOn) && presence.Get(n.Name)?.Id == sentOn) continue;
+            if (_dispatched.TryGetValue((r.Id, n.Name, StageOf(action)), out var sentOn) && SentOnCurrentStream(n.Name, sentOn)) continue;
             log.LogInformation("Rollout {Rollout}: sending node {Node} its {Stage} request again", r.Id, n.Name, StageOf(action));
             await SendAsync(r, action, ct);
         }
@@ -305,7 +316,10 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
     private async Task SendAsync(RolloutRecord r, RolloutAction action, CancellationToken ct)
     {
         var session = presence.Get(action.Node);
-        if (session is not { Connected: true }) return;
+        long sentOn;
+        if (session is { Connected: true }) sentOn = session.Id;
+        else if (session is null && _remoteOnline.Contains(action.Node)) sentOn = SentThroughAnother;
+        else return;
         CoordinatorMessage message;
         if (action is RolloutAction.Apply apply)
         {
@@ -326,8 +340,10 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         {
             message = new CoordinatorMessage { UndoRun = new UndoRun { RunId = ((RolloutAction.Undo)action).RunId, RolloutId = r.Id } };
         }
-        await session.Outgoing.Writer.WriteAsync(message, ct);
-        _dispatched[(r.Id, action.Node, StageOf(action))] = session.Id;
+        // Through the outbox: delivered on the node's stream wherever it is held, even if it moves before it is read.
+        ct.ThrowIfCancellationRequested();
+        await messages.SendAsync(action.Node, message);
+        _dispatched[(r.Id, action.Node, StageOf(action))] = sentOn;
     }
 
     private void Record(IStoreWriter s, RolloutRecord r, RolloutNote note, DateTime now)

@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using NodeFleet.Coordinator.Hosting;
+using NodeFleet.Coordinator.Messaging;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Observability;
 using NodeFleet.Coordinator.Plans;
@@ -12,7 +13,8 @@ namespace NodeFleet.Coordinator.Services;
 
 /// <summary>The per-node stream: hello, heartbeats, and (later) commands and reports.</summary>
 public sealed class AgentLinkService(NodeRegistry registry, Presence presence, HeartbeatPacer pacer, PlanRecorder recorder, PlanService plans,
-    NodeFleet.Coordinator.Rollouts.RolloutController rollouts, CoordinatorMetrics metrics, TimeProvider time, ILogger<AgentLinkService> log)
+    NodeFleet.Coordinator.Rollouts.RolloutController rollouts, CoordinatorMetrics metrics, TimeProvider time, ILogger<AgentLinkService> log,
+    OutboxDelivery delivery, ICoordinatorDirectory coordinators)
     : AgentLink.AgentLinkBase
 {
     public override async Task Connect(IAsyncStreamReader<AgentMessage> requestStream,
@@ -34,23 +36,27 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
         var ct = linked.Token;
         var closeReason = "disconnected";
         Task? writer = null;
+        Task? deliverer = null;
+        using var deliveryStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         try
         {
             await registry.MarkOnlineAsync(caller.Name, requestStream.Current.Hello.Facts, address);
             log.LogInformation("Node {Node} connected from {Address}", caller.Name, address);
-            await responseStream.WriteAsync(new CoordinatorMessage
+            var told = coordinators.Addresses();
+            var welcome = new Welcome
             {
-                Welcome = new Welcome
-                {
-                    NodeName = caller.Name,
-                    HeartbeatInterval = Duration.FromTimeSpan(session.Interval),
-                },
-            }, ct);
+                NodeName = caller.Name,
+                HeartbeatInterval = Duration.FromTimeSpan(session.Interval),
+            };
+            welcome.Coordinators.AddRange(told);
+            await responseStream.WriteAsync(new CoordinatorMessage { Welcome = welcome }, ct);
             // One writer drains everything addressed to the node (acks, plans, dry runs) onto the stream.
             writer = Task.Run(async () =>
             {
                 await foreach (var m in session.Outgoing.Reader.ReadAllAsync(ct)) await responseStream.WriteAsync(m, ct);
             }, ct);
+            // Messages for the node from the fleet's outbox (plans, dry runs, cancels, undos), whoever enqueued them.
+            deliverer = Task.Run(() => delivery.RunAsync(session, deliveryStop.Token), ct);
 
             while (await requestStream.MoveNext(ct))
             {
@@ -74,6 +80,17 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                         }
                         else session.IntervalAdopted();
                         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { HeartbeatAck = ack }, ct);
+                        // The fleet's coordinators changed since the node was told: it learns the new list.
+                        if (coordinators.Addresses() is var now && !ReferenceEquals(now, told) && !now.SequenceEqual(told, StringComparer.Ordinal))
+                        {
+                            told = now;
+                            var list = new CoordinatorAddresses();
+                            list.Addresses.AddRange(now);
+                            await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { Coordinators = list }, ct);
+                        }
+                        break;
+                    case AgentMessage.KindOneofCase.Delivered:
+                        await delivery.AcknowledgeAsync(caller.Name, msg.Delivered.Id);
                         break;
                     case AgentMessage.KindOneofCase.Report:
                         // Persisted (or recognised as a duplicate) before it is acknowledged.
@@ -90,7 +107,7 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                         if (recorded && forward is null) rollouts.OnReport(caller.Name, msg.Report);
                         break;
                     case AgentMessage.KindOneofCase.DryRunResult:
-                        plans.CompleteDryRun(msg.DryRunResult);
+                        await plans.CompleteDryRunAsync(msg.DryRunResult);
                         break;
                     case AgentMessage.KindOneofCase.RenewCertificate:
                         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
@@ -116,7 +133,13 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
         }
         finally
         {
+            await deliveryStop.CancelAsync();
             session.Outgoing.Writer.TryComplete();
+            if (deliverer is not null)
+            {
+                try { await deliverer; }
+                catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException) { }
+            }
             if (writer is not null)
             {
                 try { await writer; }

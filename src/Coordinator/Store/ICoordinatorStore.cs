@@ -27,6 +27,8 @@ public interface ICoordinatorStore : IAsyncDisposable, IDisposable
     ILeases Leases { get; }
     /// <summary>The coordinators serving this store (`nodefleet coordinators`).</summary>
     ICoordinatorReads Coordinators { get; }
+    /// <summary>Messages to nodes and replies to coordinators, kept until delivered.</summary>
+    IOutbox Outbox { get; }
 
     /// <summary>
     /// Runs <paramref name="write"/> in a transaction and completes once it is committed. The lambda is synchronous and

@@ -31,6 +31,8 @@ public sealed partial class RetentionSweeper(ICoordinatorStore store, IOptions<C
             {
                 var (events, runs) = await SweepAsync(settings, ct, lease).ConfigureAwait(false);
                 if (events + runs > 0) LogSwept(log, events, runs);
+                // A message never delivered (its node gone for good) is dropped as old events are.
+                await store.Outbox.RemoveOlderThanAsync(time.GetUtcNow().UtcDateTime - settings.Events).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -232,3 +232,33 @@ public interface ILeases
 
 /// <summary>A held lease: its fencing token grows with every new holder.</summary>
 public sealed record Lease(string Name, string Holder, long Token, DateTime ExpiresAt);
+
+/// <summary>
+/// Messages kept until they are delivered: to a node (a plan, a dry run, a cancel, an undo), which whichever coordinator
+/// holds the node's stream delivers and removes once the agent acknowledges it; and replies to the coordinator that asked
+/// (a dry run's result), addressed by request. Ids grow in the order messages are enqueued and are never reused, but
+/// with several writers one may commit after a larger one: a reader takes every pending message, not those after an id.
+/// </summary>
+public interface IOutbox
+{
+    /// <summary>Stores <paramref name="payload"/> for <paramref name="recipient"/>; completes once durable, with its id.</summary>
+    Task<long> EnqueueAsync(string recipient, byte[] payload);
+    /// <summary>The recipient's messages not removed yet, oldest first, at most <paramref name="max"/>.</summary>
+    Task<IReadOnlyList<OutboxMessage>> PendingAsync(string recipient, int max);
+    /// <summary>Removes a message of the recipient (delivered); false when it was gone already.</summary>
+    Task<bool> RemoveAsync(string recipient, long id);
+    /// <summary>Every recipient with a message pending, in one read (what a poller wakes).</summary>
+    Task<IReadOnlyList<string>> RecipientsWithPendingAsync();
+    /// <summary>Retention: removes messages enqueued before <paramref name="cutoff"/>, delivered or not; returns how many.</summary>
+    Task<int> RemoveOlderThanAsync(DateTime cutoff);
+
+    /// <summary>
+    /// Raised with the recipient when a message for it was enqueued: at once for this process's own, and for other
+    /// coordinators' as soon as the store hears of them (PostgreSQL: LISTEN/NOTIFY), which may be late or never if the
+    /// connection drops, so a reader polls as well. Handlers must be quick and must not throw.
+    /// </summary>
+    event Action<string>? Enqueued;
+}
+
+/// <summary>One pending message of the outbox.</summary>
+public sealed record OutboxMessage(long Id, string Recipient, byte[] Payload, DateTime CreatedAt);

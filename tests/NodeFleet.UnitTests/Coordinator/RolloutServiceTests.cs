@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
+using NodeFleet.Coordinator.Messaging;
 using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Observability;
 using NodeFleet.Coordinator.Store;
@@ -24,15 +25,25 @@ public sealed class RolloutServiceTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _presence = new Presence(_rig.Time);
-        _plans = new PlanService(_rig.Store, _rig.Registry, _presence, _rig.Events, _rig.Time);
+        var messages = new NodeMessages(_rig.Store);
+        _plans = new PlanService(_rig.Store, _rig.Registry, _presence, _rig.Events, _rig.Time, messages);
         _controller = new RolloutController(_rig.Store, _presence, _rig.Events, new RolloutMetrics(Prometheus.Metrics.NewCustomRegistry()),
-            _rig.Time, NullLogger<RolloutController>.Instance);
+            _rig.Time, NullLogger<RolloutController>.Instance, messages);
         _service = new RolloutService(_rig.Store, _plans, _rig.Registry, _controller, _rig.Events, _rig.Time);
         var token = await _rig.CreateTokenAsync();
         foreach (var name in new[] { "w1", "w2", "w3" }) (await _rig.JoinAsync(token, name, new Dictionary<string, string> { ["role"] = "worker" })).Key.Dispose();
     }
 
     public async Task DisposeAsync() => await _rig.DisposeAsync();
+
+    /// <summary>The oldest message sent to <paramref name="node"/> through the outbox, taken out of it; null when none.</summary>
+    private async Task<CoordinatorMessage?> SentAsync(string node)
+    {
+        var m = (await _rig.Store.Outbox.PendingAsync(node, 1)).FirstOrDefault();
+        if (m is null) return null;
+        await _rig.Store.Outbox.RemoveAsync(node, m.Id);
+        return CoordinatorMessage.Parser.ParseFrom(m.Payload);
+    }
 
     private static StartRolloutRequest Start(string selector, bool dryRun = false) => new()
     {
@@ -273,10 +284,10 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         Assert.Equal("node w1 is still running plan upgrade generation 3 (run run-1, in stage-artifacts, started 2026-11-26 03:00:00 UTC); " +
             "the agent runs one plan at a time, so this one would wait behind it: wait for it to end (`nodefleet node describe w1`), " +
             "or pass --force to queue it", e.Status.Detail);
-        Assert.False(session.Outgoing.Reader.TryRead(out _));
+        Assert.Null(await SentAsync("w1"));
 
         await _plans.ApplyAsync(Apply("w1", force: true));
-        Assert.True(session.Outgoing.Reader.TryRead(out _));
+        Assert.NotNull(await SentAsync("w1"));
 
         // A newer finished run, or a run from before the node joined (again), holds nothing back.
         var node = _rig.Store.Nodes.Get("w1")!;
@@ -284,7 +295,7 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         node.JoinedAt = new DateTime(2026, 11, 26, 4, 0, 0, DateTimeKind.Utc);
         await _rig.Store.WriteAsync(s => s.Nodes.Update(node));
         await _plans.ApplyAsync(Apply("w1"));
-        Assert.True(session.Outgoing.Reader.TryRead(out _));
+        Assert.NotNull(await SentAsync("w1"));
         node.JoinedAt = joined;
         await _rig.Store.WriteAsync(s => s.Nodes.Update(node));
         Assert.Equal(StatusCode.FailedPrecondition, (await Edge.ThrowsAsync(() => _plans.ApplyAsync(Apply("w1")))).StatusCode);
@@ -294,14 +305,14 @@ public sealed class RolloutServiceTests : IAsyncLifetime
             StartedAt = new DateTime(2026, 11, 26, 3, 30, 0, DateTimeKind.Utc),
         }));
         await _plans.ApplyAsync(Apply("w1"));
-        Assert.True(session.Outgoing.Reader.TryRead(out _));
+        Assert.NotNull(await SentAsync("w1"));
         await _rig.Store.WriteAsync(s => s.Runs.Delete("w1:run-2"));
 
         var run = _rig.Store.Runs.Get("run-1")!;
         run.State = (int)RunState.Failed;
         await _rig.Store.WriteAsync(s => s.Runs.Update(run));
         await _plans.ApplyAsync(Apply("w1"));
-        Assert.True(session.Outgoing.Reader.TryRead(out _));
+        Assert.NotNull(await SentAsync("w1"));
     }
 
     // `plan apply --node N` used to send the plan to a node of an active rollout, bypassing its waves and budgets.
@@ -315,17 +326,17 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
         Assert.Equal($"node w2 is in rollout {r.Id} (PAUSED); a plan applied to it directly would bypass the rollout's waves and budgets: " +
             "pause or abort the rollout, or wait for it to end, or pass --force to apply it anyway", e.Status.Detail);
-        Assert.False(session.Outgoing.Reader.TryRead(out _));
+        Assert.Null(await SentAsync("w2"));
 
         await _plans.ApplyAsync(Apply("w2", force: true));
-        Assert.True(session.Outgoing.Reader.TryRead(out var sent));
-        Assert.NotNull(sent.ApplyPlan);
+        var sent = await SentAsync("w2");
+        Assert.NotNull(sent?.ApplyPlan);
         var warning = Assert.Single(_rig.Store.Events.Newest(new EventQuery(1000)), x => x.Reason == "PlanAppliedOutsideRollout");
         Assert.Equal(("Warning", "w2", r.Id), (warning.Type, warning.Node, warning.Rollout));
 
         // Once the rollout is over, the node takes plans directly again.
         await _service.AbortAsync(r.Id, "");
         await _plans.ApplyAsync(Apply("w2"));
-        Assert.True(session.Outgoing.Reader.TryRead(out _));
+        Assert.NotNull(await SentAsync("w2"));
     }
 }

@@ -23,6 +23,8 @@ public static class LiteDbSchema
     public const string RolloutsCollection = "rollouts";
     public const string RolloutNodesCollection = "rollout_nodes";
     public const string LeasesCollection = "leases";
+    public const string OutboxCollection = "outbox";
+    public const string CountersCollection = "counters";
     public const string KubeClustersCollection = "kube_clusters";
     public const string RevokedCertificatesCollection = "revoked_certificates";
     public const string OperatorCertificatesCollection = "operator_certificates";
@@ -93,6 +95,8 @@ public static class LiteDbSchema
         db.GetCollection(RolloutsCollection).EnsureIndex(nameof(RolloutRecord.State));
         db.GetCollection(RolloutNodesCollection).EnsureIndex(LiteDbRollouts.RolloutIdField);
         db.GetCollection(LeasesCollection).EnsureIndex(LiteDbLeases.HolderField);
+        db.GetCollection(OutboxCollection).EnsureIndex(LiteDbOutbox.RecipientField);
+        db.GetCollection(OutboxCollection).EnsureIndex(LiteDbOutbox.CreatedField);
         db.GetCollection(MetaCollection).EnsureIndex(VersionField);
         db.GetCollection(KubeClustersCollection).EnsureIndex(nameof(KubeClusterRecord.AddedAt));
         db.GetCollection(RevokedCertificatesCollection).EnsureIndex(nameof(RevokedCertificateRecord.NotAfter));

@@ -61,6 +61,8 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         Coordinators = tables.Coordinators;
         var leases = new LiteDbLeases(this, _db.GetCollection(LiteDbSchema.LeasesCollection), time ?? TimeProvider.System);
         Leases = leases;
+        Outbox = new LiteDbOutbox(this, _db.GetCollection(LiteDbSchema.OutboxCollection), _db.GetCollection(LiteDbSchema.CountersCollection),
+            time ?? TimeProvider.System);
         _tx = new Writer(this, tables, leases);
         _writer = Task.Run(WriteLoop);
     }
@@ -87,6 +89,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
     public IOperatorCertificateReads OperatorCertificates { get; }
     public ILeases Leases { get; }
     public ICoordinatorReads Coordinators { get; }
+    public IOutbox Outbox { get; }
 
     /// <summary>Runs <paramref name="write"/> on the writer and completes once it is committed.</summary>
     public Task<T> WriteAsync<T>(Func<IStoreWriter, T> write)

@@ -97,6 +97,14 @@ public static class PostgresSchema
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, node text COLLATE "C" NOT NULL,
             rollout_id text COLLATE "C" NOT NULL, report bytea NOT NULL, queued_at timestamptz NOT NULL);
         """,
+        // 7: messages to nodes (and replies to coordinators) until delivered; whoever holds the node's stream delivers.
+        """
+        CREATE TABLE outbox (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, recipient text COLLATE "C" NOT NULL,
+            payload bytea NOT NULL, created_at timestamptz NOT NULL);
+        CREATE INDEX outbox_recipient ON outbox (recipient, id);
+        CREATE INDEX outbox_created_at ON outbox (created_at);
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

@@ -46,7 +46,11 @@ public sealed partial class PostgresStore : ICoordinatorStore
         OperatorCertificates = new PgOperatorCertificates(reads);
         Leases = new PgLeases(source, clock, display);
         Coordinators = new PgCoordinators(reads);
+        _outbox = new PgOutbox(source, clock, display);
     }
+
+    private readonly PgOutbox _outbox;
+    public IOutbox Outbox => _outbox;
 
     /// <summary>
     /// Connects to the database <paramref name="setting"/> names (a postgres:// URL or an Npgsql key=value string, see
@@ -166,6 +170,7 @@ public sealed partial class PostgresStore : ICoordinatorStore
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         // Writes under way finish (and complete their callers) before the connections go.
         for (var i = 0; i < MaxConcurrentWrites; i++) await _writes.WaitAsync().ConfigureAwait(false);
+        await _outbox.DisposeAsync().ConfigureAwait(false);
         await _source.DisposeAsync().ConfigureAwait(false);
     }
 

@@ -238,4 +238,28 @@ public sealed class PostgresStoreTests(PostgresServer server)
         await store.WriteAsync(s => s.Plans.Insert(new PlanRecord { Name = "next" }));
         Assert.Equal(["next", "p"], store.Plans.List().Select(p => p.Name));
     }
+
+    [Fact]
+    public async Task A_message_enqueued_through_one_coordinator_wakes_another_on_the_same_database_and_is_read_there()
+    {
+        var (_, setting) = await server.CreateDatabaseAsync();
+        await using var a = await PostgresStore.OpenAsync(setting);
+        await using var b = await PostgresStore.OpenAsync(setting);
+        var woken = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        b.Outbox.Enqueued += r => { if (r == "far-node") woken.TrySetResult(r); };
+        // The listener starts with the first handler: a message enqueued before it listens would be missed (readers poll
+        // for those), so this one goes out once B is surely listening.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!woken.Task.IsCompleted)
+        {
+            await a.Outbox.EnqueueAsync("far-node", [42]);
+            try { await woken.Task.WaitAsync(TimeSpan.FromMilliseconds(500), deadline.Token); }
+            catch (TimeoutException) { }
+        }
+        var pending = await b.Outbox.PendingAsync("far-node", 100);
+        Assert.NotEmpty(pending);
+        Assert.All(pending, m => Assert.Equal([42], m.Payload));
+        foreach (var m in pending) Assert.True(await b.Outbox.RemoveAsync("far-node", m.Id));
+        Assert.Empty(await a.Outbox.PendingAsync("far-node", 100));
+    }
 }
