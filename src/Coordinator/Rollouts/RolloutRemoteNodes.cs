@@ -30,7 +30,7 @@ public sealed partial class RolloutController
                 .Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
             _remoteOnline = others.Count == 0
                 ? new HashSet<string>(StringComparer.Ordinal)
-                : store.Nodes.ListByStatus(NodeFleet.Protocol.V1.NodeState.Online)
+                : store.Nodes.ListByStatus(NodeState.Online)
                     .Where(n => others.Contains(n.Coordinator)).Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
         }
         catch (IOException)

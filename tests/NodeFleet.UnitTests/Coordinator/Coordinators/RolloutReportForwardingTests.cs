@@ -1,3 +1,4 @@
+using NodeFleet.Coordinator.Messaging;
 using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using NodeFleet.Coordinator.Coordinators;
@@ -32,7 +33,7 @@ public sealed class RolloutReportForwardingTests : IAsyncLifetime
         Microsoft.Extensions.Options.Options.Create(new CoordinatorOptions()), TimeProvider.System, NullLogger<SingletonLease>.Instance, shared: true);
 
     private RolloutController Controller(SingletonLease lease) => new(_rig.Store, _presence, _rig.Events,
-        new RolloutMetrics(Prometheus.Metrics.NewCustomRegistry()), _rig.Time, NullLogger<RolloutController>.Instance, singleton: lease);
+        new RolloutMetrics(Prometheus.Metrics.NewCustomRegistry()), _rig.Time, NullLogger<RolloutController>.Instance, new NodeMessages(_rig.Store), singleton: lease);
 
     public async Task InitializeAsync()
     {
@@ -42,7 +43,7 @@ public sealed class RolloutReportForwardingTests : IAsyncLifetime
         await _otherLease.TickAsync();
         _holder = Controller(_holderLease);
         _other = Controller(_otherLease);
-        _service = new RolloutService(_rig.Store, new PlanService(_rig.Store, _rig.Registry, _presence, _rig.Events, _rig.Time),
+        _service = new RolloutService(_rig.Store, new PlanService(_rig.Store, _rig.Registry, _presence, _rig.Events, _rig.Time, new NodeMessages(_rig.Store)),
             _rig.Registry, _holder, _rig.Events, _rig.Time);
         var token = await _rig.CreateTokenAsync();
         foreach (var name in new[] { "w1", "w2" }) (await _rig.JoinAsync(token, name, new Dictionary<string, string> { ["role"] = "worker" })).Key.Dispose();
