@@ -27,6 +27,10 @@ public sealed partial class RolloutController
     private readonly ConcurrentDictionary<string, bool> _finishing = new();
     private readonly INodeClusters _clusters = clusters ?? new NoNodeClusters();
     private readonly DrainerOptions _drainerOptions = drainerOptions ?? new DrainerOptions { Time = time };
+    private Gates.GateProbes? _gateProbes;
+
+    /// <summary>What the gates observe (Prometheus, Nodes of a soaking wave, pods on nodes about to start).</summary>
+    private Gates.GateProbes GateProbes => _gateProbes ??= new Gates.GateProbes(_clusters, time, Wake, log);
 
     /// <summary>Follows a rollout that is over until its nodes' cluster work ends (an abort uncordons what NodeFleet cordoned).</summary>
     public void Finish(string rolloutId)
