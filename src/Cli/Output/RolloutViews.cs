@@ -205,6 +205,7 @@ public static class RolloutViews
         AppendAligned(sb, lines, Column(lines));
         AppendInFlight(sb, r, now);
         AppendClusterNotes(sb, r);
+        GateViews.Append(sb, r, now);
         AppendFailedNodes(sb, r);
         AppendPausedHint(sb, r);
         return sb.ToString();
