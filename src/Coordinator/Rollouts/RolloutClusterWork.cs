@@ -30,7 +30,8 @@ public sealed partial class RolloutController
     private Gates.GateProbes? _gateProbes;
 
     /// <summary>What the gates observe (Prometheus, Nodes of a soaking wave, pods on nodes about to start).</summary>
-    private Gates.GateProbes GateProbes => _gateProbes ??= new Gates.GateProbes(_clusters, time, Wake, log);
+    private Gates.GateProbes GateProbes => _gateProbes ??= new Gates.GateProbes(_clusters, time, Wake,
+        node => presence.Get(node) is not { } s || s.Silent, log);
 
     /// <summary>Follows a rollout that is over until its nodes' cluster work ends (an abort uncordons what NodeFleet cordoned).</summary>
     public void Finish(string rolloutId)

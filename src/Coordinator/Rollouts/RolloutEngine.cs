@@ -206,7 +206,7 @@ public static partial class RolloutEngine
                 : Transition(r, RolloutState.Succeeded, $"{r.Nodes.Count} node(s) updated", now));
             return;
         }
-        if (!Gates.GateEngine.Pass(r, gates, isOnline, now, notes)) return;
+        if (!Gates.GateEngine.Pass(r, gates, now, notes)) return;
         if (r.PauseBetweenWavesMs > 0)
         {
             if (r.WaveFinishedAt is null)

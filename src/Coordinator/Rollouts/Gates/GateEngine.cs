@@ -16,7 +16,7 @@ public static class GateEngine
     /// Checks the gates of the finished current wave; true when the next wave may start. Starts the check (and the soak)
     /// the first time it is called for a wave; may pause the rollout (an unhealthy node during the soak, a firing alert).
     /// </summary>
-    public static bool Pass(RolloutRecord r, IGateObservations obs, Func<string, bool> isOnline, DateTime now, List<RolloutNote> notes)
+    public static bool Pass(RolloutRecord r, IGateObservations obs, DateTime now, List<RolloutNote> notes)
     {
         var g = r.Gates;
         if (!g.Any) return true;
@@ -33,7 +33,7 @@ public static class GateEngine
             notes.Add(new RolloutNote("Normal", "GatesChecking", "", $"wave {r.CurrentWave} finished; checking its gates ({Describe(g)}) before wave {r.CurrentWave + 1}"));
         }
         if (g.Passed) return true;
-        var soakDone = CheckSoak(r, obs, isOnline, now, notes);
+        var soakDone = CheckSoak(r, obs, now, notes);
         if (r.State != RolloutState.Rolling) return false;
         var promDone = CheckPrometheus(r, obs, now, notes);
         if (r.State != RolloutState.Rolling || !soakDone || !promDone) return false;
@@ -58,7 +58,7 @@ public static class GateEngine
     }
 
     /// <summary>True once the soak is over with every node of the wave healthy throughout; pauses the rollout naming a node that is not.</summary>
-    private static bool CheckSoak(RolloutRecord r, IGateObservations obs, Func<string, bool> isOnline, DateTime now, List<RolloutNote> notes)
+    private static bool CheckSoak(RolloutRecord r, IGateObservations obs, DateTime now, List<RolloutNote> notes)
     {
         var g = r.Gates;
         if (g.SoakMs <= 0) return true;
@@ -73,7 +73,7 @@ public static class GateEngine
         foreach (var n in r.Nodes.Where(n => n.Wave == r.CurrentWave && n.State is RolloutNodeState.Succeeded or RolloutNodeState.RolledBack))
         {
             var problem = n.State != RolloutNodeState.Succeeded ? "its run is no longer succeeded"
-                : !isOnline(n.Name) ? "offline"
+                : obs.Offline(n.Name) ? "offline"
                 : n.Cluster.Length > 0 && obs.KubeReady(r.Id, n.Name) == false ? $"NotReady in cluster {n.Cluster}"
                 : null;
             if (problem is null) continue;

@@ -21,6 +21,12 @@ public interface IGateObservations
     /// <summary>Whether the node's Kubernetes Node is Ready; null when not known (not asked yet, or no cluster).</summary>
     bool? KubeReady(string rollout, string node);
 
+    /// <summary>
+    /// Whether the node is offline as far as a soak is concerned: gone, or silent; a node given time to reconnect after a
+    /// coordinator restart is not (yet).
+    /// </summary>
+    bool Offline(string node);
+
     /// <summary>A pod matching the blocking selector on the node ("pod NS/NAME"), "" when there is none, null when not known yet.</summary>
     string? Blocker(string rollout, string node);
 }
@@ -32,4 +38,5 @@ public sealed class NoGateObservations : IGateObservations
     public PrometheusAnswer? Prometheus(string rollout) => null;
     public bool? KubeReady(string rollout, string node) => null;
     public string? Blocker(string rollout, string node) => null;
+    public bool Offline(string node) => false;
 }

@@ -9,7 +9,8 @@ namespace NodeFleet.Coordinator.Rollouts.Gates;
 /// Prometheus, reads the Nodes of a soaking wave and the pods on nodes about to start, keeps the latest answers for the
 /// engine, and wakes the controller when one changes. Nothing here is persisted: after a restart it asks again.
 /// </summary>
-public sealed class GateProbes(INodeClusters clusters, TimeProvider time, Action wake, ILogger log, HttpClient? http = null) : IGateObservations
+public sealed class GateProbes(INodeClusters clusters, TimeProvider time, Action wake, Func<string, bool> offline, ILogger log, HttpClient? http = null)
+    : IGateObservations
 {
     /// <summary>How often each wanted observation is refreshed.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
@@ -28,6 +29,7 @@ public sealed class GateProbes(INodeClusters clusters, TimeProvider time, Action
     public PrometheusAnswer? Prometheus(string rollout) => _answers.GetValueOrDefault(rollout);
     public bool? KubeReady(string rollout, string node) => _ready.TryGetValue((rollout, node), out var r) ? r : null;
     public string? Blocker(string rollout, string node) => _blockers.GetValueOrDefault((rollout, node));
+    public bool Offline(string node) => offline(node);
 
     /// <summary>Records what <paramref name="r"/> needs observed now (nothing, once it is past its gates or over).</summary>
     public void Want(RolloutRecord r, CancellationToken stopping)
