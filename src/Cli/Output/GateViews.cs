@@ -9,6 +9,17 @@ namespace NodeFleet.Cli.Output;
 /// </summary>
 public static class GateViews
 {
+    /// <summary>The gates asked for, in one line: "soak 5m; prometheus http://p:9090 ALERTS; blocking pods app=postgres; at most 1 per zone"; "<none>".</summary>
+    public static string Strategy(RolloutStrategy s)
+    {
+        var parts = new List<string>();
+        if (s.Soak?.ToTimeSpan() is { } soak && soak > TimeSpan.Zero) parts.Add($"soak {NodeFleet.Config.Durations.Format(soak)}");
+        if (s.GatePrometheus.Length > 0) parts.Add($"prometheus {s.GatePrometheus} {s.GateQuery}");
+        if (s.BlockingPods.Length > 0) parts.Add($"blocking pods {s.BlockingPods}");
+        parts.AddRange(s.MaxUnavailablePer.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"at most {p.Value} in flight per {p.Key}"));
+        return parts.Count == 0 ? "<none>" : string.Join("; ", parts);
+    }
+
     public static void Append(StringBuilder sb, Rollout r, DateTimeOffset now)
     {
         if (r.Gates.Count > 0)
