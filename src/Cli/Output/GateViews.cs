@@ -27,6 +27,9 @@ public static class GateViews
             sb.Append($"Gates (after wave {r.GateWave}):\n");
             foreach (var g in r.Gates)
                 sb.Append($"  {g.Name}: {g.State.ToUpperInvariant()} for {TimeText.Age(g.Since, now)}{(g.Message.Length > 0 ? $": {g.Message}" : "")}\n");
+            // The coordinator resumes a rollout its Prometheus gate paused; a soak's pause waits for the operator.
+            if (r.State == RolloutState.Paused && r.Gates.Any(g => g.Name == "prometheus" && g.State == "paused"))
+                sb.Append("  (it goes on by itself once the query returns no series)\n");
         }
         var held = r.Nodes.Where(n => n.Held.Length > 0 && n.State is RolloutNodeState.Pending or RolloutNodeState.Prepared).ToList();
         if (held.Count > 0)

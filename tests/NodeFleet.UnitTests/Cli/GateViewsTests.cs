@@ -51,4 +51,19 @@ public sealed class GateViewsTests
 
             """.ReplaceLineEndings("\n"), sb.ToString());
     }
+
+    [Fact]
+    public void A_rollout_paused_by_its_Prometheus_gate_says_it_goes_on_by_itself()
+    {
+        var r = new Rollout { Id = "r1", GateWave = 0, State = RolloutState.Paused };
+        r.Gates.Add(new RolloutGate { Name = "prometheus", State = "paused", Message = "ALERTS{alertname=\"DiskFull\"}", Since = Timestamp.FromDateTimeOffset(Now.AddSeconds(-5)) });
+        var sb = new StringBuilder();
+        GateViews.Append(sb, r, Now);
+        Assert.Equal("""
+            Gates (after wave 0):
+              prometheus: PAUSED for 5s: ALERTS{alertname="DiskFull"}
+              (it goes on by itself once the query returns no series)
+
+            """.ReplaceLineEndings("\n"), sb.ToString());
+    }
 }
