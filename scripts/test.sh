@@ -14,6 +14,8 @@ fi
 packages=(containerd docker.io docker-registry skopeo umoci busybox-static
           # the PostgreSQL store's tests start a private cluster from its server binaries (initdb, pg_ctl)
           postgresql
+          # the rollout gate tests start a private Prometheus that scrapes a test exporter
+          prometheus
           # packaging tests: Native AOT, .deb/.rpm building and linting, a booted systemd container
           clang zlib1g-dev binutils rpm lintian rpmlint systemd-container debootstrap)
 missing=()

@@ -42,6 +42,7 @@ public static class RolloutCommands
             "resumed", global, env, (c, r, o) => c.ResumeAsync(r, o), accept));
         rollout.Subcommands.Add(Action("abort", "Stop a rollout for good: nodes not started are skipped (nodes running go on)", "aborted",
             global, env, (c, r, o) => c.AbortAsync(r, o)));
+        rollout.Subcommands.Add(Skip(global, env));
         rollout.Subcommands.Add(Action("rollback", "Undo the plan on the nodes that applied it, last wave first (pause or abort it first)",
             "rolling back", global, env, (c, r, o) => c.RollbackAsync(r, o)));
         rollout.ShowHelpWhenRun();
@@ -103,6 +104,7 @@ public static class RolloutCommands
             HelpName = "ID,...|all",
             AllowMultipleArgumentsPerToken = true,
         };
+        var gates = new GateOptions();
         var dryRun = new Option<bool>("--dry-run") { Description = "Show the waves the rollout would run, on which nodes; start nothing" };
         var output = CommandSetup.OutputOption("json", "yaml");
         var command = new Command("start",
@@ -110,12 +112,14 @@ public static class RolloutCommands
         command.Arguments.Add(file);
         foreach (var o in new Option[] { selector, canary, maxUnavailable, maxFailures, pause, deadlines, noPrepare, prepareConcurrency, ignore, dryRun, output })
             command.Options.Add(o);
+        gates.AddTo(command);
         command.SetGuardedAction(env, async (p, ct) =>
         {
             // Flags first, then the plan, then the network: nothing reaches the coordinator that could be refused here.
             var format = Formats.Parse(p.GetValue(output));
             var strategy = Strategy(p.GetValue(canary), p.GetValue(maxUnavailable), p.GetValue(maxFailures), p.GetValue(pause),
                 p.GetValue(deadlines), p.GetValue(noPrepare), p.GetValue(prepareConcurrency));
+            gates.Apply(p, strategy);
             var selectorText = (p.GetValue(selector) ?? "").Trim();
             LabelSelector.Parse(selectorText);
             var ignored = PlanCommands.IgnoreList(p.GetValue(ignore) ?? []);
@@ -351,6 +355,27 @@ public static class RolloutCommands
             var rollout = await connection.CallAsync(connection.Rollouts, (c, o) => c.GetAsync(request, o), ct);
             if (format.IsDocument()) Formats.Write(env.Out, Formats.ToNode(rollout), format);
             else await env.Out.WriteAsync(RolloutViews.Describe(rollout, env.Now));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>`rollout skip ID NODE`: a node not started yet (held by a blocking pod, say) is left out of the rollout.</summary>
+    private static Command Skip(GlobalOptions global, CliEnvironment env)
+    {
+        var id = IdArgument();
+        var node = new Argument<string>("NODE") { Description = "The node to skip: one not started yet, e.g. held back by a blocking pod" };
+        var reason = new Option<string>("--reason") { Description = "Why, recorded in the node's message and its event", HelpName = "TEXT" };
+        var command = new Command("skip", "Leave a node not started yet out of a rollout (it is not changed, nor counted failed); the rollout goes on without it");
+        command.Arguments.Add(id);
+        command.Arguments.Add(node);
+        command.Options.Add(reason);
+        command.SetGuardedAction(env, async (p, ct) =>
+        {
+            var request = new RolloutActionRequest { Id = p.GetValue(id) ?? "", Node = p.GetValue(node) ?? "", Reason = p.GetValue(reason)?.Trim() ?? "" };
+            using var connection = global.Connect(p, env);
+            var rollout = await connection.CallAsync(connection.Rollouts, (c, o) => c.SkipAsync(request, o), ct);
+            await env.Out.WriteLineAsync($"node {request.Node} skipped in rollout {rollout.Id}");
             return 0;
         });
         return command;

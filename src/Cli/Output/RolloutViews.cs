@@ -205,6 +205,7 @@ public static class RolloutViews
         AppendAligned(sb, lines, Column(lines));
         AppendInFlight(sb, r, now);
         AppendClusterNotes(sb, r);
+        GateViews.Append(sb, r, now);
         AppendFailedNodes(sb, r);
         AppendPausedHint(sb, r);
         return sb.ToString();
@@ -336,6 +337,7 @@ public static class RolloutViews
             ("Pause between waves", pause > TimeSpan.Zero ? Durations.Format(pause) : "<none>"),
             ("Phase deadlines", deadlines.Count == 0 ? "<default: 30m per node>" : string.Join(", ", deadlines)),
             ("Prepare ahead", s.NoPrepareAhead ? "no" : $"yes, {(s.PrepareConcurrency > 0 ? s.PrepareConcurrency : 50).ToString(CultureInfo.InvariantCulture)} nodes at a time"),
+            ("Gates", GateViews.Strategy(s)),
             ("Created", TimeText.Moment(r.CreatedAt, now)),
             ("Updated", TimeText.Moment(r.UpdatedAt, now)),
         ]);

@@ -27,6 +27,11 @@ public sealed partial class RolloutController
     private readonly ConcurrentDictionary<string, bool> _finishing = new();
     private readonly INodeClusters _clusters = clusters ?? new NoNodeClusters();
     private readonly DrainerOptions _drainerOptions = drainerOptions ?? new DrainerOptions { Time = time };
+    private Gates.GateProbes? _gateProbes;
+
+    /// <summary>What the gates observe (Prometheus, Nodes of a soaking wave, pods on nodes about to start).</summary>
+    private Gates.GateProbes GateProbes => _gateProbes ??= new Gates.GateProbes(_clusters, time, Wake,
+        node => presence.Get(node) is not { } s || s.Silent, log);
 
     private bool _finishingResumed;
 

@@ -219,7 +219,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
                         ApplyKubeReports(s, rollout, kubeGroup, now);
                         changed = true;
                     }
-                    var (actions, notes) = RolloutEngine.Decide(rollout, IsOnline, now);
+                    var (actions, notes) = RolloutEngine.Decide(rollout, IsOnline, now, GateProbes);
                     foreach (var note in notes) Record(s, rollout, note, now);
                     // Every change the engine makes moves UpdatedAt; an unchanged rollout is not rewritten each tick.
                     if (changed || actions.Count > 0 || notes.Count > 0 || rollout.UpdatedAt != before) s.Rollouts.Update(rollout);
@@ -261,6 +261,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
             foreach (var action in actions.Where(a => a is RolloutAction.Apply or RolloutAction.Undo)) await SendAsync(record, action, ct);
             await RedispatchAsync(record, ct);
             StartClusterWork(record, ct);
+            GateProbes.Want(record, ct);
         }
         foreach (var record in over) StartClusterWork(record, ct);
     }

@@ -76,8 +76,10 @@ public static partial class RolloutEngine
     }
 
     /// <summary>Decides what to start now; mutates <paramref name="r"/> and returns the actions and events.</summary>
-    public static (List<RolloutAction> Actions, List<RolloutNote> Notes) Decide(RolloutRecord r, Func<string, bool> isOnline, DateTime now)
+    public static (List<RolloutAction> Actions, List<RolloutNote> Notes) Decide(RolloutRecord r, Func<string, bool> isOnline, DateTime now,
+        Gates.IGateObservations? gates = null)
     {
+        gates ??= Gates.NoGateObservations.Instance;
         var actions = new List<RolloutAction>();
         var notes = new List<RolloutNote>();
         FailOverdueNodes(r, isOnline, now, notes);
@@ -96,7 +98,10 @@ public static partial class RolloutEngine
                 DecidePreparing(r, isOnline, now, actions, notes);
                 break;
             case RolloutState.Rolling:
-                DecideRolling(r, isOnline, now, actions, notes);
+                DecideRolling(r, isOnline, now, actions, notes, gates);
+                break;
+            case RolloutState.Paused:
+                Gates.GateEngine.DecidePaused(r, gates, now, notes);
                 break;
             case RolloutState.RollingBack:
                 DecideRollingBack(r, isOnline, now, actions, notes);
@@ -156,7 +161,8 @@ public static partial class RolloutEngine
             StartRolling(r, now, notes);
     }
 
-    private static void DecideRolling(RolloutRecord r, Func<string, bool> isOnline, DateTime now, List<RolloutAction> actions, List<RolloutNote> notes)
+    private static void DecideRolling(RolloutRecord r, Func<string, bool> isOnline, DateTime now, List<RolloutAction> actions, List<RolloutNote> notes,
+        Gates.IGateObservations gates)
     {
         var wave = r.Nodes.Where(n => n.Wave == r.CurrentWave).ToList();
         if (r.CurrentWave == 0 && FailedCanary(r) is { } canary)
@@ -176,6 +182,7 @@ public static partial class RolloutEngine
         {
             if (unavailable >= Math.Max(1, r.MaxUnavailable)) break;
             if (!isOnline(n.Name)) continue;
+            if (Gates.GateEngine.HoldBack(r, n, gates, now, notes)) continue;
             Dispatched(n, RolloutNodeState.Running, now);
             n.StartedAt = now;
             unavailable++;
@@ -200,6 +207,7 @@ public static partial class RolloutEngine
                 : Transition(r, RolloutState.Succeeded, $"{r.Nodes.Count} node(s) updated", now));
             return;
         }
+        if (!Gates.GateEngine.Pass(r, gates, now, notes)) return;
         if (r.PauseBetweenWavesMs > 0)
         {
             if (r.WaveFinishedAt is null)

@@ -1,3 +1,5 @@
+using NodeFleet.Coordinator.Rollouts.Gates;
+
 namespace NodeFleet.Coordinator.Rollouts;
 
 /// <summary>A rollout as stored: the plan, the strategy resolved to numbers, the waves and every node's state.</summary>
@@ -19,6 +21,8 @@ public sealed class RolloutRecord
     public bool PrepareAhead { get; set; }
     public int PrepareConcurrency { get; set; }
     public List<string> IgnorePreflightErrors { get; set; } = [];
+    /// <summary>The gates checked after each wave and before each node starts, with where their check stands.</summary>
+    public RolloutGates Gates { get; set; } = new();
 
     public RolloutState State { get; set; }
     public string StateReason { get; set; } = "";
@@ -133,6 +137,10 @@ public sealed class RolloutNodeRecord
     public string DrainBlocked { get; set; } = "";
     /// <summary>Why the node is left cordoned, when it is (someone else's cordon, not Ready again after its undo); "" otherwise.</summary>
     public string CordonNote { get; set; } = "";
+    /// <summary>Why the node is held back, not started (a blocking pod); "" when it is not.</summary>
+    public string Held { get; set; } = "";
+    /// <summary>The node's values of the rollout's --max-unavailable-per keys, found at start.</summary>
+    public Dictionary<string, string> Topology { get; set; } = new();
 
     /// <summary>
     /// The store's memory of this node as it last read or wrote it, so that an update writes only the nodes that

@@ -49,6 +49,9 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
         }
         catch (FormatException e) { throw Invalid(e.Message); }
         if (strategy.Canary < 0) throw Invalid("canary must be 0 or more");
+        Gates.RolloutGates gates;
+        try { gates = Gates.GateSpec.FromStrategy(strategy); }
+        catch (FormatException e) { throw Invalid(e.Message); }
         foreach (var phase in strategy.PhaseDeadlines.Keys)
         {
             if (!NodeFleet.Plans.PlanPhases.IsKnown(phase)) throw Invalid($"phase deadline for unknown phase '{phase}'");
@@ -86,11 +89,13 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
             PrepareAhead = !strategy.NoPrepareAhead,
             PrepareConcurrency = strategy.PrepareConcurrency > 0 ? strategy.PrepareConcurrency : 50,
             IgnorePreflightErrors = request.IgnorePreflightErrors.ToList(),
+            Gates = gates,
             State = RolloutState.Pending,
             CreatedAt = now,
             UpdatedAt = now,
         };
         RolloutEngine.PlanWaves(record, nodes, placed);
+        await Gates.GateSpec.ResolveTopologyAsync(record, clusters, registry);
         if (request.DryRun) return RolloutViews.DryRun(record, now);
 
         await store.WriteAsync(s =>
@@ -140,6 +145,9 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
         TransitionAsync(id, r => r.State == RolloutState.Paused ? (r.ResumeTo is RolloutState.Preparing ? RolloutState.Preparing : RolloutState.Rolling) : null,
             reason.Length > 0 ? reason : "resumed by the operator", resume: true, prepare: (r, now) =>
             {
+                // The operator's resume takes over from a gate's: the gates are checked again as the rollout goes on.
+                r.Gates.PausedBy = "";
+                r.Gates.PausedAt = null;
                 if (acceptFailures) return AcceptFailures(r, now);
                 if (HeldByFailures(r) is { } why) throw new FailedPreconditionException(why);
                 return null;
@@ -197,6 +205,36 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
         var line = text.Split('\n', 2)[0].Trim();
         if (line.Length == 0) return "no message";
         return line.Length > 120 ? line[..117] + "..." : line;
+    }
+
+    /// <summary>
+    /// Skips one node not started yet (held by a blocking pod, say): it is left as it is, counted neither failed nor
+    /// upgraded, and its wave may finish without it.
+    /// </summary>
+    public async Task<Rollout> SkipAsync(string id, string node, string reason)
+    {
+        if (node.Trim().Length == 0) throw Invalid("skip needs the node to skip");
+        var now = time.GetUtcNow().UtcDateTime;
+        var record = await store.WriteAsync(s =>
+        {
+            var r = s.Rollouts.Get(id) ?? throw NotFound(id);
+            if (!RolloutTransitions.IsActive(r.State) || r.State == RolloutState.RollingBack)
+                throw new FailedPreconditionException($"rollout {id} is {RolloutTransitions.Name(r.State)}: there is nothing to skip");
+            var n = r.Node(node) ?? throw new NotFoundException($"rollout {id} has no node {node}");
+            if (n.State is not (RolloutNodeState.Pending or RolloutNodeState.Prepared))
+                throw new FailedPreconditionException($"node {node} of rollout {id} is {n.State.ToString().ToUpperInvariant()}: only a node not started yet can be skipped");
+            var held = n.Held;
+            n.State = RolloutNodeState.Skipped;
+            n.Held = "";
+            n.FinishedAt = now;
+            n.Message = "skipped by the operator" + (reason.Length > 0 ? $": {reason}" : "") + (held.Length > 0 ? $" (it was held back: {held})" : "");
+            r.UpdatedAt = now;
+            s.Rollouts.Update(r);
+            s.AddEvent(events, new EventRecord { Time = now, Type = "Warning", Reason = "NodeSkipped", Node = node, Rollout = r.Id, Message = $"wave {n.Wave}: {n.Message}" });
+            return r;
+        });
+        controller.Wake();
+        return RolloutViews.ToMessage(record, now);
     }
 
     public Task<Rollout> AbortAsync(string id, string reason) =>

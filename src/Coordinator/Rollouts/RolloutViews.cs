@@ -26,6 +26,7 @@ public static class RolloutViews
             },
         };
         foreach (var (k, v) in r.PhaseDeadlinesMs) m.Strategy.PhaseDeadlines[k] = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(v));
+        Gates.GateViews.Fill(m, r);
         foreach (var n in r.Nodes)
         {
             var node = new RolloutNode
@@ -33,7 +34,9 @@ public static class RolloutViews
                 Name = n.Name, Wave = n.Wave, State = (Protocol.V1.RolloutNodeState)((int)n.State + 1), Phase = n.Phase,
                 Message = n.Message, RunId = n.RunId, FailureAccepted = n.FailureAccepted, HoldsSlot = n.HoldsSlot,
                 Cluster = n.Cluster, ControlPlane = n.ControlPlane, KubeStep = n.KubeStep, DrainBlocked = n.DrainBlocked, CordonNote = n.CordonNote,
+                Held = n.Held,
             };
+            node.Topology.Add(n.Topology);
             if (n.StartedAt is { } s) node.StartedAt = Ts(s);
             if (n.FinishedAt is { } f) node.FinishedAt = Ts(f);
             if (n.PhaseStartedAt is { } p && (InFlight(n.State) || n.HoldsSlot)) node.PhaseStartedAt = Ts(p);

@@ -61,6 +61,7 @@ public static class ApiPermissions
         ["/nodefleet.v1.Rollouts/Resume"] = Op(Operator, "resume rollouts"),
         ["/nodefleet.v1.Rollouts/Abort"] = Op(Operator, "abort rollouts"),
         ["/nodefleet.v1.Rollouts/Rollback"] = Op(Operator, "roll back rollouts"),
+        ["/nodefleet.v1.Rollouts/Skip"] = Op(Operator, "skip nodes of rollouts"),
 
         ["/nodefleet.v1.Clusters/List"] = Op(Viewer, "list clusters"),
         ["/nodefleet.v1.Clusters/Add"] = Op(Admin, "add clusters"),

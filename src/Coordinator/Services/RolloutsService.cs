@@ -37,4 +37,5 @@ public sealed class RolloutsService(RolloutService rollouts) : Protocol.V1.Rollo
     public override Task<Rollout> Resume(RolloutActionRequest request, ServerCallContext context) => rollouts.ResumeAsync(request.Id, request.Reason, request.AcceptFailures);
     public override Task<Rollout> Abort(RolloutActionRequest request, ServerCallContext context) => rollouts.AbortAsync(request.Id, request.Reason);
     public override Task<Rollout> Rollback(RolloutActionRequest request, ServerCallContext context) => rollouts.RollbackAsync(request.Id, request.Reason);
+    public override Task<Rollout> Skip(RolloutActionRequest request, ServerCallContext context) => rollouts.SkipAsync(request.Id, request.Node, request.Reason);
 }

@@ -298,6 +298,7 @@ public class RolloutViewsTests
             Pause between waves:  <none>
             Phase deadlines:      prepull-images=20m, verify=2m
             Prepare ahead:        yes, 50 nodes at a time
+            Gates:                <none>
             Created:              2030-01-01T11:40:00Z (20m ago)
             Updated:              2030-01-01T11:59:57Z (3s ago)
             Nodes:                3 succeeded, 3 running, 3 pending, 1 failed

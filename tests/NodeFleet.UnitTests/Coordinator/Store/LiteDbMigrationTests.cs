@@ -56,6 +56,22 @@ public sealed class LiteDbMigrationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_rollout_stored_before_gates_existed_loads_with_none_and_keeps_gates_written_since()
+    {
+        await using (var store = new LiteDbStore(_path))
+        {
+            var r = store.Rollouts.Get(RolloutId)!;
+            Assert.False(r.Gates.Any);
+            Assert.Equal((-1, "", "", 0), (r.Gates.Wave, r.Gates.BlockingPods, r.Gates.PausedBy, r.Gates.MaxUnavailablePer.Count));
+            Assert.All(r.Nodes, n => Assert.Equal(("", 0), (n.Held, n.Topology.Count)));
+            r.Gates.SoakMs = 60_000;
+            await store.WriteAsync(s => s.Rollouts.Update(r));
+        }
+        await using (var store = new LiteDbStore(_path))
+            Assert.Equal(60_000, store.Rollouts.Get(RolloutId)!.Gates.SoakMs);
+    }
+
+    [Fact]
     public async Task A_database_written_by_a_newer_coordinator_is_refused_unchanged()
     {
         await (new LiteDbStore(_path)).DisposeAsync();
