@@ -71,8 +71,10 @@ var servingCertLifetime = new Option<string>("--serving-certificate-lifetime")
 {
     Description = "How long serving certificates the coordinator renews itself are valid (default 365d)",
 };
+// Hidden, for tests only: the clock rollouts and maintenance windows decide by (RolloutClock).
+var testOnlyRolloutClock = new Option<string>("--test-only-rollout-clock") { Hidden = true, Description = "Tests only: FAKE_START,REAL_ANCHOR,SPEED" };
 var run = new Command("run", "Serve the coordinator");
-foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, maxHeartbeatRate, logFormat, runStore, nodeCertLifetime, servingCertLifetime })
+foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, maxHeartbeatRate, logFormat, runStore, nodeCertLifetime, servingCertLifetime, testOnlyRolloutClock })
     run.Options.Add(o);
 run.SetAction((p, ct) => Guard(async () =>
 {
@@ -88,7 +90,7 @@ run.SetAction((p, ct) => Guard(async () =>
     Set(nameof(CoordinatorOptions.Store), runStore);
     Set(nameof(CoordinatorOptions.NodeCertificateLifetime), nodeCertLifetime);
     Set(nameof(CoordinatorOptions.ServingCertificateLifetime), servingCertLifetime);
-    await using var app = CoordinatorHost.Build(p.GetValue(config), overrides);
+    await using var app = CoordinatorHost.Build(p.GetValue(config), overrides, p.GetValue(testOnlyRolloutClock));
     await app.RunAsync(ct);
     // 0 after a normal stop; set when the coordinator stopped itself because of a failure (CoordinatorHost).
     return Environment.ExitCode;

@@ -15,7 +15,8 @@ namespace NodeFleet.Coordinator.Rollouts;
 /// picks up from the store; nodes in flight get their request again (the agents' journals make that idempotent).
 /// </summary>
 public sealed partial class RolloutController(ICoordinatorStore store, Presence presence, EventBus events,
-    NodeFleet.Coordinator.Observability.RolloutMetrics metrics, TimeProvider time, ILogger<RolloutController> log,
+    NodeFleet.Coordinator.Observability.RolloutMetrics metrics,
+    [Microsoft.Extensions.DependencyInjection.FromKeyedServices(Windows.RolloutClock.Key)] TimeProvider time, ILogger<RolloutController> log,
     NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null, NodeFleet.Coordinator.Clusters.DrainerOptions? drainerOptions = null) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
@@ -88,6 +89,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
             over.Clear();
             var result = new List<(RolloutRecord Rollout, List<RolloutAction> Actions)>();
             var active = s.Rollouts.ListActive();
+            var windows = active.Count > 0 ? Windows.WindowBook.From(s.Windows.List()) : Windows.WindowBook.Empty;
             foreach (var rollout in active)
             {
                 try
@@ -104,7 +106,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
                         ApplyKubeReports(s, rollout, kubeGroup, now);
                         changed = true;
                     }
-                    var (actions, notes) = RolloutEngine.Decide(rollout, IsOnline, now);
+                    var (actions, notes) = RolloutEngine.Decide(rollout, IsOnline, now, windows);
                     foreach (var note in notes) Record(s, rollout, note, now);
                     // Every change the engine makes moves UpdatedAt; an unchanged rollout is not rewritten each tick.
                     if (changed || actions.Count > 0 || notes.Count > 0 || rollout.UpdatedAt != before) s.Rollouts.Update(rollout);

@@ -75,7 +75,9 @@ public static partial class RolloutEngine
     }
 
     /// <summary>Decides what to start now; mutates <paramref name="r"/> and returns the actions and events.</summary>
-    public static (List<RolloutAction> Actions, List<RolloutNote> Notes) Decide(RolloutRecord r, Func<string, bool> isOnline, DateTime now)
+    /// <param name="windows">The maintenance windows (RolloutEngine.Windows.cs); null: none restricts any node.</param>
+    public static (List<RolloutAction> Actions, List<RolloutNote> Notes) Decide(RolloutRecord r, Func<string, bool> isOnline, DateTime now,
+        Windows.WindowBook? windows = null)
     {
         var actions = new List<RolloutAction>();
         var notes = new List<RolloutNote>();
@@ -95,7 +97,7 @@ public static partial class RolloutEngine
                 DecidePreparing(r, isOnline, now, actions, notes);
                 break;
             case RolloutState.Rolling:
-                DecideRolling(r, isOnline, now, actions, notes);
+                DecideRolling(r, isOnline, now, actions, notes, windows);
                 break;
             case RolloutState.RollingBack:
                 DecideRollingBack(r, isOnline, now, actions, notes);
@@ -155,7 +157,8 @@ public static partial class RolloutEngine
             StartRolling(r, now, notes);
     }
 
-    private static void DecideRolling(RolloutRecord r, Func<string, bool> isOnline, DateTime now, List<RolloutAction> actions, List<RolloutNote> notes)
+    private static void DecideRolling(RolloutRecord r, Func<string, bool> isOnline, DateTime now, List<RolloutAction> actions, List<RolloutNote> notes,
+        Windows.WindowBook? windows = null)
     {
         var wave = r.Nodes.Where(n => n.Wave == r.CurrentWave).ToList();
         if (r.CurrentWave == 0 && FailedCanary(r) is { } canary)
@@ -171,10 +174,12 @@ public static partial class RolloutEngine
         // Unavailable: nodes in a disruptive run (also one failed by its deadline whose run has not ended), and
         // selected nodes that are offline.
         var unavailable = r.Nodes.Count(n => n.State == RolloutNodeState.Running || n.HoldsSlot || !isOnline(n.Name));
+        var gate = new WindowGate(r, windows, now);
         foreach (var n in wave.Where(n => n.State is RolloutNodeState.Pending or RolloutNodeState.Prepared))
         {
             if (unavailable >= Math.Max(1, r.MaxUnavailable)) break;
             if (!isOnline(n.Name)) continue;
+            if (!gate.Allows(n)) continue;
             Dispatched(n, RolloutNodeState.Running, now);
             n.StartedAt = now;
             unavailable++;
@@ -189,6 +194,7 @@ public static partial class RolloutEngine
             actions.Add(new RolloutAction.Apply(n.Name, StageApply));
             notes.Add(new RolloutNote("Normal", "NodeStarted", n.Name, $"wave {n.Wave}: applying plan {r.PlanName} generation {r.Generation}"));
         }
+        gate.Record(r.CurrentWave, notes);
         // A failed node of a cluster still being undone or uncordoned keeps its wave open (and its place).
         if (!wave.All(n => n.State is RolloutNodeState.Succeeded or RolloutNodeState.Failed or RolloutNodeState.Skipped
             && !(n.Cluster.Length > 0 && KubeSteps.Unfinished(n.KubeStep) && n.HoldsSlot))) return;
