@@ -110,8 +110,23 @@ public static class RolloutViews
                 .Append($"{concurrency.ToString(CultureInfo.InvariantCulture)} at a time\n");
         }
         foreach (var wave in r.Nodes.GroupBy(n => n.Wave).OrderBy(g => g.Key))
+        {
             sb.Append($"{WaveName(r, wave.Key)}: {string.Join(", ", wave.Select(n => n.Name))}\n");
+            AppendWaveWindows(sb, wave.ToList());
+        }
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// Under a wave of a dry run, the maintenance windows its nodes start in, as the coordinator says where each stands:
+    /// "  window night opens Sat 02:00 CET, in 3h12m: w1, w2"; "  any time: w3" for nodes no window restricts, when
+    /// others of the wave are restricted. Nothing when no node of the wave is restricted.
+    /// </summary>
+    private static void AppendWaveWindows(StringBuilder sb, List<RolloutNode> wave)
+    {
+        if (wave.All(n => n.Windows.Count == 0)) return;
+        foreach (var group in wave.GroupBy(n => n.Windows.Count == 0 ? "any time (no window covers it)" : NodeViews.OrDash(n.WindowNote)))
+            sb.Append($"  {group.Key}: {string.Join(", ", group.Select(n => n.Name))}\n");
     }
 
     /// <summary>"rollout ID started: plan P generation G on N nodes in W waves".</summary>
@@ -377,6 +392,9 @@ public static class RolloutViews
             ("Max unavailable", Budget(r.MaxUnavailable, r.Strategy?.MaxUnavailable ?? "")),
         };
         if (Waiting(r, now) is { } waiting) lines.Insert(4, ("Waiting", waiting));
+        // As the coordinator says it, by its own clock: "waiting for window night (opens Sat 02:00 CET, in 3h12m)".
+        if (r.WindowWait.Length > 0) lines.Insert(4, ("Window", r.WindowWait));
+        else if (r.Strategy?.Window is { Length: > 0 } own && !r.Final) lines.Insert(4, ("Window", $"only in window {own}"));
         if (r.Eta is not null) lines.Add(("ETA", Durations.Format(r.Eta.ToTimeSpan())));
         lines.Add(("Age", TimeText.Age(r.CreatedAt, now)));
         return lines;
