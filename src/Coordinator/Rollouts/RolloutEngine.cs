@@ -178,8 +178,8 @@ public static partial class RolloutEngine
         foreach (var n in wave.Where(n => n.State is RolloutNodeState.Pending or RolloutNodeState.Prepared))
         {
             if (unavailable >= Math.Max(1, r.MaxUnavailable)) break;
-            if (!isOnline(n.Name)) continue;
             if (!gate.Allows(n)) continue;
+            if (!isOnline(n.Name)) continue;
             Dispatched(n, RolloutNodeState.Running, now);
             n.StartedAt = now;
             unavailable++;

@@ -20,11 +20,14 @@ public static partial class RolloutEngine
         private readonly Dictionary<string, (bool Open, DateTime? Next, string Local)> _state = new(StringComparer.Ordinal);
 
         public int Held { get; private set; }
+        /// <summary>Nodes the gate was asked about: none when the budget (or nothing pending) kept the engine from asking.</summary>
+        public int Examined { get; private set; }
         public (string Window, DateTime? Opens, string Local)? Earliest { get; private set; }
 
         /// <summary>Whether <paramref name="n"/> may start now; a node held is counted, with its earliest opening.</summary>
         public bool Allows(RolloutNodeRecord n)
         {
+            Examined++;
             if (book is null) return true;
             var names = WindowsOf(r, n);
             if (names.Count == 0) return true;
@@ -60,9 +63,13 @@ public static partial class RolloutEngine
             return s;
         }
 
-        /// <summary>Records on the rollout what it waits for, with an event when that changes.</summary>
+        /// <summary>
+        /// Records on the rollout what it waits for, with an event when that changes. A pass that asked about no node (the
+        /// nodes in flight fill max-unavailable) leaves the wait as it was: it says nothing about the windows.
+        /// </summary>
         public void Record(int wave, List<RolloutNote> notes)
         {
+            if (Examined == 0) return;
             var name = Earliest?.Window ?? "";
             var opens = Earliest?.Opens;
             if (name == r.WaitingForWindow && opens == r.WindowOpensAt) return;

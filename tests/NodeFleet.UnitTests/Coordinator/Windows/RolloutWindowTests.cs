@@ -59,6 +59,18 @@ public class RolloutWindowTests
     }
 
     [Fact]
+    public void A_wait_is_kept_while_its_nodes_are_offline_after_a_coordinator_restart()
+    {
+        var r = Rolling(2, maxUnavailable: 2, "n1", "n2");
+        RolloutEngine.Decide(r, _ => true, Friday, Weekend);
+        // Restarted: the agents have not reconnected yet. The wait is neither ended nor begun again.
+        var (actions, notes) = RolloutEngine.Decide(r, _ => false, Friday.AddMinutes(1), Weekend);
+        Assert.Empty(actions);
+        Assert.Empty(notes);
+        Assert.Equal(("weekend", (DateTime?)Opens), (r.WaitingForWindow, r.WindowOpensAt));
+    }
+
+    [Fact]
     public void A_node_no_window_covers_is_not_restricted()
     {
         var r = Rolling(2, maxUnavailable: 2, "n1");
