@@ -460,6 +460,7 @@ public sealed class RolloutLog
         AppendState(sb, r);
         if (r.CurrentWave >= 0 && !r.Final) AppendWave(sb, r);
         AppendWaiting(sb, r);
+        if (r.WindowWait.Length > 0) sb.Append($"{r.WindowWait}\n");
         sb.Append($"nodes: {RolloutViews.Counts(r)}\n");
         foreach (var n in r.Nodes.Where(n => n.State == RolloutNodeState.Failed || (RolloutViews.InFlight(n.State) && n.Phase.Length > 0)))
             AppendNode(sb, n);
@@ -481,6 +482,9 @@ public sealed class RolloutLog
         if (before.State != now.State || before.StateReason != now.StateReason) AppendState(sb, now);
         if (now.CurrentWave >= 0 && now.CurrentWave != before.CurrentWave) AppendWave(sb, now);
         if (!Equals(now.NextWaveAt, before.NextWaveAt) || before.State != now.State) AppendWaiting(sb, now);
+        // "waiting for window night (opens Sat 02:00 CET, in 3h12m)", once per wait.
+        if (now.WindowWait.Length > 0 && (now.WaitingForWindow != before.WaitingForWindow || !Equals(now.WindowOpensAt, before.WindowOpensAt)))
+            sb.Append($"{now.WindowWait}\n");
         foreach (var n in moved) AppendNode(sb, n);
     }
 

@@ -95,7 +95,8 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
             UpdatedAt = now,
         };
         RolloutEngine.PlanWaves(record, nodes, placed);
-        WindowsAtStart(record, strategy.Window, windows);
+        // `plan apply --node` on a node of a cluster is the operator's call on that node: like rolling back, it never waits.
+        if (only is null) WindowsAtStart(record, strategy.Window, windows);
         if (request.DryRun) return RolloutViews.DryRun(record, now, windows);
 
         await store.WriteAsync(s =>
