@@ -123,8 +123,10 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
     {
         record.Window = own;
         if (own.Length > 0 || windows.IsEmpty) return;
+        // One read of the selected nodes' labels, not one per node.
+        var labels = store.Nodes.List(LabelSelector.Parse(record.Selector)).ToDictionary(n => n.Name, n => n.Labels, StringComparer.Ordinal);
         foreach (var n in record.Nodes)
-            if (store.Nodes.Get(n.Name) is { } node) n.Windows = windows.Covering(node.Labels);
+            if (labels.TryGetValue(n.Name, out var l)) n.Windows = windows.Covering(l);
     }
 
     /// <summary>A node belongs to at most one active rollout: refuses, naming the nodes and their rollouts, when one is taken.</summary>
