@@ -30,6 +30,8 @@ public static class RolloutViews
             WaitingForWindow = r.State == RolloutState.Rolling ? r.WaitingForWindow : "",
         };
         foreach (var (k, v) in r.PhaseDeadlinesMs) m.Strategy.PhaseDeadlines[k] = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(v));
+        // Said once per set of windows, not per node: `status -w` asks every second about rollouts of thousands of nodes.
+        var windowNotes = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var n in r.Nodes)
         {
             var node = new RolloutNode
@@ -44,7 +46,11 @@ public static class RolloutViews
             if (n.OfflineSince is { } o && InFlight(n.State)) node.OfflineSince = Ts(o);
             node.Windows.AddRange(RolloutEngine.WindowsOf(r, n));
             if (windows is not null && n.State is RolloutNodeState.Pending or RolloutNodeState.Preparing or RolloutNodeState.Prepared)
-                node.WindowNote = RolloutEngine.WindowNote(r, n, windows, now);
+            {
+                var key = string.Join('\n', RolloutEngine.WindowsOf(r, n));
+                if (!windowNotes.TryGetValue(key, out var note)) windowNotes[key] = note = RolloutEngine.WindowNote(r, n, windows, now);
+                node.WindowNote = note;
+            }
             m.Nodes.Add(node);
         }
         if (Eta(r, now) is { } eta) m.Eta = Duration.FromTimeSpan(eta);
