@@ -87,7 +87,7 @@ public static class PostgresSchema
             issued_by text NOT NULL);
         CREATE INDEX operator_certificates_name ON operator_certificates (name);
         """,
-        // Maintenance windows for rollouts (`nodefleet window set`).
+        // 6: maintenance windows for rollouts (`nodefleet window set`).
         """
         CREATE TABLE windows (id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL);
         """,
