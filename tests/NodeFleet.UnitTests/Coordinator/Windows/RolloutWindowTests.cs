@@ -103,6 +103,21 @@ public class RolloutWindowTests
     }
 
     [Fact]
+    public void A_node_in_flight_after_the_close_still_fails_by_its_deadline()
+    {
+        var r = Rolling(2, maxUnavailable: 1, "n1", "n2");
+        r.PhaseDeadlinesMs["kubelet-config"] = 10 * 60_000;
+        RolloutEngine.Decide(r, _ => true, Closes.AddMinutes(-5), Weekend);
+        RolloutEngine.OnReport(r, "n1", new NodeFleet.Protocol.V1.StepReport
+        {
+            RolloutId = "r1", Stage = RolloutEngine.StageApply, Phase = "kubelet-config", State = NodeFleet.Protocol.V1.StepState.Running,
+        }, Closes.AddMinutes(-5));
+        RolloutEngine.Decide(r, _ => true, Closes.AddMinutes(6), Weekend);
+        Assert.Equal(RolloutNodeState.Failed, r.Node("n1")!.State);
+        Assert.StartsWith("phase kubelet-config exceeded its deadline of 10m", r.Node("n1")!.Message);
+    }
+
+    [Fact]
     public void The_rollouts_own_window_applies_to_every_node_and_replaces_the_fleet_windows()
     {
         var book = Book(("weekend", "role=worker", "Sat,Sun 02:00-06:00"), ("now", "", "Sat 00:00-01:00"));
