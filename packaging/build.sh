@@ -151,7 +151,7 @@ build_deb() { # PACKAGE ARCH
       install -D -m 0644 "$pkg/config/coordinator.yaml" "$tree/etc/nodefleet/coordinator.yaml"
       echo /etc/nodefleet/coordinator.yaml > "$tree/DEBIAN/conffiles"
       man_page "$pkg/man/nodefleet-coordinator.8" "$tree/usr/share/man/man8"
-      depends="adduser, $deb_depends_sf"
+      depends="adduser, $deb_depends_sf, tzdata"  # maintenance windows read IANA zones from /usr/share/zoneinfo
       description="fleet state, CA and API server of NodeFleet
  Holds a NodeFleet fleet's state (a LiteDB database) and its certificate
  authority, and serves the agents' and the operators' gRPC APIs (port 7443)

@@ -19,6 +19,7 @@ public static class CliApp
         root.Subcommands.Add(PlanCommands.Build(global, env));
         root.Subcommands.Add(RolloutCommands.Build(global, env));
         root.Subcommands.Add(ClusterCommands.Build(global, env));
+        root.Subcommands.Add(WindowCommands.Build(global, env));
         root.Subcommands.Add(EventsCommands.Build(global, env));
         root.Subcommands.Add(AdminCommands.Build(global, env));
         root.Subcommands.Add(CoordinatorCommands.Build(global, env));

@@ -76,7 +76,9 @@ var leaseTtl = new Option<string>("--lease-ttl")
     Description = "With several coordinators on PostgreSQL: how long the singleton lease (rollouts, offline detection, token expiry, retention) outlives its holder (default 15s)",
 };
 var run = new Command("run", "Serve the coordinator");
-foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, maxHeartbeatRate, logFormat, runStore, nodeCertLifetime, servingCertLifetime, leaseTtl })
+// Hidden, for tests only: the clock rollouts and maintenance windows decide by (RolloutClock).
+var testOnlyRolloutClock = new Option<string>("--test-only-rollout-clock") { Hidden = true, Description = "Tests only: FAKE_START,REAL_ANCHOR,SPEED" };
+foreach (var o in new Option[] { runDataDir, listen, metricsListen, config, heartbeat, maxHeartbeatRate, logFormat, runStore, nodeCertLifetime, servingCertLifetime, leaseTtl, testOnlyRolloutClock })
     run.Options.Add(o);
 run.SetAction((p, ct) => Guard(async () =>
 {
@@ -93,7 +95,7 @@ run.SetAction((p, ct) => Guard(async () =>
     Set(nameof(CoordinatorOptions.NodeCertificateLifetime), nodeCertLifetime);
     Set(nameof(CoordinatorOptions.ServingCertificateLifetime), servingCertLifetime);
     Set(nameof(CoordinatorOptions.LeaseTtl), leaseTtl);
-    await using var app = CoordinatorHost.Build(p.GetValue(config), overrides);
+    await using var app = CoordinatorHost.Build(p.GetValue(config), overrides, p.GetValue(testOnlyRolloutClock));
     await app.RunAsync(ct);
     // 0 after a normal stop; set when the coordinator stopped itself because of a failure (CoordinatorHost).
     return Environment.ExitCode;

@@ -105,12 +105,17 @@ public static class RolloutCommands
             AllowMultipleArgumentsPerToken = true,
         };
         var gates = new GateOptions();
-        var dryRun = new Option<bool>("--dry-run") { Description = "Show the waves the rollout would run, on which nodes; start nothing" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Show the waves the rollout would run, on which nodes and in which maintenance windows; start nothing" };
+        var window = new Option<string>("--window")
+        {
+            Description = "Start nodes only inside this maintenance window (`nodefleet window list`), whatever its selector; default: each node's own windows",
+            HelpName = "NAME",
+        };
         var output = CommandSetup.OutputOption("json", "yaml");
         var command = new Command("start",
             "Check a plan file, then roll it out to the selected nodes: a canary first, then waves of at most --max-unavailable nodes");
         command.Arguments.Add(file);
-        foreach (var o in new Option[] { selector, canary, maxUnavailable, maxFailures, pause, deadlines, noPrepare, prepareConcurrency, ignore, dryRun, output })
+        foreach (var o in new Option[] { selector, canary, maxUnavailable, maxFailures, pause, deadlines, noPrepare, prepareConcurrency, ignore, window, dryRun, output })
             command.Options.Add(o);
         gates.AddTo(command);
         command.SetGuardedAction(env, async (p, ct) =>
@@ -120,6 +125,7 @@ public static class RolloutCommands
             var strategy = Strategy(p.GetValue(canary), p.GetValue(maxUnavailable), p.GetValue(maxFailures), p.GetValue(pause),
                 p.GetValue(deadlines), p.GetValue(noPrepare), p.GetValue(prepareConcurrency));
             gates.Apply(p, strategy);
+            strategy.Window = (p.GetValue(window) ?? "").Trim();
             var selectorText = (p.GetValue(selector) ?? "").Trim();
             LabelSelector.Parse(selectorText);
             var ignored = PlanCommands.IgnoreList(p.GetValue(ignore) ?? []);

@@ -35,6 +35,7 @@ public sealed class CliConnection : IDisposable
         Clusters = new Clusters.ClustersClient(_channel);
         Admins = new Admins.AdminsClient(_channel);
         Coordinators = new Coordinators.CoordinatorsClient(_channel);
+        Windows = new Windows.WindowsClient(_channel);
     }
 
     /// <summary>The CLI config this connection was built from.</summary>
@@ -53,6 +54,9 @@ public sealed class CliConnection : IDisposable
 
     /// <summary>The Kubernetes clusters API (add, list, remove), on the same channel.</summary>
     public Clusters.ClustersClient Clusters { get; }
+
+    /// <summary>The maintenance windows API (set, list, delete), on the same channel.</summary>
+    public Windows.WindowsClient Windows { get; }
 
     /// <summary>The operator certificates API (issue, list, revoke), on the same channel.</summary>
     public Admins.AdminsClient Admins { get; }

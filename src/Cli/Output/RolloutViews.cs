@@ -110,8 +110,23 @@ public static class RolloutViews
                 .Append($"{concurrency.ToString(CultureInfo.InvariantCulture)} at a time\n");
         }
         foreach (var wave in r.Nodes.GroupBy(n => n.Wave).OrderBy(g => g.Key))
+        {
             sb.Append($"{WaveName(r, wave.Key)}: {string.Join(", ", wave.Select(n => n.Name))}\n");
+            AppendWaveWindows(sb, wave.ToList());
+        }
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// Under a wave of a dry run, the maintenance windows its nodes start in, as the coordinator says where each stands:
+    /// "  window night opens Sat 02:00 CET, in 3h12m: w1, w2"; "  any time: w3" for nodes no window restricts, when
+    /// others of the wave are restricted. Nothing when no node of the wave is restricted.
+    /// </summary>
+    private static void AppendWaveWindows(StringBuilder sb, List<RolloutNode> wave)
+    {
+        if (wave.All(n => n.Windows.Count == 0)) return;
+        foreach (var group in wave.GroupBy(n => n.Windows.Count == 0 ? "any time (no window covers it)" : NodeViews.OrDash(n.WindowNote)))
+            sb.Append($"  {group.Key}: {string.Join(", ", group.Select(n => n.Name))}\n");
     }
 
     /// <summary>"rollout ID started: plan P generation G on N nodes in W waves".</summary>
@@ -387,6 +402,9 @@ public static class RolloutViews
             ("Max unavailable", Budget(r.MaxUnavailable, r.Strategy?.MaxUnavailable ?? "")),
         };
         if (Waiting(r, now) is { } waiting) lines.Insert(4, ("Waiting", waiting));
+        // As the coordinator says it, by its own clock: "waiting for window night (opens Sat 02:00 CET, in 3h12m)".
+        if (r.WindowWait.Length > 0) lines.Insert(4, ("Window", r.WindowWait));
+        else if (r.Strategy?.Window is { Length: > 0 } own && !r.Final) lines.Insert(4, ("Window", $"only in window {own}"));
         if (r.Eta is not null) lines.Add(("ETA", Durations.Format(r.Eta.ToTimeSpan())));
         lines.Add(("Age", TimeText.Age(r.CreatedAt, now)));
         return lines;
@@ -452,6 +470,7 @@ public sealed class RolloutLog
         AppendState(sb, r);
         if (r.CurrentWave >= 0 && !r.Final) AppendWave(sb, r);
         AppendWaiting(sb, r);
+        if (r.WindowWait.Length > 0) sb.Append($"{r.WindowWait}\n");
         sb.Append($"nodes: {RolloutViews.Counts(r)}\n");
         foreach (var n in r.Nodes.Where(n => n.State == RolloutNodeState.Failed || (RolloutViews.InFlight(n.State) && n.Phase.Length > 0)))
             AppendNode(sb, n);
@@ -473,6 +492,9 @@ public sealed class RolloutLog
         if (before.State != now.State || before.StateReason != now.StateReason) AppendState(sb, now);
         if (now.CurrentWave >= 0 && now.CurrentWave != before.CurrentWave) AppendWave(sb, now);
         if (!Equals(now.NextWaveAt, before.NextWaveAt) || before.State != now.State) AppendWaiting(sb, now);
+        // "waiting for window night (opens Sat 02:00 CET, in 3h12m)", once per wait.
+        if (now.WindowWait.Length > 0 && (now.WaitingForWindow != before.WaitingForWindow || !Equals(now.WindowOpensAt, before.WindowOpensAt)))
+            sb.Append($"{now.WindowWait}\n");
         foreach (var n in moved) AppendNode(sb, n);
     }
 

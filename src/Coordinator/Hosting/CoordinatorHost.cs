@@ -21,7 +21,8 @@ namespace NodeFleet.Coordinator.Hosting;
 public static class CoordinatorHost
 {
     /// <param name="overrides">Settings given on the command line; they win over file and environment.</param>
-    public static WebApplication Build(string? configFile, IReadOnlyDictionary<string, string?> overrides)
+    /// <param name="testOnlyRolloutClock">Tests only: the rollouts' clock (`run --test-only-rollout-clock`); null = the system's.</param>
+    public static WebApplication Build(string? configFile, IReadOnlyDictionary<string, string?> overrides, string? testOnlyRolloutClock = null)
     {
         var options = CoordinatorOptions.Load(configFile, overrides, Environment.GetEnvironmentVariables());
         options.Validate();
@@ -50,6 +51,8 @@ public static class CoordinatorHost
 
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         builder.Services.AddSingleton(time);
+        builder.Services.AddKeyedSingleton(NodeFleet.Coordinator.Rollouts.Windows.RolloutClock.Key,
+            testOnlyRolloutClock is { Length: > 0 } ? NodeFleet.Coordinator.Rollouts.Windows.RolloutClock.Parse(testOnlyRolloutClock, time) : time);
         builder.Services.AddSingleton(dataDir);
         builder.Services.AddSingleton(new DataDirectoryLock(dataDirLock));
         builder.Services.AddSingleton(ca);
@@ -98,6 +101,7 @@ public static class CoordinatorHost
         builder.Services.AddSingleton<NodeFleet.Coordinator.Rollouts.RolloutController>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<NodeFleet.Coordinator.Rollouts.RolloutController>());
         builder.Services.AddSingleton<NodeFleet.Coordinator.Rollouts.RolloutService>();
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Rollouts.Windows.WindowService>();
         builder.Services.AddHostedService<RetentionSweeper>();
         builder.Services.AddSingleton<HeartbeatMonitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HeartbeatMonitor>());
@@ -165,6 +169,7 @@ public static class CoordinatorHost
         app.MapGrpcService<FleetService>();
         app.MapGrpcService<RolloutsService>();
         app.MapGrpcService<ClustersService>();
+        app.MapGrpcService<WindowsService>();
         app.MapGrpcService<EventsService>();
         app.MapGrpcService<AdminsService>();
         app.MapGrpcService<CoordinatorsService>();

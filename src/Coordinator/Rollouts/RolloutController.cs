@@ -17,7 +17,8 @@ namespace NodeFleet.Coordinator.Rollouts;
 /// (fencing): a coordinator that took the lease over starts afresh from the store, as after a restart.
 /// </summary>
 public sealed partial class RolloutController(ICoordinatorStore store, Presence presence, EventBus events,
-    NodeFleet.Coordinator.Observability.RolloutMetrics metrics, TimeProvider time, ILogger<RolloutController> log,
+    NodeFleet.Coordinator.Observability.RolloutMetrics metrics,
+    [Microsoft.Extensions.DependencyInjection.FromKeyedServices(Windows.RolloutClock.Key)] TimeProvider time, ILogger<RolloutController> log,
     NodeFleet.Coordinator.Messaging.NodeMessages messages,
     NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null, NodeFleet.Coordinator.Clusters.DrainerOptions? drainerOptions = null,
     Coordinators.SingletonLease? singleton = null, Coordinators.CoordinatorIdentity? me = null) : BackgroundService
@@ -203,6 +204,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
             }
             var result = new List<(RolloutRecord Rollout, List<RolloutAction> Actions)>();
             var active = s.Rollouts.ListActive();
+            var windows = active.Count > 0 ? Windows.WindowBook.From(s.Windows.List()) : Windows.WindowBook.Empty;
             foreach (var rollout in active)
             {
                 try
@@ -219,7 +221,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
                         ApplyKubeReports(s, rollout, kubeGroup, now);
                         changed = true;
                     }
-                    var (actions, notes) = RolloutEngine.Decide(rollout, IsOnline, now, GateProbes);
+                    var (actions, notes) = RolloutEngine.Decide(rollout, IsOnline, now, GateProbes, windows);
                     foreach (var note in notes) Record(s, rollout, note, now);
                     // Every change the engine makes moves UpdatedAt; an unchanged rollout is not rewritten each tick.
                     if (changed || actions.Count > 0 || notes.Count > 0 || rollout.UpdatedAt != before) s.Rollouts.Update(rollout);

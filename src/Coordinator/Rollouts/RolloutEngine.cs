@@ -75,9 +75,15 @@ public static partial class RolloutEngine
         return new RolloutNote(type, $"Rollout{to}", "", $"{RolloutTransitions.Name(from)} → {RolloutTransitions.Name(to)}" + (reason.Length > 0 ? $": {reason}" : ""));
     }
 
-    /// <summary>Decides what to start now; mutates <paramref name="r"/> and returns the actions and events.</summary>
+    /// <summary>Decides what to start now under maintenance windows, with no gate observations.</summary>
     public static (List<RolloutAction> Actions, List<RolloutNote> Notes) Decide(RolloutRecord r, Func<string, bool> isOnline, DateTime now,
-        Gates.IGateObservations? gates = null)
+        Windows.WindowBook? windows) => Decide(r, isOnline, now, null, windows);
+
+    /// <summary>Decides what to start now; mutates <paramref name="r"/> and returns the actions and events.</summary>
+    /// <param name="gates">What the gates observe (Prometheus, the cluster); null: nothing to observe.</param>
+    /// <param name="windows">The maintenance windows (RolloutEngine.Windows.cs); null: none restricts any node.</param>
+    public static (List<RolloutAction> Actions, List<RolloutNote> Notes) Decide(RolloutRecord r, Func<string, bool> isOnline, DateTime now,
+        Gates.IGateObservations? gates = null, Windows.WindowBook? windows = null)
     {
         gates ??= Gates.NoGateObservations.Instance;
         var actions = new List<RolloutAction>();
@@ -98,7 +104,7 @@ public static partial class RolloutEngine
                 DecidePreparing(r, isOnline, now, actions, notes);
                 break;
             case RolloutState.Rolling:
-                DecideRolling(r, isOnline, now, actions, notes, gates);
+                DecideRolling(r, isOnline, now, actions, notes, gates, windows);
                 break;
             case RolloutState.Paused:
                 Gates.GateEngine.DecidePaused(r, gates, now, notes);
@@ -162,7 +168,7 @@ public static partial class RolloutEngine
     }
 
     private static void DecideRolling(RolloutRecord r, Func<string, bool> isOnline, DateTime now, List<RolloutAction> actions, List<RolloutNote> notes,
-        Gates.IGateObservations gates)
+        Gates.IGateObservations gates, Windows.WindowBook? windows)
     {
         var wave = r.Nodes.Where(n => n.Wave == r.CurrentWave).ToList();
         if (r.CurrentWave == 0 && FailedCanary(r) is { } canary)
@@ -178,9 +184,11 @@ public static partial class RolloutEngine
         // Unavailable: nodes in a disruptive run (also one failed by its deadline whose run has not ended), and
         // selected nodes that are offline.
         var unavailable = r.Nodes.Count(n => n.State == RolloutNodeState.Running || n.HoldsSlot || !isOnline(n.Name));
+        var gate = new WindowGate(r, windows, now);
         foreach (var n in wave.Where(n => n.State is RolloutNodeState.Pending or RolloutNodeState.Prepared))
         {
             if (unavailable >= Math.Max(1, r.MaxUnavailable)) break;
+            if (!gate.Allows(n)) continue;
             if (!isOnline(n.Name)) continue;
             if (Gates.GateEngine.HoldBack(r, n, gates, now, notes)) continue;
             Dispatched(n, RolloutNodeState.Running, now);
@@ -197,6 +205,7 @@ public static partial class RolloutEngine
             actions.Add(new RolloutAction.Apply(n.Name, StageApply));
             notes.Add(new RolloutNote("Normal", "NodeStarted", n.Name, $"wave {n.Wave}: applying plan {r.PlanName} generation {r.Generation}"));
         }
+        gate.Record(r.CurrentWave, notes);
         // A failed node of a cluster still being undone or uncordoned keeps its wave open (and its place).
         if (!wave.All(n => n.State is RolloutNodeState.Succeeded or RolloutNodeState.Failed or RolloutNodeState.Skipped
             && !(n.Cluster.Length > 0 && KubeSteps.Unfinished(n.KubeStep) && n.HoldsSlot))) return;

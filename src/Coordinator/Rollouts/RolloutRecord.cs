@@ -78,6 +78,15 @@ public sealed class RolloutRecord
     public DateTime? NextWaveAt => State == RolloutState.Rolling && WaveFinishedAt is { } finished && PauseBetweenWavesMs > 0
         ? finished + TimeSpan.FromMilliseconds(PauseBetweenWavesMs)
         : null;
+
+    /// <summary>The rollout's own maintenance window (--window): every node starts only inside it; "" = the fleet's windows.</summary>
+    public string Window { get; set; } = "";
+    /// <summary>The window the current wave's held nodes wait for (the earliest to open); "" while none is held.</summary>
+    public string WaitingForWindow { get; set; } = "";
+    /// <summary>When <see cref="WaitingForWindow"/> opens; null when it does not exist.</summary>
+    public DateTime? WindowOpensAt { get; set; }
+    /// <summary>That opening in the window's own zone: "Sat 02:00 CET".</summary>
+    public string WindowOpensLocal { get; set; } = "";
 }
 
 /// <summary>One node of a rollout.</summary>
@@ -141,6 +150,9 @@ public sealed class RolloutNodeRecord
     public string Held { get; set; } = "";
     /// <summary>The node's values of the rollout's --max-unavailable-per keys, found at start.</summary>
     public Dictionary<string, string> Topology { get; set; } = new();
+
+    /// <summary>The fleet windows whose selector matched the node when the rollout started; empty = not restricted.</summary>
+    public List<string> Windows { get; set; } = [];
 
     /// <summary>
     /// The store's memory of this node as it last read or wrote it, so that an update writes only the nodes that

@@ -13,7 +13,8 @@ namespace NodeFleet.Coordinator.Rollouts;
 
 /// <summary>Starts rollouts and carries out operator actions on them, each a guarded, persisted transition.</summary>
 public sealed class RolloutService(ICoordinatorStore store, PlanService plans, NodeRegistry registry, RolloutController controller,
-    EventBus events, TimeProvider time, NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null)
+    EventBus events, [Microsoft.Extensions.DependencyInjection.FromKeyedServices(Windows.RolloutClock.Key)] TimeProvider time,
+    NodeFleet.Coordinator.Clusters.INodeClusters? clusters = null)
 {
     /// <summary>
     /// `plan apply --node` for a node in a cluster: a rollout of that node alone (no canary, no preparation ahead), so it
@@ -57,6 +58,9 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
             if (!NodeFleet.Plans.PlanPhases.IsKnown(phase)) throw Invalid($"phase deadline for unknown phase '{phase}'");
         }
         if (request.Plan is null) throw Invalid("plan is required");
+        var windows = Windows.WindowBook.From(store.Windows.List());
+        if (strategy.Window.Length > 0 && store.Windows.Get(strategy.Window) is null)
+            throw new NotFoundException($"window {strategy.Window} not found (`nodefleet window list` shows the windows)");
 
         // The plan is validated (and refused) before any node is looked at, and stored only once there are nodes and
         // none of them is taken. A dry run goes through every check a real start does, and is refused the same way.
@@ -96,7 +100,9 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
         };
         RolloutEngine.PlanWaves(record, nodes, placed);
         await Gates.GateSpec.ResolveTopologyAsync(record, clusters, registry);
-        if (request.DryRun) return RolloutViews.DryRun(record, now);
+        // `plan apply --node` on a node of a cluster is the operator's call on that node: like rolling back, it never waits.
+        if (only is null) WindowsAtStart(record, strategy.Window, windows);
+        if (request.DryRun) return RolloutViews.DryRun(record, now, windows);
 
         await store.WriteAsync(s =>
         {
@@ -106,11 +112,26 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
             s.AddEvent(events, new EventRecord
             {
                 Time = now, Type = "Normal", Reason = "RolloutCreated", Rollout = record.Id,
-                Message = $"plan {record.PlanName} generation {record.Generation} on {nodes.Count} node(s) in {record.WaveCount} wave(s); canary {record.Canary}, max unavailable {record.MaxUnavailable}, max failures {record.MaxFailures}",
+                Message = $"plan {record.PlanName} generation {record.Generation} on {nodes.Count} node(s) in {record.WaveCount} wave(s); canary {record.Canary}, max unavailable {record.MaxUnavailable}, max failures {record.MaxFailures}" +
+                    (record.Window.Length > 0 ? $"; only in window {record.Window}" : ""),
             });
         });
         controller.Wake();
-        return RolloutViews.ToMessage(record, now);
+        return RolloutViews.ToMessage(record, now, windows);
+    }
+
+    /// <summary>
+    /// The rollout's own window, or for each node the fleet windows whose selector matches its labels now: decided once,
+    /// like the waves (RolloutEngine.Windows.cs).
+    /// </summary>
+    private void WindowsAtStart(RolloutRecord record, string own, Windows.WindowBook windows)
+    {
+        record.Window = own;
+        if (own.Length > 0 || windows.IsEmpty) return;
+        // One read of the selected nodes' labels, not one per node.
+        var labels = store.Nodes.List(LabelSelector.Parse(record.Selector)).ToDictionary(n => n.Name, n => n.Labels, StringComparer.Ordinal);
+        foreach (var n in record.Nodes)
+            if (labels.TryGetValue(n.Name, out var l)) n.Windows = windows.Covering(l);
     }
 
     /// <summary>A node belongs to at most one active rollout: refuses, naming the nodes and their rollouts, when one is taken.</summary>
@@ -123,7 +144,7 @@ public sealed class RolloutService(ICoordinatorStore store, PlanService plans, N
                 (busy.Count > 10 ? $" and {busy.Count - 10} more" : ""));
     }
 
-    public Rollout Get(string id) => RolloutViews.ToMessage(Require(id), time.GetUtcNow().UtcDateTime);
+    public Rollout Get(string id) => RolloutViews.ToMessage(Require(id), time.GetUtcNow().UtcDateTime, Windows.WindowBook.From(store.Windows.List()));
 
     public IReadOnlyList<Rollout> List(bool includeFinished)
     {

@@ -6,7 +6,8 @@ namespace NodeFleet.Coordinator.Rollouts;
 /// <summary>Stored rollouts as wire messages, with an ETA from the durations observed so far.</summary>
 public static class RolloutViews
 {
-    public static Rollout ToMessage(RolloutRecord r, DateTime now)
+    /// <param name="windows">The maintenance windows, to say where each node stands with its own; null: not said.</param>
+    public static Rollout ToMessage(RolloutRecord r, DateTime now, Windows.WindowBook? windows = null)
     {
         var m = new Rollout
         {
@@ -23,10 +24,15 @@ public static class RolloutViews
                 Canary = r.Canary, MaxUnavailable = r.MaxUnavailableText, MaxFailures = r.MaxFailuresText,
                 PauseBetweenWaves = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(r.PauseBetweenWavesMs)),
                 NoPrepareAhead = !r.PrepareAhead, PrepareConcurrency = r.PrepareConcurrency,
+                Window = r.Window,
             },
+            WindowWait = RolloutEngine.WindowWait(r, now),
+            WaitingForWindow = r.State == RolloutState.Rolling ? r.WaitingForWindow : "",
         };
         foreach (var (k, v) in r.PhaseDeadlinesMs) m.Strategy.PhaseDeadlines[k] = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(v));
         Gates.GateViews.Fill(m, r);
+        // Said once per set of windows, not per node: `status -w` asks every second about rollouts of thousands of nodes.
+        var windowNotes = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var n in r.Nodes)
         {
             var node = new RolloutNode
@@ -41,10 +47,18 @@ public static class RolloutViews
             if (n.FinishedAt is { } f) node.FinishedAt = Ts(f);
             if (n.PhaseStartedAt is { } p && (InFlight(n.State) || n.HoldsSlot)) node.PhaseStartedAt = Ts(p);
             if (n.OfflineSince is { } o && InFlight(n.State)) node.OfflineSince = Ts(o);
+            node.Windows.AddRange(RolloutEngine.WindowsOf(r, n));
+            if (windows is not null && n.State is RolloutNodeState.Pending or RolloutNodeState.Preparing or RolloutNodeState.Prepared)
+            {
+                var key = string.Join('\n', RolloutEngine.WindowsOf(r, n));
+                if (!windowNotes.TryGetValue(key, out var note)) windowNotes[key] = note = RolloutEngine.WindowNote(r, n, windows, now);
+                node.WindowNote = note;
+            }
             m.Nodes.Add(node);
         }
         if (Eta(r, now) is { } eta) m.Eta = Duration.FromTimeSpan(eta);
         if (r.NextWaveAt is { } next) m.NextWaveAt = Ts(next);
+        if (m.WaitingForWindow.Length > 0 && r.WindowOpensAt is { } opens) m.WindowOpensAt = Ts(opens);
         return m;
     }
 
@@ -52,9 +66,9 @@ public static class RolloutViews
     /// A rollout a dry run would start, as an answer: marked dry_run, without the id, generation and times a stored
     /// rollout gets (there is none).
     /// </summary>
-    public static Rollout DryRun(RolloutRecord r, DateTime now)
+    public static Rollout DryRun(RolloutRecord r, DateTime now, Windows.WindowBook? windows = null)
     {
-        var m = ToMessage(r, now);
+        var m = ToMessage(r, now, windows);
         m.Id = "";
         m.Generation = 0;
         m.CreatedAt = null;

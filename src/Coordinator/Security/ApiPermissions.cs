@@ -63,6 +63,10 @@ public static class ApiPermissions
         ["/nodefleet.v1.Rollouts/Rollback"] = Op(Operator, "roll back rollouts"),
         ["/nodefleet.v1.Rollouts/Skip"] = Op(Operator, "skip nodes of rollouts"),
 
+        ["/nodefleet.v1.Windows/List"] = Op(Viewer, "list maintenance windows"),
+        ["/nodefleet.v1.Windows/Set"] = Op(Operator, "set maintenance windows"),
+        ["/nodefleet.v1.Windows/Delete"] = Op(Operator, "delete maintenance windows"),
+
         ["/nodefleet.v1.Clusters/List"] = Op(Viewer, "list clusters"),
         ["/nodefleet.v1.Clusters/Add"] = Op(Admin, "add clusters"),
         ["/nodefleet.v1.Clusters/Remove"] = Op(Admin, "remove clusters"),

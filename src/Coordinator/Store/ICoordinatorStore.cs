@@ -23,6 +23,8 @@ public interface ICoordinatorStore : IAsyncDisposable, IDisposable
     IRevocationReads Revocations { get; }
     /// <summary>The operator certificates issued (`nodefleet admin`).</summary>
     IOperatorCertificateReads OperatorCertificates { get; }
+    /// <summary>Maintenance windows for rollouts.</summary>
+    IWindowReads Windows { get; }
     /// <summary>Leases for work that must run on one coordinator at a time.</summary>
     ILeases Leases { get; }
     /// <summary>The coordinators serving this store (`nodefleet coordinators`).</summary>
@@ -67,6 +69,7 @@ public interface IStoreWriter
     IOperatorCertificates OperatorCertificates { get; }
     ICoordinators Coordinators { get; }
     IRolloutReports RolloutReports { get; }
+    IWindows Windows { get; }
 
     /// <summary>
     /// Runs <paramref name="action"/> once this transaction has committed (never if it rolls back): how something seen

@@ -161,6 +161,21 @@ public interface IKubeClusters : IKubeClusterReads
     bool Delete(string name);
 }
 
+/// <summary>Maintenance windows (`nodefleet window set`), by name.</summary>
+public interface IWindowReads
+{
+    NodeFleet.Coordinator.Rollouts.Windows.WindowRecord? Get(string name);
+    /// <summary>Every window, by name.</summary>
+    IReadOnlyList<NodeFleet.Coordinator.Rollouts.Windows.WindowRecord> List();
+}
+
+public interface IWindows : IWindowReads
+{
+    void Insert(NodeFleet.Coordinator.Rollouts.Windows.WindowRecord window);
+    void Update(NodeFleet.Coordinator.Rollouts.Windows.WindowRecord window);
+    bool Delete(string name);
+}
+
 /// <summary>The certificate deny list, by serial.</summary>
 public interface IOperatorCertificateReads
 {

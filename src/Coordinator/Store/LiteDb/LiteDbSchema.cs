@@ -10,7 +10,7 @@ public static class LiteDbSchema
     /// 1: rollouts held every node's state in their own document. 2: per-node states in rollout_nodes, one document
     /// each; leases; the version kept in meta. The kube_clusters collection came later without a new version: it is only
     /// added, and a coordinator that does not know it leaves it alone; so did revoked_certificates,
-    /// operator_certificates, coordinators, rollout_reports and the events' Actor field.
+    /// operator_certificates, coordinators, rollout_reports, windows and the events' Actor field.
     /// </summary>
     public const int Version = 2;
 
@@ -30,6 +30,7 @@ public static class LiteDbSchema
     public const string OperatorCertificatesCollection = "operator_certificates";
     public const string CoordinatorsCollection = "coordinators";
     public const string RolloutReportsCollection = "rollout_reports";
+    public const string WindowsCollection = "windows";
     public const string MetaCollection = "meta";
 
     /// <summary>
@@ -50,13 +51,15 @@ public static class LiteDbSchema
         mapper.Entity<RevokedCertificateRecord>().Id(x => x.Serial, autoId: false);
         mapper.Entity<OperatorCertificateRecord>().Id(x => x.Serial, autoId: false);
         mapper.Entity<CoordinatorRecord>().Id(x => x.Id, autoId: false);
+        mapper.Entity<Rollouts.Windows.WindowRecord>().Id(x => x.Name, autoId: false);
         // The nodes of a rollout are documents of their own (rollout_nodes).
         mapper.Entity<RolloutRecord>().Id(x => x.Id, autoId: false).Ignore(x => x.Nodes);
         object[] samples =
         [
             new TokenRecord(), new NodeRecord { Labels = { ["k"] = "v" } }, new ClusterRecord(), new KubeClusterRecord(), new PlanRecord(),
             new RevokedCertificateRecord(), new OperatorCertificateRecord { RevokedAt = DateTime.UnixEpoch }, new CoordinatorRecord(),
-            new RunHistoryRecord { Steps = { new StepHistoryRecord() } }, new RolloutNodeRecord(),
+            new RunHistoryRecord { Steps = { new StepHistoryRecord() } }, new RolloutNodeRecord { Windows = { "w" } },
+            new Rollouts.Windows.WindowRecord(),
             new RolloutRecord { PhaseDeadlinesMs = { ["p"] = 1 }, IgnorePreflightErrors = { "x" } },
         ];
         foreach (var sample in samples)
@@ -101,6 +104,7 @@ public static class LiteDbSchema
         db.GetCollection(KubeClustersCollection).EnsureIndex(nameof(KubeClusterRecord.AddedAt));
         db.GetCollection(RevokedCertificatesCollection).EnsureIndex(nameof(RevokedCertificateRecord.NotAfter));
         db.GetCollection(OperatorCertificatesCollection).EnsureIndex(nameof(OperatorCertificateRecord.Name));
+        db.GetCollection(WindowsCollection).EnsureIndex(nameof(Rollouts.Windows.WindowRecord.UpdatedAt));
     }
 
     private const string VersionField = "Version";

@@ -59,6 +59,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         Revocations = tables.Revocations;
         OperatorCertificates = tables.OperatorCertificates;
         Coordinators = tables.Coordinators;
+        Windows = tables.Windows;
         var leases = new LiteDbLeases(this, _db.GetCollection(LiteDbSchema.LeasesCollection), time ?? TimeProvider.System);
         Leases = leases;
         Outbox = new LiteDbOutbox(this, _db.GetCollection(LiteDbSchema.OutboxCollection), _db.GetCollection(LiteDbSchema.CountersCollection),
@@ -87,6 +88,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
     public IKubeClusterReads KubeClusters { get; }
     public IRevocationReads Revocations { get; }
     public IOperatorCertificateReads OperatorCertificates { get; }
+    public IWindowReads Windows { get; }
     public ILeases Leases { get; }
     public ICoordinatorReads Coordinators { get; }
     public IOutbox Outbox { get; }
@@ -244,6 +246,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public LiteDbOperatorCertificates OperatorCertificates { get; } = new(db);
         public LiteDbCoordinators Coordinators { get; } = new(db);
         public LiteDbRolloutReports RolloutReports { get; } = new(db);
+        public LiteDbWindows Windows { get; } = new(db);
     }
 
     /// <summary>What a write lambda is given: runs only on the writer, inside its batch's transaction.</summary>
@@ -261,6 +264,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public IOperatorCertificates OperatorCertificates => tables.OperatorCertificates;
         public ICoordinators Coordinators => tables.Coordinators;
         public IRolloutReports RolloutReports => tables.RolloutReports;
+        public IWindows Windows => tables.Windows;
         public void OnCommitted(Action action) => store.OnCommitted(action);
         public void RequireLease(Lease lease) => leases.Require(lease);
     }

@@ -1,3 +1,4 @@
+using NodeFleet.Coordinator.Rollouts.Windows;
 using LiteDB;
 using NodeFleet.Coordinator.Errors;
 using NodeFleet.Labels;
@@ -175,6 +176,18 @@ internal sealed class LiteDbKubeClusters(LiteDatabase db) : IKubeClusters
     public void Update(KubeClusterRecord c) =>
         Revisions.Update(db, LiteDbSchema.KubeClustersCollection, "cluster", c.Name, c, c.Revision, r => c.Revision = r);
     public bool Delete(string name) => Clusters.Delete(name);
+}
+
+internal sealed class LiteDbWindows(LiteDatabase db) : IWindows
+{
+    private ILiteCollection<WindowRecord> Windows => db.GetCollection<WindowRecord>(LiteDbSchema.WindowsCollection);
+    public WindowRecord? Get(string name) => Windows.FindById(name);
+    public IReadOnlyList<WindowRecord> List() => Windows.FindAll().OrderBy(w => w.Name, StringComparer.Ordinal).ToList();
+    public void Insert(WindowRecord w) =>
+        Revisions.Insert(db, LiteDbSchema.WindowsCollection, "window", w.Name, w, r => w.Revision = r);
+    public void Update(WindowRecord w) =>
+        Revisions.Update(db, LiteDbSchema.WindowsCollection, "window", w.Name, w, w.Revision, r => w.Revision = r);
+    public bool Delete(string name) => Windows.Delete(name);
 }
 
 internal sealed class LiteDbRevocations(LiteDatabase db) : IRevocations

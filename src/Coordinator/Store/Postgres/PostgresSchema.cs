@@ -105,6 +105,10 @@ public static class PostgresSchema
         CREATE INDEX outbox_recipient ON outbox (recipient, id);
         CREATE INDEX outbox_created_at ON outbox (created_at);
         """,
+        // 8: maintenance windows for rollouts (`nodefleet window set`).
+        """
+        CREATE TABLE windows (id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL);
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

@@ -44,6 +44,7 @@ public sealed partial class PostgresStore : ICoordinatorStore
         KubeClusters = new PgKubeClusters(reads);
         Revocations = new PgRevocations(reads);
         OperatorCertificates = new PgOperatorCertificates(reads);
+        Windows = new PgWindows(reads);
         Leases = new PgLeases(source, clock, display);
         Coordinators = new PgCoordinators(reads);
         _outbox = new PgOutbox(source, clock, display);
@@ -93,6 +94,7 @@ public sealed partial class PostgresStore : ICoordinatorStore
     public IKubeClusterReads KubeClusters { get; }
     public IRevocationReads Revocations { get; }
     public IOperatorCertificateReads OperatorCertificates { get; }
+    public IWindowReads Windows { get; }
     public ILeases Leases { get; }
     public ICoordinatorReads Coordinators { get; }
 
@@ -189,6 +191,7 @@ public sealed partial class PostgresStore : ICoordinatorStore
         public IOperatorCertificates OperatorCertificates { get; } = new PgOperatorCertificates(db);
         public ICoordinators Coordinators { get; } = new PgCoordinators(db);
         public IRolloutReports RolloutReports { get; } = new PgRolloutReports(db);
+        public IWindows Windows { get; } = new PgWindows(db);
         public void OnCommitted(Action action) => afterCommit.Add(action);
         public void RequireLease(Lease lease) => PgLeases.Require(db, clock, lease);
     }

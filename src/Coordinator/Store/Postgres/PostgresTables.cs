@@ -259,6 +259,29 @@ internal sealed class PgKubeClusters(PgSession db) : IKubeClusters
     public bool Delete(string name) => _rows.Delete(name);
 }
 
+internal sealed class PgWindows(PgSession db) : IWindows
+{
+    private readonly Rows _rows = new(db, "windows", "window");
+    private static void Rev(Rollouts.Windows.WindowRecord w, long r) => w.Revision = r;
+
+    public Rollouts.Windows.WindowRecord? Get(string name) => _rows.Get<Rollouts.Windows.WindowRecord>(name, Rev);
+    public IReadOnlyList<Rollouts.Windows.WindowRecord> List() => _rows.Select<Rollouts.Windows.WindowRecord>("ORDER BY id", _ => { }, Rev);
+
+    public void Insert(Rollouts.Windows.WindowRecord w)
+    {
+        _rows.Insert(w.Name, PgJson.Write(w));
+        w.Revision = 1;
+    }
+
+    public void Update(Rollouts.Windows.WindowRecord w)
+    {
+        _rows.Update(w.Name, w.Revision, PgJson.Write(w));
+        w.Revision++;
+    }
+
+    public bool Delete(string name) => _rows.Delete(name);
+}
+
 /// <summary>The deny list: one row per serial, its columns those of the record.</summary>
 internal sealed class PgRevocations(PgSession db) : IRevocations
 {
