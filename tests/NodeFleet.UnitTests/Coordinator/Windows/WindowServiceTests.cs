@@ -22,9 +22,10 @@ public sealed class WindowServiceTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var presence = new Presence(_rig.Time);
-        var plans = new PlanService(_rig.Store, _rig.Registry, presence, _rig.Events, _rig.Time);
+        var messages = new NodeFleet.Coordinator.Messaging.NodeMessages(_rig.Store);
+        var plans = new PlanService(_rig.Store, _rig.Registry, presence, _rig.Events, _rig.Time, messages);
         var controller = new RolloutController(_rig.Store, presence, _rig.Events, new RolloutMetrics(Prometheus.Metrics.NewCustomRegistry()),
-            _rig.Time, NullLogger<RolloutController>.Instance);
+            _rig.Time, NullLogger<RolloutController>.Instance, messages);
         _rollouts = new RolloutService(_rig.Store, plans, _rig.Registry, controller, _rig.Events, _rig.Time);
         _windows = new WindowService(_rig.Store, _rig.Events, controller, _rig.Time);
         var token = await _rig.CreateTokenAsync();
