@@ -38,14 +38,28 @@ public static class CoordinatorHost
         // Under systemd (Type=notify in packaging/systemd), READY=1 once Kestrel listens and STOPPING on shutdown.
         builder.Services.AddSystemd();
 
-        var (caCert, caKey) = dataDir.LoadCa();
-        var serving = dataDir.LoadServing(caCert);
-        var time = TimeProvider.System;
-        var ca = new CertificateAuthority(caCert, caKey, time, options.NodeCertificateValidity);
         var listen = CoordinatorOptions.ParseListen(options.Listen);
         var metricsListen = options.MetricsEndpoint;
         ListenCheck.EnsureAvailable(listen);
         if (metricsListen is not null) ListenCheck.EnsureAvailable(metricsListen, "for /metrics (--metrics-listen)");
+        var time = TimeProvider.System;
+        // Opened now: the CA is in it (FleetAuthorities), and a problem with it stops the start instead of the first request.
+        var store = OpenStore(options, dataDir, time);
+        CertificateAuthority ca;
+        System.Security.Cryptography.X509Certificates.X509Certificate2 serving;
+        try
+        {
+            var authorities = FleetAuthorities.Load(store, dataDir, options.UsesPostgres, time);
+            var (caCert, caKey) = FleetAuthorities.Active(authorities);
+            var others = FleetAuthorities.Certificates(authorities.Where(a => a.State != CertificateAuthorityRecord.Active));
+            serving = dataDir.LoadServing(caCert);
+            ca = new CertificateAuthority(caCert, caKey, time, options.NodeCertificateValidity, others);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
 
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         builder.Services.AddSingleton(time);
@@ -53,30 +67,8 @@ public static class CoordinatorHost
         builder.Services.AddSingleton(new DataDirectoryLock(dataDirLock));
         builder.Services.AddSingleton(ca);
         builder.Services.AddCertificateLifecycle(serving);
-        builder.Services.AddSingleton<ICoordinatorStore>(_ =>
-        {
-            // PostgreSQL keeps leases on the database's clock, so that coordinators' clocks may differ.
-            if (options.UsesPostgres) return StoreSetting.OpenPostgres(options.Store);
-            try
-            {
-                var lite = Store.LiteDb.LiteDbStore.Open(dataDir.Database, time);
-                lite.StartCheckpoints();
-                return lite;
-            }
-            catch (InvalidDataException e)
-            {
-                // Not a database, or damaged: the data directory's lock is held, so it is not another coordinator.
-                throw new StartupException(e.Message);
-            }
-            catch (UnauthorizedAccessException)
-            {
-                throw new StartupException($"cannot open database {dataDir.Database}: {DataDirectory.PermissionDenied}");
-            }
-            catch (IOException e)
-            {
-                throw new StartupException($"cannot open database {dataDir.Database}: {e.Message} (is another coordinator running on this data directory?)");
-            }
-        });
+        // A factory, so that the container disposes the store with the host.
+        builder.Services.AddSingleton<ICoordinatorStore>(_ => store);
         builder.Services.AddSingleton<EventBus>();
         builder.Services.AddObservability();
         builder.Services.AddSingleton<TokenService>();
@@ -143,9 +135,8 @@ public static class CoordinatorHost
         });
 
         var app = builder.Build();
-        // Open the database now, so a problem with it stops the start instead of the first request.
         app.Services.GetRequiredService<DataDirectoryLock>();
-        var store = app.Services.GetRequiredService<ICoordinatorStore>();
+        app.Services.GetRequiredService<ICoordinatorStore>();
         store.Fatal = e =>
         {
             app.Logger.LogCritical(e, "The database engine stopped itself ({Error}); stopping the coordinator so that it restarts", e.Message);
@@ -167,6 +158,31 @@ public static class CoordinatorHost
             app.Logger.LogInformation("NodeFleet coordinator {Version} serving on {Listen} (data {DataDir}, store {Store}, CA {CaHash})",
                 BuildInfo.Version, options.Listen, dataDir.Path, storeText, ca.Hash));
         return app;
+    }
+
+    private static ICoordinatorStore OpenStore(CoordinatorOptions options, DataDirectory dataDir, TimeProvider time)
+    {
+        // PostgreSQL keeps leases on the database's clock, so that coordinators' clocks may differ.
+        if (options.UsesPostgres) return StoreSetting.OpenPostgres(options.Store);
+        try
+        {
+            var lite = Store.LiteDb.LiteDbStore.Open(dataDir.Database, time);
+            lite.StartCheckpoints();
+            return lite;
+        }
+        catch (InvalidDataException e)
+        {
+            // Not a database, or damaged: the data directory's lock is held, so it is not another coordinator.
+            throw new StartupException(e.Message);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new StartupException($"cannot open database {dataDir.Database}: {DataDirectory.PermissionDenied}");
+        }
+        catch (IOException e)
+        {
+            throw new StartupException($"cannot open database {dataDir.Database}: {e.Message} (is another coordinator running on this data directory?)");
+        }
     }
 }
 

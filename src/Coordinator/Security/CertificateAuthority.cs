@@ -5,7 +5,9 @@ using NodeFleet.Security;
 namespace NodeFleet.Coordinator.Security;
 
 /// <summary>The coordinator's CA: verifies client certificates and signs node and serving certificates.</summary>
-public sealed class CertificateAuthority(X509Certificate2 certificate, ECDsa key, TimeProvider time, TimeSpan? nodeLifetime = null)
+/// <param name="alsoTrusted">Other CAs of the fleet whose client certificates are accepted (during a CA rotation).</param>
+public sealed class CertificateAuthority(X509Certificate2 certificate, ECDsa key, TimeProvider time, TimeSpan? nodeLifetime = null,
+    IReadOnlyList<X509Certificate2>? alsoTrusted = null)
 {
     /// <summary>The default of the nodeCertificateLifetime setting: agents renew well before it runs out.</summary>
     public static readonly TimeSpan DefaultNodeCertificateValidity = TimeSpan.FromDays(30);
@@ -26,8 +28,11 @@ public sealed class CertificateAuthority(X509Certificate2 certificate, ECDsa key
     public X509Certificate2 IssueServing(ECDsa servingKey, IEnumerable<string> names, TimeSpan validity) =>
         Pki.IssueServing(Certificate, key, servingKey, "nodefleet-coordinator", names, validity, time.GetUtcNow());
 
+    /// <summary>The other CAs trusted beside this one.</summary>
+    public IReadOnlyList<X509Certificate2> AlsoTrusted { get; } = alsoTrusted ?? [];
+
     public bool Trusts(X509Certificate2 clientCertificate) =>
-        Pki.ChainsTo(clientCertificate, Certificate, CertificateUsage.Client, time.GetUtcNow());
+        new[] { Certificate }.Concat(AlsoTrusted).Any(c => Pki.ChainsTo(clientCertificate, c, CertificateUsage.Client, time.GetUtcNow()));
 
     /// <summary>
     /// Whether this CA issued <paramref name="clientCertificate"/> as a client certificate, whatever the time: the
@@ -37,6 +42,7 @@ public sealed class CertificateAuthority(X509Certificate2 certificate, ECDsa key
     public bool Issued(X509Certificate2 clientCertificate)
     {
         var middle = clientCertificate.NotBefore.ToUniversalTime() + (clientCertificate.NotAfter - clientCertificate.NotBefore) / 2;
-        return Pki.ChainsTo(clientCertificate, Certificate, CertificateUsage.Client, new DateTimeOffset(middle, TimeSpan.Zero));
+        return new[] { Certificate }.Concat(AlsoTrusted)
+            .Any(c => Pki.ChainsTo(clientCertificate, c, CertificateUsage.Client, new DateTimeOffset(middle, TimeSpan.Zero)));
     }
 }

@@ -23,6 +23,8 @@ public interface ICoordinatorStore : IAsyncDisposable, IDisposable
     IRevocationReads Revocations { get; }
     /// <summary>The operator certificates issued (`nodefleet admin`).</summary>
     IOperatorCertificateReads OperatorCertificates { get; }
+    /// <summary>The fleet's certificate authorities, keys included.</summary>
+    ICertificateAuthorityReads Authorities { get; }
     /// <summary>Leases for work that must run on one coordinator at a time.</summary>
     ILeases Leases { get; }
 
@@ -61,6 +63,7 @@ public interface IStoreWriter
     IKubeClusters KubeClusters { get; }
     IRevocations Revocations { get; }
     IOperatorCertificates OperatorCertificates { get; }
+    ICertificateAuthorities Authorities { get; }
 
     /// <summary>
     /// Runs <paramref name="action"/> once this transaction has committed (never if it rolls back): how something seen

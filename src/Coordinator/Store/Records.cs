@@ -207,3 +207,26 @@ public sealed class KubeClusterRecord
     public string Server { get; set; } = "";
     public DateTime AddedAt { get; set; }
 }
+
+/// <summary>
+/// One of the fleet's certificate authorities, kept in the store so that every coordinator on it serves the same fleet
+/// (PostgreSQL) and so that a rotation is one record per CA. The key is a secret: it leaves the store only to sign, and is
+/// never logged. The generation is 1 at init and grows by one per rotation.
+/// </summary>
+public sealed class CertificateAuthorityRecord
+{
+    /// <summary>The CA that signs: node, operator and serving certificates.</summary>
+    public const string Active = "active";
+    /// <summary>A rotation's new CA, trusted beside the active one before it signs (`ca rotate start`).</summary>
+    public const string Next = "next";
+    /// <summary>The CA a rotation replaced, still trusted until `ca rotate finish`.</summary>
+    public const string Previous = "previous";
+
+    /// <summary>Moved on by every update (compare-and-swap).</summary>
+    public long Revision { get; set; }
+    public int Generation { get; set; }
+    public string State { get; set; } = Active;
+    public string CertificatePem { get; set; } = "";
+    public string KeyPem { get; set; } = "";
+    public DateTime CreatedAt { get; set; }
+}

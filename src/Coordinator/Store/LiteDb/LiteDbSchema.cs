@@ -26,6 +26,7 @@ public static class LiteDbSchema
     public const string KubeClustersCollection = "kube_clusters";
     public const string RevokedCertificatesCollection = "revoked_certificates";
     public const string OperatorCertificatesCollection = "operator_certificates";
+    public const string AuthoritiesCollection = "certificate_authorities";
     public const string MetaCollection = "meta";
 
     /// <summary>
@@ -45,12 +46,14 @@ public static class LiteDbSchema
         mapper.Entity<KubeClusterRecord>().Id(x => x.Name, autoId: false);
         mapper.Entity<RevokedCertificateRecord>().Id(x => x.Serial, autoId: false);
         mapper.Entity<OperatorCertificateRecord>().Id(x => x.Serial, autoId: false);
+        mapper.Entity<CertificateAuthorityRecord>().Id(x => x.Generation, autoId: false);
         // The nodes of a rollout are documents of their own (rollout_nodes).
         mapper.Entity<RolloutRecord>().Id(x => x.Id, autoId: false).Ignore(x => x.Nodes);
         object[] samples =
         [
             new TokenRecord(), new NodeRecord { Labels = { ["k"] = "v" } }, new ClusterRecord(), new KubeClusterRecord(), new PlanRecord(),
             new RevokedCertificateRecord(), new OperatorCertificateRecord { RevokedAt = DateTime.UnixEpoch },
+            new CertificateAuthorityRecord(),
             new RunHistoryRecord { Steps = { new StepHistoryRecord() } }, new RolloutNodeRecord(),
             new RolloutRecord { PhaseDeadlinesMs = { ["p"] = 1 }, IgnorePreflightErrors = { "x" } },
         ];
@@ -94,6 +97,7 @@ public static class LiteDbSchema
         db.GetCollection(KubeClustersCollection).EnsureIndex(nameof(KubeClusterRecord.AddedAt));
         db.GetCollection(RevokedCertificatesCollection).EnsureIndex(nameof(RevokedCertificateRecord.NotAfter));
         db.GetCollection(OperatorCertificatesCollection).EnsureIndex(nameof(OperatorCertificateRecord.Name));
+        db.GetCollection(AuthoritiesCollection).EnsureIndex(nameof(CertificateAuthorityRecord.State));
     }
 
     private const string VersionField = "Version";

@@ -58,6 +58,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         KubeClusters = tables.KubeClusters;
         Revocations = tables.Revocations;
         OperatorCertificates = tables.OperatorCertificates;
+        Authorities = tables.Authorities;
         var leases = new LiteDbLeases(this, _db.GetCollection(LiteDbSchema.LeasesCollection), time ?? TimeProvider.System);
         Leases = leases;
         _tx = new Writer(this, tables, leases);
@@ -84,6 +85,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
     public IKubeClusterReads KubeClusters { get; }
     public IRevocationReads Revocations { get; }
     public IOperatorCertificateReads OperatorCertificates { get; }
+    public ICertificateAuthorityReads Authorities { get; }
     public ILeases Leases { get; }
 
     /// <summary>Runs <paramref name="write"/> on the writer and completes once it is committed.</summary>
@@ -237,6 +239,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public LiteDbKubeClusters KubeClusters { get; } = new(db);
         public LiteDbRevocations Revocations { get; } = new(db);
         public LiteDbOperatorCertificates OperatorCertificates { get; } = new(db);
+        public LiteDbAuthorities Authorities { get; } = new(db);
     }
 
     /// <summary>What a write lambda is given: runs only on the writer, inside its batch's transaction.</summary>
@@ -252,6 +255,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public IKubeClusters KubeClusters => tables.KubeClusters;
         public IRevocations Revocations => tables.Revocations;
         public IOperatorCertificates OperatorCertificates => tables.OperatorCertificates;
+        public ICertificateAuthorities Authorities => tables.Authorities;
         public void OnCommitted(Action action) => store.OnCommitted(action);
         public void RequireLease(Lease lease) => leases.Require(lease);
     }

@@ -197,3 +197,15 @@ internal sealed class LiteDbOperatorCertificates(LiteDatabase db) : IOperatorCer
         Certificates.Find(Query.EQ(nameof(OperatorCertificateRecord.Name), name)).OrderBy(c => c.IssuedAt).ToList();
     public void Put(OperatorCertificateRecord c) => Certificates.Upsert(c);
 }
+
+internal sealed class LiteDbAuthorities(LiteDatabase db) : ICertificateAuthorities
+{
+    private ILiteCollection<CertificateAuthorityRecord> Authorities =>
+        db.GetCollection<CertificateAuthorityRecord>(LiteDbSchema.AuthoritiesCollection);
+    public IReadOnlyList<CertificateAuthorityRecord> List() => Authorities.FindAll().OrderBy(c => c.Generation).ToList();
+    public void Insert(CertificateAuthorityRecord c) =>
+        Revisions.Insert(db, LiteDbSchema.AuthoritiesCollection, "certificate authority", c.Generation, c, r => c.Revision = r);
+    public void Update(CertificateAuthorityRecord c) =>
+        Revisions.Update(db, LiteDbSchema.AuthoritiesCollection, "certificate authority", c.Generation, c, c.Revision, r => c.Revision = r);
+    public bool Delete(int generation) => Authorities.Delete(generation);
+}

@@ -87,6 +87,12 @@ public static class PostgresSchema
             issued_by text NOT NULL);
         CREATE INDEX operator_certificates_name ON operator_certificates (name);
         """,
+        // 5: the fleet's certificate authorities, so that every coordinator on the database serves the same fleet and a
+        // rotation is seen by all (`init --join-store`, `nodefleet ca rotate`).
+        """
+        CREATE TABLE certificate_authorities (
+            id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL, generation integer NOT NULL UNIQUE);
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

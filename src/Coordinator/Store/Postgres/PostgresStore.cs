@@ -44,6 +44,7 @@ public sealed class PostgresStore : ICoordinatorStore
         KubeClusters = new PgKubeClusters(reads);
         Revocations = new PgRevocations(reads);
         OperatorCertificates = new PgOperatorCertificates(reads);
+        Authorities = new PgAuthorities(reads);
         Leases = new PgLeases(source, clock, display);
     }
 
@@ -88,6 +89,7 @@ public sealed class PostgresStore : ICoordinatorStore
     public IKubeClusterReads KubeClusters { get; }
     public IRevocationReads Revocations { get; }
     public IOperatorCertificateReads OperatorCertificates { get; }
+    public ICertificateAuthorityReads Authorities { get; }
     public ILeases Leases { get; }
 
     public bool IsOpen => Volatile.Read(ref _disposed) == 0;
@@ -180,6 +182,7 @@ public sealed class PostgresStore : ICoordinatorStore
         public IKubeClusters KubeClusters { get; } = new PgKubeClusters(db);
         public IRevocations Revocations { get; } = new PgRevocations(db);
         public IOperatorCertificates OperatorCertificates { get; } = new PgOperatorCertificates(db);
+        public ICertificateAuthorities Authorities { get; } = new PgAuthorities(db);
         public void OnCommitted(Action action) => afterCommit.Add(action);
         public void RequireLease(Lease lease) => PgLeases.Require(db, clock, lease);
     }
