@@ -71,7 +71,7 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
             throw new AgentException($"this machine already joined as {existing.NodeName}; to join it under the name {nodeName} instead, " +
                 $"remove {root.Path(AgentPaths.ConfigFile)} and {root.Path(AgentPaths.PkiDir)} first (or leave out --node-name to join again as {existing.NodeName})");
 
-        var (address, ca) = await DiscoverAsync(o, token, pin, ct);
+        var (address, ca, trustPem) = await DiscoverAsync(o, token, pin, ct);
 
         var keyPath = root.Path(AgentPaths.NodeKey);
         ECDsa key;
@@ -96,19 +96,20 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         request.Labels.Add(labels);
 
         JoinResponse response;
-        using (var channel = GrpcChannels.Create(address, ca, null, time))
+        var trust = TrustBundle.Parse(trustPem);
+        using (var channel = GrpcChannels.Create(address, trust, null, time))
         {
             response = await Call(address, "join", () =>
                 new Bootstrap.BootstrapClient(channel).JoinAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct).ResponseAsync);
         }
 
         using var cert = X509Certificate2.CreateFromPem(response.CertificatePem);
-        if (!Pki.ChainsTo(cert, ca, CertificateUsage.Client, time.GetUtcNow()))
+        if (!TrustBundle.ChainsToAny(cert, trust, CertificateUsage.Client, time.GetUtcNow()))
             throw new AgentException("the certificate returned by the coordinator is not signed by its CA");
         if (!cert.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
             throw new AgentException("the certificate returned by the coordinator is not for this node's key");
 
-        AtomicFile.WriteAllText(root.Path(AgentPaths.CaCert), ca.ExportCertificatePem(), AtomicFile.Public);
+        AtomicFile.WriteAllText(root.Path(AgentPaths.CaCert), trustPem, AtomicFile.Public);
         AtomicFile.WriteAllText(root.Path(AgentPaths.NodeCert), response.CertificatePem, AtomicFile.Public);
         // The node's settings in the file stay; pins given here replace those there (none given: they stay too).
         var config = AgentConfig.Settings(root);
@@ -127,7 +128,8 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         return 0;
     }
 
-    private async Task<(string Address, X509Certificate2 Ca)> DiscoverAsync(Options o, BootstrapToken token, string? pin,
+    /// <summary>The address, the pinned CA, and every CA to trust (PEM): during a CA rotation the coordinator sends two.</summary>
+    private async Task<(string Address, X509Certificate2 Ca, string TrustPem)> DiscoverAsync(Options o, BootstrapToken token, string? pin,
         CancellationToken ct)
     {
         if (o.DiscoveryFile is not null)
@@ -137,7 +139,7 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
             if (string.IsNullOrWhiteSpace(addr)) throw new AgentException($"no coordinator address: give ADDRESS or set coordinator in {o.DiscoveryFile}");
             if (pin is not null && !CaHash.Matches(fileCa, pin))
                 throw new AgentException($"the CA in {o.DiscoveryFile} has hash {CaHash.Of(fileCa)}, not the pinned {pin}");
-            return (Normalize(addr), fileCa);
+            return (Normalize(addr), fileCa, fileCa.ExportCertificatePem());
         }
         if (string.IsNullOrWhiteSpace(o.Address)) throw new AgentException("the coordinator ADDRESS (HOST:PORT) is required");
         var address = Normalize(o.Address);
@@ -152,15 +154,17 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         }
         if (!Jws.VerifyHs256(discovered.Jws, discovered.CaCertificatePem, token.Id, token.DiscoveryKey()))
             throw new AgentException($"the CA certificate sent by {address} is not signed with token {token.Id}: the token secret is wrong or the answer was tampered with; refusing to trust it");
-        X509Certificate2 ca;
-        try { ca = X509Certificate2.CreateFromPem(discovered.CaCertificatePem); }
+        X509Certificate2Collection bundle;
+        try { bundle = TrustBundle.Parse(discovered.CaCertificatePem); }
         catch (CryptographicException e) { throw new AgentException($"the coordinator sent an unreadable CA certificate: {e.Message}"); }
+        // During a CA rotation the signed answer holds both CAs: the pin may be either (new joins are given the new one).
+        var ca = (pin is null ? null : bundle.FirstOrDefault(c => CaHash.Of(c) == pin)) ?? bundle[0];
         var actual = CaHash.Of(ca);
         if (pin is not null && actual != pin)
-            throw new AgentException($"the coordinator's CA has hash {actual}, which does not match --ca-cert-hash {pin}; refusing to trust it");
+            throw new AgentException($"the coordinator's CA has hash {string.Join(" or ", bundle.Select(CaHash.Of))}, which does not match --ca-cert-hash {pin}; refusing to trust it");
         if (pin is null)
             log.LogWarning("Trusting the coordinator's CA {Hash} without pin verification (--unsafe-skip-ca-verification)", actual);
-        return (address, ca);
+        return (address, ca, discovered.CaCertificatePem);
     }
 
     private static string Normalize(string address)

@@ -59,10 +59,13 @@ public static class FleetAuthorities
         return Parse(active, "the store");
     }
 
-    /// <summary>Every CA certificate of <paramref name="records"/> (the trust bundle), active first.</summary>
-    public static List<X509Certificate2> Certificates(IEnumerable<CertificateAuthorityRecord> records) =>
-        records.OrderBy(r => r.State == CertificateAuthorityRecord.Active ? 0 : 1).ThenBy(r => r.Generation)
-            .Select(r => X509Certificate2.CreateFromPem(r.CertificatePem)).ToList();
+    /// <summary>The records as the coordinator's <see cref="Security.CertificateAuthority"/> holds them.</summary>
+    public static List<Security.CertificateAuthority.Authority> Authorities(IEnumerable<CertificateAuthorityRecord> records, string where) =>
+        records.Select(r =>
+        {
+            var (cert, key) = Parse(r, where);
+            return new Security.CertificateAuthority.Authority(r.Generation, r.State, cert, key, r.CreatedAt);
+        }).ToList();
 
     private static void Check(IReadOnlyList<CertificateAuthorityRecord> records, string where)
     {

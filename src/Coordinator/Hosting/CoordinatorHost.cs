@@ -49,11 +49,14 @@ public static class CoordinatorHost
         System.Security.Cryptography.X509Certificates.X509Certificate2 serving;
         try
         {
-            var authorities = FleetAuthorities.Load(store, dataDir, options.UsesPostgres, time);
-            var (caCert, caKey) = FleetAuthorities.Active(authorities);
-            var others = FleetAuthorities.Certificates(authorities.Where(a => a.State != CertificateAuthorityRecord.Active));
-            serving = dataDir.LoadServing(caCert);
-            ca = new CertificateAuthority(caCert, caKey, time, options.NodeCertificateValidity, others);
+            var records = FleetAuthorities.Load(store, dataDir, options.UsesPostgres, time);
+            ca = new CertificateAuthority(FleetAuthorities.Authorities(records, "the store"), time, options.NodeCertificateValidity);
+            // From a CA of the fleet; when not from the one it must come from (a CA rotation finished while this
+            // coordinator was down), TrustRefresher issues a new one before the first handshake.
+            serving = dataDir.LoadServing(ca.All.Count == 1 ? ca.Certificate : null);
+            if (!ca.All.Any(a => TrustRefresher.IssuedBy(serving, a.Certificate)))
+                throw new StartupException($"{dataDir.ServingCert} is not issued by a CA of the fleet: agents and the CLI trust only those " +
+                    $"(issue a new one with `nodefleet-coordinator reissue-serving-cert --data-dir {dataDir.Path}`)");
         }
         catch
         {
@@ -152,6 +155,7 @@ public static class CoordinatorHost
         app.MapGrpcService<ClustersService>();
         app.MapGrpcService<EventsService>();
         app.MapGrpcService<AdminsService>();
+        app.MapGrpcService<CaRotationService>();
         app.MapGrpcHealthChecksService();
         var storeText = store is Store.Postgres.PostgresStore pg ? pg.Display : dataDir.Database;
         app.Lifetime.ApplicationStarted.Register(() =>

@@ -58,6 +58,10 @@ public sealed class NodeRecord
     public DateTime CertificateNotAfter { get; set; }
     /// <summary>SHA-256 of the DER certificate: only this exact certificate may act as the node.</summary>
     public string CertificateFingerprint { get; set; } = "";
+    /// <summary>The generation of the fleet CA that issued the current certificate; 0 (before CA rotations existed): 1.</summary>
+    public int CaGeneration { get; set; }
+    /// <summary>The hash of the trust bundle the agent last said it stored (a CA rotation's progress).</summary>
+    public string TrustBundleHash { get; set; } = "";
     /// <summary>SHA-256 of the node key's SubjectPublicKeyInfo: the name belongs to this key.</summary>
     public string PublicKeySha256 { get; set; } = "";
     /// <summary>Highest report sequence recorded from this node: reports at or below it are duplicates.</summary>
