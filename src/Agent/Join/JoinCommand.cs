@@ -96,7 +96,7 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         request.Labels.Add(labels);
 
         JoinResponse response;
-        var trust = TrustBundle.Parse(trustPem);
+        var trust = CaBundle.Parse(trustPem);
         using (var channel = GrpcChannels.Create(address, trust, null, time))
         {
             response = await Call(address, "join", () =>
@@ -104,7 +104,7 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         }
 
         using var cert = X509Certificate2.CreateFromPem(response.CertificatePem);
-        if (!TrustBundle.ChainsToAny(cert, trust, CertificateUsage.Client, time.GetUtcNow()))
+        if (!CaBundle.ChainsToAny(cert, trust, CertificateUsage.Client, time.GetUtcNow()))
             throw new AgentException("the certificate returned by the coordinator is not signed by its CA");
         if (!cert.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
             throw new AgentException("the certificate returned by the coordinator is not for this node's key");
@@ -155,7 +155,7 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         if (!Jws.VerifyHs256(discovered.Jws, discovered.CaCertificatePem, token.Id, token.DiscoveryKey()))
             throw new AgentException($"the CA certificate sent by {address} is not signed with token {token.Id}: the token secret is wrong or the answer was tampered with; refusing to trust it");
         X509Certificate2Collection bundle;
-        try { bundle = TrustBundle.Parse(discovered.CaCertificatePem); }
+        try { bundle = CaBundle.Parse(discovered.CaCertificatePem); }
         catch (CryptographicException e) { throw new AgentException($"the coordinator sent an unreadable CA certificate: {e.Message}"); }
         // During a CA rotation the signed answer holds both CAs: the pin may be either (new joins are given the new one).
         var ca = (pin is null ? null : bundle.FirstOrDefault(c => CaHash.Of(c) == pin)) ?? bundle[0];

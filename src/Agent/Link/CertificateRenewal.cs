@@ -135,12 +135,12 @@ public sealed class CertificateRenewal(HostRoot root, string nodeName, TimeProvi
         try
         {
             // Every CA of ca.crt: during a CA rotation the renewed certificate comes from the new one.
-            var cas = TrustBundle.Parse(File.ReadAllText(root.Path(AgentPaths.CaCert)));
+            var cas = CaBundle.Parse(File.ReadAllText(root.Path(AgentPaths.CaCert)));
             var (cn, _) = Pki.ReadSubject(cert);
             if (cn != nodeName) throw new RenewalException($"the renewed certificate names {cn}, not {nodeName}");
             if (Pki.SpkiSha256(cert.PublicKey) != Pki.SpkiSha256(new PublicKey(key)))
                 throw new RenewalException("the renewed certificate is not for the key this node just made");
-            if (!TrustBundle.ChainsToAny(cert, cas, CertificateUsage.Client, time.GetUtcNow()))
+            if (!CaBundle.ChainsToAny(cert, cas, CertificateUsage.Client, time.GetUtcNow()))
                 throw new RenewalException("the renewed certificate is not issued by the fleet CA, or not valid now");
             return cert;
         }

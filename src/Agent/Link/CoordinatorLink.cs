@@ -302,7 +302,7 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
     /// <summary>The CAs of ca.crt; just <paramref name="first"/> when the file changed under us.</summary>
     private X509Certificate2Collection TrustedCas(X509Certificate2 first)
     {
-        try { return TrustBundle.Parse(File.ReadAllText(root.Path(AgentPaths.CaCert))); }
+        try { return CaBundle.Parse(File.ReadAllText(root.Path(AgentPaths.CaCert))); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
         {
             return new X509Certificate2Collection(first);
@@ -317,7 +317,7 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
     {
         try
         {
-            TrustBundle.Parse(pem).Dispose();
+            foreach (var c in CaBundle.Parse(pem)) c.Dispose();
         }
         catch (CryptographicException e)
         {
@@ -329,9 +329,9 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         if (current != pem)
         {
             AtomicFile.WriteAllText(path, pem, AtomicFile.Public);
-            log.LogInformation("Trusting the fleet CAs the coordinator sent ({Count} in {Path})", TrustBundle.Parse(pem).Count, path);
+            log.LogInformation("Trusting the fleet CAs the coordinator sent ({Count} in {Path})", CaBundle.Parse(pem).Count, path);
         }
-        await send(new AgentMessage { TrustBundleStored = new TrustBundleStored { BundleHash = TrustBundle.Hash(pem) } });
+        await send(new AgentMessage { TrustBundleStored = new TrustBundleStored { BundleHash = CaBundle.Hash(pem) } });
     }
 
     private void SetRenewal(DateTime? renewAt, string error)

@@ -43,6 +43,9 @@ public sealed class CliConnection : IDisposable
     /// <summary>The CA rotation API (`nodefleet ca rotate`), on the same channel.</summary>
     public CaRotation.CaRotationClient CaRotation { get; }
 
+    /// <summary>The channel, for APIs used by one command only.</summary>
+    public GrpcChannel Channel => _channel;
+
     /// <summary>The CLI config this connection was built from.</summary>
     public string ConfigPath { get; }
 
@@ -148,7 +151,7 @@ public sealed class CliConnection : IDisposable
             return $"it expired on {client.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC";
         if (now < client.NotBefore.ToUniversalTime())
             return $"it is not valid before {client.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC (is this machine's clock right?)";
-        if (!Pki.ChainsTo(client, ca, CertificateUsage.Client, now) && !TrustBundle.ChainsToAny(client, trust ?? [], CertificateUsage.Client, now))
+        if (!Pki.ChainsTo(client, ca, CertificateUsage.Client, now) && !CaBundle.ChainsToAny(client, trust ?? [], CertificateUsage.Client, now))
             return "it is not issued by the fleet's CA (is clientCertificateData from another coordinator's admin.conf?)";
         return "the coordinator does not trust it (was it revoked, by `nodefleet admin revoke`, or the CA replaced since the config was written?)";
     }

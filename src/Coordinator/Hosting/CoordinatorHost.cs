@@ -156,6 +156,7 @@ public static class CoordinatorHost
         app.MapGrpcService<EventsService>();
         app.MapGrpcService<AdminsService>();
         app.MapGrpcService<CaRotationService>();
+        app.MapGrpcService<OperatorRenewalService>();
         app.MapGrpcHealthChecksService();
         var storeText = store is Store.Postgres.PostgresStore pg ? pg.Display : dataDir.Database;
         app.Lifetime.ApplicationStarted.Register(() =>

@@ -77,6 +77,8 @@ public static class ApiPermissions
         ["/nodefleet.v1.CaRotation/Reissue"] = Op(Admin, "rotate the CA"),
         ["/nodefleet.v1.CaRotation/Finish"] = Op(Admin, "rotate the CA"),
         ["/nodefleet.v1.CaRotation/Status"] = Op(Admin, "read the CA rotation"),
+        // Each operator renews its own certificate, with its own role.
+        ["/nodefleet.v1.OperatorRenewal/Renew"] = Op(Viewer, "renew its certificate"),
     };
 
     public static Permission? For(string method) => Table.GetValueOrDefault(method);

@@ -89,7 +89,7 @@ public sealed class CertificateAuthority
         var all = authorities.OrderBy(a => a.Generation).ToList();
         var active = all.Single(a => a.State == CertificateAuthorityRecord.Active);
         var bundle = string.Concat(new[] { active }.Concat(all.Where(a => a != active)).Select(a => a.Certificate.ExportCertificatePem() + "\n"));
-        return new Snapshot(all, active, all[0], bundle, TrustBundle.Hash(bundle));
+        return new Snapshot(all, active, all[0], bundle, CaBundle.Hash(bundle));
     }
 
     /// <summary>The generation of the CA that issued <paramref name="cert"/>, whatever the time; 0 when none kept did.</summary>

@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using NodeFleet.Coordinator.Certificates;
 using NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Coordinator.Services;
@@ -46,5 +47,22 @@ public sealed class CaRotationService(Certificates.CaRotation rotation, Security
             Name = n.Name, Generation = n.Generation, State = n.State, Status = n.Status, Error = n.Error,
         }));
         return response;
+    }
+}
+
+/// <summary>`nodefleet admin renew`: the caller's own operator certificate, renewed.</summary>
+public sealed class OperatorRenewalService(OperatorCertificates certificates, Security.CertificateAuthority ca) : OperatorRenewal.OperatorRenewalBase
+{
+    public override async Task<RenewOperatorResponse> Renew(RenewOperatorRequest request, ServerCallContext context)
+    {
+        var caller = Security.CallerIdentity.Require(context);
+        var role = caller.OperatorRole ?? throw new Errors.PermissionDeniedException("only an operator certificate can be renewed here");
+        var (certificate, record) = await certificates.RenewAsync(caller.Name, role, caller.Certificate, request.Csr);
+        using (certificate)
+            return new RenewOperatorResponse
+            {
+                Certificate = certificate.ExportCertificatePem(), TrustBundlePem = ca.TrustBundlePem, Serial = record.Serial,
+                ExpiresAt = Timestamp.FromDateTime(DateTime.SpecifyKind(record.ExpiresAt, DateTimeKind.Utc)),
+            };
     }
 }

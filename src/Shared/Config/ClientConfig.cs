@@ -47,7 +47,7 @@ public sealed class ClientConfig
     {
         using var first = CaCertificate();
         var pem = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(CertificateAuthorityData.Trim()));
-        return NodeFleet.Security.TrustBundle.Parse(pem);
+        return NodeFleet.Security.CaBundle.Parse(pem);
     }
 
     /// <summary>Replaces the CAs to trust with <paramref name="bundlePem"/>.</summary>

@@ -40,7 +40,7 @@ public static class GrpcChannels
                     if (cert is null) return false;
                     if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
                     using var leaf = new X509Certificate2(cert);
-                    return TrustBundle.ChainsToAny(leaf, trust, CertificateUsage.Server, clock.GetUtcNow());
+                    return CaBundle.ChainsToAny(leaf, trust, CertificateUsage.Server, clock.GetUtcNow());
                 },
             },
         };

@@ -8,7 +8,7 @@ namespace NodeFleet.Security;
 /// A trust bundle: one or more CA certificates in PEM, concatenated. During a CA rotation the fleet trusts two; agents
 /// keep the bundle in ca.crt and CLI configs in certificateAuthorityData.
 /// </summary>
-public static class TrustBundle
+public static class CaBundle
 {
     /// <summary>The certificates of <paramref name="pem"/>, in order; a CryptographicException when there is none.</summary>
     public static X509Certificate2Collection Parse(string pem)
