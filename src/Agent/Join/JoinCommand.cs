@@ -97,7 +97,7 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
 
         JoinResponse response;
         var trust = CaBundle.Parse(trustPem);
-        using (var channel = GrpcChannels.Create(address, trust, null, time))
+        using (var channel = GrpcChannels.CreateTrusting(address, trust, null, time))
         {
             response = await Call(address, "join", () =>
                 new Bootstrap.BootstrapClient(channel).JoinAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct).ResponseAsync);

@@ -118,7 +118,7 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         using var clientCertificate = cert;
         // Every CA of ca.crt: two during a CA rotation, and the coordinator's certificate may come from either.
         var trust = TrustedCas(ca);
-        using var channel = GrpcChannels.Create(config.Coordinator, trust, cert, time, keepAlivePings: false);
+        using var channel = GrpcChannels.CreateTrusting(config.Coordinator, trust, cert, time, keepAlivePings: false);
         var client = new AgentLink.AgentLinkClient(channel);
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var ct = sessionCts.Token;

@@ -31,7 +31,7 @@ public sealed class CliConnection : IDisposable
         _trust = trust;
         _ca = trust[0];
         _clientCertificate = clientCertificate;
-        _channel = GrpcChannels.Create(address, trust, clientCertificate);
+        _channel = GrpcChannels.CreateTrusting(address, trust, clientCertificate);
         Client = new Fleet.FleetClient(_channel);
         Events = new Events.EventsClient(_channel);
         Rollouts = new Rollouts.RolloutsClient(_channel);
@@ -129,7 +129,7 @@ public sealed class CliConnection : IDisposable
     /// <summary>Does the coordinator answer (with any status: it will refuse the call) over TLS without a client certificate?</summary>
     private async Task<bool> AnswersWithoutClientCertificateAsync(CancellationToken ct)
     {
-        using var channel = GrpcChannels.Create(Address, _trust, clientCertificate: null);
+        using var channel = GrpcChannels.CreateTrusting(Address, _trust, clientCertificate: null);
         try
         {
             await new Fleet.FleetClient(channel).ListTokensAsync(new ListTokensRequest(),

@@ -18,10 +18,10 @@ public static class GrpcChannels
     /// </summary>
     public static GrpcChannel Create(string address, X509Certificate2? ca, X509Certificate2? clientCertificate,
         TimeProvider? time = null, bool keepAlivePings = true) =>
-        Create(address, trust: ca is null ? null : new X509Certificate2Collection(ca), clientCertificate, time, keepAlivePings);
+        CreateTrusting(address, ca is null ? null : new X509Certificate2Collection(ca), clientCertificate, time, keepAlivePings);
 
     /// <summary>As above, trusting any CA of <paramref name="trust"/> (a trust bundle, during a CA rotation).</summary>
-    public static GrpcChannel Create(string address, X509Certificate2Collection? trust, X509Certificate2? clientCertificate,
+    public static GrpcChannel CreateTrusting(string address, X509Certificate2Collection? trust, X509Certificate2? clientCertificate,
         TimeProvider? time = null, bool keepAlivePings = true)
     {
         var clock = time ?? TimeProvider.System;
