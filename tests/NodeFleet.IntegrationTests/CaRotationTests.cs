@@ -86,7 +86,8 @@ public sealed class CaRotationTests : IAsyncLifetime
         // Every node reconnects with its new certificate to the coordinator's new serving certificate: none lost.
         await _cluster.KillCoordinatorAsync();
         await _cluster.StartCoordinatorAsync();
-        foreach (var a in agents) await _cluster.WaitForStatusAsync(a.Name, "NODE_STATUS_ONLINE", TimeSpan.FromSeconds(60));
+        foreach (var a in agents) await _cluster.Coordinator!.WaitForOutputAsync($"Node {a.Name} connected", TimeSpan.FromSeconds(60));
+        Assert.DoesNotContain("Refused", _cluster.Coordinator!.Output);
         Assert.Equal(5, (await NodeStatesAsync()).Values.Count(s => s == "done"));
 
         // A certificate of the old CA is refused, even from a config that trusts the new CA.
