@@ -59,6 +59,10 @@ public static class FleetAuthorities
         return Parse(active, "the store");
     }
 
+    /// <summary>The CA serving certificates come from, with its key: the oldest kept (the old one until a rotation finishes).</summary>
+    public static (X509Certificate2 Cert, ECDsa Key) Serving(IReadOnlyList<CertificateAuthorityRecord> records) =>
+        Parse(records.OrderBy(r => r.Generation).First(), "the store");
+
     /// <summary>The records as the coordinator's <see cref="Security.CertificateAuthority"/> holds them.</summary>
     public static List<Security.CertificateAuthority.Authority> Authorities(IEnumerable<CertificateAuthorityRecord> records, string where) =>
         records.Select(r =>

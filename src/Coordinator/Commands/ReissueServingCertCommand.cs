@@ -54,16 +54,41 @@ public static class ReissueServingCertCommand
         return 0;
     }
 
-    /// <summary>The active CA: the store's with PostgreSQL (also after a CA rotation), otherwise the data directory's files.</summary>
+    /// <summary>
+    /// The CA serving certificates come from (the oldest kept, see <see cref="Security.CertificateAuthority"/>): the
+    /// store's — PostgreSQL, or the LiteDB file once a coordinator has run on it — otherwise the data directory's files.
+    /// </summary>
     private static (X509Certificate2, ECDsa) LoadCa(Settings settings, DataDirectory dir)
     {
-        if (!StoreSetting.IsPostgres(settings.Store)) return dir.LoadCa();
+        if (!StoreSetting.IsPostgres(settings.Store))
+        {
+            if (DataDirectory.Kind(dir.Database) != DataDirectory.Entry.File) return dir.LoadCa();
+            IReadOnlyList<Store.CertificateAuthorityRecord> kept;
+            try
+            {
+                using var lite = Store.LiteDb.LiteDbStore.Open(dir.Database);
+                kept = lite.Authorities.List();
+            }
+            catch (IOException e)
+            {
+                throw new StartupException($"cannot open database {dir.Database}: {e.Message} (stop the coordinator first)");
+            }
+            catch (InvalidDataException e)
+            {
+                throw new StartupException(e.Message);
+            }
+            catch (UnauthorizedAccessException)
+            {
+                throw new StartupException($"cannot open database {dir.Database}: {DataDirectory.PermissionDenied}");
+            }
+            return kept.Count == 0 ? dir.LoadCa() : Certificates.FleetAuthorities.Serving(kept);
+        }
         StoreSetting.Check(settings.Store);
         using var store = StoreSetting.OpenPostgres(settings.Store);
         var authorities = store.Authorities.List();
         if (authorities.Count == 0)
             throw new StartupException($"store: {((Store.Postgres.PostgresStore)store).Display} holds no certificate authority (no fleet initialised there)");
-        return Certificates.FleetAuthorities.Active(authorities);
+        return Certificates.FleetAuthorities.Serving(authorities);
     }
 
     private static List<string> ExistingNames(string path)
