@@ -23,6 +23,7 @@ public static class CliApp
         root.Subcommands.Add(EventsCommands.Build(global, env));
         root.Subcommands.Add(AdminCommands.Build(global, env));
         root.Subcommands.Add(CoordinatorCommands.Build(global, env));
+        root.Subcommands.Add(CaCommands.Build(global, env));
         root.Subcommands.Add(VersionCommand.Build(global, env));
         root.ShowHelpWhenRun();
         return root;

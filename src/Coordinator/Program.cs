@@ -19,9 +19,14 @@ var advertise = new Option<string>("--advertise-address") { Description = "HOST[
 const string storeHelp = "Where the coordinator keeps its state: a postgres:// URL or an Npgsql key=value string " +
     "(PostgreSQL; the password from a file, see the README), or empty for the LiteDB file in the data directory (default)";
 var initStore = new Option<string>("--store") { Description = storeHelp };
+var joinStore = new Option<bool>("--join-store")
+{
+    Description = "Add this coordinator to the fleet the PostgreSQL --store already holds: only its own serving certificate, from the fleet's CA",
+};
 var init = new Command("init", "Create the data directory: CA, serving and admin certificates, admin.conf and the database");
 init.Options.Add(dataDir);
 init.Options.Add(initStore);
+init.Options.Add(joinStore);
 init.Options.Add(sans);
 init.Options.Add(advertise);
 init.SetAction(p => Guard(() =>
@@ -31,7 +36,8 @@ init.SetAction(p => Guard(() =>
         p.GetValue(dataDir) ?? DataDirectory.DefaultPath,
         SplitList(p.GetValue(sans)),
         p.GetValue(advertise),
-        p.GetValue(initStore) ?? Environment.GetEnvironmentVariable(CoordinatorOptions.EnvironmentPrefix + "STORE") ?? ""),
+        p.GetValue(initStore) ?? Environment.GetEnvironmentVariable(CoordinatorOptions.EnvironmentPrefix + "STORE") ?? "",
+        p.GetValue(joinStore)),
         Console.Out, TimeProvider.System));
 }));
 
@@ -45,11 +51,15 @@ var reissue = new Command("reissue-serving-cert",
     "Issue a new serving key and certificate from the CA (serving.key lost, or the certificate about to expire); run it as the coordinator's user");
 reissue.Options.Add(reissueDataDir);
 reissue.Options.Add(reissueSans);
+var reissueStore = new Option<string>("--store") { Description = "The fleet's store, when it is PostgreSQL (the CA is kept there)" };
+reissue.Options.Add(reissueStore);
 reissue.SetAction(p => Guard(() =>
 {
     CheckNotEmpty("--data-dir", p.GetValue(reissueDataDir));
     return Task.FromResult(ReissueServingCertCommand.Run(new ReissueServingCertCommand.Settings(
-        p.GetValue(reissueDataDir) ?? DataDirectory.DefaultPath, SplitList(p.GetValue(reissueSans))), Console.Out, TimeProvider.System));
+        p.GetValue(reissueDataDir) ?? DataDirectory.DefaultPath, SplitList(p.GetValue(reissueSans)),
+        p.GetValue(reissueStore) ?? Environment.GetEnvironmentVariable(CoordinatorOptions.EnvironmentPrefix + "STORE") ?? ""),
+        Console.Out, TimeProvider.System));
 }));
 
 var runDataDir = new Option<string>("--data-dir") { Description = $"Data directory (default {DataDirectory.DefaultPath})" };

@@ -71,7 +71,7 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
             throw new AgentException($"this machine already joined as {existing.NodeName}; to join it under the name {nodeName} instead, " +
                 $"remove {root.Path(AgentPaths.ConfigFile)} and {root.Path(AgentPaths.PkiDir)} first (or leave out --node-name to join again as {existing.NodeName})");
 
-        var (address, all, ca) = await DiscoverAsync(o, token, pin, ct);
+        var (address, all, ca, trustPem) = await DiscoverAsync(o, token, pin, ct);
 
         var keyPath = root.Path(AgentPaths.NodeKey);
         ECDsa key;
@@ -96,19 +96,20 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         request.Labels.Add(labels);
 
         JoinResponse response;
-        using (var channel = GrpcChannels.Create(address, ca, null, time))
+        var trust = CaBundle.Parse(trustPem);
+        using (var channel = GrpcChannels.CreateTrusting(address, trust, null, time))
         {
             response = await Call(address, "join", () =>
                 new Bootstrap.BootstrapClient(channel).JoinAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct).ResponseAsync);
         }
 
         using var cert = X509Certificate2.CreateFromPem(response.CertificatePem);
-        if (!Pki.ChainsTo(cert, ca, CertificateUsage.Client, time.GetUtcNow()))
+        if (!CaBundle.ChainsToAny(cert, trust, CertificateUsage.Client, time.GetUtcNow()))
             throw new AgentException("the certificate returned by the coordinator is not signed by its CA");
         if (!cert.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
             throw new AgentException("the certificate returned by the coordinator is not for this node's key");
 
-        AtomicFile.WriteAllText(root.Path(AgentPaths.CaCert), ca.ExportCertificatePem(), AtomicFile.Public);
+        AtomicFile.WriteAllText(root.Path(AgentPaths.CaCert), trustPem, AtomicFile.Public);
         AtomicFile.WriteAllText(root.Path(AgentPaths.NodeCert), response.CertificatePem, AtomicFile.Public);
         // The node's settings in the file stay; pins given here replace those there (none given: they stay too).
         var config = AgentConfig.Settings(root);
@@ -130,10 +131,11 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
 
     /// <summary>
     /// The CA, from the discovery file or from the first of the given coordinators that answers discovery with one that
-    /// verifies; each address is checked on its own, so one that is down, or not the pinned fleet, is passed over.
+    /// verifies (each address is checked on its own, so one that is down, or not the pinned fleet, is passed over), and
+    /// every CA to trust (PEM): during a CA rotation the coordinator sends two.
     /// </summary>
-    private async Task<(string Address, IReadOnlyList<string> All, X509Certificate2 Ca)> DiscoverAsync(Options o, BootstrapToken token,
-        string? pin, CancellationToken ct)
+    private async Task<(string Address, IReadOnlyList<string> All, X509Certificate2 Ca, string TrustPem)> DiscoverAsync(Options o,
+        BootstrapToken token, string? pin, CancellationToken ct)
     {
         if (o.DiscoveryFile is not null)
         {
@@ -143,14 +145,18 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
             if (pin is not null && !CaHash.Matches(fileCa, pin))
                 throw new AgentException($"the CA in {o.DiscoveryFile} has hash {CaHash.Of(fileCa)}, not the pinned {pin}");
             var fromFile = ParseAddresses(addr);
-            return (fromFile[0], fromFile, fileCa);
+            return (fromFile[0], fromFile, fileCa, fileCa.ExportCertificatePem());
         }
         if (string.IsNullOrWhiteSpace(o.Address)) throw new AgentException("the coordinator ADDRESS (HOST:PORT) is required");
         var addresses = ParseAddresses(o.Address);
         AgentException? first = null;
         foreach (var address in addresses)
         {
-            try { return (address, addresses, await DiscoverAtAsync(address, token, pin, ct)); }
+            try
+            {
+                var (ca, trustPem) = await DiscoverAtAsync(address, token, pin, ct);
+                return (address, addresses, ca, trustPem);
+            }
             catch (AgentException e) when (addresses.Count > 1)
             {
                 log.LogWarning("Discovery at {Address} failed ({Error}); trying the next coordinator", address, e.Message);
@@ -160,7 +166,7 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         throw new AgentException($"no coordinator of {CoordinatorAddressList.Format(addresses)} could be used; the first said: {first!.Message}");
     }
 
-    private async Task<X509Certificate2> DiscoverAtAsync(string address, BootstrapToken token, string? pin, CancellationToken ct)
+    private async Task<(X509Certificate2 Ca, string TrustPem)> DiscoverAtAsync(string address, BootstrapToken token, string? pin, CancellationToken ct)
     {
         DiscoverResponse discovered;
         // The server certificate cannot be checked yet: the answer is authenticated below instead.
@@ -172,18 +178,17 @@ public sealed class JoinCommand(HostRoot root, FactsCollector facts, ILogger<Joi
         }
         if (!Jws.VerifyHs256(discovered.Jws, discovered.CaCertificatePem, token.Id, token.DiscoveryKey()))
             throw new AgentException($"the CA certificate sent by {address} is not signed with token {token.Id}: the token secret is wrong or the answer was tampered with; refusing to trust it");
-        X509Certificate2 ca;
-        try { ca = X509Certificate2.CreateFromPem(discovered.CaCertificatePem); }
+        X509Certificate2Collection bundle;
+        try { bundle = CaBundle.Parse(discovered.CaCertificatePem); }
         catch (CryptographicException e) { throw new AgentException($"the coordinator sent an unreadable CA certificate: {e.Message}"); }
+        // During a CA rotation the signed answer holds both CAs: the pin may be either (new joins are given the new one).
+        var ca = (pin is null ? null : bundle.FirstOrDefault(c => CaHash.Of(c) == pin)) ?? bundle[0];
         var actual = CaHash.Of(ca);
         if (pin is not null && actual != pin)
-        {
-            ca.Dispose();
-            throw new AgentException($"the coordinator's CA has hash {actual}, which does not match --ca-cert-hash {pin}; refusing to trust it");
-        }
+            throw new AgentException($"the coordinator's CA has hash {string.Join(" or ", bundle.Select(CaHash.Of))}, which does not match --ca-cert-hash {pin}; refusing to trust it");
         if (pin is null)
             log.LogWarning("Trusting the coordinator's CA {Hash} without pin verification (--unsafe-skip-ca-verification)", actual);
-        return ca;
+        return (ca, discovered.CaCertificatePem);
     }
 
     /// <summary>ADDRESS as given: one HOST[:PORT], or several separated by commas.</summary>

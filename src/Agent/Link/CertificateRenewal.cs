@@ -23,6 +23,14 @@ public sealed class CertificateRenewal(HostRoot root, string nodeName, TimeProvi
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(5);
 
     private readonly object _gate = new();
+    private TaskCompletionSource _now = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Renews at once rather than at the planned time (a CA rotation's reissue phase).</summary>
+    public void RenewNow(string reason)
+    {
+        log.LogInformation("Renewing the node certificate now: {Reason}", reason);
+        lock (_gate) _now.TrySetResult();
+    }
     private (string Id, TaskCompletionSource<CertificateRenewed> Answer)? _pending;
 
     /// <summary>Hands the coordinator's answer to the renewal waiting for it.</summary>
@@ -43,10 +51,17 @@ public sealed class CertificateRenewal(HostRoot root, string nodeName, TimeProvi
             var at = Pki.RenewalTime(notBefore, notAfter, Random.Shared.NextDouble());
             status(at.UtcDateTime, "");
             log.LogInformation("The node certificate (valid until {NotAfter:u}) is renewed at {At:u}", notAfter.UtcDateTime, at.UtcDateTime);
-            while (time.GetUtcNow() < at)
+            Task now;
+            lock (_gate) now = _now.Task;
+            while (time.GetUtcNow() < at && !now.IsCompleted)
             {
                 var wait = at - time.GetUtcNow();
-                await Task.Delay(wait < MaxWait ? wait : MaxWait, time, ct);
+                await Task.WhenAny(Task.Delay(wait < MaxWait ? wait : MaxWait, time, ct), now);
+                ct.ThrowIfCancellationRequested();
+            }
+            lock (_gate)
+            {
+                if (_now.Task.IsCompleted) _now = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             }
             var previousFailure = "";
             for (var failures = 1; ; failures++)
@@ -119,12 +134,13 @@ public sealed class CertificateRenewal(HostRoot root, string nodeName, TimeProvi
         catch (CryptographicException e) { throw new RenewalException($"the coordinator sent no usable certificate ({e.Message})"); }
         try
         {
-            using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(root.Path(AgentPaths.CaCert)));
+            // Every CA of ca.crt: during a CA rotation the renewed certificate comes from the new one.
+            var cas = CaBundle.Parse(File.ReadAllText(root.Path(AgentPaths.CaCert)));
             var (cn, _) = Pki.ReadSubject(cert);
             if (cn != nodeName) throw new RenewalException($"the renewed certificate names {cn}, not {nodeName}");
             if (Pki.SpkiSha256(cert.PublicKey) != Pki.SpkiSha256(new PublicKey(key)))
                 throw new RenewalException("the renewed certificate is not for the key this node just made");
-            if (!Pki.ChainsTo(cert, ca, CertificateUsage.Client, time.GetUtcNow()))
+            if (!CaBundle.ChainsToAny(cert, cas, CertificateUsage.Client, time.GetUtcNow()))
                 throw new RenewalException("the renewed certificate is not issued by the fleet CA, or not valid now");
             return cert;
         }

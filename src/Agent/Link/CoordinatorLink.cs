@@ -8,8 +8,10 @@ using NodeFleet.Agent.Execution;
 using NodeFleet.Agent.Facts;
 using NodeFleet.Agent.Host;
 using NodeFleet.Agent.Join;
+using NodeFleet.IO;
 using NodeFleet.Net;
 using NodeFleet.Protocol.V1;
+using NodeFleet.Security;
 
 namespace NodeFleet.Agent.Link;
 
@@ -117,7 +119,9 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         // handles would otherwise pile up until a GC happened to finalize them.
         using var caCertificate = ca;
         using var clientCertificate = cert;
-        using var channel = GrpcChannels.Create(address, ca, cert, time, keepAlivePings: false);
+        // Every CA of ca.crt: two during a CA rotation, and the coordinator's certificate may come from either.
+        var trust = TrustedCas(ca);
+        using var channel = GrpcChannels.CreateTrusting(address, trust, cert, time, keepAlivePings: false);
         var client = new AgentLink.AgentLinkClient(channel);
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var ct = sessionCts.Token;
@@ -170,6 +174,10 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
 
         // The certificate is renewed over this stream; the next session connects with the new one.
         var renewal = new CertificateRenewal(root, welcome.NodeName, time, log, SetRenewal);
+        // A CA rotation: the CAs to trust first (before the coordinator's certificate moves to the new one), then a
+        // certificate from the new CA.
+        if (welcome.TrustBundlePem.Length > 0) await StoreTrustBundleAsync(welcome.TrustBundlePem, Send);
+        if (welcome.RenewCertificateNow) renewal.RenewNow("the fleet's CA is being rotated");
         var renewer = Task.Run(() => renewal.RunAsync(Send, ct), ct);
 
         // The coordinator may change the period later (it lengthens it as the fleet grows): the reader updates both.
@@ -222,6 +230,12 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
                         break;
                     case CoordinatorMessage.KindOneofCase.ReportAck:
                         outbox.Acknowledge((long)msg.ReportAck.Sequence);
+                        break;
+                    case CoordinatorMessage.KindOneofCase.TrustBundle:
+                        await StoreTrustBundleAsync(msg.TrustBundle.Pem, Send);
+                        break;
+                    case CoordinatorMessage.KindOneofCase.RenewCertificateNow:
+                        renewal.RenewNow(msg.RenewCertificateNow.Reason);
                         break;
                     case CoordinatorMessage.KindOneofCase.CertificateRenewed:
                         renewal.Answer(msg.CertificateRenewed);
@@ -329,6 +343,41 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
     }
 
     private (X509Certificate2 Ca, X509Certificate2 Cert) LoadCredentials() => NodeIdentity.Load(root);
+
+    /// <summary>The CAs of ca.crt; just <paramref name="first"/> when the file changed under us.</summary>
+    private X509Certificate2Collection TrustedCas(X509Certificate2 first)
+    {
+        try { return CaBundle.Parse(File.ReadAllText(root.Path(AgentPaths.CaCert))); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            return new X509Certificate2Collection(first);
+        }
+    }
+
+    /// <summary>
+    /// Replaces ca.crt with the CAs the coordinator says to trust, when they differ, and says so: the coordinator moves its
+    /// own certificate to a new CA only once its nodes trust it. Sent over the node's authenticated stream.
+    /// </summary>
+    private async Task StoreTrustBundleAsync(string pem, Func<AgentMessage, Task> send)
+    {
+        try
+        {
+            foreach (var c in CaBundle.Parse(pem)) c.Dispose();
+        }
+        catch (CryptographicException e)
+        {
+            log.LogWarning("Ignored the trust bundle the coordinator sent: {Error}", e.Message);
+            return;
+        }
+        var path = root.Path(AgentPaths.CaCert);
+        var current = File.Exists(path) ? await File.ReadAllTextAsync(path) : "";
+        if (current != pem)
+        {
+            AtomicFile.WriteAllText(path, pem, AtomicFile.Public);
+            log.LogInformation("Trusting the fleet CAs the coordinator sent ({Count} in {Path})", CaBundle.Parse(pem).Count, path);
+        }
+        await send(new AgentMessage { TrustBundleStored = new TrustBundleStored { BundleHash = CaBundle.Hash(pem) } });
+    }
 
     private void SetRenewal(DateTime? renewAt, string error)
     {

@@ -18,6 +18,7 @@ public static class AdminCommands
         admin.Subcommands.Add(Issue(global, env));
         admin.Subcommands.Add(List(global, env));
         admin.Subcommands.Add(Revoke(global, env));
+        admin.Subcommands.Add(Renew(global, env));
         admin.ShowHelpWhenRun();
         return admin;
     }
@@ -85,6 +86,24 @@ public static class AdminCommands
             if (format.IsDocument()) Formats.Write(env.Out, Formats.List(response.Admins), format);
             else if (response.Admins.Count == 0) await env.Error.WriteLineAsync("No operator certificates found.");
             else AdminViews.List(response.Admins, env.Now).WriteTo(env.Out);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Renews the certificate of the CLI config in use, in place: same name and role, a new key, as long a lifetime as
+    /// it had. Explicit rather than automatic: the config is a file an operator may have copied or put under control.
+    /// </summary>
+    private static Command Renew(GlobalOptions global, CliEnvironment env)
+    {
+        var command = new Command("renew",
+            "Renew this CLI config's certificate (new key, same name and role, from the CA that signs now) and the CAs it trusts; any role may");
+        command.SetGuardedAction(env, async (p, ct) =>
+        {
+            using var connection = global.Connect(p, env);
+            var (serial, expires) = await OperatorConfig.RenewAsync(connection, ct);
+            await env.Out.WriteLineAsync($"{connection.ConfigPath}: certificate renewed, serial {serial}, valid until {TimeText.Rfc3339(new DateTimeOffset(expires, TimeSpan.Zero))}");
             return 0;
         });
         return command;

@@ -20,15 +20,18 @@ public sealed class CliConnection : IDisposable
 
     private readonly GrpcChannel _channel;
     private readonly X509Certificate2 _ca;
+    /// <summary>Every CA of the config (two during a CA rotation): the coordinator's certificate may come from either.</summary>
+    private readonly X509Certificate2Collection _trust;
     private readonly X509Certificate2 _clientCertificate;
 
-    private CliConnection(string configPath, string address, X509Certificate2 ca, X509Certificate2 clientCertificate)
+    private CliConnection(string configPath, string address, X509Certificate2Collection trust, X509Certificate2 clientCertificate)
     {
         ConfigPath = configPath;
         Address = address;
-        _ca = ca;
+        _trust = trust;
+        _ca = trust[0];
         _clientCertificate = clientCertificate;
-        _channel = GrpcChannels.Create(address, ca, clientCertificate);
+        _channel = GrpcChannels.CreateTrusting(address, trust, clientCertificate);
         Client = new Fleet.FleetClient(_channel);
         Events = new Events.EventsClient(_channel);
         Rollouts = new Rollouts.RolloutsClient(_channel);
@@ -36,7 +39,14 @@ public sealed class CliConnection : IDisposable
         Admins = new Admins.AdminsClient(_channel);
         Coordinators = new Coordinators.CoordinatorsClient(_channel);
         Windows = new Windows.WindowsClient(_channel);
+        CaRotation = new CaRotation.CaRotationClient(_channel);
     }
+
+    /// <summary>The CA rotation API (`nodefleet ca rotate`), on the same channel.</summary>
+    public CaRotation.CaRotationClient CaRotation { get; }
+
+    /// <summary>The channel, for APIs used by one command only.</summary>
+    public GrpcChannel Channel => _channel;
 
     /// <summary>The CLI config this connection was built from.</summary>
     public string ConfigPath { get; }
@@ -70,10 +80,11 @@ public sealed class CliConnection : IDisposable
         var config = ClientConfig.Load(path);
         var address = string.IsNullOrWhiteSpace(coordinatorOverride) ? config.Coordinator : coordinatorOverride.Trim();
         GrpcChannels.ToUri(address); // fail on a bad address here, with its own message, rather than inside the channel
-        X509Certificate2 ca, client;
+        X509Certificate2Collection ca;
+        X509Certificate2 client;
         try
         {
-            ca = config.CaCertificate();
+            ca = config.CaCertificates();
             client = config.ClientCertificate();
         }
         catch (Exception e) when (e is ConfigException or CryptographicException)
@@ -117,7 +128,7 @@ public sealed class CliConnection : IDisposable
         if (!ct.IsCancellationRequested && IsClosedAfterHandshake(e) && await AnswersWithoutClientCertificateAsync(ct))
         {
             return new CliException(
-                $"the coordinator at {Address} rejected the client certificate in {ConfigPath}: {RejectionReason(_clientCertificate, _ca, DateTimeOffset.UtcNow)}",
+                $"the coordinator at {Address} rejected the client certificate in {ConfigPath}: {RejectionReason(_clientCertificate, _ca, DateTimeOffset.UtcNow, _trust)}",
                 StatusCode.Unauthenticated);
         }
         return Translate(e, Address, timeout, ct.IsCancellationRequested);
@@ -126,7 +137,7 @@ public sealed class CliConnection : IDisposable
     /// <summary>Does the coordinator answer (with any status: it will refuse the call) over TLS without a client certificate?</summary>
     private async Task<bool> AnswersWithoutClientCertificateAsync(CancellationToken ct)
     {
-        using var channel = GrpcChannels.Create(Address, _ca, clientCertificate: null);
+        using var channel = GrpcChannels.CreateTrusting(Address, _trust, clientCertificate: null);
         try
         {
             await new Fleet.FleetClient(channel).ListTokensAsync(new ListTokensRequest(),
@@ -142,13 +153,13 @@ public sealed class CliConnection : IDisposable
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>Why a coordinator would refuse this client certificate, as far as the certificate and the config's CA tell.</summary>
-    public static string RejectionReason(X509Certificate2 client, X509Certificate2 ca, DateTimeOffset now)
+    public static string RejectionReason(X509Certificate2 client, X509Certificate2 ca, DateTimeOffset now, X509Certificate2Collection? trust = null)
     {
         if (now > client.NotAfter.ToUniversalTime())
             return $"it expired on {client.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC";
         if (now < client.NotBefore.ToUniversalTime())
             return $"it is not valid before {client.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC (is this machine's clock right?)";
-        if (!Pki.ChainsTo(client, ca, CertificateUsage.Client, now))
+        if (!Pki.ChainsTo(client, ca, CertificateUsage.Client, now) && !CaBundle.ChainsToAny(client, trust ?? [], CertificateUsage.Client, now))
             return "it is not issued by the fleet's CA (is clientCertificateData from another coordinator's admin.conf?)";
         return "the coordinator does not trust it (was it revoked, by `nodefleet admin revoke`, or the CA replaced since the config was written?)";
     }
@@ -239,6 +250,6 @@ public sealed class CliConnection : IDisposable
     {
         _channel.Dispose();
         _clientCertificate.Dispose();
-        _ca.Dispose();
+        foreach (var c in _trust) c.Dispose();
     }
 }

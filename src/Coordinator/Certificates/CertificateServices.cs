@@ -14,6 +14,9 @@ public static class CertificateServices
         services.AddSingleton<OperatorCertificates>();
         services.AddSingleton(new ServingCertificate(serving));
         services.AddHostedService<ServingCertificateRenewer>();
+        services.AddSingleton<TrustRefresher>();
+        services.AddHostedService(sp => sp.GetRequiredService<TrustRefresher>());
+        services.AddSingleton<CaRotation>();
         return services;
     }
 }

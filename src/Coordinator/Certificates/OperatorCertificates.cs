@@ -60,6 +60,39 @@ public sealed partial class OperatorCertificates(ICoordinatorStore store, Certif
         return (certificate, record);
     }
 
+    /// <summary>
+    /// The caller's own certificate renewed (`nodefleet admin renew`): same name and role, a new key, as long a lifetime
+    /// as the current one had (at most <see cref="MaxValidity"/>), from the CA that signs now.
+    /// </summary>
+    public async Task<(X509Certificate2 Certificate, OperatorCertificateRecord Record)> RenewAsync(
+        string name, OperatorRole role, X509Certificate2 current, string csrPem)
+    {
+        PublicKey key;
+        try { key = Pki.ReadCsrPublicKey(csrPem); }
+        catch (CryptographicException e) { throw new InvalidArgumentException($"csr: not a valid PKCS#10 request in PEM: {e.Message}"); }
+        catch (ArgumentException e) { throw new InvalidArgumentException($"csr: not a valid PKCS#10 request in PEM: {e.Message}"); }
+        var lifetime = current.NotAfter - current.NotBefore;
+        if (lifetime > MaxValidity) lifetime = MaxValidity;
+        var certificate = ca.IssueOperator(name, role, key, lifetime);
+        var record = new OperatorCertificateRecord
+        {
+            Serial = Pki.SerialOf(certificate), Name = name, Role = role.Name(),
+            IssuedAt = StoredTime.Of(certificate.NotBefore.ToUniversalTime()), ExpiresAt = StoredTime.Of(certificate.NotAfter.ToUniversalTime()),
+            IssuedBy = name,
+        };
+        await store.WriteAsync(s =>
+        {
+            s.OperatorCertificates.Put(record);
+            s.AddEvent(events, new EventRecord
+            {
+                Time = time.GetUtcNow().UtcDateTime, Reason = "OperatorCertificateRenewed",
+                Message = $"{record.Role} certificate {Pki.SerialOf(current)} of {name} renewed as {record.Serial}, valid until {record.ExpiresAt:u}",
+            });
+        });
+        log.LogInformation("Renewed the {Role} certificate of {Name}: serial {Serial}", record.Role, name, record.Serial);
+        return (certificate, record);
+    }
+
     public IReadOnlyList<OperatorCertificateRecord> List() => store.OperatorCertificates.List();
 
     /// <summary>Puts every unexpired, unrevoked certificate issued under <paramref name="name"/> on the deny list.</summary>

@@ -96,13 +96,16 @@ public sealed class ServingCertificateRenewer(ServingCertificate serving, Certif
         }
     }
 
-    private X509Certificate2 Renew(TimeSpan lifetime)
+    private X509Certificate2 Renew(TimeSpan lifetime) => Reissue(serving, ca, dir, lifetime);
+
+    /// <summary>A new serving key and certificate with the current one's names, from the serving CA, written to the data directory.</summary>
+    public static X509Certificate2 Reissue(ServingCertificate serving, CertificateAuthority ca, DataDirectory dir, TimeSpan lifetime)
     {
         using var key = Pki.NewKey();
         using var cert = ca.IssueServing(key, ServingCertificate.Names(serving.Current), lifetime);
         // The key first, as `reissue-serving-cert` does: a crash between the writes is named at the next start.
         AtomicFile.WriteAllText(dir.ServingKey, Pki.KeyToPem(key), AtomicFile.Private);
         AtomicFile.WriteAllText(dir.ServingCert, Pki.ToPem(cert), AtomicFile.Public);
-        return dir.LoadServing(ca.Certificate);
+        return dir.LoadServing(ca.ServingCertificate);
     }
 }

@@ -34,7 +34,7 @@ public static class BackupCommand
         long size = 0, checkpoint = 0, written = 0;
         try
         {
-            using var channel = GrpcChannels.Create(conf.Coordinator, conf.CaCertificate(), conf.ClientCertificate());
+            using var channel = GrpcChannels.CreateTrusting(conf.Coordinator, conf.CaCertificates(), conf.ClientCertificate());
             using var call = new Fleet.FleetClient(channel).Backup(new BackupRequest(), cancellationToken: ct);
             await using (var file = new FileStream(tmp, new FileStreamOptions
                          {

@@ -16,7 +16,8 @@ public static class InitCommand
     public static readonly TimeSpan LeafValidity = TimeSpan.FromDays(365);
 
     /// <param name="Store">The store setting: "" for the LiteDB file in the data directory, or PostgreSQL (<see cref="StoreSetting"/>).</param>
-    public sealed record Settings(string DataDir, IReadOnlyList<string> ExtraSans, string? AdvertiseAddress, string Store = "");
+    /// <param name="JoinStore">Add a coordinator to the fleet the PostgreSQL store already holds, rather than start one.</param>
+    public sealed record Settings(string DataDir, IReadOnlyList<string> ExtraSans, string? AdvertiseAddress, string Store = "", bool JoinStore = false);
 
     public static int Run(Settings settings, TextWriter output, TimeProvider time)
     {
@@ -29,21 +30,15 @@ public static class InitCommand
         if (SubjectNames.Problem(advertiseUri.IdnHost.Trim('[', ']')) is { } advertiseProblem)
             throw new StartupException($"--advertise-address '{advertise}': '{advertiseUri.IdnHost}' is not an IP address or a DNS name: {advertiseProblem}");
         var advertiseHostPort = $"{advertiseUri.Host}:{advertiseUri.Port}";
+        if (settings.JoinStore && !StoreSetting.IsPostgres(settings.Store))
+            throw new StartupException("--join-store adds a coordinator to a fleet kept in PostgreSQL: give the fleet's --store postgres://...");
         dir.EnsureCreatable();
         var now = time.GetUtcNow();
+        if (settings.JoinStore) return JoinStore(settings, dir, advertiseUri, output, now);
         // PostgreSQL is reached, migrated and found empty before anything is written: a failure leaves nothing behind.
         using var postgres = StoreSetting.IsPostgres(settings.Store) ? OpenEmptyPostgres(settings.Store) : null;
 
-        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-        try
-        {
-            Directory.CreateDirectory(dir.Path, ownerOnly);
-            Directory.CreateDirectory(dir.PkiDir, ownerOnly);
-        }
-        catch (UnauthorizedAccessException)
-        {
-            throw new StartupException($"cannot create data directory {dir.Path}: {DataDirectory.PermissionDenied}");
-        }
+        CreateDirectories(dir);
 
         using var caKey = Pki.NewKey();
         using var ca = Pki.CreateCa(caKey, "nodefleet-ca", CaValidity, now);
@@ -63,26 +58,46 @@ public static class InitCommand
             ExpiresAt = StoredTime.Of(admin.NotAfter.ToUniversalTime()), IssuedBy = Events.Actor.Coordinator,
         };
 
-        // Keys first, all 0600; the CA certificate last, since its presence marks the directory initialised.
-        AtomicFile.WriteAllText(dir.CaKey, Pki.KeyToPem(caKey), AtomicFile.Private);
-        AtomicFile.WriteAllText(dir.ServingKey, Pki.KeyToPem(servingKey), AtomicFile.Private);
-        AtomicFile.WriteAllText(dir.ServingCert, Pki.ToPem(serving), AtomicFile.Public);
-        ClientConfig.Create(advertiseHostPort, Pki.ToPem(ca), Pki.ToPem(admin), Pki.KeyToPem(adminKey)).Save(dir.AdminConf);
         var cluster = new ClusterRecord { AdvertiseAddress = advertiseHostPort, CreatedAt = now.UtcDateTime };
         if (postgres is not null)
         {
-            postgres.WriteAsync(s => { s.Cluster.Put(cluster); s.OperatorCertificates.Put(adminRecord); }).GetAwaiter().GetResult();
+            // The CA lives in the store, where every coordinator of the fleet finds it (`init --join-store`); the data
+            // directory keeps this coordinator's serving key and certificate, the latter last: it marks the directory
+            // initialised.
+            var authority = Certificates.FleetAuthorities.Record(ca, caKey, 1, CertificateAuthorityRecord.Active, now.UtcDateTime);
+            AtomicFile.WriteAllText(dir.ServingKey, Pki.KeyToPem(servingKey), AtomicFile.Private);
+            ClientConfig.Create(advertiseHostPort, Pki.ToPem(ca), Pki.ToPem(admin), Pki.KeyToPem(adminKey)).Save(dir.AdminConf);
+            try
+            {
+                postgres.WriteAsync(s =>
+                {
+                    s.Authorities.Insert(authority);
+                    s.Cluster.Put(cluster);
+                    s.OperatorCertificates.Put(adminRecord);
+                }).GetAwaiter().GetResult();
+            }
+            catch (Errors.AlreadyExistsException)
+            {
+                // Another `init` on the same database won the race.
+                throw new StartupException($"store: {((Store.Postgres.PostgresStore)postgres).Display} already holds a fleet: a new fleet needs an empty database");
+            }
+            AtomicFile.WriteAllText(dir.ServingCert, Pki.ToPem(serving), AtomicFile.Public);
         }
         else
         {
+            // Keys first, all 0600; the CA certificate last, since its presence marks the directory initialised.
+            AtomicFile.WriteAllText(dir.CaKey, Pki.KeyToPem(caKey), AtomicFile.Private);
+            AtomicFile.WriteAllText(dir.ServingKey, Pki.KeyToPem(servingKey), AtomicFile.Private);
+            AtomicFile.WriteAllText(dir.ServingCert, Pki.ToPem(serving), AtomicFile.Public);
+            ClientConfig.Create(advertiseHostPort, Pki.ToPem(ca), Pki.ToPem(admin), Pki.KeyToPem(adminKey)).Save(dir.AdminConf);
             using (var store = Store.LiteDb.LiteDbStore.Open(dir.Database))
                 store.WriteAsync(s => { s.Cluster.Put(cluster); s.OperatorCertificates.Put(adminRecord); }).GetAwaiter().GetResult();
             File.SetUnixFileMode(dir.Database, AtomicFile.Private);
+            AtomicFile.WriteAllText(dir.CaCert, Pki.ToPem(ca), AtomicFile.Public);
         }
-        AtomicFile.WriteAllText(dir.CaCert, Pki.ToPem(ca), AtomicFile.Public);
 
         output.WriteLine($"Initialised {dir.Path}");
-        output.WriteLine($"  CA certificate:    {dir.CaCert}");
+        output.WriteLine($"  CA certificate:    {(postgres is null ? dir.CaCert : "in the store (certificate_authorities)")}");
         output.WriteLine($"  CA hash:           {CaHash.Of(ca)}");
         output.WriteLine($"  serving names:     {string.Join(", ", sans.Distinct(StringComparer.OrdinalIgnoreCase))}");
         output.WriteLine($"  admin config:      {dir.AdminConf}");
@@ -98,6 +113,60 @@ public static class InitCommand
         return 0;
     }
 
+    private static void CreateDirectories(DataDirectory dir)
+    {
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        try
+        {
+            Directory.CreateDirectory(dir.Path, ownerOnly);
+            Directory.CreateDirectory(dir.PkiDir, ownerOnly);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new StartupException($"cannot create data directory {dir.Path}: {DataDirectory.PermissionDenied}");
+        }
+    }
+
+    /// <summary>
+    /// `init --join-store`: one more coordinator for the fleet the PostgreSQL store holds. Its data directory gets only its
+    /// own serving key and certificate, signed by the fleet's active CA: agents and CLI configs of the fleet trust it as
+    /// they trust the others. No admin.conf: the fleet's configs work against every coordinator (`nodefleet admin issue`
+    /// makes more).
+    /// </summary>
+    private static int JoinStore(Settings settings, DataDirectory dir, Uri advertiseUri, TextWriter output, DateTimeOffset now)
+    {
+        StoreSetting.Check(settings.Store);
+        using var store = StoreSetting.OpenPostgres(settings.Store);
+        var where = ((Store.Postgres.PostgresStore)store).Display;
+        var cluster = store.Cluster.Get();
+        var authorities = store.Authorities.List();
+        if (cluster is null || authorities.Count == 0)
+            throw new StartupException($"store: {where} holds no fleet yet: initialise the first coordinator with " +
+                "`nodefleet-coordinator init --store ...` (without --join-store)");
+        var (caCert, caKey) = Certificates.FleetAuthorities.Active(authorities);
+        using var _ = caCert;
+        using var __ = caKey;
+
+        CreateDirectories(dir);
+        using var servingKey = Pki.NewKey();
+        var sans = DefaultServingNames(advertiseUri.IdnHost.Trim('[', ']'));
+        sans.AddRange(settings.ExtraSans);
+        using var serving = Pki.IssueServing(caCert, caKey, servingKey, "nodefleet-coordinator", sans, LeafValidity, now);
+        // The key first; the certificate marks the directory initialised.
+        AtomicFile.WriteAllText(dir.ServingKey, Pki.KeyToPem(servingKey), AtomicFile.Private);
+        AtomicFile.WriteAllText(dir.ServingCert, Pki.ToPem(serving), AtomicFile.Public);
+
+        output.WriteLine($"Added {dir.Path} to the fleet of {where}");
+        output.WriteLine($"  CA hash:           {CaHash.Of(caCert)}");
+        output.WriteLine($"  serving names:     {string.Join(", ", sans.Distinct(StringComparer.OrdinalIgnoreCase))}");
+        output.WriteLine($"  fleet initialised: {cluster.CreatedAt:yyyy-MM-dd HH:mm:ss}Z (advertise address {cluster.AdvertiseAddress})");
+        output.WriteLine();
+        output.WriteLine("Next: start the coordinator with");
+        output.WriteLine($"  nodefleet-coordinator run --data-dir {dir.Path} --store ... (the same store, or store: in coordinator.yaml)");
+        output.WriteLine("The fleet's admin configs work against it too (nodefleet --coordinator HOST:PORT ...).");
+        return 0;
+    }
+
     /// <summary>The PostgreSQL store, refused when it already holds a fleet (its cluster record): init starts a new one.</summary>
     private static ICoordinatorStore OpenEmptyPostgres(string setting)
     {
@@ -109,7 +178,8 @@ public static class InitCommand
             store.Dispose();
             throw new StartupException(
                 $"store: {where} already holds a fleet (initialised {existing.CreatedAt:yyyy-MM-dd HH:mm:ss}Z, advertise address " +
-                $"{existing.AdvertiseAddress}): a new fleet needs an empty database");
+                $"{existing.AdvertiseAddress}): a new fleet needs an empty database; to add this coordinator to that fleet, " +
+                "run `init --join-store` with the same --store");
         }
         return store;
     }

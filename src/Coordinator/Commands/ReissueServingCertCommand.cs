@@ -14,14 +14,15 @@ namespace NodeFleet.Coordinator.Commands;
 /// </summary>
 public static class ReissueServingCertCommand
 {
-    public sealed record Settings(string DataDir, IReadOnlyList<string> ExtraSans);
+    /// <param name="Store">The store setting: with PostgreSQL the fleet's CA is there, not in the data directory.</param>
+    public sealed record Settings(string DataDir, IReadOnlyList<string> ExtraSans, string Store = "");
 
     public static int Run(Settings settings, TextWriter output, TimeProvider time)
     {
         InitCommand.CheckSubjectNames(settings.ExtraSans);
         var dir = new DataDirectory(settings.DataDir);
         dir.EnsureExists();
-        var (ca, caKey) = dir.LoadCa();
+        var (ca, caKey) = LoadCa(settings, dir);
         using var _ = ca;
         using var __ = caKey;
 
@@ -51,6 +52,43 @@ public static class ReissueServingCertCommand
         output.WriteLine();
         output.WriteLine("Restart the coordinator to serve it (systemctl restart nodefleet-coordinator).");
         return 0;
+    }
+
+    /// <summary>
+    /// The CA serving certificates come from (the oldest kept, see <see cref="Security.CertificateAuthority"/>): the
+    /// store's — PostgreSQL, or the LiteDB file once a coordinator has run on it — otherwise the data directory's files.
+    /// </summary>
+    private static (X509Certificate2, ECDsa) LoadCa(Settings settings, DataDirectory dir)
+    {
+        if (!StoreSetting.IsPostgres(settings.Store))
+        {
+            if (DataDirectory.Kind(dir.Database) != DataDirectory.Entry.File) return dir.LoadCa();
+            IReadOnlyList<Store.CertificateAuthorityRecord> kept;
+            try
+            {
+                using var lite = Store.LiteDb.LiteDbStore.Open(dir.Database);
+                kept = lite.Authorities.List();
+            }
+            catch (IOException e)
+            {
+                throw new StartupException($"cannot open database {dir.Database}: {e.Message} (stop the coordinator first)");
+            }
+            catch (InvalidDataException e)
+            {
+                throw new StartupException(e.Message);
+            }
+            catch (UnauthorizedAccessException)
+            {
+                throw new StartupException($"cannot open database {dir.Database}: {DataDirectory.PermissionDenied}");
+            }
+            return kept.Count == 0 ? dir.LoadCa() : Certificates.FleetAuthorities.Serving(kept);
+        }
+        StoreSetting.Check(settings.Store);
+        using var store = StoreSetting.OpenPostgres(settings.Store);
+        var authorities = store.Authorities.List();
+        if (authorities.Count == 0)
+            throw new StartupException($"store: {((Store.Postgres.PostgresStore)store).Display} holds no certificate authority (no fleet initialised there)");
+        return Certificates.FleetAuthorities.Serving(authorities);
     }
 
     private static List<string> ExistingNames(string path)

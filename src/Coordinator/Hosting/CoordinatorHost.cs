@@ -40,14 +40,31 @@ public static class CoordinatorHost
         // Under systemd (Type=notify in packaging/systemd), READY=1 once Kestrel listens and STOPPING on shutdown.
         builder.Services.AddSystemd();
 
-        var (caCert, caKey) = dataDir.LoadCa();
-        var serving = dataDir.LoadServing(caCert);
-        var time = TimeProvider.System;
-        var ca = new CertificateAuthority(caCert, caKey, time, options.NodeCertificateValidity);
         var listen = CoordinatorOptions.ParseListen(options.Listen);
         var metricsListen = options.MetricsEndpoint;
         ListenCheck.EnsureAvailable(listen);
         if (metricsListen is not null) ListenCheck.EnsureAvailable(metricsListen, "for /metrics (--metrics-listen)");
+        var time = TimeProvider.System;
+        // Opened now: the CA is in it (FleetAuthorities), and a problem with it stops the start instead of the first request.
+        var store = OpenStore(options, dataDir, time);
+        CertificateAuthority ca;
+        System.Security.Cryptography.X509Certificates.X509Certificate2 serving;
+        try
+        {
+            var records = FleetAuthorities.Load(store, dataDir, options.UsesPostgres, time);
+            ca = new CertificateAuthority(FleetAuthorities.Authorities(records, "the store"), time, options.NodeCertificateValidity);
+            // From a CA of the fleet; when not from the one it must come from (a CA rotation finished while this
+            // coordinator was down), TrustRefresher issues a new one before the first handshake.
+            serving = dataDir.LoadServing(ca.All.Count == 1 ? ca.Certificate : null);
+            if (!ca.All.Any(a => TrustRefresher.IssuedBy(serving, a.Certificate)))
+                throw new StartupException($"{dataDir.ServingCert} is not issued by a CA of the fleet: agents and the CLI trust only those " +
+                    $"(issue a new one with `nodefleet-coordinator reissue-serving-cert --data-dir {dataDir.Path}`)");
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
 
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         builder.Services.AddSingleton(time);
@@ -57,30 +74,8 @@ public static class CoordinatorHost
         builder.Services.AddSingleton(new DataDirectoryLock(dataDirLock));
         builder.Services.AddSingleton(ca);
         builder.Services.AddCertificateLifecycle(serving);
-        builder.Services.AddSingleton<ICoordinatorStore>(_ =>
-        {
-            // PostgreSQL keeps leases on the database's clock, so that coordinators' clocks may differ.
-            if (options.UsesPostgres) return StoreSetting.OpenPostgres(options.Store);
-            try
-            {
-                var lite = Store.LiteDb.LiteDbStore.Open(dataDir.Database, time);
-                lite.StartCheckpoints();
-                return lite;
-            }
-            catch (InvalidDataException e)
-            {
-                // Not a database, or damaged: the data directory's lock is held, so it is not another coordinator.
-                throw new StartupException(e.Message);
-            }
-            catch (UnauthorizedAccessException)
-            {
-                throw new StartupException($"cannot open database {dataDir.Database}: {DataDirectory.PermissionDenied}");
-            }
-            catch (IOException e)
-            {
-                throw new StartupException($"cannot open database {dataDir.Database}: {e.Message} (is another coordinator running on this data directory?)");
-            }
-        });
+        // A factory, so that the container disposes the store with the host.
+        builder.Services.AddSingleton<ICoordinatorStore>(_ => store);
         builder.Services.AddSingleton<EventBus>();
         builder.Services.AddCoordinators(options, listen, time);
         builder.Services.AddObservability();
@@ -153,9 +148,8 @@ public static class CoordinatorHost
         });
 
         var app = builder.Build();
-        // Open the database now, so a problem with it stops the start instead of the first request.
         app.Services.GetRequiredService<DataDirectoryLock>();
-        var store = app.Services.GetRequiredService<ICoordinatorStore>();
+        app.Services.GetRequiredService<ICoordinatorStore>();
         store.Fatal = e =>
         {
             app.Logger.LogCritical(e, "The database engine stopped itself ({Error}); stopping the coordinator so that it restarts", e.Message);
@@ -173,12 +167,39 @@ public static class CoordinatorHost
         app.MapGrpcService<EventsService>();
         app.MapGrpcService<AdminsService>();
         app.MapGrpcService<CoordinatorsService>();
+        app.MapGrpcService<CaRotationService>();
+        app.MapGrpcService<OperatorRenewalService>();
         app.MapGrpcHealthChecksService();
         var storeText = store is Store.Postgres.PostgresStore pg ? pg.Display : dataDir.Database;
         app.Lifetime.ApplicationStarted.Register(() =>
             app.Logger.LogInformation("NodeFleet coordinator {Version} serving on {Listen} (data {DataDir}, store {Store}, CA {CaHash})",
                 BuildInfo.Version, options.Listen, dataDir.Path, storeText, ca.Hash));
         return app;
+    }
+
+    private static ICoordinatorStore OpenStore(CoordinatorOptions options, DataDirectory dataDir, TimeProvider time)
+    {
+        // PostgreSQL keeps leases on the database's clock, so that coordinators' clocks may differ.
+        if (options.UsesPostgres) return StoreSetting.OpenPostgres(options.Store);
+        try
+        {
+            var lite = Store.LiteDb.LiteDbStore.Open(dataDir.Database, time);
+            lite.StartCheckpoints();
+            return lite;
+        }
+        catch (InvalidDataException e)
+        {
+            // Not a database, or damaged: the data directory's lock is held, so it is not another coordinator.
+            throw new StartupException(e.Message);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new StartupException($"cannot open database {dataDir.Database}: {DataDirectory.PermissionDenied}");
+        }
+        catch (IOException e)
+        {
+            throw new StartupException($"cannot open database {dataDir.Database}: {e.Message} (is another coordinator running on this data directory?)");
+        }
     }
 }
 

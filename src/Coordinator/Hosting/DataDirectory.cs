@@ -27,8 +27,14 @@ public sealed class DataDirectory
 
     public string LockFile => System.IO.Path.Combine(Path, "coordinator.lock");
 
-    /// <summary>True once `init` has written the CA certificate (its last file) or a database is there.</summary>
-    public bool IsInitialized => Kind(CaCert) == Entry.File || Kind(Database) == Entry.File;
+    /// <summary>
+    /// True once `init` has written the CA certificate (its last file), a database, or (with PostgreSQL, where the CA is in
+    /// the store) the serving certificate.
+    /// </summary>
+    public bool IsInitialized => Initialized is not null;
+
+    /// <summary>The file that marks the directory initialised, or null.</summary>
+    private string? Initialized => new[] { CaCert, Database, ServingCert }.FirstOrDefault(f => Kind(f) == Entry.File);
 
     /// <summary>What is at a path (see <see cref="Kind"/>).</summary>
     public enum Entry { Missing, File, Directory }
@@ -56,9 +62,8 @@ public sealed class DataDirectory
         {
             if (Kind(f) == Entry.Directory) throw new StartupException($"{f} is a directory, not a file");
         }
-        if (IsInitialized)
+        if (Initialized is { } found)
         {
-            var found = Kind(CaCert) == Entry.File ? CaCert : Database;
             throw new StartupException($"{Path} is already initialised (found {found}); refusing to overwrite its CA");
         }
     }
@@ -68,7 +73,8 @@ public sealed class DataDirectory
     public void EnsureUsable(bool databaseFile = true)
     {
         EnsureExists();
-        var pki = new[] { CaCert, CaKey, ServingCert, ServingKey };
+        // With PostgreSQL the CA is in the store (FleetAuthorities): the directory holds this coordinator's own files.
+        var pki = databaseFile ? new[] { CaCert, CaKey, ServingCert, ServingKey } : new[] { ServingCert, ServingKey };
         if (pki.All(f => Kind(f) == Entry.Missing) && Kind(Database) == Entry.Missing)
             throw new StartupException($"data directory {Path} is not initialised: run `nodefleet-coordinator init --data-dir {Path}`");
         foreach (var f in pki)

@@ -66,6 +66,7 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
             node.CertificateSerial = cert.SerialNumber;
             node.CertificateNotAfter = cert.NotAfter.ToUniversalTime();
             node.CertificateFingerprint = Fingerprint(cert);
+            node.CaGeneration = ca.GenerationOf(cert);
             node.PublicKeySha256 = keyHash;
             // A revoked node joins again as a new identity: its old certificates stay on the deny list.
             node.RevokedAt = null;
@@ -227,17 +228,27 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
             node.CertificateSerial = Pki.SerialOf(cert);
             node.CertificateNotAfter = cert.NotAfter.ToUniversalTime();
             node.CertificateFingerprint = Fingerprint(cert);
+            node.CaGeneration = ca.GenerationOf(cert);
             node.PublicKeySha256 = Pki.SpkiSha256(publicKey);
             node.CertificateRenewedAt = now;
             node.CertificateRenewalError = "";
             s.Nodes.Update(node);
             AddEvent(s, now, "Normal", "CertificateRenewed", nodeName,
-                $"new certificate {node.CertificateSerial} valid until {node.CertificateNotAfter:u} (new key)");
+                $"new certificate {node.CertificateSerial} valid until {node.CertificateNotAfter:u} (new key, CA generation {node.CaGeneration})");
         });
         log.LogInformation("Renewed the certificate of node {Node}: serial {Serial}, valid until {NotAfter:u}", nodeName,
             Pki.SerialOf(cert), cert.NotAfter.ToUniversalTime());
         return cert;
     }
+
+    /// <summary>Records that the node stored the trust bundle of hash <paramref name="bundleHash"/> (a CA rotation's progress).</summary>
+    public Task RecordTrustBundleAsync(string nodeName, string bundleHash) => store.WriteAsync(s =>
+    {
+        var node = s.Nodes.Get(nodeName);
+        if (node is null || node.TrustBundleHash == bundleHash) return;
+        node.TrustBundleHash = bundleHash;
+        s.Nodes.Update(node);
+    });
 
     /// <summary>Records a renewal that failed (the coordinator's refusal, or the agent's own failure it reported).</summary>
     public Task RecordRenewalFailureAsync(string nodeName, string error) => store.WriteAsync(s =>

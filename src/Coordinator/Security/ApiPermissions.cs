@@ -79,6 +79,13 @@ public static class ApiPermissions
         ["/nodefleet.v1.Admins/Issue"] = Op(Admin, "issue operator certificates"),
         ["/nodefleet.v1.Admins/List"] = Op(Admin, "list operator certificates"),
         ["/nodefleet.v1.Admins/Revoke"] = Op(Admin, "revoke operator certificates"),
+
+        ["/nodefleet.v1.CaRotation/Start"] = Op(Admin, "rotate the CA"),
+        ["/nodefleet.v1.CaRotation/Reissue"] = Op(Admin, "rotate the CA"),
+        ["/nodefleet.v1.CaRotation/Finish"] = Op(Admin, "rotate the CA"),
+        ["/nodefleet.v1.CaRotation/Status"] = Op(Admin, "read the CA rotation"),
+        // Each operator renews its own certificate, with its own role.
+        ["/nodefleet.v1.OperatorRenewal/Renew"] = Op(Viewer, "renew its certificate"),
     };
 
     public static Permission? For(string method) => Table.GetValueOrDefault(method);

@@ -17,7 +17,7 @@ public sealed class AdminsService(OperatorCertificates certificates, Certificate
             return new IssueAdminResponse
             {
                 Certificate = certificate.ExportCertificatePem(),
-                CaCertificate = ca.CertificatePem,
+                CaCertificate = ca.TrustBundlePem,
                 AdvertiseAddress = store.Cluster.Get()?.AdvertiseAddress ?? "",
                 Info = ToMessage(record),
             };

@@ -13,8 +13,8 @@ namespace NodeFleet.Coordinator.Services;
 
 /// <summary>The per-node stream: hello, heartbeats, and (later) commands and reports.</summary>
 public sealed class AgentLinkService(NodeRegistry registry, Presence presence, HeartbeatPacer pacer, PlanRecorder recorder, PlanService plans,
-    NodeFleet.Coordinator.Rollouts.RolloutController rollouts, CoordinatorMetrics metrics, TimeProvider time, ILogger<AgentLinkService> log,
-    OutboxDelivery delivery, ICoordinatorDirectory coordinators)
+    NodeFleet.Coordinator.Rollouts.RolloutController rollouts, CoordinatorMetrics metrics, CertificateAuthority ca, TimeProvider time,
+    ILogger<AgentLinkService> log, OutboxDelivery delivery, ICoordinatorDirectory coordinators)
     : AgentLink.AgentLinkBase
 {
     public override async Task Connect(IAsyncStreamReader<AgentMessage> requestStream,
@@ -38,6 +38,10 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
         Task? writer = null;
         Task? deliverer = null;
         using var deliveryStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Task? trust = null;
+        // The CA generation of the certificate the node holds: the stream's, until it renews on this stream.
+        var generation = ca.GenerationOf(caller.Certificate);
+        var renewNow = ca.Phase == "reissuing" && generation != ca.ActiveGeneration;
         try
         {
             await registry.MarkOnlineAsync(caller.Name, requestStream.Current.Hello.Facts, address);
@@ -47,9 +51,42 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
             {
                 NodeName = caller.Name,
                 HeartbeatInterval = Duration.FromTimeSpan(session.Interval),
+                // How a node offline during a CA rotation catches up: the CAs first, then a certificate of the new one.
+                TrustBundlePem = ca.TrustBundlePem,
+                RenewCertificateNow = renewNow,
             };
             welcome.Coordinators.AddRange(told);
             await responseStream.WriteAsync(new CoordinatorMessage { Welcome = welcome }, ct);
+            if (renewNow) log.LogInformation("Node {Node} holds a certificate of CA generation {Generation}: asked to renew from the new CA", caller.Name, generation);
+            var sentBundle = ca.TrustBundleHash;
+            trust = Task.Run(async () =>
+            {
+                // A CA rotation under way: what the node must know as each phase comes, on whichever coordinator made it.
+                while (!ct.IsCancellationRequested)
+                {
+                    await ca.WhenChanged.WaitAsync(ct);
+                    if (ca.TrustBundleHash != sentBundle)
+                    {
+                        sentBundle = ca.TrustBundleHash;
+                        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { TrustBundle = new TrustBundle { Pem = ca.TrustBundlePem } }, ct);
+                    }
+                    var held = Volatile.Read(ref generation);
+                    if (!ca.All.Any(a => a.Generation == held))
+                    {
+                        // Its CA is no longer trusted (a rotation finished with --force): the node must join again.
+                        log.LogWarning("Closing the stream of node {Node}: its certificate's CA (generation {Generation}) is no longer trusted", caller.Name, held);
+                        session.Closed.Cancel();
+                        return;
+                    }
+                    if (ca.Phase == "reissuing" && held != ca.ActiveGeneration)
+                    {
+                        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
+                        {
+                            RenewCertificateNow = new RenewCertificateNow { Reason = $"the fleet's CA is being rotated to generation {ca.ActiveGeneration}" },
+                        }, ct);
+                    }
+                }
+            }, ct);
             // One writer drains everything addressed to the node (acks, plans, dry runs) onto the stream.
             writer = Task.Run(async () =>
             {
@@ -110,10 +147,16 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                         await plans.CompleteDryRunAsync(msg.DryRunResult);
                         break;
                     case AgentMessage.KindOneofCase.RenewCertificate:
-                        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
+                        var renewed = await RenewAsync(caller, msg.RenewCertificate);
+                        if (renewed.CertificatePem.Length > 0)
                         {
-                            CertificateRenewed = await RenewAsync(caller, msg.RenewCertificate),
-                        }, ct);
+                            using var issued = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(renewed.CertificatePem);
+                            Volatile.Write(ref generation, ca.GenerationOf(issued));
+                        }
+                        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { CertificateRenewed = renewed }, ct);
+                        break;
+                    case AgentMessage.KindOneofCase.TrustBundleStored:
+                        await registry.RecordTrustBundleAsync(caller.Name, msg.TrustBundleStored.BundleHash);
                         break;
                     case AgentMessage.KindOneofCase.Hello:
                         await registry.MarkOnlineAsync(caller.Name, msg.Hello.Facts, address);
@@ -144,6 +187,12 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
             {
                 try { await writer; }
                 catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException) { }
+            }
+            if (trust is not null)
+            {
+                linked.Cancel();
+                try { await trust; }
+                catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException or System.Threading.Channels.ChannelClosedException) { }
             }
             if (presence.Close(session))
             {

@@ -37,8 +37,8 @@ public sealed partial class BootstrapService(TokenService tokens, NodeRegistry r
         }
         return Task.FromResult(new DiscoverResponse
         {
-            CaCertificatePem = ca.CertificatePem,
-            Jws = Jws.SignHs256(ca.CertificatePem, record.Id, record.DiscoveryKey),
+            CaCertificatePem = ca.TrustBundlePem,
+            Jws = Jws.SignHs256(ca.TrustBundlePem, record.Id, record.DiscoveryKey),
         });
     }
 
@@ -63,7 +63,7 @@ public sealed partial class BootstrapService(TokenService tokens, NodeRegistry r
         {
             NodeName = request.NodeName,
             CertificatePem = cert.ExportCertificatePem(),
-            CaCertificatePem = ca.CertificatePem,
+            CaCertificatePem = ca.TrustBundlePem,
         };
     }
 

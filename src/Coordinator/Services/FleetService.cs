@@ -22,7 +22,7 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
         Task.FromResult(new ClusterInfo
         {
             AdvertiseAddress = store.Cluster.Get()?.AdvertiseAddress ?? "",
-            CaCertHash = ca.Hash,
+            CaCertHash = ca.JoinHash,
             Version = BuildInfo.Version,
             HeartbeatInterval = Duration.FromTimeSpan(pacer.Current),
         });
@@ -35,7 +35,7 @@ public sealed class FleetService(TokenService tokens, NodeRegistry registry, Pre
         {
             Token = token.ToString(),
             Info = FactsMapping.ToMessage(record),
-            CaCertHash = ca.Hash,
+            CaCertHash = ca.JoinHash,
             AdvertiseAddress = store.Cluster.Get()?.AdvertiseAddress ?? "",
         };
     }

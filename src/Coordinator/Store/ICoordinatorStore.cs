@@ -25,6 +25,8 @@ public interface ICoordinatorStore : IAsyncDisposable, IDisposable
     IOperatorCertificateReads OperatorCertificates { get; }
     /// <summary>Maintenance windows for rollouts.</summary>
     IWindowReads Windows { get; }
+    /// <summary>The fleet's certificate authorities, keys included.</summary>
+    ICertificateAuthorityReads Authorities { get; }
     /// <summary>Leases for work that must run on one coordinator at a time.</summary>
     ILeases Leases { get; }
     /// <summary>The coordinators serving this store (`nodefleet coordinators`).</summary>
@@ -70,6 +72,7 @@ public interface IStoreWriter
     ICoordinators Coordinators { get; }
     IRolloutReports RolloutReports { get; }
     IWindows Windows { get; }
+    ICertificateAuthorities Authorities { get; }
 
     /// <summary>
     /// Runs <paramref name="action"/> once this transaction has committed (never if it rolls back): how something seen

@@ -60,6 +60,10 @@ public sealed class NodeRecord
     public DateTime CertificateNotAfter { get; set; }
     /// <summary>SHA-256 of the DER certificate: only this exact certificate may act as the node.</summary>
     public string CertificateFingerprint { get; set; } = "";
+    /// <summary>The generation of the fleet CA that issued the current certificate; 0 (before CA rotations existed): 1.</summary>
+    public int CaGeneration { get; set; }
+    /// <summary>The hash of the trust bundle the agent last said it stored (a CA rotation's progress).</summary>
+    public string TrustBundleHash { get; set; } = "";
     /// <summary>SHA-256 of the node key's SubjectPublicKeyInfo: the name belongs to this key.</summary>
     public string PublicKeySha256 { get; set; } = "";
     /// <summary>Highest report sequence recorded from this node: reports at or below it are duplicates.</summary>
@@ -242,4 +246,27 @@ public sealed class RolloutReportRecord
     /// <summary>The report as the agent sent it (protobuf bytes, after the node limits' clamp).</summary>
     public byte[] Report { get; set; } = [];
     public DateTime QueuedAt { get; set; }
+}
+
+/// <summary>
+/// One of the fleet's certificate authorities, kept in the store so that every coordinator on it serves the same fleet
+/// (PostgreSQL) and so that a rotation is one record per CA. The key is a secret: it leaves the store only to sign, and is
+/// never logged. The generation is 1 at init and grows by one per rotation.
+/// </summary>
+public sealed class CertificateAuthorityRecord
+{
+    /// <summary>The CA that signs: node, operator and serving certificates.</summary>
+    public const string Active = "active";
+    /// <summary>A rotation's new CA, trusted beside the active one before it signs (`ca rotate start`).</summary>
+    public const string Next = "next";
+    /// <summary>The CA a rotation replaced, still trusted until `ca rotate finish`.</summary>
+    public const string Previous = "previous";
+
+    /// <summary>Moved on by every update (compare-and-swap).</summary>
+    public long Revision { get; set; }
+    public int Generation { get; set; }
+    public string State { get; set; } = Active;
+    public string CertificatePem { get; set; } = "";
+    public string KeyPem { get; set; } = "";
+    public DateTime CreatedAt { get; set; }
 }

@@ -11,7 +11,7 @@ public static class StoreCopy
     public static readonly IReadOnlyList<string> Tables =
     [
         "tokens", "nodes", "plans", "runs", "cluster", "rollouts", "rollout_nodes", "events", "kube_clusters",
-        "revoked_certificates", "operator_certificates",
+        "revoked_certificates", "operator_certificates", "certificate_authorities", "windows", "outbox",
     ];
 
     private const int EventPage = 1000;
@@ -47,6 +47,18 @@ public static class StoreCopy
         await to.WriteAsync(s => { foreach (var r in revoked) s.Revocations.Add(r); });
         var operators = from.OperatorCertificates.List();
         await to.WriteAsync(s => { foreach (var o in operators) s.OperatorCertificates.Put(o); });
+        var authorities = from.Authorities.List();
+        await to.WriteAsync(s => { foreach (var a in authorities) s.Authorities.Insert(a); });
+        var windows = from.Windows.List();
+        await to.WriteAsync(s => { foreach (var w in windows) s.Windows.Insert(w); });
+        // Messages not delivered yet (to nodes offline now), in their order per node.
+        var pending = 0;
+        foreach (var recipient in await from.Outbox.RecipientsWithPendingAsync())
+            foreach (var m in await from.Outbox.PendingAsync(recipient, int.MaxValue))
+            {
+                await to.Outbox.EnqueueAsync(m.Recipient, m.Payload);
+                pending++;
+            }
 
         // Newest page first, read back to the oldest; added oldest first.
         var pages = new List<IReadOnlyList<EventRecord>>();
@@ -68,6 +80,7 @@ public static class StoreCopy
             }); });
         }
         await output.WriteLineAsync($"copied {tokens.Count} token(s), {nodes.Count} node(s), {plans.Count} plan(s), the runs of {runNodes.Count} node(s), " +
-            $"{pages.Sum(p => p.Count)} event(s), {kube.Count} cluster(s), {revoked.Count} revoked and {operators.Count} operator certificate(s)");
+            $"{pages.Sum(p => p.Count)} event(s), {kube.Count} cluster(s), {revoked.Count} revoked and {operators.Count} operator certificate(s), " +
+            $"{authorities.Count} CA(s), {windows.Count} maintenance window(s) and {pending} undelivered message(s)");
     }
 }

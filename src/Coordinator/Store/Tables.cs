@@ -176,6 +176,20 @@ public interface IWindows : IWindowReads
     bool Delete(string name);
 }
 
+/// <summary>The fleet's certificate authorities, by generation.</summary>
+public interface ICertificateAuthorityReads
+{
+    /// <summary>Every CA kept, oldest generation first.</summary>
+    IReadOnlyList<CertificateAuthorityRecord> List();
+}
+
+public interface ICertificateAuthorities : ICertificateAuthorityReads
+{
+    void Insert(CertificateAuthorityRecord ca);
+    void Update(CertificateAuthorityRecord ca);
+    bool Delete(int generation);
+}
+
 /// <summary>The certificate deny list, by serial.</summary>
 public interface IOperatorCertificateReads
 {

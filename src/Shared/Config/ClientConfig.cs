@@ -42,6 +42,17 @@ public sealed class ClientConfig
     /// <summary>The CA to trust; a <see cref="ConfigException"/> naming the field when it is not a base64 PEM certificate.</summary>
     public X509Certificate2 CaCertificate() => PemData.Certificate(CertificateAuthorityData, "certificateAuthorityData");
 
+    /// <summary>Every CA to trust (two during a CA rotation); a <see cref="ConfigException"/> like <see cref="CaCertificate"/>.</summary>
+    public X509Certificate2Collection CaCertificates()
+    {
+        using var first = CaCertificate();
+        var pem = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(CertificateAuthorityData.Trim()));
+        return NodeFleet.Security.CaBundle.Parse(pem);
+    }
+
+    /// <summary>Replaces the CAs to trust with <paramref name="bundlePem"/>.</summary>
+    public void SetCaBundle(string bundlePem) => CertificateAuthorityData = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(bundlePem));
+
     /// <summary>
     /// The client certificate with its private key; a <see cref="ConfigException"/> naming the field when either is not
     /// base64 PEM of its kind, or when the key is not the certificate's.

@@ -17,6 +17,11 @@ public static class GrpcChannels
     /// agents would cost the coordinator more than their heartbeats, which may be 50 s apart in a fleet that size).
     /// </summary>
     public static GrpcChannel Create(string address, X509Certificate2? ca, X509Certificate2? clientCertificate,
+        TimeProvider? time = null, bool keepAlivePings = true) =>
+        CreateTrusting(address, ca is null ? null : new X509Certificate2Collection(ca), clientCertificate, time, keepAlivePings);
+
+    /// <summary>As above, trusting any CA of <paramref name="trust"/> (a trust bundle, during a CA rotation).</summary>
+    public static GrpcChannel CreateTrusting(string address, X509Certificate2Collection? trust, X509Certificate2? clientCertificate,
         TimeProvider? time = null, bool keepAlivePings = true)
     {
         var clock = time ?? TimeProvider.System;
@@ -31,11 +36,11 @@ public static class GrpcChannels
             {
                 RemoteCertificateValidationCallback = (_, cert, _, errors) =>
                 {
-                    if (ca is null) return true;
+                    if (trust is null) return true;
                     if (cert is null) return false;
                     if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
                     using var leaf = new X509Certificate2(cert);
-                    return Pki.ChainsTo(leaf, ca, CertificateUsage.Server, clock.GetUtcNow());
+                    return CaBundle.ChainsToAny(leaf, trust, CertificateUsage.Server, clock.GetUtcNow());
                 },
             },
         };

@@ -143,4 +143,46 @@ public sealed class CertificateRenewalTests : IDisposable
         NodeIdentity.Load(_root).Cert.Dispose();
         Assert.Equal(before, Key());
     }
+
+    [Fact]
+    public async Task During_a_ca_rotation_a_certificate_of_the_new_ca_in_the_trust_bundle_is_taken_and_renew_now_does_not_wait()
+    {
+        using var newKey = Pki.NewKey();
+        using var newCa = Pki.CreateCa(newKey, "fleet-ca-2", TimeSpan.FromDays(10), DateTimeOffset.UtcNow);
+        File.WriteAllText(_root.Path(AgentPaths.CaCert), Pki.ToPem(newCa) + "\n" + Pki.ToPem(_ca) + "\n");
+        // A fresh certificate, far from its renewal point: only RenewNow starts a renewal.
+        using (var key = Pki.NewKey())
+        using (var cert = Pki.IssueClient(_ca, _caKey, new PublicKey(key), "node-1", Roles.Nodes, TimeSpan.FromDays(1), DateTimeOffset.UtcNow))
+        {
+            File.WriteAllText(_root.Path(AgentPaths.NodeCert), Pki.ToPem(cert));
+            File.WriteAllText(_root.Path(AgentPaths.NodeKey), Pki.KeyToPem(key));
+        }
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var renewed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        CertificateRenewal? renewal = null;
+        renewal = new CertificateRenewal(_root, "node-1", TimeProvider.System, NullLogger.Instance, (_, _) => { });
+        renewal.RenewNow("the fleet's CA is being rotated");
+        var run = renewal.RunAsync(m =>
+        {
+            var (_, _, key) = Pki.ReadCsr(m.RenewCertificate.CsrPem);
+            using var cert = Pki.IssueClient(newCa, newKey, key, "node-1", Roles.Nodes, TimeSpan.FromDays(1), DateTimeOffset.UtcNow);
+            var reply = new CertificateRenewed { RequestId = m.RenewCertificate.RequestId, CertificatePem = Pki.ToPem(cert) };
+            _ = Task.Run(() =>
+            {
+                renewal.Answer(reply);
+                renewed.TrySetResult();
+            });
+            return Task.CompletedTask;
+        }, cts.Token);
+        await renewed.Task.WaitAsync(cts.Token);
+        // The answer is handed over; the files are written right after it, on the renewer's side.
+        bool FromNewCa()
+        {
+            using var onDisk = X509Certificate2.CreateFromPem(File.ReadAllText(_root.Path(AgentPaths.NodeCert)));
+            return Pki.ChainsTo(onDisk, newCa, CertificateUsage.Client, DateTimeOffset.UtcNow);
+        }
+        while (!FromNewCa()) await Task.Delay(50, cts.Token);
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+    }
 }

@@ -31,6 +31,7 @@ public static class LiteDbSchema
     public const string CoordinatorsCollection = "coordinators";
     public const string RolloutReportsCollection = "rollout_reports";
     public const string WindowsCollection = "windows";
+    public const string AuthoritiesCollection = "certificate_authorities";
     public const string MetaCollection = "meta";
 
     /// <summary>
@@ -52,12 +53,14 @@ public static class LiteDbSchema
         mapper.Entity<OperatorCertificateRecord>().Id(x => x.Serial, autoId: false);
         mapper.Entity<CoordinatorRecord>().Id(x => x.Id, autoId: false);
         mapper.Entity<Rollouts.Windows.WindowRecord>().Id(x => x.Name, autoId: false);
+        mapper.Entity<CertificateAuthorityRecord>().Id(x => x.Generation, autoId: false);
         // The nodes of a rollout are documents of their own (rollout_nodes).
         mapper.Entity<RolloutRecord>().Id(x => x.Id, autoId: false).Ignore(x => x.Nodes);
         object[] samples =
         [
             new TokenRecord(), new NodeRecord { Labels = { ["k"] = "v" } }, new ClusterRecord(), new KubeClusterRecord(), new PlanRecord(),
             new RevokedCertificateRecord(), new OperatorCertificateRecord { RevokedAt = DateTime.UnixEpoch }, new CoordinatorRecord(),
+            new CertificateAuthorityRecord(),
             new RunHistoryRecord { Steps = { new StepHistoryRecord() } }, new RolloutNodeRecord { Windows = { "w" } },
             new Rollouts.Windows.WindowRecord(),
             new RolloutRecord { PhaseDeadlinesMs = { ["p"] = 1 }, IgnorePreflightErrors = { "x" } },
@@ -105,6 +108,7 @@ public static class LiteDbSchema
         db.GetCollection(RevokedCertificatesCollection).EnsureIndex(nameof(RevokedCertificateRecord.NotAfter));
         db.GetCollection(OperatorCertificatesCollection).EnsureIndex(nameof(OperatorCertificateRecord.Name));
         db.GetCollection(WindowsCollection).EnsureIndex(nameof(Rollouts.Windows.WindowRecord.UpdatedAt));
+        db.GetCollection(AuthoritiesCollection).EnsureIndex(nameof(CertificateAuthorityRecord.State));
     }
 
     private const string VersionField = "Version";

@@ -60,6 +60,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         OperatorCertificates = tables.OperatorCertificates;
         Coordinators = tables.Coordinators;
         Windows = tables.Windows;
+        Authorities = tables.Authorities;
         var leases = new LiteDbLeases(this, _db.GetCollection(LiteDbSchema.LeasesCollection), time ?? TimeProvider.System);
         Leases = leases;
         Outbox = new LiteDbOutbox(this, _db.GetCollection(LiteDbSchema.OutboxCollection), _db.GetCollection(LiteDbSchema.CountersCollection),
@@ -89,6 +90,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
     public IRevocationReads Revocations { get; }
     public IOperatorCertificateReads OperatorCertificates { get; }
     public IWindowReads Windows { get; }
+    public ICertificateAuthorityReads Authorities { get; }
     public ILeases Leases { get; }
     public ICoordinatorReads Coordinators { get; }
     public IOutbox Outbox { get; }
@@ -247,6 +249,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public LiteDbCoordinators Coordinators { get; } = new(db);
         public LiteDbRolloutReports RolloutReports { get; } = new(db);
         public LiteDbWindows Windows { get; } = new(db);
+        public LiteDbAuthorities Authorities { get; } = new(db);
     }
 
     /// <summary>What a write lambda is given: runs only on the writer, inside its batch's transaction.</summary>
@@ -265,6 +268,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         public ICoordinators Coordinators => tables.Coordinators;
         public IRolloutReports RolloutReports => tables.RolloutReports;
         public IWindows Windows => tables.Windows;
+        public ICertificateAuthorities Authorities => tables.Authorities;
         public void OnCommitted(Action action) => store.OnCommitted(action);
         public void RequireLease(Lease lease) => leases.Require(lease);
     }

@@ -245,3 +245,15 @@ internal sealed class LiteDbRolloutReports(LiteDatabase db) : IRolloutReports
         return taken;
     }
 }
+
+internal sealed class LiteDbAuthorities(LiteDatabase db) : ICertificateAuthorities
+{
+    private ILiteCollection<CertificateAuthorityRecord> Authorities =>
+        db.GetCollection<CertificateAuthorityRecord>(LiteDbSchema.AuthoritiesCollection);
+    public IReadOnlyList<CertificateAuthorityRecord> List() => Authorities.FindAll().OrderBy(c => c.Generation).ToList();
+    public void Insert(CertificateAuthorityRecord c) =>
+        Revisions.Insert(db, LiteDbSchema.AuthoritiesCollection, "certificate authority", c.Generation, c, r => c.Revision = r);
+    public void Update(CertificateAuthorityRecord c) =>
+        Revisions.Update(db, LiteDbSchema.AuthoritiesCollection, "certificate authority", c.Generation, c, c.Revision, r => c.Revision = r);
+    public bool Delete(int generation) => Authorities.Delete(generation);
+}

@@ -109,6 +109,12 @@ public static class PostgresSchema
         """
         CREATE TABLE windows (id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL);
         """,
+        // 9: the fleet's certificate authorities, so that every coordinator on the database serves the same fleet and a
+        // rotation is seen by all (`init --join-store`, `nodefleet ca rotate`).
+        """
+        CREATE TABLE certificate_authorities (
+            id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL, generation integer NOT NULL UNIQUE);
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

@@ -45,6 +45,7 @@ public sealed partial class PostgresStore : ICoordinatorStore
         Revocations = new PgRevocations(reads);
         OperatorCertificates = new PgOperatorCertificates(reads);
         Windows = new PgWindows(reads);
+        Authorities = new PgAuthorities(reads);
         Leases = new PgLeases(source, clock, display);
         Coordinators = new PgCoordinators(reads);
         _outbox = new PgOutbox(source, clock, display);
@@ -95,6 +96,7 @@ public sealed partial class PostgresStore : ICoordinatorStore
     public IRevocationReads Revocations { get; }
     public IOperatorCertificateReads OperatorCertificates { get; }
     public IWindowReads Windows { get; }
+    public ICertificateAuthorityReads Authorities { get; }
     public ILeases Leases { get; }
     public ICoordinatorReads Coordinators { get; }
 
@@ -192,6 +194,7 @@ public sealed partial class PostgresStore : ICoordinatorStore
         public ICoordinators Coordinators { get; } = new PgCoordinators(db);
         public IRolloutReports RolloutReports { get; } = new PgRolloutReports(db);
         public IWindows Windows { get; } = new PgWindows(db);
+        public ICertificateAuthorities Authorities { get; } = new PgAuthorities(db);
         public void OnCommitted(Action action) => afterCommit.Add(action);
         public void RequireLease(Lease lease) => PgLeases.Require(db, clock, lease);
     }

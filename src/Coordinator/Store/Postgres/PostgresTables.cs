@@ -380,3 +380,27 @@ internal sealed class PgRolloutReports(PgSession db) : IRolloutReports
             QueuedAt = x.TimeOrNull(4) ?? default,
         }).OrderBy(r => r.Id).ToList();
 }
+
+/// <summary>The fleet's CAs: one row per generation (the key inside the row's doc, readable by the database's owner only).</summary>
+internal sealed class PgAuthorities(PgSession db) : ICertificateAuthorities
+{
+    private readonly Rows _rows = new(db, "certificate_authorities", "certificate authority");
+    private static void Rev(CertificateAuthorityRecord c, long r) => c.Revision = r;
+    private static string Id(int generation) => generation.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public IReadOnlyList<CertificateAuthorityRecord> List() => _rows.Select<CertificateAuthorityRecord>("ORDER BY generation", _ => { }, Rev);
+
+    public void Insert(CertificateAuthorityRecord c)
+    {
+        _rows.Insert(Id(c.Generation), PgJson.Write(c), Rows.Column("generation", c.Generation));
+        c.Revision = 1;
+    }
+
+    public void Update(CertificateAuthorityRecord c)
+    {
+        _rows.Update(Id(c.Generation), c.Revision, PgJson.Write(c));
+        c.Revision++;
+    }
+
+    public bool Delete(int generation) => _rows.Delete(Id(generation));
+}
