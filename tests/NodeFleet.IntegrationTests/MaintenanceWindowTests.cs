@@ -90,7 +90,10 @@ public sealed class MaintenanceWindowTests : IAsyncDisposable
 
         // n1 starts inside the window and is still downloading when it closes; it finishes, n2 waits for next Sunday.
         await _admin.WaitForNodesAsync(r.Id, n => n.State == RolloutNodeState.Succeeded, 1, TimeSpan.FromSeconds(90));
-        var after = await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id });
+        // The pass after n1's success moves to wave 1 and finds n2 outside its window.
+        Rollout after = null!;
+        await Proc.WaitUntilAsync(async () => (after = await _admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).WindowWait.Length > 0,
+            TimeSpan.FromSeconds(20), "the rollout to wait for the window's next opening");
         Assert.Equal(RolloutState.Rolling, after.State);
         Assert.Equal(RolloutNodeState.Pending, after.Nodes.Single(n => n.Name == "n2").State);
         Assert.StartsWith($"waiting for window night (opens {Local(opens.AddDays(7), berlin, "ddd yyyy-MM-dd HH:mm")}, in 6d", after.WindowWait);
