@@ -22,23 +22,41 @@ public sealed class ClusterPlanWait(ApplyPlanResponse applied, IEnumerable<RunHi
     public (string Text, bool? Succeeded) Observe(Rollout rollout, IReadOnlyList<Event> events, NodeDescription? description)
     {
         var sb = new System.Text.StringBuilder();
+        var mine = events.Where(e => e.Node == applied.Node).ToList();
+        var node = rollout.Nodes.FirstOrDefault(n => n.Name == applied.Node);
+        bool? outcome = node is null || node.KubeStep is not ("done" or "") ? null : node.State switch
+        {
+            RolloutNodeState.Succeeded => true,
+            RolloutNodeState.Failed or RolloutNodeState.Skipped or RolloutNodeState.RolledBack => false,
+            _ => null,
+        };
+        // In the order things happen, whatever order the answers came in: cordon and drain, the run's steps, then what
+        // follows the run (applied, Ready, uncordoned), held back until the run's end is printed.
+        ShowEvents(sb, mine, holdAfterRun: true);
         if (description is not null && !_runEnded)
         {
             var (text, ended) = _run.Observe(description);
             sb.Append(text);
             _runEnded = ended;
         }
-        var mine = events.Where(e => e.Node == applied.Node).ToList();
-        foreach (var e in mine.Skip(_eventsShown)) sb.Append($"{e.Reason}: {e.Message}\n");
-        _eventsShown = Math.Max(_eventsShown, mine.Count);
-        var node = rollout.Nodes.FirstOrDefault(n => n.Name == applied.Node);
-        if (node is null || node.KubeStep is not ("done" or "")) return (sb.ToString(), null);
-        return node.State switch
+        ShowEvents(sb, mine, holdAfterRun: outcome is null);
+        return (sb.ToString(), outcome);
+    }
+
+    // What the coordinator records once the agent's run is over.
+    private static readonly HashSet<string> AfterRun = new(StringComparer.Ordinal)
+    {
+        "PlanApplied", "PlanFailed", "PlanUndone", "NodeApplied", "NodeReady", "NodeUncordoned", "NodeSucceeded", "NodeFailed",
+    };
+
+    private void ShowEvents(System.Text.StringBuilder sb, List<Event> mine, bool holdAfterRun)
+    {
+        foreach (var e in mine.Skip(_eventsShown))
         {
-            RolloutNodeState.Succeeded => (sb.ToString(), true),
-            RolloutNodeState.Failed or RolloutNodeState.Skipped or RolloutNodeState.RolledBack => (sb.ToString(), false),
-            _ => (sb.ToString(), null),
-        };
+            if (holdAfterRun && !_runEnded && AfterRun.Contains(e.Reason)) return;
+            sb.Append($"{e.Reason}: {e.Message}\n");
+            _eventsShown++;
+        }
     }
 
     /// <summary>Whether the agent's run is to be followed now: from the apply step until the run has ended.</summary>
