@@ -25,11 +25,11 @@ public static class CaCommands
         rotate.Subcommands.Add(Phase(global, env, "reissue",
             "The new CA signs from now on: every node renews its certificate from it over its stream (offline nodes when they return)",
             (c, o, _) => c.ReissueAsync(new RotateReissueRequest(), o)));
-        var force = new Option<bool>("--force") { Description = "Finish although nodes still hold certificates of the old CA: they must join again" };
+        var force = new Option<bool>("--force") { Description = "Finish although nodes or operators still hold certificates of the old CA: they lose access" };
         rotate.Subcommands.Add(Phase(global, env, "finish",
-            "Stop trusting the old CA; refused while a node still holds a certificate of it, unless --force",
+            "Stop trusting the old CA; refused while a node or an operator still holds a certificate of it, unless --force",
             (c, o, p) => c.FinishAsync(new RotateFinishRequest { Force = p.GetValue(force) }, o), force));
-        rotate.Subcommands.Add(Phase(global, env, "status", "Where the rotation stands, node by node",
+        rotate.Subcommands.Add(Phase(global, env, "status", "Where the rotation stands, node by node, and the operators still on the old CA",
             (c, o, _) => c.StatusAsync(new RotateStatusRequest(), o)));
         rotate.ShowHelpWhenRun();
         var ca = new Command("ca", "The fleet's certificate authority");
@@ -74,12 +74,22 @@ public static class CaCommands
         o.WriteLine($"Join CA hash:   {r.JoinCaHash} (for `nodefleet-agent join --ca-cert-hash`)");
         var counts = r.Nodes.GroupBy(n => n.State).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}");
         o.WriteLine($"Nodes:          {(r.Nodes.Count == 0 ? "none" : string.Join(", ", counts))}");
-        if (r.Nodes.Count == 0) return;
+        if (r.Operators.Count > 0)
+            o.WriteLine($"Operators:      {r.Operators.Count} still on the old CA: each runs `nodefleet admin renew` with its config (or `nodefleet admin revoke NAME`) before finish");
+        if (r.Nodes.Count > 0)
+        {
+            o.WriteLine();
+            var table = new Table(["NODE", "CA GENERATION", "STATE", "STATUS", "ERROR"]);
+            foreach (var n in r.Nodes)
+                table.AddRow([n.Name, n.Generation.ToString(System.Globalization.CultureInfo.InvariantCulture), n.State, n.Status, n.Error.Length > 0 ? n.Error : "-"]);
+            table.WriteTo(o);
+        }
+        if (r.Operators.Count == 0) return;
         o.WriteLine();
-        var table = new Table(["NODE", "CA GENERATION", "STATE", "STATUS", "ERROR"]);
-        foreach (var n in r.Nodes)
-            table.AddRow([n.Name, n.Generation.ToString(System.Globalization.CultureInfo.InvariantCulture), n.State, n.Status, n.Error.Length > 0 ? n.Error : "-"]);
-        table.WriteTo(o);
+        var operators = new Table(["OPERATOR (OLD CA)", "ROLE", "SERIAL", "EXPIRES"]);
+        foreach (var c in r.Operators)
+            operators.AddRow([c.Name, c.Role, c.Serial, c.ExpiresAt.ToDateTime().ToString("yyyy-MM-dd HH:mm'Z'", System.Globalization.CultureInfo.InvariantCulture)]);
+        operators.WriteTo(o);
     }
 }
 

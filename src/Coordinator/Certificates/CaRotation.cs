@@ -19,6 +19,9 @@ public sealed class CaRotation(ICoordinatorStore store, CertificateAuthority ca,
     /// <summary>The node's progress in the rotation.</summary>
     public sealed record NodeProgress(string Name, int Generation, string State, string Status, string Error);
 
+    /// <summary>An operator certificate, live (not revoked, not expired), from a CA other than the one that signs.</summary>
+    public sealed record OperatorLeft(string Name, string Role, string Serial, int Generation, DateTime ExpiresAt);
+
     public static readonly TimeSpan CaValidity = TimeSpan.FromDays(3650);
 
     public async Task StartAsync()
@@ -83,16 +86,29 @@ public sealed class CaRotation(ICoordinatorStore store, CertificateAuthority ca,
             var active = all.Single(a => a.State == CertificateAuthorityRecord.Active);
             var stale = s.Nodes.List(LabelSelector.Everything)
                 .Where(n => n.RevokedAt is null && Generation(n) != active.Generation).Select(n => n.Name).ToList();
-            if (stale.Count > 0 && !force)
-                throw new FailedPreconditionException($"{stale.Count} node(s) still hold a certificate of the old CA: " +
-                    $"{string.Join(", ", stale.Take(10))}{(stale.Count > 10 ? ", ..." : "")}; bring them online to renew " +
-                    "(`nodefleet ca rotate status`), or finish with --force (they must join again)");
+            var operators = OperatorsLeft(s.OperatorCertificates, active.Generation, now);
+            if ((stale.Count > 0 || operators.Count > 0) && !force)
+            {
+                var problems = new List<string>();
+                if (stale.Count > 0)
+                    problems.Add($"{stale.Count} node(s) still hold a certificate of the old CA: " +
+                        $"{string.Join(", ", stale.Take(10))}{(stale.Count > 10 ? ", ..." : "")}; bring them online to renew " +
+                        "(`nodefleet ca rotate status`)");
+                if (operators.Count > 0)
+                    problems.Add($"{operators.Count} operator certificate(s) are still from the old CA: " +
+                        string.Join(", ", operators.Take(10).Select(o => $"{o.Name} ({o.Role}, serial {o.Serial}, valid until {o.ExpiresAt:u})")) +
+                        $"{(operators.Count > 10 ? ", ..." : "")}; run `nodefleet admin renew` with each of their configs " +
+                        "(or `nodefleet admin revoke NAME` for one no longer needed)");
+                throw new FailedPreconditionException(string.Join("; ", problems) +
+                    "; or finish with --force (nodes must join again, operators need a new certificate from `nodefleet admin issue`)");
+            }
             s.Authorities.Delete(previous.Generation);
+            var forced = stale.Select(n => $"node {n}").Concat(operators.Select(o => $"operator {o.Name} ({o.Role})")).ToList();
             s.AddEvent(events, new EventRecord
             {
-                Time = now, Type = stale.Count > 0 ? "Warning" : "Normal", Reason = "CaRotationFinished",
+                Time = now, Type = forced.Count > 0 ? "Warning" : "Normal", Reason = "CaRotationFinished",
                 Message = $"CA generation {previous.Generation} is no longer trusted; generation {active.Generation} is the fleet's CA" +
-                          (stale.Count > 0 ? $"; forced: {string.Join(", ", stale)} must join again" : ""),
+                          (forced.Count > 0 ? $"; forced: {string.Join(", ", forced)} lost access" : ""),
             });
             return stale;
         });
@@ -117,6 +133,28 @@ public sealed class CaRotation(ICoordinatorStore store, CertificateAuthority ca,
             return new NodeProgress(n.Name, g, state, n.Status.ToString(), n.CertificateRenewalError);
         }).ToList();
     }
+
+    /// <summary>
+    /// While the new CA signs (reissuing), the operator certificates still from the old one: they stop working at
+    /// finish. Empty in other phases.
+    /// </summary>
+    public IReadOnlyList<OperatorLeft> OperatorsLeft() =>
+        ca.Phase == "reissuing" ? OperatorsLeft(store.OperatorCertificates, ca.ActiveGeneration, time.GetUtcNow().UtcDateTime) : [];
+
+    /// <summary>
+    /// Live certificates from a CA other than <paramref name="active"/> whose operator (name and role) has no live one
+    /// from it: after `nodefleet admin renew`, copies of the old config are no longer counted.
+    /// </summary>
+    private static List<OperatorLeft> OperatorsLeft(IOperatorCertificateReads certificates, int active, DateTime now)
+    {
+        var live = certificates.List().Where(c => c.RevokedAt is null && c.ExpiresAt > now).ToList();
+        var renewed = live.Where(c => Generation(c) == active).Select(c => (c.Name, c.Role)).ToHashSet();
+        return live.Where(c => Generation(c) != active && !renewed.Contains((c.Name, c.Role)))
+            .Select(c => new OperatorLeft(c.Name, c.Role, c.Serial, Generation(c), c.ExpiresAt)).ToList();
+    }
+
+    /// <summary>Operator certificates recorded before CA generations were kept are from the first CA.</summary>
+    public static int Generation(OperatorCertificateRecord c) => c.CaGeneration == 0 ? 1 : c.CaGeneration;
 
     /// <summary>Nodes joined before CA generations were recorded hold a certificate of the first CA.</summary>
     public static int Generation(NodeRecord n) => n.CaGeneration == 0 ? 1 : n.CaGeneration;

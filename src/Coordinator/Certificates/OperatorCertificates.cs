@@ -45,7 +45,7 @@ public sealed partial class OperatorCertificates(ICoordinatorStore store, Certif
         {
             Serial = Pki.SerialOf(certificate), Name = name, Role = parsed.Name(),
             IssuedAt = StoredTime.Of(certificate.NotBefore.ToUniversalTime()), ExpiresAt = StoredTime.Of(certificate.NotAfter.ToUniversalTime()),
-            IssuedBy = Actor.Current ?? Actor.Coordinator,
+            IssuedBy = Actor.Current ?? Actor.Coordinator, CaGeneration = ca.GenerationOf(certificate),
         };
         await store.WriteAsync(s =>
         {
@@ -78,7 +78,7 @@ public sealed partial class OperatorCertificates(ICoordinatorStore store, Certif
         {
             Serial = Pki.SerialOf(certificate), Name = name, Role = role.Name(),
             IssuedAt = StoredTime.Of(certificate.NotBefore.ToUniversalTime()), ExpiresAt = StoredTime.Of(certificate.NotAfter.ToUniversalTime()),
-            IssuedBy = name,
+            IssuedBy = name, CaGeneration = ca.GenerationOf(certificate),
         };
         await store.WriteAsync(s =>
         {

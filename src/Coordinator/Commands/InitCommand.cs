@@ -56,6 +56,7 @@ public static class InitCommand
         {
             Serial = Pki.SerialOf(admin), Name = "admin", Role = OperatorRoles.Admin, IssuedAt = StoredTime.Of(admin.NotBefore.ToUniversalTime()),
             ExpiresAt = StoredTime.Of(admin.NotAfter.ToUniversalTime()), IssuedBy = Events.Actor.Coordinator,
+            CaGeneration = 1,
         };
 
         var cluster = new ClusterRecord { AdvertiseAddress = advertiseHostPort, CreatedAt = now.UtcDateTime };

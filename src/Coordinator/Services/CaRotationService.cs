@@ -46,6 +46,10 @@ public sealed class CaRotationService(Certificates.CaRotation rotation, Security
         {
             Name = n.Name, Generation = n.Generation, State = n.State, Status = n.Status, Error = n.Error,
         }));
+        response.Operators.AddRange(rotation.OperatorsLeft().Select(o => new RotateOperator
+        {
+            Name = o.Name, Role = o.Role, Serial = o.Serial, ExpiresAt = Timestamp.FromDateTime(DateTime.SpecifyKind(o.ExpiresAt, DateTimeKind.Utc)),
+        }));
         return response;
     }
 }

@@ -184,6 +184,8 @@ public sealed class OperatorCertificateRecord
     public DateTime? RevokedAt { get; set; }
     /// <summary>The actor that issued it.</summary>
     public string IssuedBy { get; set; } = "";
+    /// <summary>The generation of the fleet CA that issued it; 0 (recorded before generations were kept): 1.</summary>
+    public int CaGeneration { get; set; }
 }
 
 /// <summary>Cluster-wide settings written at init.</summary>

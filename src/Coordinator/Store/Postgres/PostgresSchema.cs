@@ -115,6 +115,10 @@ public static class PostgresSchema
         CREATE TABLE certificate_authorities (
             id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL, generation integer NOT NULL UNIQUE);
         """,
+        // 10: the CA generation that issued each operator certificate (`ca rotate finish` checks operators too); 0: 1.
+        """
+        ALTER TABLE operator_certificates ADD COLUMN ca_generation integer NOT NULL DEFAULT 0;
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

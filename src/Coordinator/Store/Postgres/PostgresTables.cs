@@ -314,18 +314,19 @@ internal sealed class PgRevocations(PgSession db) : IRevocations
 /// <summary>The operator certificates: one row per serial, its columns those of the record.</summary>
 internal sealed class PgOperatorCertificates(PgSession db) : IOperatorCertificates
 {
-    private const string Fields = "serial, name, role, issued_at, expires_at, revoked_at, issued_by";
+    private const string Fields = "serial, name, role, issued_at, expires_at, revoked_at, issued_by, ca_generation";
 
     public IReadOnlyList<OperatorCertificateRecord> List() => Select("ORDER BY issued_at, serial", _ => { });
     public IReadOnlyList<OperatorCertificateRecord> Named(string name) =>
         Select("WHERE name = @name ORDER BY issued_at, serial", c => c.With("name", name));
 
     public void Put(OperatorCertificateRecord c) => db.Execute(db.Command(
-            $"INSERT INTO operator_certificates ({Fields}) VALUES (@serial, @name, @role, @issued, @expires, @revoked, @by) " +
+            $"INSERT INTO operator_certificates ({Fields}) VALUES (@serial, @name, @role, @issued, @expires, @revoked, @by, @generation) " +
             "ON CONFLICT (serial) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role, issued_at = EXCLUDED.issued_at, " +
-            "expires_at = EXCLUDED.expires_at, revoked_at = EXCLUDED.revoked_at, issued_by = EXCLUDED.issued_by")
+            "expires_at = EXCLUDED.expires_at, revoked_at = EXCLUDED.revoked_at, issued_by = EXCLUDED.issued_by, " +
+            "ca_generation = EXCLUDED.ca_generation")
         .With("serial", c.Serial).With("name", c.Name).With("role", c.Role).WithTime("issued", c.IssuedAt)
-        .WithTime("expires", c.ExpiresAt).WithTime("revoked", c.RevokedAt).With("by", c.IssuedBy));
+        .WithTime("expires", c.ExpiresAt).WithTime("revoked", c.RevokedAt).With("by", c.IssuedBy).With("generation", c.CaGeneration));
 
     private List<OperatorCertificateRecord> Select(string where, Action<NpgsqlCommand> bind)
     {
@@ -335,7 +336,7 @@ internal sealed class PgOperatorCertificates(PgSession db) : IOperatorCertificat
         {
             Serial = r.GetString(0), Name = r.GetString(1), Role = r.GetString(2),
             IssuedAt = r.TimeOrNull(3) ?? default, ExpiresAt = r.TimeOrNull(4) ?? default, RevokedAt = r.TimeOrNull(5),
-            IssuedBy = r.GetString(6),
+            IssuedBy = r.GetString(6), CaGeneration = r.GetInt32(7),
         });
     }
 }

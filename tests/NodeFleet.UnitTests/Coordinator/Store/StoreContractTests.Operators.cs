@@ -35,6 +35,23 @@ public abstract partial class StoreContractTests
     }
 
     [Fact]
+    public async Task Operator_certificates_keep_the_ca_generation_that_issued_them()
+    {
+        var renewed = OperatorCertificate("0E", "dave", "admin", O0.AddHours(1));
+        renewed.CaGeneration = 2;
+        await Store.WriteAsync(s =>
+        {
+            s.OperatorCertificates.Put(OperatorCertificate("0D", "dave", "admin", O0));
+            s.OperatorCertificates.Put(renewed);
+        });
+        Assert.Equal([("0D", 0), ("0E", 2)], Store.OperatorCertificates.Named("dave").Select(c => (c.Serial, c.CaGeneration)));
+
+        renewed.CaGeneration = 3;
+        await Store.WriteAsync(s => s.OperatorCertificates.Put(renewed));
+        Assert.Equal(3, Store.OperatorCertificates.Named("dave")[1].CaGeneration);
+    }
+
+    [Fact]
     public async Task Events_keep_their_actor()
     {
         await Store.WriteAsync(s =>
