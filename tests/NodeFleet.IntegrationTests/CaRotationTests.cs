@@ -7,7 +7,8 @@ namespace NodeFleet.IntegrationTests;
 
 /// <summary>
 /// `nodefleet ca rotate` across five real agents, one of them stopped during reissue: every node ends on the new CA over
-/// its stream (the stopped one when it returns), none is lost, and after finish the old CA is refused.
+/// its stream (the stopped one when it returns), none is lost, finish waits for an operator to renew its config, and
+/// after finish the old CA is refused.
 /// </summary>
 public sealed class CaRotationTests : IAsyncLifetime
 {
@@ -39,6 +40,9 @@ public sealed class CaRotationTests : IAsyncLifetime
         var (_, oldHash) = await _cluster.CreateTokenAsync();
         var oldConfig = Path.Combine(_cluster.Scratch, "old-admin.conf");
         File.Copy(_cluster.AdminConf, oldConfig);
+        // Another operator, whose config is not the one running the rotation: it must renew before finish.
+        var opsConfig = Path.Combine(_cluster.Scratch, "ops.conf");
+        await _cluster.CliOkAsync("admin", "issue", "rot-ops", "--role", "operator", "-o", opsConfig);
 
         // start: a new CA, trusted by every agent (over its stream) and by this CLI config; new joins pin it.
         var start = await _cluster.CliOkAsync("ca", "rotate", "start");
@@ -77,11 +81,23 @@ public sealed class CaRotationTests : IAsyncLifetime
         await Proc.WaitUntilAsync(async () => (await NodeStatesAsync())["rot-n5"] == "done", TimeSpan.FromSeconds(60),
             "rot-n5 to renew from the new CA when it returns");
 
+        // Every node is done, but rot-ops still holds only a certificate of the old CA: named by status and finish
+        // until it renews with its own config.
+        Assert.Contains("rot-ops", await _cluster.CliOkAsync("ca", "rotate", "status"));
+        var operatorLeft = await _cluster.CliAsync("ca", "rotate", "finish");
+        Assert.NotEqual(0, operatorLeft.ExitCode);
+        Assert.Contains("rot-ops (operator", operatorLeft.StdErr);
+        Assert.Contains("nodefleet admin renew", operatorLeft.StdErr);
+        var renew = await Proc.RunAsync(Binaries.Cli, ["--config", opsConfig, "admin", "renew"]);
+        Assert.True(renew.ExitCode == 0, renew.ToString());
+
         var finish = await _cluster.CliOkAsync("ca", "rotate", "finish");
         Assert.Contains("Phase:          none", finish);
         Assert.Single(ClientConfig.Load(_cluster.AdminConf).CaCertificates());
         await Proc.WaitUntilAsync(() => Task.FromResult(agents.All(a => TrustedCas(a) == 1)), TimeSpan.FromSeconds(30),
             "every agent to trust only the new CA");
+        var renewedOps = await Proc.RunAsync(Binaries.Cli, ["--config", opsConfig, "nodes"]);
+        Assert.True(renewedOps.ExitCode == 0, renewedOps.ToString());
 
         // Every node reconnects with its new certificate to the coordinator's new serving certificate: none lost.
         await _cluster.KillCoordinatorAsync();
