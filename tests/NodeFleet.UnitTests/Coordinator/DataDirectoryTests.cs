@@ -138,6 +138,17 @@ public sealed class DataDirectoryTests : IDisposable
     }
 
     [Fact]
+    public void Init_records_the_admin_conf_certificate_as_issued_by_the_first_ca()
+    {
+        Init();
+        var dir = new DataDirectory(DataPath);
+        using var store = new LiteDbStore(dir.Database);
+        using var admin = ClientConfig.Load(dir.AdminConf).ClientCertificate();
+        var record = Assert.Single(store.OperatorCertificates.List());
+        Assert.Equal((Pki.SerialOf(admin), "admin", "admin", 1), (record.Serial, record.Name, record.Role, record.CaGeneration));
+    }
+
+    [Fact]
     public void A_missing_serving_key_says_to_restore_or_reissue_it_not_to_run_init()
     {
         Init();
