@@ -8,10 +8,10 @@ namespace NodeFleet.IntegrationTests;
 public sealed partial class HighAvailabilityTests
 {
     /// <summary>
-    /// Agents of the three-coordinator test: 12 (4 per coordinator) rather than the 20, each a real agent process
-    /// (with a recording systemctl and no container runtime), to keep the test within about two minutes on this machine.
+    /// Agents of the three-coordinator test, 7 per coordinator: each a real agent process, with a recording systemctl and
+    /// no container runtime, so that the test stays well within two minutes on this machine.
     /// </summary>
-    private const int SpreadAgents = 12;
+    private const int SpreadAgents = 21;
 
     private Task<long> CountAsync(string db, string where) => server.ScalarAsync<long>(db, $"SELECT count(*) FROM nodes WHERE {where}");
 
@@ -61,10 +61,11 @@ public sealed partial class HighAvailabilityTests
         };
         request.IgnorePreflightErrors.AddRange(["CRI", "Mirror-127.0.0.1:5000", "Port-10250", "Port-10256"]);
         var r = await admin.Rollouts.StartAsync(request);
-        // Killed once the rollout has begun its disruptive work and before it is done: the new holder takes it up there.
+        // Killed once the canary has succeeded and the waves have begun, before the rollout is done: the new holder takes
+        // it up there.
         var stored = $"FROM runs WHERE doc->>'RolloutId' = '{r.Id}'";
-        await Proc.WaitUntilAsync(async () => await server.ScalarAsync<long>(db, $"SELECT count(*) {stored}") > 0, TimeSpan.FromSeconds(60),
-            "the rollout to record its first run");
+        await Proc.WaitUntilAsync(async () => (await admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).Nodes.Any(n => n.State == RolloutNodeState.Succeeded),
+            TimeSpan.FromSeconds(60), "the canary to succeed");
         var killed = Stopwatch.StartNew();
         await cluster.KillCoordinatorAsync();
         var before = await admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id });
