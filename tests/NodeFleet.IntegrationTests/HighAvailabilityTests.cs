@@ -120,7 +120,7 @@ public sealed partial class HighAvailabilityTests(PostgresServer server, Xunit.A
         await using var b = await Peer.StartAsync(cluster, store, _dir.Combine("b"));
         for (var i = 1; i <= 3; i++) await JoinThroughAsync(cluster, b.Address, $"ha-r{i}");
         // Not in the rollout: its stream is on the coordinator about to be killed.
-        await JoinThroughAsync(cluster, cluster.Address, "ha-a1", role: "spare");
+        var spare = await JoinThroughAsync(cluster, cluster.Address, "ha-a1", role: "spare");
 
         // `nodefleet coordinators`: both, the first holding the lease, the agents on the second.
         await Proc.WaitUntilAsync(async () =>
@@ -141,6 +141,9 @@ public sealed partial class HighAvailabilityTests(PostgresServer server, Xunit.A
         using var admin = new AdminClients(cluster, b.Address);
         var r = await admin.Rollouts.StartAsync(Rollout());
         var first = await HolderAsync(db);
+        // A machine lost with its coordinator: frozen first (its stream stays open, and it would otherwise reconnect to the
+        // second coordinator, which it was told of), then the coordinator killed before it could miss a heartbeat.
+        spare.Run!.Pause();
         await cluster.KillCoordinatorAsync();
 
         await WaitForHolderAsync(db, b.Address, TimeSpan.FromSeconds(60));
