@@ -12,7 +12,7 @@ namespace NodeFleet.IntegrationTests;
 /// (/readyz); a revocation made through one coordinator closing a stream another holds; `nodefleet coordinators`.
 /// </summary>
 [Collection(PostgresServer.Collection)]
-public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
+public sealed partial class HighAvailabilityTests(PostgresServer server, Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     private const string LeaseTtl = "5s";
     private readonly TempDir _dir = new("nf-ha");
@@ -120,7 +120,7 @@ public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
         await using var b = await Peer.StartAsync(cluster, store, _dir.Combine("b"));
         for (var i = 1; i <= 3; i++) await JoinThroughAsync(cluster, b.Address, $"ha-r{i}");
         // Not in the rollout: its stream is on the coordinator about to be killed.
-        await JoinThroughAsync(cluster, cluster.Address, "ha-a1", role: "spare");
+        var spare = await JoinThroughAsync(cluster, cluster.Address, "ha-a1", role: "spare");
 
         // `nodefleet coordinators`: both, the first holding the lease, the agents on the second.
         await Proc.WaitUntilAsync(async () =>
@@ -141,6 +141,9 @@ public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
         using var admin = new AdminClients(cluster, b.Address);
         var r = await admin.Rollouts.StartAsync(Rollout());
         var first = await HolderAsync(db);
+        // A machine lost with its coordinator: frozen first (its stream stays open, and it would otherwise reconnect to the
+        // second coordinator, which it was told of), then the coordinator killed before it could miss a heartbeat.
+        spare.Run!.Pause();
         await cluster.KillCoordinatorAsync();
 
         await WaitForHolderAsync(db, b.Address, TimeSpan.FromSeconds(60));
@@ -232,6 +235,10 @@ public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
         await using var b = await Peer.StartAsync(cluster, store, _dir.Combine("b"));
         var agent = await JoinThroughAsync(cluster, b.Address, "ha-p1");
         foreach (var url in new[] { cluster.MetricsUrl, b.MetricsUrl }) Assert.Equal(200, (await ReadyzAsync(url)).Status);
+        // Acknowledged just before PostgreSQL stops, through each coordinator: still there after it restarts.
+        Assert.Equal("node/ha-p1 labeled\n", await cluster.CliOkAsync("node", "label", "ha-p1", "zone=a"));
+        var joinLine = (await cluster.CliOkAsync("token", "create", "--print-join-command", "--coordinator", b.Address)).Trim().Split(' ');
+        var kept = joinLine[Array.IndexOf(joinLine, "--token") + 1];
 
         await server.StopAsync();
         try
@@ -251,6 +258,9 @@ public sealed class HighAvailabilityTests(PostgresServer server) : IDisposable
         Assert.False(cluster.Coordinator!.HasExited);
         Assert.False(b.Process.HasExited);
         Assert.NotNull(await cluster.NodeAsync("ha-p1"));
+        Assert.Equal("a", (await cluster.NodeAsync("ha-p1"))!.Value.GetProperty("labels").GetProperty("zone").GetString());
+        Assert.Contains(kept.Split('.')[0], await cluster.CliOkAsync("token", "list"));
+        await cluster.WaitForStatusAsync("ha-p1", "NODE_STATUS_ONLINE");
 
         // Revoked through the first coordinator; the second closes the node's stream at its next deny-list reload.
         await cluster.CliOkAsync("node", "revoke", "ha-p1");

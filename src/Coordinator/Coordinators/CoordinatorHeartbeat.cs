@@ -10,7 +10,8 @@ namespace NodeFleet.Coordinator.Coordinators;
 /// one that lives. The write doubles as the probe of the store for /readyz (<see cref="StoreHealth"/>).
 /// </summary>
 public sealed partial class CoordinatorHeartbeat(ICoordinatorStore store, CoordinatorIdentity me, Presence presence,
-    SingletonLease lease, StoreHealth health, TimeProvider time, ILogger<CoordinatorHeartbeat> log) : BackgroundService
+    SingletonLease lease, StoreHealth health, TimeProvider time, ILogger<CoordinatorHeartbeat> log,
+    NodeFleet.Coordinator.Messaging.CoordinatorDirectory? directory = null) : BackgroundService
 {
     public static readonly TimeSpan Period = TimeSpan.FromSeconds(2);
     /// <summary>A coordinator not seen for this long is dropped from the list.</summary>
@@ -34,6 +35,12 @@ public sealed partial class CoordinatorHeartbeat(ICoordinatorStore store, Coordi
                 await store.WriteAsync(s => s.Coordinators.Put(record)).WaitAsync(Period * 3, time, stoppingToken);
                 if (health.Problem is not null) LogReachable(log);
                 health.Succeeded();
+                if (directory is { FollowsRegistry: true })
+                {
+                    // The live coordinators' addresses, told to agents (on their next heartbeat when the list changed).
+                    var all = await Task.Run(() => store.Coordinators.List(), stoppingToken).WaitAsync(Period * 3, time, stoppingToken);
+                    directory.Refresh(all, now.UtcDateTime, lease.Ttl + Period * 3);
+                }
                 if (held is not null && now - lastPrune > TimeSpan.FromHours(1))
                 {
                     lastPrune = now;

@@ -89,7 +89,8 @@ public static class CoordinatorHost
         builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.NodeMessages>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.OutboxDelivery>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<NodeFleet.Coordinator.Messaging.OutboxDelivery>());
-        builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.ICoordinatorDirectory, NodeFleet.Coordinator.Messaging.ConfiguredCoordinators>();
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.CoordinatorDirectory>();
+        builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.ICoordinatorDirectory>(sp => sp.GetRequiredService<NodeFleet.Coordinator.Messaging.CoordinatorDirectory>());
         builder.Services.AddSingleton<HeartbeatPacer>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanRecorder>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanService>();

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Options;
+using NodeFleet.Coordinator.Coordinators;
 using NodeFleet.Coordinator.Hosting;
+using NodeFleet.Coordinator.Store;
 
 namespace NodeFleet.Coordinator.Messaging;
 
@@ -12,9 +14,35 @@ public interface ICoordinatorDirectory
     IReadOnlyList<string> Addresses();
 }
 
-/// <summary>The list in the <c>coordinators</c> setting (the same on every coordinator of the fleet).</summary>
-public sealed class ConfiguredCoordinators(IOptions<CoordinatorOptions> options) : ICoordinatorDirectory
+/// <summary>
+/// The list in the <c>coordinators</c> setting (the same on every coordinator of the fleet) when it is set; otherwise, on a
+/// shared store, the addresses of the coordinators alive in the store's <c>coordinators</c> table, as the heartbeat last
+/// read it (<see cref="Refresh"/>). On LiteDB, with no setting, the list is empty: the only coordinator has no other to
+/// offer, and its listen address may not be the name its agents reach it by.
+/// </summary>
+public sealed class CoordinatorDirectory(IOptions<CoordinatorOptions> options, CoordinatorIdentity me) : ICoordinatorDirectory
 {
-    private readonly IReadOnlyList<string> _addresses = options.Value.CoordinatorAddresses;
-    public IReadOnlyList<string> Addresses() => _addresses;
+    private readonly IReadOnlyList<string> _configured = options.Value.CoordinatorAddresses;
+    private readonly bool _fromRegistry = options.Value.CoordinatorAddresses.Count == 0 && options.Value.UsesPostgres;
+    // Replaced whole, and only when it changes, so a reader sees the same instance until then.
+    private volatile IReadOnlyList<string> _live = [];
+
+    /// <summary>Whether the list follows the store's registry (no <c>coordinators</c> setting, a shared store).</summary>
+    public bool FollowsRegistry => _fromRegistry;
+
+    public IReadOnlyList<string> Addresses() => _fromRegistry ? _live : _configured;
+
+    /// <summary>
+    /// Takes the coordinators seen within <paramref name="alive"/> of <paramref name="now"/> from the registry's records:
+    /// their addresses, this coordinator's always among them, sorted so that every coordinator tells the same list.
+    /// </summary>
+    public void Refresh(IEnumerable<CoordinatorRecord> records, DateTime now, TimeSpan alive)
+    {
+        var addresses = records.Where(c => now - c.LastSeen <= alive && c.Address.Length > 0).Select(c => c.Address)
+            .Append(me.Address)
+            .Distinct(StringComparer.OrdinalIgnoreCase)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        if (!addresses.SequenceEqual(_live, StringComparer.Ordinal)) _live = addresses;
+    }
 }

@@ -51,7 +51,31 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
 
         var cert = ca.IssueNode(request.NodeName, publicKey);
         var now = time.GetUtcNow().UtcDateTime;
-        await store.WriteAsync(s =>
+        // Nodes joining at once with one token (through one coordinator or several on a shared store) each move its use
+        // count on by compare-and-swap: the one that lost reads the token again and retries, so a fleet can join together.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await JoinWriteAsync(request, token, peerAddress, keyHash, cert, now);
+                break;
+            }
+            catch (ConflictException) when (attempt < JoinConflictAttempts)
+            {
+                // A short jittered pause (wall time: it only spreads the retries), so the same writers do not collide again.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 50) * attempt));
+            }
+        }
+        log.LogInformation("Node {Node} joined from {Address} with token {TokenId}", request.NodeName, peerAddress, token.Id);
+        return cert;
+    }
+
+    /// <summary>How many times a join is tried when a concurrent write to the same token or node wins.</summary>
+    private const int JoinConflictAttempts = 8;
+
+    private Task JoinWriteAsync(JoinRequest request, BootstrapToken token, string peerAddress, string keyHash, X509Certificate2 cert,
+        DateTime now) =>
+        store.WriteAsync(s =>
         {
             var record = CheckSecret(tokens.CheckUsable(s.Tokens.Get(token.Id), token.Id), token);
             var existing = s.Nodes.Get(request.NodeName);
@@ -79,9 +103,6 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
             AddEvent(s, now, "Normal", existing is null ? "Joined" : "Rejoined", node.Name,
                 $"joined from {peerAddress} with token {token.Id}");
         });
-        log.LogInformation("Node {Node} joined from {Address} with token {TokenId}", request.NodeName, peerAddress, token.Id);
-        return cert;
-    }
 
     /// <summary>The registered node a client certificate belongs to, or an error saying why it is refused.</summary>
     public NodeRecord Authenticate(string nodeName, X509Certificate2 clientCertificate)
