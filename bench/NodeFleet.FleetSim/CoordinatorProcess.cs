@@ -18,14 +18,16 @@ public sealed class CoordinatorProcess : IAsyncDisposable
     private readonly string _binary;
     private readonly string _heartbeat;
     private readonly int _nice;
+    private readonly string? _cpus;
     private readonly IReadOnlyList<string> _env;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private Process? _process;
     private GrpcChannel? _admin;
 
-    public CoordinatorProcess(string binary, string dataDir, string logFile, string heartbeat, int nice = 0, IReadOnlyList<string>? env = null)
+    public CoordinatorProcess(string binary, string dataDir, string logFile, string heartbeat, int nice = 0, IReadOnlyList<string>? env = null, string? cpus = null)
     {
         _nice = nice;
+        _cpus = cpus;
         _env = env ?? [];
         _binary = binary;
         DataDir = dataDir;
@@ -67,9 +69,9 @@ public sealed class CoordinatorProcess : IAsyncDisposable
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         // exec: the PID is the coordinator's own, so kill -9 hits it and /proc/PID describes it.
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(_nice == 0
-            ? "exec \"$0\" \"$@\" >>\"$NF_SIM_LOG\" 2>&1"
-            : $"exec nice -n {_nice} \"$0\" \"$@\" >>\"$NF_SIM_LOG\" 2>&1");
+        var pin = _cpus is null ? "" : $"taskset -c {_cpus} ";
+        var nice = _nice == 0 ? "" : $"nice -n {_nice} ";
+        psi.ArgumentList.Add($"exec {pin}{nice}\"$0\" \"$@\" >>\"$NF_SIM_LOG\" 2>&1");
         foreach (var a in new[]
                  {
                      _binary, "run", "--data-dir", DataDir, "--listen", Address, "--metrics-listen", $"127.0.0.1:{MetricsPort}",

@@ -31,6 +31,8 @@ public sealed record Options
     public string? RootsDir { get; init; }
     /// <summary>Scheduling priority of the coordinator relative to this process (negative: it wins the CPU).</summary>
     public int CoordinatorNice { get; init; } = -10;
+    /// <summary>CPUs the coordinator is pinned to (taskset -c), so that it and this process do not share a core.</summary>
+    public string? CoordinatorCpus { get; init; }
     public int HoldSeconds { get; init; }
     /// <summary>Extra environment of the coordinator process (experiments: GC, thread pool settings).</summary>
     public List<string> CoordinatorEnv { get; init; } = [];
@@ -94,6 +96,8 @@ public sealed record Options
           --work DIR               scratch directory (default a new /tmp/nf-fleetsim-*); --keep leaves it
           --roots DIR              where the agents' --root directories go (default a new /dev/shm/nf-fleetsim-* when /dev/shm
                                    is a tmpfs: 10,000 nodes' fsyncs on one shared disk would measure the disk, not NodeFleet)
+          --coordinator-cpus L     pin the coordinator to these CPUs (taskset -c L, e.g. 0); start this process itself
+                                   under `taskset -c 1` so that the two never share a core
           --coordinator-nice N     run the coordinator at this nice value relative to the simulator (default -10: on
                                    a real fleet the agents do not share the coordinator's CPU; 0 to share it evenly)
           --rollout-timeout S      give up on a rollout after S seconds (default 600; quick 120)
@@ -155,6 +159,12 @@ public sealed record Options
                 case "--coordinator-nice":
                     var nv = Value();
                     o = o with { CoordinatorNice = int.TryParse(nv, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var nice) && nice is >= -20 and <= 19 ? nice : throw new ArgumentException($"--coordinator-nice: '{nv}'") };
+                    break;
+                case "--coordinator-cpus":
+                    var cpus = Value();
+                    if (cpus.Length == 0 || cpus.Any(c => !(char.IsAsciiDigit(c) || c is ',' or '-')))
+                        throw new ArgumentException($"--coordinator-cpus: '{cpus}' is not a CPU list such as 0 or 0,2-3");
+                    o = o with { CoordinatorCpus = cpus };
                     break;
                 case "--hold": o = o with { HoldSeconds = Int(0) }; break;
                 case "--rollout-timeout": o = o with { RolloutTimeoutSeconds = Int(1) }; break;

@@ -23,7 +23,7 @@ public static class SimPlans
     /// A kubelet drop-in (then daemon-reload), containerd's config.toml and a mirror (certs.d/registry.k8s.io/hosts.toml),
     /// and restarts of containerd and the kubelet (recorded). No preflight, pull or verify: there is no runtime to ask.
     /// </summary>
-    public static NodePlan Config(string name) => Load($"""
+    public static NodePlan Config(string name, int maxPods = 110) => Load($"""
         apiVersion: nodefleet.io/v1
         kind: NodePlan
         metadata:
@@ -39,7 +39,7 @@ public static class SimPlans
           kubelet:
             extraArgs:
               node-labels: "fleetsim=true"
-              max-pods: "110"
+              max-pods: "{maxPods}"
           skipPhases: [preflight, prepull-images, verify]
         """);
 
