@@ -22,9 +22,21 @@ public sealed class SimFleet : IAsyncDisposable
         WorkDir = workDir;
         RootsDir = rootsDir;
         Coordinator = new CoordinatorProcess(options.Coordinator ?? IntegrationTests.Infrastructure.Binaries.Coordinator,
-            Path.Combine(workDir, "coordinator"), Path.Combine(workDir, "coordinator.log"), options.Heartbeat, options.CoordinatorNice, options.CoordinatorEnv);
+            Path.Combine(workDir, "coordinator"), Path.Combine(workDir, "coordinator.log"), options.Heartbeat, options.CoordinatorNice,
+            [.. SharedSourceLimits(options), .. options.CoordinatorEnv], options.CoordinatorCpus);
         Log = new AgentLogSink(Path.Combine(workDir, "agents.log")) { Verbose = options.Verbose };
     }
+
+    /// <summary>
+    /// Every simulated agent connects from 127.0.0.1, where a fleet's agents each have an address of their own: the
+    /// coordinator's per-source bounds (silent connections, handshakes at once), meant for one misbehaving address, are
+    /// lifted to what the whole simulated fleet needs; --coordinator-env can still set them.
+    /// </summary>
+    private static IEnumerable<string> SharedSourceLimits(Options o) =>
+    [
+        $"NODEFLEET_MAXSILENTCONNECTIONSPERSOURCE={o.Agents + o.BurstSenders + 1000}",
+        "NODEFLEET_MAXHANDSHAKESPERSOURCE=100000",
+    ];
 
     public string WorkDir { get; }
     /// <summary>The agents' --root directories live under here.</summary>
