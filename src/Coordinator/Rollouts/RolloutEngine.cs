@@ -27,8 +27,8 @@ public sealed record RolloutNote(string Type, string Reason, string Node, string
 /// </summary>
 public static partial class RolloutEngine
 {
-    public const string StagePrepare = "prepare";
-    public const string StageApply = "apply";
+    public const string StagePrepare = NodeFleet.Plans.RolloutStages.Prepare;
+    public const string StageApply = NodeFleet.Plans.RolloutStages.Apply;
 
     /// <summary>
     /// Splits the nodes into waves: the canary first, then waves of at most maxUnavailable nodes. Control-plane nodes
