@@ -64,6 +64,9 @@ public sealed class CaRotationTests : IAsyncLifetime
         var reissue = await _cluster.CliAsync("ca", "rotate", "reissue");
         Assert.True(reissue.ExitCode == 0, reissue.ToString());
         Assert.Contains("renewed its certificate from the new CA", reissue.StdErr);
+        // What it prints is the rotation after that renewal: the operator who ran it is no longer on the old CA, rot-ops is.
+        Assert.Matches(@"(?m)^rot-ops\s+operator", reissue.StdOut);
+        Assert.DoesNotMatch(@"(?m)^admin\s+admin", reissue.StdOut);
         await Proc.WaitUntilAsync(async () =>
             {
                 var s = await NodeStatesAsync();

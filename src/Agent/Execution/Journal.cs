@@ -218,8 +218,10 @@ public sealed class Journal : IDisposable
     public RunRecord? LatestRun(string planName) =>
         Runs.Find(r => r.PlanName == planName).OrderByDescending(r => r.StartedAt).FirstOrDefault();
 
+    /// <summary>The newest run still to be carried on (<see cref="RunTransitions.Unfinished"/>), if any.</summary>
     public RunRecord? Unfinished() =>
-        Runs.Find(r => r.State == RunState.Running || r.State == RunState.UndoRunning).OrderByDescending(r => r.StartedAt).FirstOrDefault();
+        Runs.Find(Query.In(nameof(RunRecord.State), RunTransitions.Unfinished.Select(s => Db.Mapper.Serialize(s)).ToArray()))
+            .OrderByDescending(r => r.StartedAt).FirstOrDefault();
 
     /// <summary>
     /// This journal's identity: 16 random hex digits made when the journal is first used, carried by every report it

@@ -25,8 +25,11 @@ public static class RunTransitions
 
     public static bool IsAllowed(RunState from, RunState to) => Allowed[from].Contains(to);
 
-    /// <summary>Whether a run in <paramref name="s"/> is still to be carried on (by a resume after a restart).</summary>
-    public static bool IsUnfinished(RunState s) => s is RunState.Running or RunState.UndoRunning;
+    /// <summary>The states of a run still to be carried on (by a resume after a restart).</summary>
+    public static IReadOnlyList<RunState> Unfinished { get; } = [RunState.Running, RunState.UndoRunning];
+
+    /// <summary>Whether a run in <paramref name="s"/> is still to be carried on (one of <see cref="Unfinished"/>).</summary>
+    public static bool IsUnfinished(RunState s) => Unfinished.Contains(s);
 
     /// <summary>Why <paramref name="from"/> cannot become <paramref name="to"/>: "run r1 is Undone; it cannot become Running".</summary>
     public static string Refusal(string id, RunState from, RunState to) => from == to

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using NodeFleet.Agent.Host;
+using NodeFleet.Plans;
 
 namespace NodeFleet.Agent.Execution;
 
@@ -43,8 +44,8 @@ public sealed class RunUndo(Journal journal, IServiceManager services, JournalRe
         // A rollout's preparation may have written what its pulls needed (a mirror's hosts.toml, which the node's run
         // then found in place): undoing the node's run of that rollout undoes its preparation too, newest first.
         var rolloutId = run.RolloutId;
-        var prepared = rolloutId.Length > 0 && run.Stage == "apply"
-            ? journal.Runs.Find(r => r.RolloutId == rolloutId && r.Stage == "prepare" && r.State == RunState.Succeeded)
+        var prepared = rolloutId.Length > 0 && run.Stage == RolloutStages.Apply
+            ? journal.Runs.Find(r => r.RolloutId == rolloutId && r.Stage == RolloutStages.Prepare && r.State == RunState.Succeeded)
                 .Where(r => journal.Backups.Exists(b => b.RunId == r.Id)).ToList()
             : [];
         var undone = new[] { run.Id }.Concat(prepared.OrderByDescending(r => r.StartedAt).Select(r => r.Id)).ToList();

@@ -55,7 +55,12 @@ public static class CaCommands
             // The operator running the rotation keeps working after finish: a certificate of the new CA as soon as it signs.
             if (name == "reissue" || (name == "status" && response.Phase == "reissuing"))
             {
-                if (await OperatorConfig.RenewIfOldAsync(connection, response, ct) is { } renewed) notes.Add(renewed);
+                if (await OperatorConfig.RenewIfOldAsync(connection, response, ct) is { } renewed)
+                {
+                    notes.Add(renewed);
+                    // Shown as it stands now: this operator no longer among those still on the old CA.
+                    response = await connection.CallAsync(connection.CaRotation, (c, o) => c.StatusAsync(new RotateStatusRequest(), o), ct);
+                }
             }
             if (OperatorConfig.UpdateTrust(connection.ConfigPath, response.TrustBundlePem)) notes.Add($"{connection.ConfigPath} now trusts {CaBundle.Parse(response.TrustBundlePem).Count} CA(s)");
             if (format.IsDocument()) Formats.Write(env.Out, Formats.ToNode(response), format);

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using NodeFleet.Config;
+using NodeFleet.Plans;
 using NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Cli.Commands;
@@ -46,7 +47,8 @@ public sealed class ClusterPlanWait(ApplyPlanResponse applied, IEnumerable<RunHi
     // What the coordinator records once the agent's run is over.
     private static readonly HashSet<string> AfterRun = new(StringComparer.Ordinal)
     {
-        "PlanApplied", "PlanFailed", "PlanUndone", "NodeApplied", "NodeReady", "NodeUncordoned", "NodeSucceeded", "NodeFailed",
+        EventReasons.PlanApplied, EventReasons.PlanFailed, EventReasons.PlanUndone, EventReasons.NodeApplied, EventReasons.NodeReady,
+        EventReasons.NodeUncordoned, EventReasons.NodeSucceeded, EventReasons.NodeFailed,
     };
 
     private void ShowEvents(System.Text.StringBuilder sb, List<Event> mine, bool holdAfterRun)

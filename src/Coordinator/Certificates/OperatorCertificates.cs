@@ -71,7 +71,7 @@ public sealed partial class OperatorCertificates(ICoordinatorStore store, Certif
         try { key = Pki.ReadCsrPublicKey(csrPem); }
         catch (CryptographicException e) { throw new InvalidArgumentException($"csr: not a valid PKCS#10 request in PEM: {e.Message}"); }
         catch (ArgumentException e) { throw new InvalidArgumentException($"csr: not a valid PKCS#10 request in PEM: {e.Message}"); }
-        var lifetime = current.NotAfter - current.NotBefore;
+        var lifetime = Pki.IssuedValidity(current);
         if (lifetime > MaxValidity) lifetime = MaxValidity;
         var certificate = ca.IssueOperator(name, role, key, lifetime);
         var record = new OperatorCertificateRecord

@@ -35,9 +35,10 @@ public static class MigrateStoreCommand
         var source = from.CountPerTable(StoreCopy.Tables);
         var target = to.CountPerTable(StoreCopy.Tables);
         var wrong = new List<string>();
+        var width = StoreCopy.Tables.Max(t => t.Length);
         foreach (var table in StoreCopy.Tables)
         {
-            await output.WriteLineAsync($"  {table,-22} {source[table],8} → {target[table],8}");
+            await output.WriteLineAsync($"  {table.PadRight(width)} {source[table],8} → {target[table],8}");
             if (source[table] != target[table]) wrong.Add($"{table}: {source[table]} in {dir.Database}, {target[table]} in {to.Display}");
         }
         if (wrong.Count > 0)

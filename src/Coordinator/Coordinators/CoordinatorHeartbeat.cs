@@ -17,6 +17,14 @@ public sealed partial class CoordinatorHeartbeat(ICoordinatorStore store, Coordi
     /// <summary>A coordinator not seen for this long is dropped from the list.</summary>
     public static readonly TimeSpan Forget = TimeSpan.FromDays(1);
 
+    /// <summary>
+    /// Whether the coordinator of <paramref name="record"/> counts as alive at <paramref name="now"/>: its last heartbeat
+    /// is at most the singleton lease's TTL plus three heartbeat periods old, so one that merely missed a beat or two
+    /// (a slow database) stays alive. The one rule for `nodefleet coordinators`, the addresses told to agents, and the
+    /// nodes the rollout controller counts online through another coordinator.
+    /// </summary>
+    public static bool IsAlive(CoordinatorRecord record, DateTime now, TimeSpan leaseTtl) => now - record.LastSeen <= leaseTtl + Period * 3;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var lastPrune = DateTimeOffset.MinValue;
@@ -39,7 +47,7 @@ public sealed partial class CoordinatorHeartbeat(ICoordinatorStore store, Coordi
                 {
                     // The live coordinators' addresses, told to agents (on their next heartbeat when the list changed).
                     var all = await Task.Run(() => store.Coordinators.List(), stoppingToken).WaitAsync(Period * 3, time, stoppingToken);
-                    directory.Refresh(all, now.UtcDateTime, lease.Ttl + Period * 3);
+                    directory.Refresh(all, now.UtcDateTime, lease.Ttl);
                 }
                 if (held is not null && now - lastPrune > TimeSpan.FromHours(1))
                 {

@@ -77,6 +77,12 @@ public sealed class DataDirectory
         var pki = databaseFile ? new[] { CaCert, CaKey, ServingCert, ServingKey } : new[] { ServingCert, ServingKey };
         if (pki.All(f => Kind(f) == Entry.Missing) && Kind(Database) == Entry.Missing)
             throw new StartupException($"data directory {Path} is not initialised: run `nodefleet-coordinator init --data-dir {Path}`");
+        // Neither the CA nor the database, but this coordinator's own files: the directory of a coordinator on PostgreSQL,
+        // started without its store setting (rather than a LiteDB directory that lost three files at once).
+        if (databaseFile && new[] { CaCert, CaKey, Database }.All(f => Kind(f) == Entry.Missing))
+            throw new StartupException($"database {Database} is missing, and so is the CA: a data directory initialised with --store " +
+                "keeps its state and its CA in the store: give the coordinator the same store setting (store: in coordinator.yaml, " +
+                $"NODEFLEET_STORE or --store); otherwise restore them from a backup of {Path}");
         foreach (var f in pki)
         {
             switch (Kind(f))

@@ -33,12 +33,13 @@ public sealed class CoordinatorDirectory(IOptions<CoordinatorOptions> options, C
     public IReadOnlyList<string> Addresses() => _fromRegistry ? _live : _configured;
 
     /// <summary>
-    /// Takes the coordinators seen within <paramref name="alive"/> of <paramref name="now"/> from the registry's records:
-    /// their addresses, this coordinator's always among them, sorted so that every coordinator tells the same list.
+    /// Takes the coordinators alive at <paramref name="now"/> (<see cref="CoordinatorHeartbeat.IsAlive"/>, with the singleton
+    /// lease's <paramref name="leaseTtl"/>) from the registry's records: their addresses, this coordinator's always among
+    /// them, sorted so that every coordinator tells the same list.
     /// </summary>
-    public void Refresh(IEnumerable<CoordinatorRecord> records, DateTime now, TimeSpan alive)
+    public void Refresh(IEnumerable<CoordinatorRecord> records, DateTime now, TimeSpan leaseTtl)
     {
-        var addresses = records.Where(c => now - c.LastSeen <= alive && c.Address.Length > 0).Select(c => c.Address)
+        var addresses = records.Where(c => CoordinatorHeartbeat.IsAlive(c, now, leaseTtl) && c.Address.Length > 0).Select(c => c.Address)
             .Append(me.Address)
             .Distinct(StringComparer.OrdinalIgnoreCase)
             .Order(StringComparer.Ordinal)

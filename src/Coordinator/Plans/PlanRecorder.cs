@@ -243,17 +243,17 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
             Protocol.V1.RunState.Running => ("Normal", "PlanStarted", head + error),
             Protocol.V1.RunState.Succeeded when prepare => ("Normal", "PlanPrepared",
                 $"{head} prepared, not applied: {PhasesRun(run)}; the rest of the plan runs in {wave}"),
-            Protocol.V1.RunState.Succeeded => ("Normal", "PlanApplied", head + error),
+            Protocol.V1.RunState.Succeeded => ("Normal", EventReasons.PlanApplied, head + error),
             // The undo restored the files but could not reload systemd or restart a service: the error says what.
-            Protocol.V1.RunState.Failed when undone.Count > 0 => ("Warning", "PlanFailed",
+            Protocol.V1.RunState.Failed when undone.Count > 0 => ("Warning", EventReasons.PlanFailed,
                 $"{head}, partly undone ({RevertedText(undone)}){error}"),
-            Protocol.V1.RunState.Failed => ("Warning", "PlanFailed", head + error),
+            Protocol.V1.RunState.Failed => ("Warning", EventReasons.PlanFailed, head + error),
             Protocol.V1.RunState.UndoRunning => ("Warning", "PlanUndoing", head + error),
             // A failed run the agent undid: a warning, and why it failed.
-            _ when report.Message.Length > 0 => ("Warning", "PlanUndone",
+            _ when report.Message.Length > 0 => ("Warning", EventReasons.PlanUndone,
                 $"{head} failed and was undone ({RevertedText(undone)}{KeptText(run)}){error}"),
             // A rollback of a run that had succeeded.
-            _ => ("Normal", "PlanUndone", $"{head} undone ({RevertedText(undone)}{KeptText(run)})"),
+            _ => ("Normal", EventReasons.PlanUndone, $"{head} undone ({RevertedText(undone)}{KeptText(run)})"),
         };
         s.AddEvent(events, new EventRecord
         {

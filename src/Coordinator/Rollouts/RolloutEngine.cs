@@ -27,8 +27,8 @@ public sealed record RolloutNote(string Type, string Reason, string Node, string
 /// </summary>
 public static partial class RolloutEngine
 {
-    public const string StagePrepare = "prepare";
-    public const string StageApply = "apply";
+    public const string StagePrepare = NodeFleet.Plans.RolloutStages.Prepare;
+    public const string StageApply = NodeFleet.Plans.RolloutStages.Apply;
 
     /// <summary>
     /// Splits the nodes into waves: the canary first, then waves of at most maxUnavailable nodes. Control-plane nodes
@@ -373,7 +373,7 @@ public static partial class RolloutEngine
                 n.FinishedAt = now;
                 n.Phase = "";
                 n.PhaseStartedAt = null;
-                notes.Add(new RolloutNote("Normal", "NodeSucceeded", n.Name, $"wave {n.Wave}: plan applied (run {report.RunId})"));
+                notes.Add(new RolloutNote("Normal", NodeFleet.Plans.EventReasons.NodeSucceeded, n.Name, $"wave {n.Wave}: plan applied (run {report.RunId})"));
             }
             else if (state is Protocol.V1.RunState.Failed or Protocol.V1.RunState.Undone)
             {
@@ -420,6 +420,6 @@ public static partial class RolloutEngine
         n.FinishedAt = now;
         n.Message = message;
         r.Failures++;
-        notes.Add(new RolloutNote("Warning", "NodeFailed", n.Name, $"wave {n.Wave} ({stage}): {message}"));
+        notes.Add(new RolloutNote("Warning", NodeFleet.Plans.EventReasons.NodeFailed, n.Name, $"wave {n.Wave} ({stage}): {message}"));
     }
 }

@@ -176,7 +176,7 @@ public static partial class RolloutEngine
                 break;
             case KubeReport.ReadyResult { Step: KubeSteps.WaitReady } w when w.Ready:
                 Step(n, KubeSteps.Uncordon, now);
-                notes.Add(new RolloutNote("Normal", "NodeReady", n.Name, $"wave {n.Wave}: {w.Message}"));
+                notes.Add(new RolloutNote("Normal", EventReasons.NodeReady, n.Name, $"wave {n.Wave}: {w.Message}"));
                 break;
             case KubeReport.ReadyResult { Step: KubeSteps.WaitReady } w when n.State == RolloutNodeState.RollingBack:
                 // Its run is undone but the Node is not Ready: left as it is, cordoned, saying why.
@@ -212,7 +212,7 @@ public static partial class RolloutEngine
                 n.HoldsSlot = false;
                 if (u.Done) n.CordonNote = "";
                 else if (n.CordonedAt is not null && !n.WasSchedulable) n.CordonNote = "left cordoned: " + u.Reason;
-                notes.Add(new RolloutNote(u.Done || n.CordonedAt is null ? "Normal" : "Warning", u.Done ? "NodeUncordoned" : "NodeLeftCordoned", n.Name,
+                notes.Add(new RolloutNote(u.Done || n.CordonedAt is null ? "Normal" : "Warning", u.Done ? EventReasons.NodeUncordoned : "NodeLeftCordoned", n.Name,
                     u.Done ? "uncordoned" : n.CordonedAt is null ? "never cordoned: nothing to undo" : $"left cordoned: {u.Reason}"));
                 if (n.State == RolloutNodeState.RollingBack)
                 {
@@ -228,7 +228,7 @@ public static partial class RolloutEngine
                     n.FinishedAt = now;
                     n.Phase = "";
                     n.PhaseStartedAt = null;
-                    notes.Add(new RolloutNote("Normal", "NodeSucceeded", n.Name, $"wave {n.Wave}: plan applied (run {n.RunId}), Ready, uncordoned"));
+                    notes.Add(new RolloutNote("Normal", EventReasons.NodeSucceeded, n.Name, $"wave {n.Wave}: plan applied (run {n.RunId}), Ready, uncordoned"));
                 }
                 break;
             case KubeReport.StepFailed f:
@@ -267,7 +267,7 @@ public static partial class RolloutEngine
             if (state == Protocol.V1.RunState.Succeeded)
             {
                 Step(n, KubeSteps.WaitReady, now);
-                notes.Add(new RolloutNote("Normal", "NodeApplied", n.Name, $"wave {n.Wave}: plan applied (run {report.RunId}); waiting for the Node to be Ready"));
+                notes.Add(new RolloutNote("Normal", EventReasons.NodeApplied, n.Name, $"wave {n.Wave}: plan applied (run {report.RunId}); waiting for the Node to be Ready"));
             }
             else if (state is Protocol.V1.RunState.Failed or Protocol.V1.RunState.Undone)
             {

@@ -10,7 +10,6 @@ public sealed partial class RolloutController
     /// <summary>The "stream" a request sent through another coordinator was sent on: the outbox keeps it until delivered.</summary>
     private const long SentThroughAnother = -1;
     private static readonly TimeSpan RemoteRefresh = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan CoordinatorAlive = TimeSpan.FromSeconds(10);
 
     private HashSet<string> _remoteOnline = new(StringComparer.Ordinal);
     private DateTime _remoteReadAt;
@@ -26,7 +25,7 @@ public sealed partial class RolloutController
         try
         {
             var others = store.Coordinators.List()
-                .Where(c => c.Id != me.Id && now - c.LastSeen < CoordinatorAlive)
+                .Where(c => c.Id != me.Id && singleton is not null && Coordinators.CoordinatorHeartbeat.IsAlive(c, now, singleton.Ttl))
                 .Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
             _remoteOnline = others.Count == 0
                 ? new HashSet<string>(StringComparer.Ordinal)

@@ -13,11 +13,10 @@ public sealed class CoordinatorsService(ICoordinatorStore store, CoordinatorIden
     public override Task<ListCoordinatorsResponse> List(ListCoordinatorsRequest request, ServerCallContext context)
     {
         var now = time.GetUtcNow().UtcDateTime;
-        var stale = lease.Ttl + CoordinatorHeartbeat.Period * 3;
         var response = new ListCoordinatorsResponse { AnsweredBy = me.Id };
         foreach (var c in store.Coordinators.List())
         {
-            var alive = now - c.LastSeen <= stale;
+            var alive = CoordinatorHeartbeat.IsAlive(c, now, lease.Ttl);
             response.Coordinators.Add(new CoordinatorInfo
             {
                 Id = c.Id, Address = c.Address, Version = c.Version, ConnectedAgents = c.ConnectedAgents,

@@ -1,7 +1,13 @@
 namespace NodeFleet.Coordinator.Store;
 
+/// <summary>A record updated by compare-and-swap on its revision, which every update moves on by one.</summary>
+public interface IRevisioned
+{
+    long Revision { get; set; }
+}
+
 /// <summary>A bootstrap token as stored: never the secret, only its hash and the derived discovery key.</summary>
-public sealed class TokenRecord
+public sealed class TokenRecord : IRevisioned
 {
     /// <summary>Moved on by every update (compare-and-swap); 0 in records stored before revisions were kept.</summary>
     public long Revision { get; set; }
@@ -99,7 +105,7 @@ public sealed class RevokedCertificateRecord
 }
 
 /// <summary>A stored plan: a new generation each time content under the same name changes.</summary>
-public sealed class PlanRecord
+public sealed class PlanRecord : IRevisioned
 {
     /// <summary>Moved on by every update (compare-and-swap); 0 in records stored before revisions were kept.</summary>
     public long Revision { get; set; }
@@ -111,7 +117,7 @@ public sealed class PlanRecord
 }
 
 /// <summary>A plan run on a node as reported by its agent, step by step.</summary>
-public sealed class RunHistoryRecord
+public sealed class RunHistoryRecord : IRevisioned
 {
     /// <summary>Moved on by every update (compare-and-swap); 0 in records stored before revisions were kept.</summary>
     public long Revision { get; set; }
@@ -202,7 +208,7 @@ public sealed class ClusterRecord
 /// A Kubernetes cluster the coordinator holds credentials for (`nodefleet cluster add`). Not <see cref="ClusterRecord"/>,
 /// which is the fleet's own settings. The kubeconfig is a secret: it leaves the store only to build a connection.
 /// </summary>
-public sealed class KubeClusterRecord
+public sealed class KubeClusterRecord : IRevisioned
 {
     /// <summary>Moved on by every update (compare-and-swap).</summary>
     public long Revision { get; set; }
@@ -255,7 +261,7 @@ public sealed class RolloutReportRecord
 /// (PostgreSQL) and so that a rotation is one record per CA. The key is a secret: it leaves the store only to sign, and is
 /// never logged. The generation is 1 at init and grows by one per rotation.
 /// </summary>
-public sealed class CertificateAuthorityRecord
+public sealed class CertificateAuthorityRecord : IRevisioned
 {
     /// <summary>The CA that signs: node, operator and serving certificates.</summary>
     public const string Active = "active";

@@ -40,7 +40,8 @@ public static class StoreCopy
             var runs = from.Runs.ListByNode(node, int.MaxValue);
             await to.WriteAsync(s => { foreach (var r in runs) s.Runs.Insert(r); });
         }
-        foreach (var rollout in from.Rollouts.ListAll()) await to.WriteAsync(s => s.Rollouts.Insert(rollout));
+        var rollouts = from.Rollouts.ListAll();
+        foreach (var rollout in rollouts) await to.WriteAsync(s => s.Rollouts.Insert(rollout));
         var kube = from.KubeClusters.List();
         await to.WriteAsync(s => { foreach (var k in kube) s.KubeClusters.Insert(k); });
         var revoked = from.Revocations.List();
@@ -80,7 +81,7 @@ public static class StoreCopy
             }); });
         }
         await output.WriteLineAsync($"copied {tokens.Count} token(s), {nodes.Count} node(s), {plans.Count} plan(s), the runs of {runNodes.Count} node(s), " +
-            $"{pages.Sum(p => p.Count)} event(s), {kube.Count} cluster(s), {revoked.Count} revoked and {operators.Count} operator certificate(s), " +
+            $"{rollouts.Count} rollout(s), {pages.Sum(p => p.Count)} event(s), {kube.Count} cluster(s), {revoked.Count} revoked and {operators.Count} operator certificate(s), " +
             $"{authorities.Count} CA(s), {windows.Count} maintenance window(s) and {pending} undelivered message(s)");
     }
 }

@@ -201,7 +201,20 @@ public static class Pki
         var generator = X509SignatureGenerator.CreateForECDsa(caKey);
         // Backdated for clocks a little behind, but by a tenth of a short lifetime at most: renewal is timed on the
         // validity period, which a five-minute backdate would swallow for a certificate of a minute.
-        var backdate = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(5).Ticks, validity.Ticks / 10));
+        var backdate = TimeSpan.FromTicks(Math.Min(MaxBackdate.Ticks, validity.Ticks / 10));
         return req.Create(ca.SubjectName, generator, now - backdate, notAfter, serial);
+    }
+
+    private static readonly TimeSpan MaxBackdate = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The validity a certificate signed here was issued for: its period less the backdate added when it was signed, so
+    /// that a certificate renewed for as long as the one it replaces does not grow by that backdate at every renewal.
+    /// </summary>
+    public static TimeSpan IssuedValidity(X509Certificate2 certificate)
+    {
+        var period = certificate.NotAfter - certificate.NotBefore;
+        // The backdate is a tenth of the validity up to a validity of 50 minutes (a period of 55), five minutes beyond.
+        return period >= MaxBackdate * 11 ? period - MaxBackdate : period / 1.1;
     }
 }

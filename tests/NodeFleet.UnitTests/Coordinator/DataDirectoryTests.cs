@@ -177,6 +177,18 @@ public sealed class DataDirectoryTests : IDisposable
     }
 
     [Fact]
+    public void A_directory_with_neither_ca_nor_database_is_taken_for_one_on_postgresql_and_the_store_setting_is_named()
+    {
+        Init();
+        var dir = new DataDirectory(DataPath);
+        foreach (var f in new[] { dir.CaCert, dir.CaKey, dir.Database }) File.Delete(f);
+        var e = Assert.Throws<StartupException>(() => dir.EnsureUsable());
+        Assert.StartsWith($"database {dir.Database} is missing, and so is the CA: a data directory initialised with --store", e.Message);
+        Assert.Contains("give the coordinator the same store setting", e.Message);
+        dir.EnsureUsable(databaseFile: false);
+    }
+
+    [Fact]
     public void A_missing_ca_key_says_to_restore_it_and_why_it_cannot_be_made_again()
     {
         Init();

@@ -52,6 +52,23 @@ public sealed class OperatorCertificatesTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData(8 * 60)]
+    [InlineData(10)]
+    public async Task A_renewed_certificate_is_as_long_as_the_one_it_replaces_however_often_it_is_renewed(int minutes)
+    {
+        using var key = Pki.NewKey();
+        var (issued, _) = await _certificates.IssueAsync("dave", "viewer", TimeSpan.FromMinutes(minutes), Csr(key));
+        var current = issued;
+        for (var i = 0; i < 3; i++)
+        {
+            var (renewed, record) = await _certificates.RenewAsync("dave", OperatorRole.Viewer, current, Csr(key));
+            Assert.Equal(issued.NotAfter - issued.NotBefore, renewed.NotAfter - renewed.NotBefore);
+            Assert.Equal(renewed.NotAfter.ToUniversalTime(), record.ExpiresAt);
+            current = renewed;
+        }
+    }
+
+    [Theory]
     [InlineData("Alice", "viewer", "name 'Alice'")]
     [InlineData("coordinator", "viewer", "reserved")]
     [InlineData("bob", "root", "role 'root': one of viewer, operator, admin")]

@@ -1,7 +1,7 @@
 namespace NodeFleet.Coordinator.Rollouts.Windows;
 
 /// <summary>A maintenance window as stored (`nodefleet window set`): the nodes it covers and when it is open.</summary>
-public sealed class WindowRecord
+public sealed class WindowRecord : Store.IRevisioned
 {
     /// <summary>Moved on by every update (compare-and-swap).</summary>
     public long Revision { get; set; }

@@ -40,15 +40,11 @@ internal static class Revisions
     }
 }
 
-internal sealed class LiteDbTokens(LiteDatabase db) : ITokens
+internal sealed class LiteDbTokens(LiteDatabase db)
+    : LiteDbRevisioned<TokenRecord, string>(db, LiteDbSchema.TokensCollection, "token", t => t.Id, StringComparer.Ordinal), ITokens
 {
-    private ILiteCollection<TokenRecord> Tokens => db.GetCollection<TokenRecord>(LiteDbSchema.TokensCollection);
-    public TokenRecord? Get(string id) => Tokens.FindById(id);
-    public IReadOnlyList<TokenRecord> List() => Tokens.FindAll().OrderBy(t => t.CreatedAt).ToList();
-    public void Insert(TokenRecord t) => Revisions.Insert(db, LiteDbSchema.TokensCollection, "token", t.Id, t, r => t.Revision = r);
-    public void Update(TokenRecord t) => Revisions.Update(db, LiteDbSchema.TokensCollection, "token", t.Id, t, t.Revision, r => t.Revision = r);
-    public bool Delete(string id) => Tokens.Delete(id);
-    public int DeleteExpiredBefore(DateTime cutoff) => Tokens.DeleteMany(t => t.ExpiresAt != null && t.ExpiresAt < cutoff);
+    public override IReadOnlyList<TokenRecord> List() => Records.FindAll().OrderBy(t => t.CreatedAt).ToList();
+    public int DeleteExpiredBefore(DateTime cutoff) => Records.DeleteMany(t => t.ExpiresAt != null && t.ExpiresAt < cutoff);
 }
 
 internal sealed class LiteDbNodes(LiteDatabase db) : INodes
@@ -123,32 +119,20 @@ internal sealed class LiteDbNodes(LiteDatabase db) : INodes
     }
 }
 
-internal sealed class LiteDbPlans(LiteDatabase db) : IPlans
-{
-    public PlanRecord? Get(string name) => db.GetCollection<PlanRecord>(LiteDbSchema.PlansCollection).FindById(name);
-    public IReadOnlyList<PlanRecord> List() =>
-        db.GetCollection<PlanRecord>(LiteDbSchema.PlansCollection).FindAll().OrderBy(p => p.Name, StringComparer.Ordinal).ToList();
-    public void Insert(PlanRecord p) => Revisions.Insert(db, LiteDbSchema.PlansCollection, "plan", p.Name, p, r => p.Revision = r);
-    public void Update(PlanRecord p) => Revisions.Update(db, LiteDbSchema.PlansCollection, "plan", p.Name, p, p.Revision, r => p.Revision = r);
-}
+internal sealed class LiteDbPlans(LiteDatabase db)
+    : LiteDbRevisioned<PlanRecord, string>(db, LiteDbSchema.PlansCollection, "plan", p => p.Name, StringComparer.Ordinal), IPlans;
 
-internal sealed class LiteDbRuns(LiteDatabase db) : IRuns
+internal sealed class LiteDbRuns(LiteDatabase db)
+    : LiteDbRevisioned<RunHistoryRecord, string>(db, LiteDbSchema.RunsCollection, "run", r => r.Id, StringComparer.Ordinal), IRuns
 {
-    private ILiteCollection<RunHistoryRecord> Runs => db.GetCollection<RunHistoryRecord>(LiteDbSchema.RunsCollection);
-    public RunHistoryRecord? Get(string id) => Runs.FindById(id);
-
     public IReadOnlyList<RunHistoryRecord> ListByNode(string node, int max) =>
-        Runs.Find(r => r.Node == node).OrderByDescending(r => r.StartedAt).Take(max).ToList();
-
-    public void Insert(RunHistoryRecord run) => Revisions.Insert(db, LiteDbSchema.RunsCollection, "run", run.Id, run, r => run.Revision = r);
-    public void Update(RunHistoryRecord run) => Revisions.Update(db, LiteDbSchema.RunsCollection, "run", run.Id, run, run.Revision, r => run.Revision = r);
-    public bool Delete(string id) => Runs.Delete(id);
+        Records.Find(r => r.Node == node).OrderByDescending(r => r.StartedAt).Take(max).ToList();
 
     public int DeleteBeyond(string node, int keep, IReadOnlySet<string> keepRollouts)
     {
-        var old = Runs.Find(r => r.Node == node).OrderByDescending(r => r.StartedAt).Skip(keep)
+        var old = Records.Find(r => r.Node == node).OrderByDescending(r => r.StartedAt).Skip(keep)
             .Where(r => !keepRollouts.Contains(r.RolloutId)).Select(r => r.Id).ToList();
-        foreach (var id in old) Runs.Delete(id);
+        foreach (var id in old) Records.Delete(id);
         return old.Count;
     }
 }
@@ -166,29 +150,12 @@ internal sealed class LiteDbCluster(LiteDatabase db) : ICluster
     }
 }
 
-internal sealed class LiteDbKubeClusters(LiteDatabase db) : IKubeClusters
-{
-    private ILiteCollection<KubeClusterRecord> Clusters => db.GetCollection<KubeClusterRecord>(LiteDbSchema.KubeClustersCollection);
-    public KubeClusterRecord? Get(string name) => Clusters.FindById(name);
-    public IReadOnlyList<KubeClusterRecord> List() => Clusters.FindAll().OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
-    public void Insert(KubeClusterRecord c) =>
-        Revisions.Insert(db, LiteDbSchema.KubeClustersCollection, "cluster", c.Name, c, r => c.Revision = r);
-    public void Update(KubeClusterRecord c) =>
-        Revisions.Update(db, LiteDbSchema.KubeClustersCollection, "cluster", c.Name, c, c.Revision, r => c.Revision = r);
-    public bool Delete(string name) => Clusters.Delete(name);
-}
+internal sealed class LiteDbKubeClusters(LiteDatabase db)
+    : LiteDbRevisioned<KubeClusterRecord, string>(db, LiteDbSchema.KubeClustersCollection, "cluster", c => c.Name, StringComparer.Ordinal),
+        IKubeClusters;
 
-internal sealed class LiteDbWindows(LiteDatabase db) : IWindows
-{
-    private ILiteCollection<WindowRecord> Windows => db.GetCollection<WindowRecord>(LiteDbSchema.WindowsCollection);
-    public WindowRecord? Get(string name) => Windows.FindById(name);
-    public IReadOnlyList<WindowRecord> List() => Windows.FindAll().OrderBy(w => w.Name, StringComparer.Ordinal).ToList();
-    public void Insert(WindowRecord w) =>
-        Revisions.Insert(db, LiteDbSchema.WindowsCollection, "window", w.Name, w, r => w.Revision = r);
-    public void Update(WindowRecord w) =>
-        Revisions.Update(db, LiteDbSchema.WindowsCollection, "window", w.Name, w, w.Revision, r => w.Revision = r);
-    public bool Delete(string name) => Windows.Delete(name);
-}
+internal sealed class LiteDbWindows(LiteDatabase db)
+    : LiteDbRevisioned<WindowRecord, string>(db, LiteDbSchema.WindowsCollection, "window", w => w.Name, StringComparer.Ordinal), IWindows;
 
 internal sealed class LiteDbRevocations(LiteDatabase db) : IRevocations
 {
@@ -246,14 +213,6 @@ internal sealed class LiteDbRolloutReports(LiteDatabase db) : IRolloutReports
     }
 }
 
-internal sealed class LiteDbAuthorities(LiteDatabase db) : ICertificateAuthorities
-{
-    private ILiteCollection<CertificateAuthorityRecord> Authorities =>
-        db.GetCollection<CertificateAuthorityRecord>(LiteDbSchema.AuthoritiesCollection);
-    public IReadOnlyList<CertificateAuthorityRecord> List() => Authorities.FindAll().OrderBy(c => c.Generation).ToList();
-    public void Insert(CertificateAuthorityRecord c) =>
-        Revisions.Insert(db, LiteDbSchema.AuthoritiesCollection, "certificate authority", c.Generation, c, r => c.Revision = r);
-    public void Update(CertificateAuthorityRecord c) =>
-        Revisions.Update(db, LiteDbSchema.AuthoritiesCollection, "certificate authority", c.Generation, c, c.Revision, r => c.Revision = r);
-    public bool Delete(int generation) => Authorities.Delete(generation);
-}
+internal sealed class LiteDbAuthorities(LiteDatabase db)
+    : LiteDbRevisioned<CertificateAuthorityRecord, int>(db, LiteDbSchema.AuthoritiesCollection, "certificate authority", c => c.Generation,
+        Comparer<int>.Default), ICertificateAuthorities;

@@ -19,6 +19,7 @@ public static class PostgresSchema
     // rollout node's doc is json, not jsonb: it reads back as the very text written, which an update compares with.
     private static readonly string[] Migrations =
     [
+        // 1: the first tables: tokens, nodes, plans, runs, the cluster record, rollouts, events, leases.
         """
         CREATE TABLE tokens (
             id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL, doc jsonb NOT NULL,
@@ -78,7 +79,7 @@ public static class PostgresSchema
             revoked_at timestamptz NOT NULL, not_after timestamptz NOT NULL, reason text NOT NULL);
         CREATE INDEX revoked_certificates_not_after ON revoked_certificates (not_after);
         """,
-        // 4: who made each change (events.actor; '' for older events) and the operator certificates (`nodefleet admin`).
+        // 5: who made each change (events.actor; '' for older events) and the operator certificates (`nodefleet admin`).
         """
         ALTER TABLE events ADD COLUMN actor text NOT NULL DEFAULT '';
         CREATE TABLE operator_certificates (

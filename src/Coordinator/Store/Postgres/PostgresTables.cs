@@ -60,30 +60,11 @@ internal sealed class Rows(PgSession db, string table, string what)
         Select("WHERE id = @id", c => c.With("id", id), setRevision).FirstOrDefault();
 }
 
-internal sealed class PgTokens(PgSession db) : ITokens
+internal sealed class PgTokens(PgSession db) : PgRevisioned<TokenRecord, string>(db, "tokens", "token", t => t.Id, "ORDER BY created_at, id",
+    t => [Rows.Time("created_at", t.CreatedAt), Rows.Time("expires_at", t.ExpiresAt)]), ITokens
 {
-    private readonly Rows _rows = new(db, "tokens", "token");
-    private static void Rev(TokenRecord t, long r) => t.Revision = r;
-
-    public TokenRecord? Get(string id) => _rows.Get<TokenRecord>(id, Rev);
-    public IReadOnlyList<TokenRecord> List() => _rows.Select<TokenRecord>("ORDER BY created_at, id", _ => { }, Rev);
-
-    public void Insert(TokenRecord t)
-    {
-        _rows.Insert(t.Id, PgJson.Write(t), Rows.Time("created_at", t.CreatedAt), Rows.Time("expires_at", t.ExpiresAt));
-        t.Revision = 1;
-    }
-
-    public void Update(TokenRecord t)
-    {
-        _rows.Update(t.Id, t.Revision, PgJson.Write(t), Rows.Time("created_at", t.CreatedAt), Rows.Time("expires_at", t.ExpiresAt));
-        t.Revision++;
-    }
-
-    public bool Delete(string id) => _rows.Delete(id);
-
     public int DeleteExpiredBefore(DateTime cutoff) =>
-        db.Execute(db.Command("DELETE FROM tokens WHERE expires_at < @cutoff").WithTime("cutoff", cutoff));
+        Db.Execute(Db.Command("DELETE FROM tokens WHERE expires_at < @cutoff").WithTime("cutoff", cutoff));
 }
 
 /// <summary>
@@ -170,53 +151,16 @@ internal sealed class PgNodes(PgSession db) : INodes
     }
 }
 
-internal sealed class PgPlans(PgSession db) : IPlans
+internal sealed class PgPlans(PgSession db) : PgRevisioned<PlanRecord, string>(db, "plans", "plan", p => p.Name), IPlans;
+
+internal sealed class PgRuns(PgSession db) : PgRevisioned<RunHistoryRecord, string>(db, "runs", "run", r => r.Id,
+    columns: r => [Rows.Column("node", r.Node), Rows.Time("started_at", r.StartedAt)]), IRuns
 {
-    private readonly Rows _rows = new(db, "plans", "plan");
-    private static void Rev(PlanRecord p, long r) => p.Revision = r;
-
-    public PlanRecord? Get(string name) => _rows.Get<PlanRecord>(name, Rev);
-    public IReadOnlyList<PlanRecord> List() => _rows.Select<PlanRecord>("ORDER BY id", _ => { }, Rev);
-
-    public void Insert(PlanRecord p)
-    {
-        _rows.Insert(p.Name, PgJson.Write(p));
-        p.Revision = 1;
-    }
-
-    public void Update(PlanRecord p)
-    {
-        _rows.Update(p.Name, p.Revision, PgJson.Write(p));
-        p.Revision++;
-    }
-}
-
-internal sealed class PgRuns(PgSession db) : IRuns
-{
-    private readonly Rows _rows = new(db, "runs", "run");
-    private static void Rev(RunHistoryRecord run, long r) => run.Revision = r;
-
-    public RunHistoryRecord? Get(string id) => _rows.Get<RunHistoryRecord>(id, Rev);
-
     public IReadOnlyList<RunHistoryRecord> ListByNode(string node, int max) =>
-        max <= 0 ? [] : _rows.Select<RunHistoryRecord>("WHERE node = @node ORDER BY started_at DESC, id DESC LIMIT @max",
+        max <= 0 ? [] : Rows.Select<RunHistoryRecord>("WHERE node = @node ORDER BY started_at DESC, id DESC LIMIT @max",
             c => c.With("node", node).With("max", max), Rev);
 
-    public void Insert(RunHistoryRecord run)
-    {
-        _rows.Insert(run.Id, PgJson.Write(run), Rows.Column("node", run.Node), Rows.Time("started_at", run.StartedAt));
-        run.Revision = 1;
-    }
-
-    public void Update(RunHistoryRecord run)
-    {
-        _rows.Update(run.Id, run.Revision, PgJson.Write(run), Rows.Column("node", run.Node), Rows.Time("started_at", run.StartedAt));
-        run.Revision++;
-    }
-
-    public bool Delete(string id) => _rows.Delete(id);
-
-    public int DeleteBeyond(string node, int keep, IReadOnlySet<string> keepRollouts) => db.Execute(db.Command(
+    public int DeleteBeyond(string node, int keep, IReadOnlySet<string> keepRollouts) => Db.Execute(Db.Command(
             "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE node = @node ORDER BY started_at DESC, id DESC OFFSET @keep) " +
             "AND NOT (coalesce(doc->>'RolloutId', '') = ANY(@rollouts))")
         .With("node", node).With("keep", keep).With("rollouts", keepRollouts.ToArray()));
@@ -236,51 +180,11 @@ internal sealed class PgCluster(PgSession db) : ICluster
     }
 }
 
-internal sealed class PgKubeClusters(PgSession db) : IKubeClusters
-{
-    private readonly Rows _rows = new(db, "kube_clusters", "cluster");
-    private static void Rev(KubeClusterRecord c, long r) => c.Revision = r;
+internal sealed class PgKubeClusters(PgSession db)
+    : PgRevisioned<KubeClusterRecord, string>(db, "kube_clusters", "cluster", c => c.Name), IKubeClusters;
 
-    public KubeClusterRecord? Get(string name) => _rows.Get<KubeClusterRecord>(name, Rev);
-    public IReadOnlyList<KubeClusterRecord> List() => _rows.Select<KubeClusterRecord>("ORDER BY id", _ => { }, Rev);
-
-    public void Insert(KubeClusterRecord c)
-    {
-        _rows.Insert(c.Name, PgJson.Write(c));
-        c.Revision = 1;
-    }
-
-    public void Update(KubeClusterRecord c)
-    {
-        _rows.Update(c.Name, c.Revision, PgJson.Write(c));
-        c.Revision++;
-    }
-
-    public bool Delete(string name) => _rows.Delete(name);
-}
-
-internal sealed class PgWindows(PgSession db) : IWindows
-{
-    private readonly Rows _rows = new(db, "windows", "window");
-    private static void Rev(Rollouts.Windows.WindowRecord w, long r) => w.Revision = r;
-
-    public Rollouts.Windows.WindowRecord? Get(string name) => _rows.Get<Rollouts.Windows.WindowRecord>(name, Rev);
-    public IReadOnlyList<Rollouts.Windows.WindowRecord> List() => _rows.Select<Rollouts.Windows.WindowRecord>("ORDER BY id", _ => { }, Rev);
-
-    public void Insert(Rollouts.Windows.WindowRecord w)
-    {
-        _rows.Insert(w.Name, PgJson.Write(w));
-        w.Revision = 1;
-    }
-
-    public void Update(Rollouts.Windows.WindowRecord w)
-    {
-        _rows.Update(w.Name, w.Revision, PgJson.Write(w));
-        w.Revision++;
-    }
-
-    public bool Delete(string name) => _rows.Delete(name);
-}
+internal sealed class PgWindows(PgSession db)
+    : PgRevisioned<Rollouts.Windows.WindowRecord, string>(db, "windows", "window", w => w.Name), IWindows;
 
 /// <summary>The deny list: one row per serial, its columns those of the record.</summary>
 internal sealed class PgRevocations(PgSession db) : IRevocations
@@ -383,25 +287,5 @@ internal sealed class PgRolloutReports(PgSession db) : IRolloutReports
 }
 
 /// <summary>The fleet's CAs: one row per generation (the key inside the row's doc, readable by the database's owner only).</summary>
-internal sealed class PgAuthorities(PgSession db) : ICertificateAuthorities
-{
-    private readonly Rows _rows = new(db, "certificate_authorities", "certificate authority");
-    private static void Rev(CertificateAuthorityRecord c, long r) => c.Revision = r;
-    private static string Id(int generation) => generation.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    public IReadOnlyList<CertificateAuthorityRecord> List() => _rows.Select<CertificateAuthorityRecord>("ORDER BY generation", _ => { }, Rev);
-
-    public void Insert(CertificateAuthorityRecord c)
-    {
-        _rows.Insert(Id(c.Generation), PgJson.Write(c), Rows.Column("generation", c.Generation));
-        c.Revision = 1;
-    }
-
-    public void Update(CertificateAuthorityRecord c)
-    {
-        _rows.Update(Id(c.Generation), c.Revision, PgJson.Write(c));
-        c.Revision++;
-    }
-
-    public bool Delete(int generation) => _rows.Delete(Id(generation));
-}
+internal sealed class PgAuthorities(PgSession db) : PgRevisioned<CertificateAuthorityRecord, int>(db, "certificate_authorities",
+    "certificate authority", c => c.Generation, "ORDER BY generation", c => [Rows.Column("generation", c.Generation)]), ICertificateAuthorities;

@@ -67,18 +67,18 @@ public sealed class CoordinatorDirectoryTests(PostgresServer server)
     public void A_coordinator_not_seen_within_the_bound_leaves_the_list_and_the_list_is_one_instance_until_it_changes()
     {
         var dir = Directory(Me(7443), "postgres://nodefleet@db.example/nodefleet");
-        var alive = TimeSpan.FromSeconds(21);
+        var leaseTtl = TimeSpan.FromSeconds(15); // alive: seen within 15 s + 3 heartbeats of 2 s
         Assert.Empty(dir.Addresses()); // nothing read yet: the agent keeps its own list
 
-        dir.Refresh([Seen("10.0.0.9:7443", T0), Seen("10.0.0.2:7443", T0.AddSeconds(-20)), Seen("10.0.0.3:7443", T0.AddSeconds(-22))], T0, alive);
+        dir.Refresh([Seen("10.0.0.9:7443", T0), Seen("10.0.0.2:7443", T0.AddSeconds(-20)), Seen("10.0.0.3:7443", T0.AddSeconds(-22))], T0, leaseTtl);
         var told = dir.Addresses();
         // Sorted, so every coordinator tells the same list; its own address is in it before its first record is read.
         Assert.Equal(["10.0.0.2:7443", "10.0.0.9:7443", "127.0.0.1:7443"], told);
 
-        dir.Refresh([Seen("10.0.0.2:7443", T0), Seen("10.0.0.9:7443", T0)], T0.AddSeconds(1), alive);
+        dir.Refresh([Seen("10.0.0.2:7443", T0), Seen("10.0.0.9:7443", T0)], T0.AddSeconds(1), leaseTtl);
         Assert.Same(told, dir.Addresses());
 
-        dir.Refresh([Seen("10.0.0.2:7443", T0), Seen("10.0.0.9:7443", T0.AddSeconds(-30))], T0.AddSeconds(2), alive);
+        dir.Refresh([Seen("10.0.0.2:7443", T0), Seen("10.0.0.9:7443", T0.AddSeconds(-30))], T0.AddSeconds(2), leaseTtl);
         Assert.Equal(["10.0.0.2:7443", "127.0.0.1:7443"], dir.Addresses());
     }
 
@@ -87,12 +87,12 @@ public sealed class CoordinatorDirectoryTests(PostgresServer server)
     {
         var set = Directory(Me(7443), "postgres://nodefleet@db.example/nodefleet", "coord-a.example:7443,coord-b.example");
         Assert.False(set.FollowsRegistry);
-        set.Refresh([Seen("10.0.0.2:7443", T0)], T0, TimeSpan.FromSeconds(21));
+        set.Refresh([Seen("10.0.0.2:7443", T0)], T0, TimeSpan.FromSeconds(15));
         Assert.Equal(["coord-a.example:7443", "coord-b.example:7443"], set.Addresses());
 
         var lite = Directory(Me(7443), "");
         Assert.False(lite.FollowsRegistry);
-        lite.Refresh([Seen("10.0.0.2:7443", T0)], T0, TimeSpan.FromSeconds(21));
+        lite.Refresh([Seen("10.0.0.2:7443", T0)], T0, TimeSpan.FromSeconds(15));
         Assert.Empty(lite.Addresses());
     }
 }
