@@ -219,6 +219,20 @@ public sealed class SimFleet : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// On SIGINT or SIGTERM: the processes this run started (coordinators, the private PostgreSQL) are not children that
+    /// die with it, so they are stopped here, at once; the run's directories stay.
+    /// </summary>
+    public void StopProcessesNow()
+    {
+        foreach (var c in Coordinators.Where(c => c.Running))
+        {
+            try { IntegrationTests.Infrastructure.Proc.Signal(c.Pid, IntegrationTests.Infrastructure.Proc.SIGKILL); }
+            catch (InvalidOperationException) { }
+        }
+        Postgres?.StopNow();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Parallel.ForEachAsync(Agents, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (a, _) => await a.DisposeAsync());

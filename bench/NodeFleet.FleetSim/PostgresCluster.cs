@@ -109,6 +109,16 @@ public sealed class PostgresCluster : IAsyncDisposable
             throw new InvalidOperationException($"{string.Join(' ', command)} failed ({p.ExitCode}): {await stderr}{await stdout}");
     }
 
+    /// <summary>Stops the private cluster as a crash would (SIGQUIT to the postmaster: immediate shutdown).</summary>
+    public void StopNow()
+    {
+        try
+        {
+            if (Pid is > 0 and var pid) Proc.Signal(pid, 3);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or FormatException) { }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_owned) return;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using NodeFleet.FleetSim;
 
 // nodefleet-fleetsim: a real coordinator and N simulated agents in this process (issue 7; BENCHMARKS.md).
@@ -48,6 +49,13 @@ var exit = 0;
 var total = Stopwatch.StartNew();
 await using (var fleet = new SimFleet(options, work, roots, output))
 {
+    void Interrupted(PosixSignalContext context)
+    {
+        output.WriteLine($"{context.Signal}: stopping the coordinators{(fleet.Postgres is null ? "" : " and PostgreSQL")}; kept {work} and {roots}");
+        fleet.StopProcessesNow();
+    }
+    using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupted);
+    using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupted);
     try
     {
         await fleet.SetUpAsync(CancellationToken.None);
