@@ -435,7 +435,7 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
             holder = live.FirstOrDefault(c => held.Contains(c.Address));
             if (holder is null) await Task.Delay(500);
         }
-        if (!results.Check(s, "a coordinator holds the singleton lease", holder is not null, "none after 60 s")) return;
+        if (!results.Check(s, "a coordinator holds the singleton lease", holder is not null, holder is null ? "none after 60 s" : holder.Address)) return;
         var victim = holder!;
         var survivors = live.Where(c => c != victim).ToList();
         var admin = survivors[0];
@@ -524,7 +524,7 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
             await Task.Delay(200);
         }
         if (!results.Check(s, "the lease holder was killed mid-rollout", t.Killed is not null,
-                $"the rollout ended ({t.Ended}) before {killAt} nodes had succeeded")) return;
+                t.Killed is null ? $"the rollout ended ({t.Ended}) before {killAt} nodes had succeeded" : $"at {t.AtKill} of {total} nodes succeeded")) return;
         var killedAt = t.Killed!.Value;
         double Since(TimeSpan? at) => at is null ? double.NaN : (at.Value - killedAt).TotalSeconds;
         results.Figure(s, $"nodes succeeded when the lease holder was killed (of {total})", t.AtKill, "");
