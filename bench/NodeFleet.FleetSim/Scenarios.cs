@@ -258,7 +258,8 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
         var sw = Stopwatch.StartNew();
         await victim.KillHardAsync();
         var killed = sw.Elapsed;
-        results.Note(s, "data directory at the kill: " + string.Join(", ", Directory.EnumerateFiles(victim.DataDir)
+        if (fleet.Postgres is null)
+            results.Note(s, "data directory at the kill: " + string.Join(", ", Directory.EnumerateFiles(victim.DataDir)
             .Select(f => new FileInfo(f)).Where(f => f.Name.EndsWith(".db", StringComparison.Ordinal))
             .Select(f => $"{f.Name} {f.Length / 1024.0 / 1024.0:0.0} MiB")));
         var ready = await victim.StartAsync();
