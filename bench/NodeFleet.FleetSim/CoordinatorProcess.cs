@@ -20,12 +20,24 @@ public sealed class CoordinatorProcess : IAsyncDisposable
     private readonly int _nice;
     private readonly string? _cpus;
     private readonly IReadOnlyList<string> _env;
+    private readonly string? _store;
+    private readonly bool _joinStore;
+    private readonly string? _leaseTtl;
+    private readonly string? _adminConf;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private Process? _process;
     private GrpcChannel? _admin;
 
-    public CoordinatorProcess(string binary, string dataDir, string logFile, string heartbeat, int nice = 0, IReadOnlyList<string>? env = null, string? cpus = null)
+    /// <param name="store">The store setting (PostgreSQL); null: the LiteDB file in the data directory.</param>
+    /// <param name="joinStore">`init --join-store`: another coordinator of the fleet the store holds already.</param>
+    /// <param name="adminConf">The operator config to call it with (a joined coordinator writes none: the first one's).</param>
+    public CoordinatorProcess(string binary, string dataDir, string logFile, string heartbeat, int nice = 0, IReadOnlyList<string>? env = null, string? cpus = null,
+        string? store = null, bool joinStore = false, string? leaseTtl = null, string? adminConf = null)
     {
+        _store = store;
+        _joinStore = joinStore;
+        _leaseTtl = leaseTtl;
+        _adminConf = adminConf;
         _nice = nice;
         _cpus = cpus;
         _env = env ?? [];
@@ -42,12 +54,13 @@ public sealed class CoordinatorProcess : IAsyncDisposable
     public int Port { get; }
     public int MetricsPort { get; }
     public string Address => $"127.0.0.1:{Port}";
-    public string AdminConf => Path.Combine(DataDir, "admin.conf");
+    public string AdminConf => _adminConf ?? Path.Combine(DataDir, "admin.conf");
     public int Pid => _process?.Id ?? throw new InvalidOperationException("the coordinator is not running");
     public bool Running => _process is { HasExited: false };
 
     public Fleet.FleetClient Fleet => new(Admin());
     public Rollouts.RolloutsClient Rollouts => new(Admin());
+    public Coordinators.CoordinatorsClient Registry => new(Admin());
 
     private GrpcChannel Admin()
     {
@@ -58,8 +71,11 @@ public sealed class CoordinatorProcess : IAsyncDisposable
 
     public async Task InitAsync()
     {
-        var r = await Proc.RunAsync(_binary, ["init", "--data-dir", DataDir, "--advertise-address", Address]);
-        if (r.ExitCode != 0) throw new InvalidOperationException($"nodefleet-coordinator init failed: {r}");
+        List<string> args = ["init", "--data-dir", DataDir, "--advertise-address", Address];
+        if (_store is not null) args.AddRange(["--store", _store]);
+        if (_joinStore) args.Add("--join-store");
+        var r = await Proc.RunAsync(_binary, [.. args]);
+        if (r.ExitCode != 0) throw new InvalidOperationException($"nodefleet-coordinator {string.Join(' ', args.Where(a => a != _store))} failed: {r}");
     }
 
     /// <summary>Starts `run` and waits until /readyz answers ok; returns the time that took.</summary>
@@ -77,6 +93,8 @@ public sealed class CoordinatorProcess : IAsyncDisposable
                      _binary, "run", "--data-dir", DataDir, "--listen", Address, "--metrics-listen", $"127.0.0.1:{MetricsPort}",
                      "--heartbeat-interval", _heartbeat, "--log-format", "json",
                  }) psi.ArgumentList.Add(a);
+        if (_store is not null) foreach (var a in new[] { "--store", _store }) psi.ArgumentList.Add(a);
+        if (_leaseTtl is not null) foreach (var a in new[] { "--lease-ttl", _leaseTtl }) psi.ArgumentList.Add(a);
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("NODEFLEET_", StringComparison.Ordinal)).ToList())
             psi.Environment.Remove(key);
         psi.Environment["NF_SIM_LOG"] = LogFile;
@@ -218,5 +236,14 @@ public sealed class CoordinatorLogFollower : IDisposable
     {
         _reader.Dispose();
         _file.Dispose();
+    }
+}
+
+/// <summary>Disposes each of several at the end of a using block.</summary>
+public sealed class Disposables(IEnumerable<IDisposable> items) : IDisposable
+{
+    public void Dispose()
+    {
+        foreach (var d in items) d.Dispose();
     }
 }

@@ -21,10 +21,16 @@ public sealed class SimFleet : IAsyncDisposable
         _out = output;
         WorkDir = workDir;
         RootsDir = rootsDir;
-        Coordinator = new CoordinatorProcess(options.Coordinator ?? IntegrationTests.Infrastructure.Binaries.Coordinator,
-            Path.Combine(workDir, "coordinator"), Path.Combine(workDir, "coordinator.log"), options.Heartbeat, options.CoordinatorNice,
-            [.. SharedSourceLimits(options), .. options.CoordinatorEnv], options.CoordinatorCpus);
         Log = new AgentLogSink(Path.Combine(workDir, "agents.log")) { Verbose = options.Verbose };
+    }
+
+    private CoordinatorProcess NewCoordinator(int index, string? store)
+    {
+        var suffix = index == 0 ? "" : $"-{index + 1}";
+        return new CoordinatorProcess(_options.Coordinator ?? IntegrationTests.Infrastructure.Binaries.Coordinator,
+            Path.Combine(WorkDir, "coordinator" + suffix), Path.Combine(WorkDir, $"coordinator{suffix}.log"), _options.Heartbeat, _options.CoordinatorNice,
+            [.. SharedSourceLimits(_options), .. _options.CoordinatorEnv], _options.CoordinatorCpus, store, joinStore: index > 0, _options.LeaseTtl,
+            adminConf: index == 0 ? null : Path.Combine(WorkDir, "coordinator", "admin.conf"));
     }
 
     /// <summary>
@@ -41,7 +47,47 @@ public sealed class SimFleet : IAsyncDisposable
     public string WorkDir { get; }
     /// <summary>The agents' --root directories live under here.</summary>
     public string RootsDir { get; }
-    public CoordinatorProcess Coordinator { get; }
+    /// <summary>The coordinators on the one store (one with LiteDB); the first made the fleet (`init`), the others joined it.</summary>
+    public List<CoordinatorProcess> Coordinators { get; } = [];
+    /// <summary>The first coordinator still running (the operator API, the scenarios of one coordinator).</summary>
+    public CoordinatorProcess Coordinator => Coordinators.FirstOrDefault(c => c.Running) ?? Coordinators[0];
+    /// <summary>The PostgreSQL of --store postgres; null with LiteDB.</summary>
+    public PostgresCluster? Postgres { get; private set; }
+
+    /// <summary>Every coordinator's address, starting with agent <paramref name="index"/>'s own (what its join is given).</summary>
+    public string AddressListOf(int index)
+    {
+        var k = index % Coordinators.Count;
+        return string.Join(',', Coordinators.Skip(k).Concat(Coordinators.Take(k)).Select(c => c.Address));
+    }
+
+    /// <summary>Agent streams held by the running coordinators, from their metrics; -1 if one did not answer.</summary>
+    public async Task<int> ConnectedAgentsAsync()
+    {
+        var total = 0;
+        foreach (var c in Coordinators.Where(c => c.Running))
+        {
+            try { total += await c.ConnectedAgentsAsync(); }
+            catch (HttpRequestException) { return -1; }
+        }
+        return total;
+    }
+
+    /// <summary>The same with blocking calls, for polling loops on a thread of their own.</summary>
+    public int ConnectedAgentsBlocking()
+    {
+        var total = 0;
+        foreach (var c in Coordinators.Where(c => c.Running))
+        {
+            var n = c.ConnectedAgentsBlocking();
+            if (n < 0) return -1;
+            total += n;
+        }
+        return total;
+    }
+
+    /// <summary>CPU time of the running coordinator processes, together.</summary>
+    public TimeSpan CoordinatorsCpu() => Coordinators.Where(c => c.Running).Aggregate(TimeSpan.Zero, (t, c) => t + ProcStats.Cpu(c.Pid));
     public AgentLogSink Log { get; }
     public List<SimAgent> Agents { get; } = [];
     /// <summary>Joined identities (name, root) that no agent runs for: the report burst's senders.</summary>
@@ -67,9 +113,22 @@ public sealed class SimFleet : IAsyncDisposable
     public async Task SetUpAsync(CancellationToken ct)
     {
         Directory.CreateDirectory(WorkDir);
-        await Coordinator.InitAsync();
-        var ready = await Coordinator.StartAsync();
-        _out.WriteLine($"coordinator {Coordinator.Address} (pid {Coordinator.Pid}, metrics :{Coordinator.MetricsPort}) ready in {ready.TotalSeconds:0.00}s; log {Coordinator.LogFile}");
+        string? store = null;
+        if (_options.Store == "postgres")
+        {
+            Postgres = _options.Postgres is { } given
+                ? PostgresCluster.External(given)
+                : await PostgresCluster.StartAsync(_options.PostgresCpus, _options.PostgresSettings, _out);
+            store = Postgres.ConnectionString;
+        }
+        for (var i = 0; i < _options.Coordinators; i++) Coordinators.Add(NewCoordinator(i, store));
+        // One after the other: the first makes the fleet (CA in the store, schema), the others join it.
+        foreach (var c in Coordinators)
+        {
+            await c.InitAsync();
+            var ready = await c.StartAsync();
+            _out.WriteLine($"coordinator {c.Address} (pid {c.Pid}, metrics :{c.MetricsPort}{(store is null ? "" : ", PostgreSQL store")}) ready in {ready.TotalSeconds:0.00}s; log {c.LogFile}");
+        }
 
         var burst = _options.Scenarios.Contains("report-burst") ? _options.BurstSenders : 0;
         var footprint = _options.Scenarios.Contains("agent-footprint") ? 2 : 0;
@@ -108,8 +167,8 @@ public sealed class SimFleet : IAsyncDisposable
 
         var sw = Stopwatch.StartNew();
         var joined = 0;
-        var work = Agents.Select((a, i) => (Func<Task>)(() => a.JoinAsync(Coordinator.Address, Token, CaHash, $"{AgentLabel},simgroup={GroupOf(i)},simfirst={(i < 50 ? "yes" : "no")}", ct)))
-            .Concat(BurstIdentities.Select(b => (Func<Task>)(() => b.Agent(mapper, _http, Log).JoinAsync(Coordinator.Address, Token, CaHash, BurstLabel, ct))))
+        var work = Agents.Select((a, i) => (Func<Task>)(() => a.JoinAsync(AddressListOf(i), Token, CaHash, $"{AgentLabel},simgroup={GroupOf(i)},simfirst={(i < 50 ? "yes" : "no")}", ct)))
+            .Concat(BurstIdentities.Select((b, i) => (Func<Task>)(() => b.Agent(mapper, _http, Log).JoinAsync(AddressListOf(i), Token, CaHash, BurstLabel, ct))))
             .ToList();
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = _options.JoinConcurrency, CancellationToken = ct }, async (join, token) =>
         {
@@ -157,8 +216,7 @@ public sealed class SimFleet : IAsyncDisposable
             if (connected == Agents.Count)
             {
                 // The coordinator's own count (sessions it holds), which lags by the last hellos in flight.
-                try { counted = await Coordinator.ConnectedAgentsAsync(); }
-                catch (HttpRequestException) { counted = -1; }
+                counted = await ConnectedAgentsAsync();
                 if (counted >= Agents.Count) return since.Elapsed;
             }
             if (since.Elapsed > timeout)
@@ -172,10 +230,25 @@ public sealed class SimFleet : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// On SIGINT or SIGTERM: the processes this run started (coordinators, the private PostgreSQL) are not children that
+    /// die with it, so they are stopped here, at once; the run's directories stay.
+    /// </summary>
+    public void StopProcessesNow()
+    {
+        foreach (var c in Coordinators.Where(c => c.Running))
+        {
+            try { IntegrationTests.Infrastructure.Proc.Signal(c.Pid, IntegrationTests.Infrastructure.Proc.SIGKILL); }
+            catch (InvalidOperationException) { }
+        }
+        Postgres?.StopNow();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Parallel.ForEachAsync(Agents, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (a, _) => await a.DisposeAsync());
-        await Coordinator.DisposeAsync();
+        foreach (var c in Coordinators) await c.DisposeAsync();
+        if (Postgres is not null) await Postgres.DisposeAsync();
         Log.Dispose();
         _http.Dispose();
     }

@@ -105,6 +105,29 @@ public static partial class ProcStats
         return TimeSpan.FromSeconds((double)ticks / TicksPerSecond);
     }
 
+    /// <summary>
+    /// CPU time of a process and of its children (the PostgreSQL postmaster and its backends): its own, its children's
+    /// that have ended (cutime + cstime), and the live children's.
+    /// </summary>
+    public static TimeSpan TreeCpu(int pid)
+    {
+        long ticks = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var p)) continue;
+            string stat;
+            try { stat = File.ReadAllText($"/proc/{p}/stat"); }
+            catch (IOException) { continue; }
+            catch (UnauthorizedAccessException) { continue; }
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var parent = int.Parse(fields[1], CultureInfo.InvariantCulture);
+            if (p != pid && parent != pid) continue;
+            ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            if (p == pid) ticks += long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture);
+        }
+        return TimeSpan.FromSeconds((double)ticks / TicksPerSecond);
+    }
+
     /// <summary>The 1-minute load average, to tell a quiet machine from a busy one.</summary>
     public static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 }

@@ -8,6 +8,8 @@ public sealed record Options
     /// <summary>Every scenario, in the order `all` runs them (the issue's 1, 5, 2, 4, 3, 6): the restart storm comes before the big
     /// rollouts, while the simulator's own heap (10,000 journals) is still small.</summary>
     public static readonly string[] AllScenarios = ["connected", "restart-storm", "noop-rollout", "report-burst", "config-rollout", "agent-footprint"];
+    /// <summary>Scenarios `all` leaves out, named on their own: the failover needs several coordinators on PostgreSQL.</summary>
+    public static readonly string[] ExtraScenarios = ["failover"];
 
     public List<string> Scenarios { get; init; } = [];
     public bool Quick { get; init; }
@@ -43,6 +45,20 @@ public sealed record Options
     public string? Agent { get; init; }
     public string? AotAgent { get; init; }
     public bool Verbose { get; init; }
+    /// <summary>litedb (one coordinator on its LiteDB file, the default) or postgres.</summary>
+    public string Store { get; init; } = "litedb";
+    /// <summary>A PostgreSQL server to use instead of a private cluster started for the run.</summary>
+    public string? Postgres { get; init; }
+    /// <summary>Coordinator processes on the one store (more than one needs PostgreSQL).</summary>
+    public int Coordinators { get; init; } = 1;
+    /// <summary>--lease-ttl of every coordinator; null: the product default (15 s).</summary>
+    public string? LeaseTtl { get; init; }
+    /// <summary>CPUs the private PostgreSQL cluster is pinned to.</summary>
+    public string? PostgresCpus { get; init; }
+    /// <summary>Extra server settings of the private cluster (-c NAME=VALUE).</summary>
+    public List<string> PostgresSettings { get; init; } = [];
+    /// <summary>The failover scenario kills the lease holder once this share of the rollout's nodes has succeeded.</summary>
+    public int FailoverAtPercent { get; init; } = 25;
 
     public static Options Quickly(Options o) => o with
     {
@@ -75,6 +91,14 @@ public sealed record Options
           report-burst     --burst-rate step reports/s for --burst-seconds over the real AgentLink stream: ack p50/p99, lost
           config-rollout   a kubelet drop-in + containerd mirror (hosts.toml) + restarts, on each of --config-sizes nodes
           agent-footprint  a real `nodefleet-agent run` process, joined and idle: RSS, CPU, start-to-connected
+          failover         (not in `all`; --coordinators 2 or more) a rollout in waves, the lease holder killed (kill -9)
+                           mid-rollout: time until another holds the lease, until the rollout progresses again, until the
+                           killed coordinator's agents are back on the others; the rollout completes, one run per node
+
+        With --store postgres the coordinators share one PostgreSQL database (a private cluster started for the run, or
+        --postgres); with --coordinators K there are K coordinator processes on it (the first `init`s, the others
+        `init --join-store`), agent i joins coordinator i mod K and is given all K addresses starting with that one, and
+        the report burst's senders are spread the same way.
 
         options:
           --quick                  CI smoke test: 200 agents, heartbeat 2s, seconds-long phases (sizes and durations below)
@@ -108,6 +132,15 @@ public sealed record Options
           --coordinator PATH       coordinator binary; --agent PATH agent binary for agent-footprint;
           --aot-agent PATH         also measure this (AOT) agent binary in agent-footprint
           --verbose                keep the simulated agents' information log lines too
+          --store litedb|postgres  the coordinators' store (default litedb: one coordinator on its own LiteDB file)
+          --postgres CONNSTRING    use this PostgreSQL database (empty of NodeFleet tables) instead of starting a private
+                                   cluster (implies --store postgres); a postgres:// URL or an Npgsql connection string
+          --coordinators K         coordinator processes on the one store (default 1; 2 or more need --store postgres);
+                                   --coordinator-cpus and --coordinator-nice apply to each
+          --lease-ttl D            every coordinator's --lease-ttl (default: the product's 15s)
+          --postgres-cpus L        pin the private PostgreSQL cluster to these CPUs (taskset -c L)
+          --postgres-setting K=V   extra server setting of the private cluster (repeatable; e.g. synchronous_commit=off)
+          --failover-at P          failover: kill the lease holder once P % of the rollout's nodes succeeded (default 25)
         """;
 
     public static Options Parse(string[] args)
@@ -179,14 +212,49 @@ public sealed record Options
                 case "--agent": o = o with { Agent = Path.GetFullPath(Value()) }; break;
                 case "--aot-agent": o = o with { AotAgent = Path.GetFullPath(Value()) }; break;
                 case "--verbose": o = o with { Verbose = true }; break;
+                case "--store":
+                    var store = Value();
+                    if (store is not ("litedb" or "postgres")) throw new ArgumentException($"--store: '{store}' is not litedb or postgres");
+                    o = o with { Store = store };
+                    break;
+                case "--postgres":
+                    var pg = Value();
+                    if (pg.Length == 0) throw new ArgumentException("--postgres: the connection string is empty");
+                    o = o with { Postgres = pg, Store = "postgres" };
+                    break;
+                case "--coordinators": o = o with { Coordinators = Int(1) }; break;
+                case "--lease-ttl": o = o with { LeaseTtl = Value() }; break;
+                case "--postgres-cpus":
+                    var pcpus = Value();
+                    if (pcpus.Length == 0 || pcpus.Any(c => !(char.IsAsciiDigit(c) || c is ',' or '-')))
+                        throw new ArgumentException($"--postgres-cpus: '{pcpus}' is not a CPU list such as 0 or 0,2-3");
+                    o = o with { PostgresCpus = pcpus };
+                    break;
+                case "--postgres-setting":
+                    var setting = Value();
+                    if (setting.IndexOf('=', StringComparison.Ordinal) <= 0 || setting.Any(char.IsWhiteSpace))
+                        throw new ArgumentException($"--postgres-setting: '{setting}' is not NAME=VALUE (no spaces)");
+                    o = o with { PostgresSettings = [.. o.PostgresSettings, setting] };
+                    break;
+                case "--failover-at":
+                    var at = Int(1);
+                    if (at > 90) throw new ArgumentException($"--failover-at: {at} is above 90 (%)");
+                    o = o with { FailoverAtPercent = at };
+                    break;
                 case "all": scenarios.AddRange(AllScenarios); break;
                 default:
-                    if (AllScenarios.Contains(args[i])) scenarios.Add(args[i]);
+                    if (AllScenarios.Contains(args[i]) || ExtraScenarios.Contains(args[i])) scenarios.Add(args[i]);
                     else throw new ArgumentException($"unknown scenario or option '{args[i]}'");
                     break;
             }
         }
         if (scenarios.Count == 0) scenarios.AddRange(AllScenarios);
+        if (o.Coordinators > 1 && o.Store != "postgres")
+            throw new ArgumentException($"--coordinators {o.Coordinators}: several coordinators share one PostgreSQL store (add --store postgres)");
+        if (o.LeaseTtl is not null && o.Store != "postgres")
+            throw new ArgumentException("--lease-ttl: the lease matters with several coordinators on PostgreSQL (add --store postgres)");
+        if (scenarios.Contains("failover") && o.Coordinators < 2)
+            throw new ArgumentException("failover: the lease holder is killed for another coordinator to take over (add --store postgres --coordinators 2 or more)");
         // In the order given, each once.
         return o with { Scenarios = scenarios.Distinct().ToList() };
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using NodeFleet.FleetSim;
 
 // nodefleet-fleetsim: a real coordinator and N simulated agents in this process (issue 7; BENCHMARKS.md).
@@ -26,7 +27,8 @@ var machine = Machine.Describe();
 var command = "nodefleet-fleetsim " + string.Join(' ', args);
 var output = Console.Out;
 output.WriteLine($"machine: {machine.OneLine}");
-output.WriteLine($"scenarios: {string.Join(", ", options.Scenarios)}; {options.Agents} agents{(options.Quick ? " (quick)" : "")}; open-file limit {limit}");
+output.WriteLine($"scenarios: {string.Join(", ", options.Scenarios)}; {options.Agents} agents{(options.Quick ? " (quick)" : "")}; open-file limit {limit}; " +
+                 (options.Store == "postgres" ? $"{options.Coordinators} coordinator(s) on PostgreSQL{(options.LeaseTtl is null ? "" : $", lease TTL {options.LeaseTtl}")}" : "one coordinator on LiteDB"));
 var needed = options.Agents + (options.Scenarios.Contains("report-burst") ? options.BurstSenders : 0) + 500;
 if (limit < needed)
 {
@@ -47,6 +49,13 @@ var exit = 0;
 var total = Stopwatch.StartNew();
 await using (var fleet = new SimFleet(options, work, roots, output))
 {
+    void Interrupted(PosixSignalContext context)
+    {
+        output.WriteLine($"{context.Signal}: stopping the coordinators{(fleet.Postgres is null ? "" : " and PostgreSQL")}; kept {work} and {roots}");
+        fleet.StopProcessesNow();
+    }
+    using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupted);
+    using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupted);
     try
     {
         await fleet.SetUpAsync(CancellationToken.None);
@@ -69,6 +78,7 @@ await using (var fleet = new SimFleet(options, work, roots, output))
                 case "report-burst": await scenarios.ReportBurstAsync(); break;
                 case "restart-storm": await scenarios.RestartStormAsync(); break;
                 case "agent-footprint": await scenarios.AgentFootprintAsync(); break;
+                case "failover": await scenarios.FailoverAsync(); break;
             }
             var (lagMax, lagP99) = lag.TakeWindow();
             results.Figure(s, "simulator health: thread-pool lag of a 100 ms timer during the scenario, p99", lagP99, "ms");
@@ -78,7 +88,7 @@ await using (var fleet = new SimFleet(options, work, roots, output))
         }
         if (options.HoldSeconds > 0)
         {
-            output.WriteLine($"holding the fleet for {options.HoldSeconds}s: coordinator pid {fleet.Coordinator.Pid}, simulator pid {Environment.ProcessId}");
+            output.WriteLine($"holding the fleet for {options.HoldSeconds}s: coordinator pid(s) {string.Join(", ", fleet.Coordinators.Where(c => c.Running).Select(c => c.Pid))}, simulator pid {Environment.ProcessId}");
             await Task.Delay(TimeSpan.FromSeconds(options.HoldSeconds));
         }
         results.Check("all", "no agent logged an error", fleet.Log.Errors == 0, $"{fleet.Log.Errors} errors; see {fleet.Log.Path}");

@@ -27,14 +27,14 @@ public sealed record BurstOutcome(long Sent, long Acked, TimeSpan SendDuration, 
 /// mTLS channel, as the agent's link does (hello, welcome), then sending step reports paced to the rate with increasing
 /// sequence numbers; the coordinator persists each before it acknowledges it.
 /// </summary>
-public sealed class ReportBurst(string address, IReadOnlyList<BurstIdentity> identities, int rate, TimeSpan duration)
+public sealed class ReportBurst(IReadOnlyList<string> addresses, IReadOnlyList<BurstIdentity> identities, int rate, TimeSpan duration)
 {
     private static long _sequenceBase;
 
     public async Task<BurstOutcome> RunAsync(TextWriter output)
     {
         var streams = new List<Sender>();
-        foreach (var id in identities) streams.Add(await Sender.OpenAsync(address, id));
+        for (var i = 0; i < identities.Count; i++) streams.Add(await Sender.OpenAsync(addresses[i], identities[i]));
         output.WriteLine($"  {streams.Count} burst streams open; sending {rate}/s for {duration.TotalSeconds:0}s");
         var perSender = (double)rate / streams.Count;
         var total = (int)Math.Round(rate * duration.TotalSeconds);

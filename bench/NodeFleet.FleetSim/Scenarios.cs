@@ -32,8 +32,16 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
         var simPid = Environment.ProcessId;
         var cpu0 = ProcStats.Cpu(pid);
         var simCpu0 = ProcStats.Cpu(simPid);
+        var others = fleet.Coordinators.Where(c => c.Running).Select(c => (c, ProcStats.Cpu(c.Pid))).ToList();
+        var pgPid = fleet.Postgres?.Pid ?? 0;
+        var pgCpu0 = pgPid > 0 ? ProcStats.TreeCpu(pgPid) : TimeSpan.Zero;
         var sw = Stopwatch.StartNew();
         await Task.Delay(TimeSpan.FromSeconds(options.IdleSeconds));
+        if (fleet.Coordinators.Count > 1)
+        {
+            await SeveralConnectedAsync(s, others, sw.Elapsed, period, pgPid, pgCpu0, simCpu0);
+            return;
+        }
         var cpu = (ProcStats.Cpu(pid) - cpu0).TotalSeconds / sw.Elapsed.TotalSeconds * 100;
         var simCpu = (ProcStats.Cpu(simPid) - simCpu0).TotalSeconds / sw.Elapsed.TotalSeconds * 100;
         var rss = ProcStats.RssMiB(pid);
@@ -46,6 +54,8 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
         results.Figure(s, $"simulator process RSS ({N} agents)", ProcStats.RssMiB(simPid), "MiB");
         results.Figure(s, "simulator CPU in the same window (% of one core)", simCpu, "%");
         results.Figure(s, "simulator open files", Limits.OpenFileCount(), "");
+        if (pgPid > 0) results.Figure(s, "PostgreSQL CPU in the same window (postmaster and its backends, % of one core)",
+            (ProcStats.TreeCpu(pgPid) - pgCpu0).TotalSeconds / sw.Elapsed.TotalSeconds * 100, "%");
         results.Note(s, $"load average during the window: {ProcStats.LoadAverage()}");
         // What a Prometheus scrape costs the coordinator at this size (process metrics count its open files, the fleet
         // gauges read every node's status and phase).
@@ -59,6 +69,40 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
         var online = (int)m.GetValueOrDefault("nodefleet_nodes{status=\"online\"}");
         results.Check(s, "all agents online", connected >= N && online >= N && fleet.ConnectedCount() == N,
             $"coordinator: {connected} connected, {online} online; simulator: {fleet.ConnectedCount()} of {N} links connected");
+    }
+
+    /// <summary>`connected` with several coordinators on PostgreSQL: each one's agents, RSS and idle CPU, and the database's CPU.</summary>
+    private async Task SeveralConnectedAsync(string s, List<(CoordinatorProcess C, TimeSpan Cpu0)> coordinators, TimeSpan window, double period,
+        int pgPid, TimeSpan pgCpu0, TimeSpan simCpu0)
+    {
+        var simCpu = (ProcStats.Cpu(Environment.ProcessId) - simCpu0).TotalSeconds / window.TotalSeconds * 100;
+        var pgCpu = pgPid > 0 ? (ProcStats.TreeCpu(pgPid) - pgCpu0).TotalSeconds / window.TotalSeconds * 100 : double.NaN;
+        var k = coordinators.Count;
+        var total = 0;
+        for (var i = 0; i < k; i++)
+        {
+            var (c, cpu0) = coordinators[i];
+            var cpu = (ProcStats.Cpu(c.Pid) - cpu0).TotalSeconds / window.TotalSeconds * 100;
+            var agents = await c.ConnectedAgentsAsync();
+            total += agents;
+            var rss = ProcStats.RssMiB(c.Pid);
+            var name = $"coordinator {i + 1} of {k} ({agents} agents)";
+            results.Figure(s, $"{name}: RSS (VmRSS)", rss, "MiB");
+            results.Figure(s, $"{name}: idle CPU over {options.IdleSeconds} s (% of one core), heartbeat period {period:0.#}s", cpu, "%");
+            results.Figure(s, $"{name}: peak RSS (VmHWM)", ProcStats.PeakRssMiB(c.Pid), "MiB");
+            results.Figure(s, $"{name}: threads", ProcStats.Threads(c.Pid), "");
+        }
+        if (pgPid > 0) results.Figure(s, $"PostgreSQL CPU in the same window (postmaster and its backends, % of one core)", pgCpu, "%");
+        results.Figure(s, $"simulator process RSS ({N} agents)", ProcStats.RssMiB(Environment.ProcessId), "MiB");
+        results.Figure(s, "simulator CPU in the same window (% of one core)", simCpu, "%");
+        results.Note(s, $"{N} agents over {k} coordinators on one PostgreSQL (agent i joined coordinator i mod {k}, given all {k} addresses); " +
+                        $"load average during the window: {ProcStats.LoadAverage()}");
+        var m = await Coordinator.MetricsAsync();
+        var online = (int)m.GetValueOrDefault("nodefleet_nodes{status=\"online\"}");
+        var spread = coordinators.Select(c => c.C.ConnectedAgentsBlocking()).ToList();
+        results.Check(s, "all agents online", total >= N && online >= N && fleet.ConnectedCount() == N,
+            $"coordinators hold {total} streams ({string.Join(" + ", spread)}); the store: {online} online; simulator: {fleet.ConnectedCount()} of {N} links connected");
+        results.Note(s, $"agent streams per coordinator: {string.Join(", ", spread)}");
     }
 
     // ---------------------------------------------------------------------------------------------------------- 2
@@ -145,22 +189,42 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
     public async Task ReportBurstAsync()
     {
         const string s = "report-burst";
-        var before = await Coordinator.MetricsAsync();
-        var burst = new ReportBurst(Coordinator.Address, fleet.BurstIdentities, options.BurstRate, TimeSpan.FromSeconds(options.BurstSeconds));
-        var cpu0 = ProcStats.Cpu(Coordinator.Pid);
+        // Each sender on its own coordinator (sender i on coordinator i mod K): with two, half the burst on each.
+        var live = fleet.Coordinators.Where(c => c.Running).ToList();
+        const string Recorded = "nodefleet_reports_total{outcome=\"recorded\"}", Duplicate = "nodefleet_reports_total{outcome=\"duplicate\"}";
+        var before = new List<Dictionary<string, double>>();
+        foreach (var c in live) before.Add(await c.MetricsAsync());
+        var addresses = fleet.BurstIdentities.Select((_, i) => live[i % live.Count].Address).ToList();
+        var burst = new ReportBurst(addresses, fleet.BurstIdentities, options.BurstRate, TimeSpan.FromSeconds(options.BurstSeconds));
+        var cpu0 = live.Select(c => ProcStats.Cpu(c.Pid)).ToList();
+        var pgPid = fleet.Postgres?.Pid ?? 0;
+        var pgCpu0 = pgPid > 0 ? ProcStats.TreeCpu(pgPid) : TimeSpan.Zero;
         var outcome = await burst.RunAsync(output);
-        var cpu = (ProcStats.Cpu(Coordinator.Pid) - cpu0).TotalSeconds;
-        var after = await Coordinator.MetricsAsync();
-        var recorded = after.GetValueOrDefault("nodefleet_reports_total{outcome=\"recorded\"}") - before.GetValueOrDefault("nodefleet_reports_total{outcome=\"recorded\"}");
-        var duplicates = after.GetValueOrDefault("nodefleet_reports_total{outcome=\"duplicate\"}") - before.GetValueOrDefault("nodefleet_reports_total{outcome=\"duplicate\"}");
+        var cpus = live.Select((c, i) => (ProcStats.Cpu(c.Pid) - cpu0[i]).TotalSeconds).ToList();
+        var cpu = cpus.Sum();
+        var after = new List<Dictionary<string, double>>();
+        foreach (var c in live) after.Add(await c.MetricsAsync());
+        var recordedEach = live.Select((_, i) => after[i].GetValueOrDefault(Recorded) - before[i].GetValueOrDefault(Recorded)).ToList();
+        var recorded = recordedEach.Sum();
+        var duplicates = live.Select((_, i) => after[i].GetValueOrDefault(Duplicate) - before[i].GetValueOrDefault(Duplicate)).Sum();
         results.Note(s, $"synthetic sender: {fleet.BurstIdentities.Count} joined node identities, each its own mTLS channel and AgentLink.Connect stream " +
-                        $"(hello, then step reports with increasing sequence numbers), {options.BurstRate}/s for {options.BurstSeconds} s, while {N} agents stay connected");
+                        $"(hello, then step reports with increasing sequence numbers), {options.BurstRate}/s for {options.BurstSeconds} s, while {N} agents stay connected" +
+                        (live.Count > 1 ? $"; the senders spread over {live.Count} coordinators on one PostgreSQL (sender i on coordinator i mod {live.Count})" : ""));
+        if (live.Count > 1)
+        {
+            for (var i = 0; i < live.Count; i++)
+            {
+                results.Figure(s, $"coordinator {fleet.Coordinators.IndexOf(live[i]) + 1}: reports recorded", recordedEach[i], "");
+                results.Figure(s, $"coordinator {fleet.Coordinators.IndexOf(live[i]) + 1}: CPU-seconds during the burst", cpus[i], "s");
+            }
+        }
+        if (pgPid > 0) results.Figure(s, "PostgreSQL CPU-seconds during the burst (postmaster and its backends)", (ProcStats.TreeCpu(pgPid) - pgCpu0).TotalSeconds, "s");
         results.Figure(s, "reports sent", outcome.Sent, "");
         results.Figure(s, "achieved send rate", outcome.Sent / outcome.SendDuration.TotalSeconds, "reports/s");
         results.Figure(s, "ack latency p50 (send → ReportAck)", outcome.P(0.50), "ms");
         results.Figure(s, "ack latency p99", outcome.P(0.99), "ms", "< 100 ms", outcome.P(0.99) < 100);
         results.Figure(s, "ack latency max", outcome.P(1.0), "ms");
-        results.Figure(s, "coordinator CPU-seconds during the burst", cpu, "s");
+        results.Figure(s, live.Count > 1 ? "coordinators' CPU-seconds during the burst (all)" : "coordinator CPU-seconds during the burst", cpu, "s");
         var lost = outcome.Sent - (long)recorded;
         results.Figure(s, "reports lost (sent − recorded by the coordinator)", lost, "", "0", lost == 0);
         results.Check(s, "every report acknowledged", outcome.Acked == outcome.Sent, $"{outcome.Acked} of {outcome.Sent} acknowledged");
@@ -185,17 +249,24 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
         results.Note(s, $"journals hold {runsBefore.Sum()} runs before the kill ({fleet.JournalMode.ToString().ToLowerInvariant()} journals)");
 
         var simCpu0 = ProcStats.Cpu(Environment.ProcessId);
+        // With several coordinators, the first is killed and restarted; its agents may come back on it or on the others.
+        var victim = Coordinator;
+        var hit = Enumerable.Range(0, N).Where(i => fleet.Coordinators.Count == 1 || fleet.Agents[i].Address == victim.Address).ToArray();
+        var m = hit.Length;
+        if (fleet.Coordinators.Count > 1)
+            results.Note(s, $"{fleet.Coordinators.Count} coordinators: the first ({victim.Address}) killed and restarted; {m} of the {N} agents' streams were on it");
         var sw = Stopwatch.StartNew();
-        await Coordinator.KillHardAsync();
+        await victim.KillHardAsync();
         var killed = sw.Elapsed;
-        results.Note(s, "data directory at the kill: " + string.Join(", ", Directory.EnumerateFiles(Coordinator.DataDir)
+        if (fleet.Postgres is null)
+            results.Note(s, "data directory at the kill: " + string.Join(", ", Directory.EnumerateFiles(victim.DataDir)
             .Select(f => new FileInfo(f)).Where(f => f.Name.EndsWith(".db", StringComparison.Ordinal))
             .Select(f => $"{f.Name} {f.Length / 1024.0 / 1024.0:0.0} MiB")));
         // Under a storm of 10,000 reconnections /readyz may answer late: the figure that counts is all agents back.
-        var ready = await Coordinator.StartAsync(TimeSpan.FromSeconds(options.StormTimeoutSeconds));
+        var ready = await victim.StartAsync(TimeSpan.FromSeconds(options.StormTimeoutSeconds));
         _sinceStart = 0;
         var readyAt = sw.Elapsed;
-        var coordinatorCpu0 = ProcStats.Cpu(Coordinator.Pid);
+        var coordinatorCpu0 = fleet.CoordinatorsCpu();
         output.WriteLine($"  coordinator killed (kill -9) and restarted; ready {ready.TotalSeconds:0.00}s after start");
 
         // Watched from a thread of its own (blocking calls): the agents' reconnections flood this process's thread pool.
@@ -206,14 +277,14 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
             while (true)
             {
                 var back = 0;
-                for (var i = 0; i < N; i++)
+                foreach (var i in hit)
                     if (agents[i].Connected && agents[i].Connects > connectsBefore[i]) back++;
-                if (back == N && Coordinator.ConnectedAgentsBlocking() >= N) return sw.Elapsed;
+                if (back == m && fleet.ConnectedAgentsBlocking() >= N) return sw.Elapsed;
                 if (sw.Elapsed > TimeSpan.FromSeconds(options.StormTimeoutSeconds)) return null;
                 if (sw.Elapsed - lastPrint > TimeSpan.FromSeconds(5))
                 {
                     lastPrint = sw.Elapsed;
-                    output.WriteLine($"  {back}/{N} back ({sw.Elapsed.TotalSeconds:0}s; coordinator counts {Coordinator.ConnectedAgentsBlocking()})");
+                    output.WriteLine($"  {back}/{m} back ({sw.Elapsed.TotalSeconds:0}s; coordinators count {fleet.ConnectedAgentsBlocking()})");
                 }
                 Thread.Sleep(50);
             }
@@ -223,17 +294,17 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
             results.Check(s, "all agents back online", false, $"{fleet.ConnectedCount()} of {N} after {options.StormTimeoutSeconds} s");
             return;
         }
-        var stormCpu = (ProcStats.Cpu(Coordinator.Pid) - coordinatorCpu0).TotalSeconds;
+        var stormCpu = (fleet.CoordinatorsCpu() - coordinatorCpu0).TotalSeconds;
         var simCpu = (ProcStats.Cpu(Environment.ProcessId) - simCpu0).TotalSeconds;
         var back = allBack.Value;
-        results.Figure(s, $"time from kill -9 until all {N} agents are back online", (back - killed).TotalSeconds, "s",
+        results.Figure(s, $"time from kill -9 until all {m} agents{(m < N ? " of the killed coordinator" : "")} are back online", (back - killed).TotalSeconds, "s",
             Target("< 60 s", AtScale), Met((back - killed).TotalSeconds < 60, AtScale));
         results.Figure(s, "coordinator restart to ready (/readyz)", ready.TotalSeconds, "s");
         results.Figure(s, "coordinator ready → all back", (back - readyAt).TotalSeconds, "s");
         results.Figure(s, "coordinator CPU-seconds from ready to all back (TLS handshakes, hellos, online writes)", stormCpu, "s");
-        results.Figure(s, "coordinator CPU per reconnection", stormCpu / N * 1000, "ms");
+        results.Figure(s, "coordinator CPU per reconnection", stormCpu / m * 1000, "ms");
         results.Figure(s, "simulator CPU-seconds from the kill to all back (the agents' retries and client handshakes)", simCpu, "s");
-        var reconnects = fleet.Agents.Select((a, i) => a.Connects - connectsBefore[i]).ToList();
+        var reconnects = hit.Select(i => agents[i].Connects - connectsBefore[i]).ToList();
         results.Figure(s, "streams established per agent to get back (mean)", reconnects.Average(), "");
 
         // Anything the restarted coordinator would re-send (rollout requests) has had time to arrive and run.
@@ -242,13 +313,14 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
         var callsAfter = fleet.Agents.Select(a => a.Services.CallCount).ToArray();
         var newRuns = runsAfter.Zip(runsBefore, (x, y) => x - y).Sum();
         var newCalls = callsAfter.Zip(callsBefore, (x, y) => x - y).Sum();
-        var m = await Coordinator.MetricsAsync();
-        var recordedSince = m.GetValueOrDefault("nodefleet_reports_total{outcome=\"recorded\"}");
+        var metrics = await victim.MetricsAsync();
+        var recordedSince = metrics.GetValueOrDefault("nodefleet_reports_total{outcome=\"recorded\"}");
+        var connectedNow = await fleet.ConnectedAgentsAsync();
         results.Figure(s, "steps re-applied (new journal runs + new service-manager calls on the agents)", newRuns + newCalls, "", "0", newRuns + newCalls == 0);
         results.Figure(s, "reports recorded by the restarted coordinator", recordedSince, "");
-        results.Check(s, "all agents back online", (int)m.GetValueOrDefault("nodefleet_connected_agents") >= N
-            && (int)m.GetValueOrDefault("nodefleet_nodes{status=\"online\"}") >= N,
-            $"{m.GetValueOrDefault("nodefleet_connected_agents")} connected, {m.GetValueOrDefault("nodefleet_nodes{status=\"online\"}")} online");
+        results.Check(s, "all agents back online", connectedNow >= N
+            && (int)metrics.GetValueOrDefault("nodefleet_nodes{status=\"online\"}") >= N,
+            $"{connectedNow} connected, {metrics.GetValueOrDefault("nodefleet_nodes{status=\"online\"}")} online");
         results.Check(s, "0 steps re-applied", newRuns == 0 && newCalls == 0, $"{newRuns} new runs, {newCalls} new service calls");
     }
 
@@ -346,6 +418,152 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
         return f.Read(magic) == 4 && magic.SequenceEqual((ReadOnlySpan<byte>)[0x7f, (byte)'E', (byte)'L', (byte)'F']);
     }
 
+    // ---------------------------------------------------------------------------------------------------------- 7
+    /// <summary>
+    /// Several coordinators on PostgreSQL: a rollout in waves (5 % of the nodes each), the lease holder killed with
+    /// SIGKILL once --failover-at % of the nodes have succeeded. Times from the kill, each read from the coordinators' own
+    /// logs and the simulated agents' links on a thread of its own: another coordinator holds the lease, the rollout
+    /// progresses again (a node succeeds), the killed coordinator's agents are back on the others, the rollout is done.
+    /// </summary>
+    public async Task FailoverAsync()
+    {
+        const string s = "failover";
+        var leaseTtl = options.LeaseTtl ?? "15s (the default)";
+        var live = fleet.Coordinators.Where(c => c.Running).ToList();
+        if (!results.Check(s, "at least two coordinators running", live.Count >= 2, $"{live.Count} running")) return;
+        // The holder, from the store's registry (each coordinator's record, rewritten every 2 s).
+        CoordinatorProcess? holder = null;
+        var look = Stopwatch.StartNew();
+        while (holder is null && look.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            var list = await live[0].Registry.ListAsync(new ListCoordinatorsRequest(), deadline: DateTime.UtcNow.AddSeconds(30));
+            var held = list.Coordinators.Where(c => c.Alive && c.LeaseHeld).Select(c => c.Address).ToHashSet();
+            holder = live.FirstOrDefault(c => held.Contains(c.Address));
+            if (holder is null) await Task.Delay(500);
+        }
+        if (!results.Check(s, "a coordinator holds the singleton lease", holder is not null, holder is null ? "none after 60 s" : holder.Address)) return;
+        var victim = holder!;
+        var survivors = live.Where(c => c != victim).ToList();
+        var admin = survivors[0];
+        var onHolder = Enumerable.Range(0, N).Where(i => fleet.Agents[i].Address == victim.Address).ToList();
+        var wave = Math.Max(1, N / 20);
+        var name = $"fleetsim-failover-{++_rollouts}";
+        var request = new StartRolloutRequest
+        {
+            Plan = SimPlans.Noop(name),
+            Selector = SimFleet.AgentLabel,
+            Strategy = new RolloutStrategy { Canary = 0, MaxUnavailable = wave.ToString(CultureInfo.InvariantCulture), MaxFailures = "1", NoPrepareAhead = true },
+        };
+        request.IgnorePreflightErrors.Add("all");
+        results.Note(s, $"{live.Count} coordinators on one PostgreSQL, lease TTL {leaseTtl}; the lease holder {victim.Address} holds {onHolder.Count} of the {N} agents' streams; " +
+                        $"a no-op plan rolled out {wave} nodes at a time (about {(N + wave - 1) / wave} waves), started through {admin.Address}; " +
+                        $"the holder killed (kill -9) once {options.FailoverAtPercent} % of the nodes succeeded");
+
+        var followers = live.ToDictionary(c => c, c => new CoordinatorLogFollower(c.LogFile));
+        using var closeLogs = new Disposables(followers.Values);
+        var sw = Stopwatch.StartNew();
+        var started = await AdminAsync(() => admin.Rollouts.StartAsync(request, deadline: DateTime.UtcNow.AddSeconds(60)).ResponseAsync, sw);
+        var total = started.Nodes.Count;
+        output.WriteLine($"  rollout {started.Id}: {total} nodes, {started.WaveCount} wave(s)");
+        var killAt = (int)Math.Ceiling(total * options.FailoverAtPercent / 100.0);
+        var connectsBefore = fleet.Agents.Select(a => a.Connects).ToArray();
+        var agents = fleet.Agents;
+
+        var t = await Task.Factory.StartNew(() =>
+        {
+            var id = $"\"Rollout\":\"{started.Id}\"";
+            int succeeded = 0, atKill = -1;
+            TimeSpan? killed = null, lease = null, progressing = null, back = null, done = null;
+            var lastPrint = TimeSpan.Zero;
+            var ended = "";
+            void Read(CoordinatorProcess c)
+            {
+                foreach (var line in followers[c].NewLines())
+                {
+                    if (killed is not null && c != victim && lease is null && line.Contains("holds the singleton lease", StringComparison.Ordinal)) lease = sw.Elapsed;
+                    if (!line.Contains(id, StringComparison.Ordinal)) continue;
+                    if (line.Contains("\"Reason\":\"NodeSucceeded\"", StringComparison.Ordinal))
+                    {
+                        succeeded++;
+                        if (killed is not null && progressing is null) progressing = sw.Elapsed;
+                    }
+                    else if (line.Contains("\"Reason\":\"RolloutSucceeded\"", StringComparison.Ordinal)) ended = "succeeded";
+                    else if (line.Contains("\"Reason\":\"RolloutFailed\"", StringComparison.Ordinal)) ended = "failed";
+                    else if (line.Contains("\"Reason\":\"RolloutPaused\"", StringComparison.Ordinal)) ended = "paused";
+                }
+            }
+            while (sw.Elapsed < TimeSpan.FromSeconds(options.RolloutTimeoutSeconds))
+            {
+                foreach (var c in live.Where(c => killed is null || c != victim)) Read(c);
+                if (ended.Length > 0 && done is null) done = sw.Elapsed;
+                if (killed is null && succeeded >= killAt && ended.Length == 0)
+                {
+                    victim.KillHardAsync().GetAwaiter().GetResult();
+                    killed = sw.Elapsed;
+                    // What the holder logged before it died counts as before the kill.
+                    Read(victim);
+                    atKill = succeeded;
+                    output.WriteLine($"  lease holder {victim.Address} killed (kill -9) at {succeeded}/{total} succeeded ({sw.Elapsed.TotalSeconds:0.0}s)");
+                }
+                if (killed is not null && back is null
+                    && onHolder.All(i => agents[i].Connected && agents[i].Connects > connectsBefore[i] && agents[i].Address != victim.Address))
+                    back = sw.Elapsed;
+                if (done is not null && (killed is null || back is not null)) break;
+                if (sw.Elapsed - lastPrint > TimeSpan.FromSeconds(5))
+                {
+                    lastPrint = sw.Elapsed;
+                    var moved = killed is null ? 0 : onHolder.Count(i => agents[i].Connected && agents[i].Connects > connectsBefore[i]);
+                    output.WriteLine($"  {succeeded}/{total} succeeded; {(killed is null ? "holder running" : $"{moved}/{onHolder.Count} of its agents back")} ({sw.Elapsed.TotalSeconds:0}s)");
+                }
+                Thread.Sleep(50);
+            }
+            return (Killed: killed, AtKill: atKill, Lease: lease, Progressing: progressing, Back: back, Done: done, Ended: ended);
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        // The final state, through a coordinator that lived.
+        Rollout final;
+        while (true)
+        {
+            final = await AdminAsync(() => admin.Rollouts.GetAsync(new GetRolloutRequest { Id = started.Id }, deadline: DateTime.UtcNow.AddSeconds(60)).ResponseAsync, sw);
+            if (final.State is RolloutState.Succeeded or RolloutState.Failed or RolloutState.Aborted or RolloutState.RolledBack or RolloutState.Paused
+                || sw.Elapsed > TimeSpan.FromSeconds(options.RolloutTimeoutSeconds)) break;
+            await Task.Delay(200);
+        }
+        if (!results.Check(s, "the lease holder was killed mid-rollout", t.Killed is not null,
+                t.Killed is null ? $"the rollout ended ({t.Ended}) before {killAt} nodes had succeeded" : $"at {t.AtKill} of {total} nodes succeeded")) return;
+        var killedAt = t.Killed!.Value;
+        double Since(TimeSpan? at) => at is null ? double.NaN : (at.Value - killedAt).TotalSeconds;
+        results.Figure(s, $"nodes succeeded when the lease holder was killed (of {total})", t.AtKill, "");
+        results.Figure(s, $"kill -9 of the lease holder → another coordinator holds the lease (its log), lease TTL {leaseTtl}", Since(t.Lease), "s");
+        var progressing = Since(t.Progressing);
+        var atDefault = options.LeaseTtl is null;
+        results.Figure(s, "kill → the rollout progressing again (the next node succeeded)", progressing, "s",
+            Target("< 20 s", atDefault), Met(progressing < 20, atDefault));
+        results.Figure(s, $"kill → all {onHolder.Count} agents of the killed coordinator back online on the others", Since(t.Back), "s");
+        results.Figure(s, "kill → the rollout done", Since(t.Done), "s");
+        results.Figure(s, $"the rollout of {total} nodes, start → done (coordinators: created → succeeded)", Took(final), "s");
+        results.Note(s, $"load average at the end: {ProcStats.LoadAverage()}");
+        CheckRollout(s, final, N);
+        var runs = fleet.Agents.Select(a => a.RunsOf(name)).ToList();
+        results.Check(s, "every node ran the plan once (one run in each agent's journal)", runs.All(r => r == 1),
+            $"{runs.Count(r => r == 1)} once, {runs.Count(r => r == 0)} never, {runs.Count(r => r > 1)} more than once");
+        results.Check(s, "the killed coordinator's agents are back online on the others", t.Back is not null,
+            $"{onHolder.Count(i => agents[i].Connected && agents[i].Address != victim.Address)} of {onHolder.Count}");
+        var connected = await fleet.ConnectedAgentsAsync();
+        results.Check(s, "every agent online on the coordinators that lived", connected >= N, $"{connected} streams held");
+        // Nothing for a node left behind: every outbox row delivered and acknowledged (the last acknowledgements may lag).
+        long outbox = -1;
+        if (fleet.Postgres is { } pg)
+        {
+            for (var i = 0; i < 60 && (outbox = await pg.CountAsync("SELECT count(*) FROM outbox")) > 0; i++) await Task.Delay(500);
+            results.Check(s, "no message for a node lost or left behind (outbox empty)", outbox == 0, $"{outbox} rows left");
+        }
+
+        // The killed coordinator back, for the scenarios after this one (its agents stay where they are).
+        var ready = await victim.StartAsync();
+        output.WriteLine($"  killed coordinator restarted, ready in {ready.TotalSeconds:0.00}s");
+    }
+
     // ---------------------------------------------------------------------------------------------------------- helpers
     private async Task<(Rollout Final, TimeSpan Wall, (double Coordinator, double Simulator) Cpu)> RolloutAsync(
         string scenario, NodePlan plan, string selector, string[] ignore)
@@ -357,11 +575,13 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
             Strategy = new RolloutStrategy { Canary = 0, MaxUnavailable = "100%", MaxFailures = "1", NoPrepareAhead = true },
         };
         request.IgnorePreflightErrors.AddRange(ignore);
-        var cpu0 = ProcStats.Cpu(Coordinator.Pid);
+        var cpu0 = fleet.CoordinatorsCpu();
         var sim0 = ProcStats.Cpu(Environment.ProcessId);
         var connects0 = fleet.Agents.Sum(a => a.Connects);
-        // Opened before the start, so that not even the first line about the rollout is missed.
-        using var log = new CoordinatorLogFollower(Coordinator.LogFile);
+        // Opened before the start, so that not even the first line about the rollout is missed; every coordinator's (the
+        // lease holder runs the rollout).
+        var logs = fleet.Coordinators.Where(c => c.Running).Select(c => new CoordinatorLogFollower(c.LogFile)).ToList();
+        using var closeLogs = new Disposables(logs);
         var sw = Stopwatch.StartNew();
         _sinceStart++;
         var started = await AdminAsync(() => Coordinator.Rollouts.StartAsync(request, deadline: DateTime.UtcNow.AddSeconds(60)).ResponseAsync, sw);
@@ -379,7 +599,7 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
             var lastPrint = TimeSpan.Zero;
             while (sw.Elapsed < TimeSpan.FromSeconds(options.RolloutTimeoutSeconds))
             {
-                foreach (var line in log.NewLines())
+                foreach (var line in logs.SelectMany(l => l.NewLines()))
                 {
                     if (!line.Contains(id, StringComparison.Ordinal)) continue;
                     if (line.Contains("\"Reason\":\"NodeSucceeded\"", StringComparison.Ordinal)) succeeded++;
@@ -397,7 +617,7 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
             }
             return sw.Elapsed;
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        var cpu = ((ProcStats.Cpu(Coordinator.Pid) - cpu0).TotalSeconds, (ProcStats.Cpu(Environment.ProcessId) - sim0).TotalSeconds);
+        var cpu = ((fleet.CoordinatorsCpu() - cpu0).TotalSeconds, (ProcStats.Cpu(Environment.ProcessId) - sim0).TotalSeconds);
 
         // The last pass may still be turning the last node's success into the rollout's: wait for the final state.
         while (true)

@@ -68,6 +68,8 @@ public sealed class SimAgent : IAsyncDisposable
     /// <summary>Streams established so far (welcomed by the coordinator).</summary>
     public int Connects => Volatile.Read(ref _connects);
     public DateTime LastConnectedAt { get; private set; }
+    /// <summary>The coordinator (HOST:PORT) of the stream last welcomed.</summary>
+    public string? Address { get; private set; }
 
     private ILogger<T> Logger<T>() => new AgentLogger<T>(this, _sink);
 
@@ -118,11 +120,15 @@ public sealed class SimAgent : IAsyncDisposable
 
     public RunRecord? LatestRun(string plan) => Journal.LatestRun(plan);
 
-    internal void OnLinkMessage(string format)
+    /// <summary>Runs of <paramref name="plan"/> in the journal.</summary>
+    public int RunsOf(string plan) => Journal.Runs.Count(r => r.PlanName == plan);
+
+    internal void OnLinkMessage(string format, IReadOnlyList<KeyValuePair<string, object?>> values)
     {
         if (format.StartsWith("Connected to the coordinator", StringComparison.Ordinal))
         {
             LastConnectedAt = DateTime.UtcNow;
+            Address = values.FirstOrDefault(v => v.Key == "Address").Value?.ToString();
             Interlocked.Increment(ref _connects);
             Volatile.Write(ref _state, 1);
         }
@@ -224,7 +230,7 @@ internal sealed class AgentLogger<T>(SimAgent agent, AgentLogSink sink) : ILogge
     {
         if (IsLink && state is IReadOnlyList<KeyValuePair<string, object?>> values && values.Count > 0
             && values[^1] is { Key: "{OriginalFormat}", Value: string format })
-            agent.OnLinkMessage(format);
+            agent.OnLinkMessage(format, values);
         if (logLevel >= LogLevel.Warning || sink.Verbose) sink.Write(agent.Name, logLevel, formatter(state, exception), exception);
     }
 }
