@@ -27,6 +27,9 @@ public static class KubeSteps
 
     /// <summary>Steps during which the node is still out of service: it keeps its max-unavailable place.</summary>
     public static bool Unfinished(string step) => step.Length > 0 && step != Done;
+
+    /// <summary>Every step <see cref="Unfinished"/> holds for (what the store looks up).</summary>
+    public static IReadOnlyList<string> UnfinishedSteps { get; } = [Cordon, Drain, Apply, WaitReady, Uncordon, Undo, Recover];
 }
 
 /// <summary>A node's place in its cluster, found when the rollout starts.</summary>
