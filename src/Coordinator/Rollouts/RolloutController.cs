@@ -313,17 +313,37 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
             throw;
         }
 
+        var sends = new List<(string Node, CoordinatorMessage Message, (string, string, string) Key)>();
+        _plans.Clear();
         foreach (var (record, actions) in decisions)
         {
             metrics.Set(record.Id, record.Nodes.GroupBy(n => n.State.ToString())
                 .ToDictionary(g => g.Key.ToLowerInvariant(), g => g.Count()));
             // Persisted first; now act.
-            foreach (var action in actions.Where(a => a is RolloutAction.Apply or RolloutAction.Undo)) await SendAsync(record, action, ct);
-            await RedispatchAsync(record, ct);
+            foreach (var action in actions.Where(a => a is RolloutAction.Apply or RolloutAction.Undo)) Send(record, action, sends);
+            Redispatch(record, sends);
             StartClusterWork(record, ct);
             GateProbes.Want(record, ct);
         }
         foreach (var record in over) StartClusterWork(record, ct);
+        ct.ThrowIfCancellationRequested();
+        await SendAllAsync(sends);
+    }
+
+    /// <summary>
+    /// Stores the pass's messages in the outbox all at once, so that they share commits (LiteDB commits the writes queued
+    /// together in one batch) instead of one commit after another; what failed is sent again by a later pass.
+    /// </summary>
+    private async Task SendAllAsync(List<(string Node, CoordinatorMessage Message, (string, string, string) Key)> sends)
+    {
+        if (sends.Count == 0) return;
+        var tasks = sends.Select(x => messages.SendAsync(x.Node, x.Message)).ToList();
+        try { await Task.WhenAll(tasks); }
+        finally
+        {
+            for (var i = 0; i < sends.Count; i++)
+                if (!tasks[i].IsCompletedSuccessfully) _dispatched.Remove(sends[i].Key);
+        }
     }
 
     /// <summary>
@@ -381,7 +401,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
     /// Sends again what a previous coordinator process had sent to nodes still in flight, and what this one sent on a
     /// stream the node has replaced since.
     /// </summary>
-    private async Task RedispatchAsync(RolloutRecord r, CancellationToken ct)
+    private void Redispatch(RolloutRecord r, List<(string Node, CoordinatorMessage Message, (string, string, string) Key)> sends)
     {
         foreach (var n in r.Nodes)
         {
@@ -398,7 +418,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
             if (action is null || !IsOnline(n.Name)) continue;
             if (_dispatched.TryGetValue((r.Id, n.Name, StageOf(action)), out var sentOn) && SentOnCurrentStream(n.Name, sentOn)) continue;
             log.LogInformation("Rollout {Rollout}: sending node {Node} its {Stage} request again", r.Id, n.Name, StageOf(action));
-            await SendAsync(r, action, ct);
+            Send(r, action, sends);
         }
     }
 
@@ -408,7 +428,11 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         _ => "undo",
     };
 
-    private async Task SendAsync(RolloutRecord r, RolloutAction action, CancellationToken ct)
+    // The plan of each rollout and stage, parsed once per pass whatever the number of nodes it goes to.
+    private readonly Dictionary<(string Rollout, string Stage), NodePlan> _plans = [];
+
+    /// <summary>Adds the message <paramref name="action"/> calls for to the pass's <paramref name="sends"/>, counted as sent.</summary>
+    private void Send(RolloutRecord r, RolloutAction action, List<(string Node, CoordinatorMessage Message, (string, string, string) Key)> sends)
     {
         var session = presence.Get(action.Node);
         long sentOn;
@@ -418,13 +442,17 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         CoordinatorMessage message;
         if (action is RolloutAction.Apply apply)
         {
-            var plan = NodePlan.Parser.ParseFrom(r.Plan);
-            if (apply.Stage == RolloutEngine.StagePrepare)
+            if (!_plans.TryGetValue((r.Id, apply.Stage), out var plan))
             {
-                // Only the non-disruptive phases; the rest run wave by wave.
-                foreach (var phase in PlanPhases.All.Where(p => !PlanPhases.Prepare.Contains(p) && !plan.Spec.SkipPhases.Contains(p)))
-                    plan.Spec.SkipPhases.Add(phase);
-                plan.Metadata.Digest = PlanCanonical.Digest(plan);
+                plan = NodePlan.Parser.ParseFrom(r.Plan);
+                if (apply.Stage == RolloutEngine.StagePrepare)
+                {
+                    // Only the non-disruptive phases; the rest run wave by wave.
+                    foreach (var phase in PlanPhases.All.Where(p => !PlanPhases.Prepare.Contains(p) && !plan.Spec.SkipPhases.Contains(p)))
+                        plan.Spec.SkipPhases.Add(phase);
+                    plan.Metadata.Digest = PlanCanonical.Digest(plan);
+                }
+                _plans[(r.Id, apply.Stage)] = plan;
             }
             var m = new ApplyPlan { Plan = plan, RolloutId = r.Id, Stage = apply.Stage };
             if (apply.Stage == RolloutEngine.StageApply && r.Node(apply.Node) is { } node) m.KubeadmAction = RolloutEngine.KubeadmAction(r, node, plan);
@@ -436,9 +464,9 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
             message = new CoordinatorMessage { UndoRun = new UndoRun { RunId = ((RolloutAction.Undo)action).RunId, RolloutId = r.Id } };
         }
         // Through the outbox: delivered on the node's stream wherever it is held, even if it moves before it is read.
-        ct.ThrowIfCancellationRequested();
-        await messages.SendAsync(action.Node, message);
-        _dispatched[(r.Id, action.Node, StageOf(action))] = sentOn;
+        var key = (r.Id, action.Node, StageOf(action));
+        _dispatched[key] = sentOn;
+        sends.Add((action.Node, message, key));
     }
 
     private void Record(IStoreWriter s, RolloutRecord r, RolloutNote note, DateTime now)
