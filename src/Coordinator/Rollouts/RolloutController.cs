@@ -317,8 +317,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         _plans.Clear();
         foreach (var (record, actions) in decisions)
         {
-            metrics.Set(record.Id, record.Nodes.GroupBy(n => n.State.ToString())
-                .ToDictionary(g => g.Key.ToLowerInvariant(), g => g.Count()));
+            metrics.Set(record.Id, CountByState(record));
             // Persisted first; now act.
             foreach (var action in actions.Where(a => a is RolloutAction.Apply or RolloutAction.Undo)) Send(record, action, sends);
             Redispatch(record, sends);
@@ -328,6 +327,18 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
         foreach (var record in over) StartClusterWork(record, ct);
         ct.ThrowIfCancellationRequested();
         await SendAllAsync(sends);
+    }
+
+    private static readonly string[] StateLabels = Enum.GetValues<RolloutNodeState>().Select(x => x.ToString().ToLowerInvariant()).ToArray();
+
+    /// <summary>How many of the rollout's nodes are in each state (the states with none left out), by label.</summary>
+    private static Dictionary<string, int> CountByState(RolloutRecord r)
+    {
+        var counts = new int[StateLabels.Length];
+        foreach (var n in r.Nodes) counts[(int)n.State]++;
+        var result = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < counts.Length; i++) if (counts[i] > 0) result[StateLabels[i]] = counts[i];
+        return result;
     }
 
     /// <summary>
