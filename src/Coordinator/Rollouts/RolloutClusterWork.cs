@@ -43,12 +43,11 @@ public sealed partial class RolloutController
     private void ResumeFinishing()
     {
         if (_finishingResumed) return;
-        foreach (var r in store.Rollouts.ListAll())
-            if (!RolloutTransitions.IsActive(r.State) && r.Nodes.Any(n => n.Cluster.Length > 0 && KubeSteps.Unfinished(n.KubeStep)))
-            {
-                log.LogInformation("Rollout {Rollout} is over with nodes still to put back into service: following them", r.Id);
-                _finishing[r.Id] = true;
-            }
+        foreach (var id in store.Rollouts.OverWithKubeSteps(KubeSteps.UnfinishedSteps))
+        {
+            log.LogInformation("Rollout {Rollout} is over with nodes still to put back into service: following them", id);
+            _finishing[id] = true;
+        }
         _finishingResumed = true;
     }
 

@@ -27,6 +27,9 @@ public static class KubeSteps
 
     /// <summary>Steps during which the node is still out of service: it keeps its max-unavailable place.</summary>
     public static bool Unfinished(string step) => step.Length > 0 && step != Done;
+
+    /// <summary>Every step <see cref="Unfinished"/> holds for (what the store looks up).</summary>
+    public static IReadOnlyList<string> UnfinishedSteps { get; } = [Cordon, Drain, Apply, WaitReady, Uncordon, Undo, Recover];
 }
 
 /// <summary>A node's place in its cluster, found when the rollout starts.</summary>
@@ -83,7 +86,8 @@ public static partial class RolloutEngine
     /// </summary>
     public static string KubeadmAction(RolloutRecord r, RolloutNodeRecord n, NodePlan plan)
     {
-        var first = r.Nodes.Where(x => x.ControlPlane && x.Cluster == n.Cluster).OrderBy(x => x.Wave).ThenBy(x => x.Name, StringComparer.Ordinal).FirstOrDefault();
+        // Only a control-plane node can be the first: a worker's choice needs no look at the others (a 10,000-node rollout).
+        var first = !n.ControlPlane ? null : r.Nodes.Where(x => x.ControlPlane && x.Cluster == n.Cluster).OrderBy(x => x.Wave).ThenBy(x => x.Name, StringComparer.Ordinal).FirstOrDefault();
         return NodeFleet.Coordinator.Clusters.KubeadmActionChoice.For(plan, firstControlPlane: n.ControlPlane && first?.Name == n.Name && !n.ControlPlaneReached);
     }
 

@@ -159,4 +159,37 @@ public sealed class RolloutNodeRecord
     /// changed. Opaque to the domain; not stored.
     /// </summary>
     internal object? Stored { get; set; }
+
+    /// <summary>
+    /// A copy of this node as the store last read or wrote it (with <see cref="Stored"/>): an update compares the node
+    /// with it field by field, which costs far less than serialising every node of a 10,000-node rollout each pass.
+    /// </summary>
+    internal RolloutNodeRecord? Saved { get; set; }
+
+    /// <summary>A copy of every stored field (lists and maps copied too).</summary>
+    internal RolloutNodeRecord Copy()
+    {
+        var c = (RolloutNodeRecord)MemberwiseClone();
+        c.DrainEvicted = [.. DrainEvicted];
+        c.DrainDeleted = [.. DrainDeleted];
+        c.Windows = [.. Windows];
+        c.Topology = new Dictionary<string, string>(Topology);
+        c.Stored = null;
+        c.Saved = null;
+        return c;
+    }
+
+    /// <summary>Whether every stored field equals <paramref name="o"/>'s (RolloutNodeRecordTests checks that none is left out).</summary>
+    internal bool SameFields(RolloutNodeRecord o) =>
+        Name == o.Name && Wave == o.Wave && State == o.State && Phase == o.Phase && Message == o.Message
+        && StartedAt == o.StartedAt && FinishedAt == o.FinishedAt && RunId == o.RunId && DispatchedAt == o.DispatchedAt
+        && PhaseStartedAt == o.PhaseStartedAt && OfflineSince == o.OfflineSince && TimedOut == o.TimedOut
+        && HoldsSlot == o.HoldsSlot && LateResult == o.LateResult && FailureAccepted == o.FailureAccepted
+        && Cluster == o.Cluster && KubeNodeName == o.KubeNodeName && ControlPlane == o.ControlPlane
+        && ControlPlaneReached == o.ControlPlaneReached && KubeStep == o.KubeStep && KubeStepStartedAt == o.KubeStepStartedAt
+        && CordonedAt == o.CordonedAt && WasSchedulable == o.WasSchedulable && DrainStartedAt == o.DrainStartedAt
+        && DrainBlocked == o.DrainBlocked && CordonNote == o.CordonNote && Held == o.Held
+        && DrainEvicted.SequenceEqual(o.DrainEvicted) && DrainDeleted.SequenceEqual(o.DrainDeleted)
+        && Windows.SequenceEqual(o.Windows)
+        && Topology.Count == o.Topology.Count && Topology.All(kv => o.Topology.TryGetValue(kv.Key, out var v) && v == kv.Value);
 }

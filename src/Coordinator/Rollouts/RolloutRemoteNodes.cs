@@ -13,6 +13,8 @@ public sealed partial class RolloutController
 
     private HashSet<string> _remoteOnline = new(StringComparer.Ordinal);
     private DateTime _remoteReadAt;
+    // Another live coordinator shares the store: reports may be queued there for this one, with nothing to wake it.
+    private volatile bool _othersAlive;
 
     /// <summary>
     /// Reads, at most every <see cref="RemoteRefresh"/>, the online nodes whose stream another live coordinator holds. With
@@ -27,9 +29,10 @@ public sealed partial class RolloutController
             var others = store.Coordinators.List()
                 .Where(c => c.Id != me.Id && singleton is not null && Coordinators.CoordinatorHeartbeat.IsAlive(c, now, singleton.Ttl))
                 .Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+            _othersAlive = others.Count > 0;
             _remoteOnline = others.Count == 0
                 ? new HashSet<string>(StringComparer.Ordinal)
-                : store.Nodes.ListByStatus(NodeState.Online)
+                : store.Nodes.OnlineElsewhere(me.Id)
                     .Where(n => others.Contains(n.Coordinator)).Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
         }
         catch (IOException)

@@ -31,6 +31,11 @@ public interface INodeReads
     /// <summary>The nodes whose labels match, by name.</summary>
     IReadOnlyList<NodeRecord> List(LabelSelector selector);
     IReadOnlyList<NodeRecord> ListByStatus(NodeState status);
+    /// <summary>
+    /// The online nodes whose stream a coordinator other than <paramref name="coordinator"/> holds: name and coordinator
+    /// only (the lease holder's rollout controller asks every few seconds).
+    /// </summary>
+    IReadOnlyList<(string Name, string Coordinator)> OnlineElsewhere(string coordinator);
     /// <summary>How many nodes are in each status and phase (for the gauges), without reading whole records.</summary>
     IReadOnlyDictionary<(NodeState Status, string Phase), int> CountByStatusAndPhase();
     int Count();
@@ -104,6 +109,16 @@ public interface IRolloutReads
     IReadOnlyList<RolloutRecord> ListAll();
     /// <summary>Which of <paramref name="nodes"/> belong to an active rollout, and to which.</summary>
     IReadOnlyList<RolloutMembership> ActiveMemberships(IReadOnlyCollection<string> nodes);
+    /// <summary>
+    /// The id and revision of every active rollout, without their nodes: what a reader holding rollouts in memory
+    /// compares with to see which changed (any update moves the revision).
+    /// </summary>
+    IReadOnlyList<(string Id, long Revision)> ActiveRevisions();
+    /// <summary>
+    /// The ids of the rollouts that are over (not active) and still have a node whose cluster work is unfinished (its
+    /// Kubernetes step is one of <paramref name="unfinishedSteps"/>).
+    /// </summary>
+    IReadOnlyList<string> OverWithKubeSteps(IReadOnlyCollection<string> unfinishedSteps);
 }
 
 /// <summary>A node in an active rollout.</summary>

@@ -219,6 +219,34 @@ public sealed class RolloutServiceTests : IAsyncLifetime
         Assert.Single(_rig.Store.Events.Newest(new EventQuery(1000)), x => x.Reason == "FailuresAccepted");
     }
 
+    [Fact]
+    public async Task The_controller_starts_the_canary_in_its_first_pass_and_sees_a_change_another_coordinator_stored()
+    {
+        foreach (var n in new[] { "w1", "w2", "w3" }) _presence.Open(n);
+        var request = Start("role=worker");
+        request.Strategy.NoPrepareAhead = true;
+        var r = await _service.StartAsync(request);
+        // One pass: pending → rolling, and the canary sent its request, not a pass later.
+        await _controller.RunOnceAsync(CancellationToken.None);
+        Assert.Equal((RolloutState.Rolling, NodeFleet.Coordinator.Rollouts.RolloutNodeState.Running), (Stored(r.Id).State, Stored(r.Id).Node("w1")!.State));
+        Assert.NotNull((await SentAsync("w1"))?.ApplyPlan);
+
+        // The canary's success, applied to the rollout the controller holds in memory: wave 1 starts in the same pass.
+        _controller.OnReport("w1", new StepReport { RolloutId = r.Id, Stage = RolloutEngine.StageApply, RunId = "run-1", RunState = RunState.Succeeded });
+        await _controller.RunOnceAsync(CancellationToken.None);
+        Assert.Equal((1, NodeFleet.Coordinator.Rollouts.RolloutNodeState.Running), (Stored(r.Id).CurrentWave, Stored(r.Id).Node("w2")!.State));
+        Assert.NotNull(await SentAsync("w2"));
+
+        // Another coordinator pauses it (a write to the store this controller did not make): read again, nothing more starts.
+        await Edit(r.Id, x => { x.State = RolloutState.Paused; x.ResumeTo = RolloutState.Rolling; });
+        _controller.OnReport("w2", new StepReport { RolloutId = r.Id, Stage = RolloutEngine.StageApply, RunId = "run-2", RunState = RunState.Succeeded });
+        await _controller.RunOnceAsync(CancellationToken.None);
+        var paused = Stored(r.Id);
+        Assert.Equal((RolloutState.Paused, NodeFleet.Coordinator.Rollouts.RolloutNodeState.Succeeded), (paused.State, paused.Node("w2")!.State));
+        Assert.Equal(NodeFleet.Coordinator.Rollouts.RolloutNodeState.Pending, paused.Node("w3")!.State);
+        Assert.Null(await SentAsync("w3"));
+    }
+
     // A dry run used to list the waves (exit 0) where the real start was refused.
     [Fact]
     public async Task A_dry_run_is_refused_like_a_real_start_when_a_node_is_in_an_active_rollout()

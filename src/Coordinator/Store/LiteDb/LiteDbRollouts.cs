@@ -41,6 +41,22 @@ internal sealed class LiteDbRollouts(LiteDatabase db) : IRollouts
         return found;
     }
 
+    public IReadOnlyList<(string Id, long Revision)> ActiveRevisions() =>
+        db.GetCollection(LiteDbSchema.RolloutsCollection).Find(Query.In(nameof(RolloutRecord.State), ActiveStates))
+            .Select(d => (d["_id"].AsString, Revisions.Of(d))).ToList();
+
+    public IReadOnlyList<string> OverWithKubeSteps(IReadOnlyCollection<string> unfinishedSteps)
+    {
+        // Through the KubeStep index: only the nodes with cluster work under way are read, then their rollouts' state.
+        var ids = Nodes.Find(Query.In(nameof(RolloutNodeRecord.KubeStep), unfinishedSteps.Select(x => new BsonValue(x)).ToArray()))
+            .Where(d => d[nameof(RolloutNodeRecord.Cluster)] is { IsString: true } c && c.AsString.Length > 0)
+            .Select(d => d[RolloutIdField].AsString).Distinct(StringComparer.Ordinal).ToList();
+        var rollouts = db.GetCollection(LiteDbSchema.RolloutsCollection);
+        return ids.Where(id => rollouts.FindById(id) is { } r && r[nameof(RolloutRecord.State)] is { IsString: true } st
+                && Enum.TryParse<RolloutState>(st.AsString, out var state) && !RolloutTransitions.IsActive(state))
+            .Order(StringComparer.Ordinal).ToList();
+    }
+
     public void Insert(RolloutRecord rollout)
     {
         Revisions.Insert(db, LiteDbSchema.RolloutsCollection, "rollout", rollout.Id, rollout, r => rollout.Revision = r);
@@ -66,6 +82,7 @@ internal sealed class LiteDbRollouts(LiteDatabase db) : IRollouts
         {
             var node = mapper.ToObject<RolloutNodeRecord>(doc);
             node.Stored = doc;
+            node.Saved = node.Copy();
             return node;
         }).ToList();
         return r;
@@ -77,11 +94,18 @@ internal sealed class LiteDbRollouts(LiteDatabase db) : IRollouts
         for (var i = 0; i < rollout.Nodes.Count; i++)
         {
             var node = rollout.Nodes[i];
+            // Compared field by field first: most nodes of a large rollout are unchanged, and mapping each would cost more.
+            if (node.Stored is BsonDocument && node.Saved is { } saved && node.SameFields(saved)) continue;
             var fields = mapper.ToDocument(node);
-            if (node.Stored is BsonDocument stored && SameFields(stored, fields)) continue;
+            if (node.Stored is BsonDocument stored && SameFields(stored, fields))
+            {
+                node.Saved = node.Copy();
+                continue;
+            }
             var doc = NodeDocument(rollout.Id, i, fields);
             Nodes.Upsert(doc);
             node.Stored = doc;
+            node.Saved = node.Copy();
         }
     }
 

@@ -100,6 +100,8 @@ public static class LiteDbSchema
         // rollouts are not read.
         db.GetCollection(RolloutsCollection).EnsureIndex(nameof(RolloutRecord.State));
         db.GetCollection(RolloutNodesCollection).EnsureIndex(LiteDbRollouts.RolloutIdField);
+        // A new lease holder looks for rollouts over whose nodes' cluster work is unfinished: by their step.
+        db.GetCollection(RolloutNodesCollection).EnsureIndex(nameof(RolloutNodeRecord.KubeStep));
         db.GetCollection(LeasesCollection).EnsureIndex(LiteDbLeases.HolderField);
         db.GetCollection(OutboxCollection).EnsureIndex(LiteDbOutbox.RecipientField);
         db.GetCollection(OutboxCollection).EnsureIndex(LiteDbOutbox.CreatedField);

@@ -64,6 +64,10 @@ internal sealed class LiteDbNodes(LiteDatabase db) : INodes
 
     public IReadOnlyList<NodeRecord> ListByStatus(NodeState status) => Nodes.Find(n => n.Status == status).ToList();
 
+    public IReadOnlyList<(string Name, string Coordinator)> OnlineElsewhere(string coordinator) =>
+        Nodes.Query().Where(n => n.Status == NodeState.Online).Select(n => new { n.Name, n.Coordinator }).ToEnumerable()
+            .Where(n => (n.Coordinator ?? "") != coordinator).Select(n => (n.Name, n.Coordinator ?? "")).ToList();
+
     public IReadOnlyDictionary<(NodeState Status, string Phase), int> CountByStatusAndPhase()
     {
         var counts = new Dictionary<(NodeState, string), int>();

@@ -34,6 +34,19 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
             .With("names", nodes.ToArray()).With("states", ActiveStates),
             r => new RolloutMembership(r.GetString(0), r.GetString(1), Enum.Parse<RolloutState>(r.GetString(2))));
 
+    public IReadOnlyList<(string Id, long Revision)> ActiveRevisions() =>
+        db.Rows(db.Command("SELECT id, revision FROM rollouts WHERE state = ANY(@states) ORDER BY id").With("states", ActiveStates),
+            r => (r.GetString(0), r.GetInt64(1)));
+
+    // Through the partial index rollout_nodes_kube_unfinished: only the nodes with cluster work under way are looked at.
+    public IReadOnlyList<string> OverWithKubeSteps(IReadOnlyCollection<string> unfinishedSteps) =>
+        db.Rows(db.Command(
+                "SELECT DISTINCT r.id FROM rollout_nodes n JOIN rollouts r ON r.id = n.rollout_id " +
+                "WHERE n.doc->>'KubeStep' = ANY(@steps) AND coalesce(n.doc->>'Cluster', '') <> '' " +
+                "AND NOT (r.state = ANY(@states)) ORDER BY r.id")
+            .With("steps", unfinishedSteps.ToArray()).With("states", ActiveStates),
+            r => r.GetString(0));
+
     public void Insert(RolloutRecord rollout)
     {
         _rows.Insert(rollout.Id, PgJson.Write(rollout), Rows.Column("state", rollout.State.ToString()));
@@ -63,6 +76,7 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
                 var node = PgJson.Read<RolloutNodeRecord>(doc);
                 // What an update compares with: the text as written (json keeps it), so nothing is serialised here.
                 node.Stored = doc;
+                node.Saved = node.Copy();
                 rollout.Nodes.Add(node);
             }
             return rollout;
@@ -74,7 +88,7 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
         var names = new List<string>();
         var orders = new List<int>();
         var docs = new List<string>();
-        var written = new List<(RolloutNodeRecord Node, string Doc)>();
+        var written = new List<(RolloutNodeRecord Node, string Doc, RolloutNodeRecord Saved)>();
         // One row per name: a name listed twice is stored once, at its last place (one statement may not write a row twice).
         var last = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < rollout.Nodes.Count; i++) last[rollout.Nodes[i].Name] = i;
@@ -82,12 +96,14 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
         {
             var node = rollout.Nodes[i];
             if (last[node.Name] != i) continue;
+            // Compared field by field first: most nodes of a large rollout are unchanged, and serialising each would cost more.
+            if (node.Stored is string && node.Saved is { } saved && node.SameFields(saved)) continue;
             var doc = PgJson.Write(node);
             if (node.Stored is string stored && stored == doc) continue;
             names.Add(node.Name);
             orders.Add(i);
             docs.Add(doc);
-            written.Add((node, doc));
+            written.Add((node, doc, node.Copy()));
         }
         if (names.Count == 0) return;
         db.Execute(db.Command(
@@ -96,7 +112,10 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
                 "ON CONFLICT (rollout_id, name) DO UPDATE SET ord = EXCLUDED.ord, doc = EXCLUDED.doc")
             .With("id", rollout.Id).With("names", names.ToArray()).With("orders", orders.ToArray()).With("docs", docs.ToArray()));
         // Remembered once committed: after a rollback the nodes must be written again next time.
-        void Remember() { foreach (var (node, doc) in written) node.Stored = doc; }
+        void Remember()
+        {
+            foreach (var (node, doc, saved) in written) (node.Stored, node.Saved) = (doc, saved);
+        }
         if (onCommitted is null) Remember();
         else onCommitted(Remember);
     }

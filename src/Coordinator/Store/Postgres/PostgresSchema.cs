@@ -120,6 +120,12 @@ public static class PostgresSchema
         """
         ALTER TABLE operator_certificates ADD COLUMN ca_generation integer NOT NULL DEFAULT 0;
         """,
+        // 11: the nodes of rollouts whose cluster work is under way (a Kubernetes step neither "" nor done), so that a
+        // new lease holder finds the rollouts over with nodes still to put back into service without reading them all.
+        """
+        CREATE INDEX rollout_nodes_kube_unfinished ON rollout_nodes ((doc->>'KubeStep'))
+            WHERE coalesce(doc->>'KubeStep', '') NOT IN ('', 'done');
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

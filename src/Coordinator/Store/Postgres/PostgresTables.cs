@@ -87,6 +87,13 @@ internal sealed class PgNodes(PgSession db) : INodes
     public IReadOnlyList<NodeRecord> ListByStatus(NodeState status) =>
         Select("WHERE status = @status ORDER BY id", c => c.With("status", (int)status));
 
+    public IReadOnlyList<(string Name, string Coordinator)> OnlineElsewhere(string coordinator) =>
+        db.Rows(db.Command(
+                "SELECT id, coalesce(doc->>'Coordinator', '') FROM nodes " +
+                "WHERE status = @status AND coalesce(doc->>'Coordinator', '') <> @me ORDER BY id")
+            .With("status", (int)NodeState.Online).With("me", coordinator),
+            r => (r.GetString(0), r.GetString(1)));
+
     public IReadOnlyDictionary<(NodeState Status, string Phase), int> CountByStatusAndPhase() =>
         db.Rows(db.Command("SELECT status, phase, count(*) FROM nodes GROUP BY status, phase"),
                 r => ((NodeState)r.GetInt32(0), r.GetString(1), (int)r.GetInt64(2)))

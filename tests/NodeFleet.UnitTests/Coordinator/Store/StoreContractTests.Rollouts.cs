@@ -93,6 +93,78 @@ public abstract partial class StoreContractTests
     }
 
     [Fact]
+    public async Task The_revisions_of_the_active_rollouts_are_read_without_their_nodes_and_move_with_every_update()
+    {
+        await Store.WriteAsync(s =>
+        {
+            s.Rollouts.Insert(Rollout("old", RolloutState.Succeeded, "w1"));
+            s.Rollouts.Insert(Rollout("b", RolloutState.Rolling, "w2"));
+            s.Rollouts.Insert(Rollout("a", RolloutState.Paused, "w3", "w4"));
+        });
+        Assert.Equal([("a", 1L), ("b", 1L)], Store.Rollouts.ActiveRevisions().OrderBy(r => r.Id, StringComparer.Ordinal));
+
+        var b = Store.Rollouts.Get("b")!;
+        b.Node("w2")!.State = RolloutNodeState.Running;
+        await Store.WriteAsync(s => s.Rollouts.Update(b));
+        var a = Store.Rollouts.Get("a")!;
+        a.State = RolloutState.Aborted;
+        await Store.WriteAsync(s => s.Rollouts.Update(a));
+        Assert.Equal([("b", 2L)], Store.Rollouts.ActiveRevisions());
+        // Inside a write too (the rollout controller reads them there).
+        Assert.Equal([("b", 2L)], await Store.WriteAsync(s => s.Rollouts.ActiveRevisions()));
+    }
+
+    [Fact]
+    public async Task Rollouts_over_with_cluster_work_unfinished_are_found_by_their_nodes_steps()
+    {
+        await Store.WriteAsync(s =>
+        {
+            s.Rollouts.Insert(Rollout("aborted", RolloutState.Aborted, "w1", "w2"));
+            s.Rollouts.Insert(Rollout("done", RolloutState.Failed, "w3"));
+            s.Rollouts.Insert(Rollout("live", RolloutState.Rolling, "w4"));
+            s.Rollouts.Insert(Rollout("hosts", RolloutState.Aborted, "w5"));
+            s.Rollouts.Insert(Rollout("rolledback", RolloutState.RolledBack, "w6"));
+        });
+        void Step(RolloutRecord r, string node, string step, string cluster = "prod") =>
+            (r.Node(node)!.Cluster, r.Node(node)!.KubeStep) = (cluster, step);
+        var aborted = Store.Rollouts.Get("aborted")!;
+        Step(aborted, "w1", KubeSteps.Done);
+        Step(aborted, "w2", KubeSteps.Uncordon);
+        var done = Store.Rollouts.Get("done")!;
+        Step(done, "w3", KubeSteps.Done);
+        var live = Store.Rollouts.Get("live")!;
+        Step(live, "w4", KubeSteps.Drain);
+        // A step without a cluster is no cluster work.
+        var hosts = Store.Rollouts.Get("hosts")!;
+        Step(hosts, "w5", KubeSteps.Drain, cluster: "");
+        var rolledBack = Store.Rollouts.Get("rolledback")!;
+        Step(rolledBack, "w6", KubeSteps.Recover);
+        await Store.WriteAsync(s =>
+        {
+            foreach (var r in new[] { aborted, done, live, hosts, rolledBack }) s.Rollouts.Update(r);
+        });
+        Assert.Equal(["aborted", "rolledback"], Store.Rollouts.OverWithKubeSteps(KubeSteps.UnfinishedSteps));
+
+        Step(aborted, "w2", KubeSteps.Done);
+        await Store.WriteAsync(s => s.Rollouts.Update(aborted));
+        Assert.Equal(["rolledback"], Store.Rollouts.OverWithKubeSteps(KubeSteps.UnfinishedSteps));
+    }
+
+    [Fact]
+    public async Task The_online_nodes_held_by_other_coordinators_are_listed_by_name_and_coordinator()
+    {
+        await Store.WriteAsync(s =>
+        {
+            s.Nodes.Insert(new NodeRecord { Name = "here", Status = NodeState.Online, Coordinator = "c1" });
+            s.Nodes.Insert(new NodeRecord { Name = "there", Status = NodeState.Online, Coordinator = "c2" });
+            s.Nodes.Insert(new NodeRecord { Name = "before", Status = NodeState.Online });
+            s.Nodes.Insert(new NodeRecord { Name = "gone", Status = NodeState.Offline, Coordinator = "c2" });
+        });
+        Assert.Equal([("before", ""), ("there", "c2")], Store.Nodes.OnlineElsewhere("c1").OrderBy(n => n.Name, StringComparer.Ordinal));
+        Assert.Equal([("here", "c1"), ("there", "c2")], Store.Nodes.OnlineElsewhere("").OrderBy(n => n.Name, StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task Events_are_read_newest_last_filtered_and_paged_back_by_id()
     {
         var t0 = new DateTime(2030, 1, 1, 0, 0, 0, DateTimeKind.Utc);
