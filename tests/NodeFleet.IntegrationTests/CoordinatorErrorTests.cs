@@ -60,7 +60,7 @@ public sealed class CoordinatorErrorTests
         await File.WriteAllTextAsync(config, $"dataDir: {data}\nbogusKey: 1\n");
         var r = await RunAsync("--config", config);
         AssertError(r, $"{config}:2: unknown field 'bogusKey' (expected one of: listen, metricsListen, dataDir, heartbeatInterval, " +
-                       "maxHeartbeatRate, logFormat, logLevel, store, connectionFirstByteTimeout, maxSilentConnectionsPerSource, " +
+                       "maxHeartbeatRate, maxReconnectRate, logFormat, logLevel, store, connectionFirstByteTimeout, maxSilentConnectionsPerSource, " +
                        "maxHandshakesPerSource, retentionEvents, retentionRunsPerNode, retentionSweepInterval, nodeCertificateLifetime, " +
                        "servingCertificateLifetime, leaseTtl, coordinators)");
     }
