@@ -60,7 +60,7 @@ public sealed class CoordinatorErrorTests
         await File.WriteAllTextAsync(config, $"dataDir: {data}\nbogusKey: 1\n");
         var r = await RunAsync("--config", config);
         AssertError(r, $"{config}:2: unknown field 'bogusKey' (expected one of: listen, metricsListen, dataDir, heartbeatInterval, " +
-                       "maxHeartbeatRate, logFormat, logLevel, store, connectionFirstByteTimeout, maxSilentConnectionsPerSource, " +
+                       "maxHeartbeatRate, maxReconnectRate, logFormat, logLevel, store, connectionFirstByteTimeout, maxSilentConnectionsPerSource, " +
                        "maxHandshakesPerSource, retentionEvents, retentionRunsPerNode, retentionSweepInterval, nodeCertificateLifetime, " +
                        "servingCertificateLifetime, leaseTtl, coordinators)");
     }
@@ -228,7 +228,7 @@ public sealed class CoordinatorErrorTests
         var shipped = await File.ReadAllLinesAsync(Path.Combine(Binaries.RepoRoot, "packaging", "config", "coordinator.yaml"));
         // Each setting is there commented out with its default: uncomment them all.
         var settings = shipped.Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, "^#[a-zA-Z]+: ")).Select(l => l[1..]).ToList();
-        Assert.Equal(14, settings.Count);
+        Assert.Equal(15, settings.Count);
         var config = dir.Combine("coordinator.yaml");
         await File.WriteAllLinesAsync(config, settings);
         var missing = dir.Combine("missing");

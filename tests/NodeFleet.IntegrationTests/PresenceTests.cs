@@ -96,3 +96,76 @@ public sealed class HeartbeatPacingTests : IAsyncLifetime
             TimeSpan.FromSeconds(20), "the first agent told 2s again");
     }
 }
+
+/// <summary>
+/// The reconnect window: agents are told it, spread their reconnection over it after their stream breaks, and a
+/// restarted coordinator does not mark the nodes that were connected to it offline before it has passed.
+/// </summary>
+public sealed class ReconnectWindowTests : IAsyncLifetime
+{
+    private readonly TempDir _config = new("nf-reconnect");
+    private TestCluster _cluster = null!;
+
+    // One reconnection every ten seconds: two agents are told a 20 s window.
+    public async Task InitializeAsync()
+    {
+        var file = _config.Combine("coordinator.yaml");
+        await File.WriteAllTextAsync(file, "maxReconnectRate: 0.1\n");
+        _cluster = await TestCluster.StartAsync("1s", "--config", file);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.DisposeAsync();
+        _config.Dispose();
+    }
+
+    [Fact]
+    public async Task A_restarted_coordinator_leaves_its_nodes_online_while_they_come_back_within_the_window_they_were_told()
+    {
+        var agents = new[] { await _cluster.JoinedOnlineAgentAsync("rw-1"), await _cluster.JoinedOnlineAgentAsync("rw-2") };
+        // The first was welcomed with the window of a one-node fleet; a heartbeat acknowledgement moves it to two nodes'.
+        await _cluster.Coordinator!.WaitForOutputAsync("Reconnect window now 20s for 2 agents", TimeSpan.FromSeconds(20));
+        foreach (var a in agents)
+        {
+            await Proc.WaitUntilAsync(async () => await ToldWindowAsync(a) == 20, TimeSpan.FromSeconds(20), $"{a.Name} to report a 20 s window");
+            var text = await a.StatusAsync();
+            Assert.Contains("Reconnect:     within 20s of a broken stream", text.StdOut);
+        }
+        var outputBefore = agents.Select(a => a.Run!.Output.Length).ToArray();
+
+        await _cluster.KillCoordinatorAsync();
+        await _cluster.StartCoordinatorAsync();
+        await _cluster.Coordinator!.WaitForOutputAsync("2 nodes were online before this start: they have 23s to reconnect (reconnect window 20s)",
+            TimeSpan.FromSeconds(10));
+
+        // Each agent waits a random point of its window before its first attempt. Until both are back, both stay online.
+        var back = new bool[agents.Length];
+        await Proc.WaitUntilAsync(async () =>
+        {
+            for (var i = 0; i < agents.Length; i++)
+            {
+                back[i] = agents[i].Run!.Output[outputBefore[i]..].Contains("Connected to the coordinator", StringComparison.Ordinal);
+                Assert.Equal("NODE_STATUS_ONLINE", await _cluster.NodeStatusAsync(agents[i].Name));
+            }
+            return back.All(b => b);
+        }, TimeSpan.FromSeconds(90), "both agents to reconnect");
+
+        foreach (var (a, i) in agents.Select((a, i) => (a, i)))
+        {
+            Assert.Contains("a random point of the coordinator's 20s reconnect window", a.Run!.Output[outputBefore[i]..]);
+            var events = await _cluster.CliOkAsync("events", "--node", a.Name, "-o", "json");
+            Assert.DoesNotContain("\"Offline\"", events);
+            // The restarted coordinator tells the same window: a fleet of two.
+            await Proc.WaitUntilAsync(async () => await ToldWindowAsync(a) == 20, TimeSpan.FromSeconds(20), $"{a.Name} to report a 20 s window again");
+        }
+        Assert.DoesNotContain("did not reconnect", _cluster.Coordinator.Output);
+    }
+
+    private static async Task<int> ToldWindowAsync(TestAgent agent)
+    {
+        var r = await agent.StatusAsync("--output", "json");
+        using var doc = System.Text.Json.JsonDocument.Parse(r.StdOut);
+        return doc.RootElement.GetProperty("reconnectWindowSeconds").GetInt32();
+    }
+}

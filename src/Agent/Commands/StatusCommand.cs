@@ -24,6 +24,8 @@ public static class StatusCommand
         public string LastError { get; set; } = "";
         public DateTime? CertificateRenewAt { get; set; }
         public string CertificateRenewalError { get; set; } = "";
+        /// <summary>The coordinator's reconnect window, in seconds: after a broken stream the agent reconnects within it (0: none told).</summary>
+        public int ReconnectWindowSeconds { get; set; }
         public string Root { get; set; } = "";
     }
 
@@ -53,6 +55,7 @@ public static class StatusCommand
             report.LastError = running ? link.LastError : "";
             report.CertificateRenewAt = running ? link.CertificateRenewAt : null;
             report.CertificateRenewalError = running ? link.CertificateRenewalError : "";
+            report.ReconnectWindowSeconds = running ? link.ReconnectWindowSeconds : 0;
         }
         else report.Link = "agent not running";
         return report;
@@ -89,6 +92,7 @@ public static class StatusCommand
             ? $"Plans:         only signed by {string.Join(" or ", r.PlanSigners)}"
             : "Plans:         any (no plan signer pinned)");
         o.WriteLine($"Link:          {r.Link}{(r.LinkSince is { } s ? $" since {s:yyyy-MM-ddTHH:mm:ssZ}" : "")}");
+        if (r.ReconnectWindowSeconds > 0) o.WriteLine($"Reconnect:     within {r.ReconnectWindowSeconds}s of a broken stream (the coordinator's window)");
         if (r.LastError.Length > 0) o.WriteLine($"Last error:    {r.LastError}");
         return healthy ? 0 : 1;
     }

@@ -17,7 +17,9 @@ namespace NodeFleet.Agent.Link;
 
 /// <summary>
 /// Holds the one stream to a coordinator: hello with facts, then heartbeats at the period the coordinator sets.
-/// Reconnects forever with jittered exponential backoff (1 s doubling to 60 s), each attempt to the next of the fleet's
+/// After an established stream breaks, the first attempt waits a random delay within the coordinator's reconnect window
+/// (<see cref="Welcome.ReconnectWindow"/>), so that a restarted coordinator's agents come back spread over it; then
+/// it reconnects forever with jittered exponential backoff (1 s doubling to 60 s), each attempt to the next of the fleet's
 /// coordinators (<see cref="AgentConfig.Addresses"/>), so that one that is gone is passed over at the next attempt;
 /// waits quietly until joined.
 /// </summary>
@@ -35,6 +37,8 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
     // The attempt count: attempt n goes to address n modulo their number.
     private int _attempt;
     private string _address = "";
+    // The reconnect window the coordinator last told (0: none yet): kept across sessions, used when one breaks.
+    private long _reconnectWindowTicks;
 
     /// <summary>Completes when the coordinator welcomes this node for the first time (the first established stream).</summary>
     public Task FirstConnected => _firstConnected.Task;
@@ -76,7 +80,11 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
                 // A session that was established and then ended returns normally: the backoff starts over.
                 await pipeline.ExecuteAsync(ct => new ValueTask(SessionAsync(config, ct)), stoppingToken);
                 SetState("connecting", "stream closed");
-                await Task.Delay(FirstRetryDelay, time, stoppingToken);
+                var delay = LinkBackoff.AfterBreak(ReconnectWindow, FirstRetryDelay, Random.Shared.NextDouble());
+                if (delay > FirstRetryDelay)
+                    log.LogInformation("Reconnecting in {Delay:0.0}s (a random point of the coordinator's {Window:0}s reconnect window)",
+                        delay.TotalSeconds, ReconnectWindow.TotalSeconds);
+                await Task.Delay(delay, time, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -137,8 +145,9 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         }
         var welcome = call.ResponseStream.Current.Welcome;
         var interval = welcome.HeartbeatInterval?.ToTimeSpan() is { } i && i > TimeSpan.Zero ? i : TimeSpan.FromSeconds(10);
-        log.LogInformation("Connected to the coordinator at {Address} as {Node}; heartbeat every {Interval}s",
-            address, welcome.NodeName, interval.TotalSeconds);
+        KeepReconnectWindow(welcome.ReconnectWindow);
+        log.LogInformation("Connected to the coordinator at {Address} as {Node}; heartbeat every {Interval}s, reconnect window {Window:0}s",
+            address, welcome.NodeName, interval.TotalSeconds, ReconnectWindow.TotalSeconds);
         RememberCoordinators(welcome.Coordinators);
         // Attempts after this session ends start from the next coordinator.
         _attempt = index + 1;
@@ -227,6 +236,8 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
                             timer.Period = next;
                             log.LogInformation("The coordinator sets the heartbeat period to {Interval}s", next.TotalSeconds);
                         }
+                        if (msg.HeartbeatAck.ReconnectWindow is { } window && KeepReconnectWindow(window))
+                            log.LogInformation("The coordinator sets the reconnect window to {Window:0}s", ReconnectWindow.TotalSeconds);
                         break;
                     case CoordinatorMessage.KindOneofCase.ReportAck:
                         outbox.Acknowledge((long)msg.ReportAck.Sequence);
@@ -295,6 +306,23 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
         stoppingToken.ThrowIfCancellationRequested();
         if (reader.Exception?.InnerException is RpcException { StatusCode: StatusCode.PermissionDenied } pd) throw pd;
         log.LogWarning("Disconnected from the coordinator at {Address}", address);
+    }
+
+    /// <summary>The reconnect window last told (zero: none).</summary>
+    private TimeSpan ReconnectWindow => new(Interlocked.Read(ref _reconnectWindowTicks));
+
+    /// <summary>Keeps a window the coordinator told (in link.yaml too, for `status`); true when it changed.</summary>
+    private bool KeepReconnectWindow(Duration? told)
+    {
+        if (told?.ToTimeSpan() is not { } w || w <= TimeSpan.Zero) return false;
+        if (w > LinkBackoff.MaxReconnectWindow) w = LinkBackoff.MaxReconnectWindow;
+        if (Interlocked.Exchange(ref _reconnectWindowTicks, w.Ticks) == w.Ticks) return false;
+        lock (_status)
+        {
+            _status.ReconnectWindowSeconds = (int)Math.Ceiling(w.TotalSeconds);
+            SaveStatus();
+        }
+        return true;
     }
 
     /// <summary>Keeps the fleet's coordinators as a coordinator tells them, in agent.yaml; an empty list changes nothing.</summary>

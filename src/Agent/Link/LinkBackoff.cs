@@ -30,6 +30,22 @@ public static class LinkBackoff
         return TimeSpan.FromTicks((long)(step * (0.5 + 0.5 * random)));
     }
 
+    /// <summary>The longest reconnect window the agent accepts from a coordinator (its own bound is the same).</summary>
+    public static readonly TimeSpan MaxReconnectWindow = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// The wait before the first attempt after an established stream broke: a point of the coordinator's reconnect window
+    /// (<paramref name="random"/> in [0, 1)), never shorter than <paramref name="first"/>, so that the agents of a
+    /// restarted coordinator come back spread over the window rather than all at once. A window of
+    /// <paramref name="first"/> or less (or none told) waits <paramref name="first"/>.
+    /// </summary>
+    public static TimeSpan AfterBreak(TimeSpan window, TimeSpan first, double random)
+    {
+        if (window > MaxReconnectWindow) window = MaxReconnectWindow;
+        if (window <= first) return first;
+        return first + TimeSpan.FromTicks((long)((window - first).Ticks * random));
+    }
+
     /// <summary>The address attempt <paramref name="attempt"/> goes to: each attempt the next, round the list.</summary>
     public static int AddressIndex(int attempt, int count) => count <= 0
         ? throw new ArgumentOutOfRangeException(nameof(count), "no coordinator address to try")

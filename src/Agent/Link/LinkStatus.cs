@@ -25,6 +25,8 @@ public sealed class LinkStatus
     public DateTime? CertificateRenewAt { get; set; }
     /// <summary>Why the last renewal failed; empty once one succeeds.</summary>
     public string CertificateRenewalError { get; set; } = "";
+    /// <summary>The reconnect window the coordinator last told, in seconds (0: none told).</summary>
+    public int ReconnectWindowSeconds { get; set; }
 
     /// <summary>The file's keys; readable by all, as `status` needs no privilege.</summary>
     public static readonly ConfigFormat<LinkStatus> Format = new(
@@ -38,6 +40,7 @@ public sealed class LinkStatus
         ConfigField.Integer<LinkStatus>("pid", s => s.Pid, (s, v) => s.Pid = v),
         ConfigField.Time<LinkStatus>("certificateRenewAt", s => s.CertificateRenewAt, (s, v) => s.CertificateRenewAt = v),
         ConfigField.Text<LinkStatus>("certificateRenewalError", s => s.CertificateRenewalError, (s, v) => s.CertificateRenewalError = v),
+        ConfigField.Integer<LinkStatus>("reconnectWindowSeconds", s => s.ReconnectWindowSeconds, (s, v) => s.ReconnectWindowSeconds = v),
     ], AtomicFile.Public);
 
     public void Save(HostRoot root)

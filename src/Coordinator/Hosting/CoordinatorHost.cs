@@ -92,6 +92,7 @@ public static class CoordinatorHost
         builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.CoordinatorDirectory>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Messaging.ICoordinatorDirectory>(sp => sp.GetRequiredService<NodeFleet.Coordinator.Messaging.CoordinatorDirectory>());
         builder.Services.AddSingleton<HeartbeatPacer>();
+        builder.Services.AddSingleton<ReconnectWindow>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanRecorder>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Plans.PlanService>();
         builder.Services.AddSingleton<NodeFleet.Coordinator.Rollouts.RolloutController>();

@@ -18,7 +18,7 @@ public sealed class CoordinatorOptions
 
     /// <summary>The settings' names, as written in the config file (and, upper-cased after the prefix, in the environment).</summary>
     public static readonly IReadOnlyList<string> Keys =
-        ["listen", "metricsListen", "dataDir", "heartbeatInterval", "maxHeartbeatRate", "logFormat", "logLevel", "store",
+        ["listen", "metricsListen", "dataDir", "heartbeatInterval", "maxHeartbeatRate", "maxReconnectRate", "logFormat", "logLevel", "store",
          "connectionFirstByteTimeout", "maxSilentConnectionsPerSource", "maxHandshakesPerSource",
          "retentionEvents", "retentionRunsPerNode", "retentionSweepInterval",
          "nodeCertificateLifetime", "servingCertificateLifetime", "leaseTtl", "coordinators"];
@@ -34,6 +34,11 @@ public sealed class CoordinatorOptions
     /// are told a longer period (nodes / rate seconds). 0 turns the bound off.
     /// </summary>
     public double MaxHeartbeatRate { get; set; } = 100;
+    /// <summary>
+    /// Reconnections a second the coordinator asks its agents to spread over: after a broken stream each agent waits a
+    /// random delay within nodes / this rate seconds (<see cref="Nodes.ReconnectWindow"/>). 0: the shortest window, 1 s.
+    /// </summary>
+    public double MaxReconnectRate { get; set; } = 200;
     public string LogFormat { get; set; } = "text";
     public string LogLevel { get; set; } = "Information";
     /// <summary>
@@ -153,6 +158,12 @@ public sealed class CoordinatorOptions
                 throw new StartupException($"maxHeartbeatRate '{rate}' is not a number: give heartbeats per second, at least 0 (0: no bound)");
             o.MaxHeartbeatRate = r;
         }
+        if (Get("maxReconnectRate") is { } reconnectRate)
+        {
+            if (!double.TryParse(reconnectRate.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var r))
+                throw new StartupException($"maxReconnectRate '{reconnectRate}' is not a number: give reconnections per second, at least 0 (0: no spreading)");
+            o.MaxReconnectRate = r;
+        }
         if (Get("connectionFirstByteTimeout") is { } firstByte) o.ConnectionFirstByteTimeout = firstByte;
         if (Get("maxSilentConnectionsPerSource") is { } silent) o.MaxSilentConnectionsPerSource = Count("maxSilentConnectionsPerSource", silent);
         if (Get("maxHandshakesPerSource") is { } handshakes) o.MaxHandshakesPerSource = Count("maxHandshakesPerSource", handshakes);
@@ -225,6 +236,8 @@ public sealed class CoordinatorOptions
         if (hb > TimeSpan.FromHours(24)) throw new StartupException($"heartbeatInterval {HeartbeatInterval.Trim()} must be at most 24h");
         if (!double.IsFinite(MaxHeartbeatRate) || MaxHeartbeatRate < 0)
             throw new StartupException($"maxHeartbeatRate {MaxHeartbeatRate} must be a number of heartbeats per second, at least 0 (0: no bound)");
+        if (!double.IsFinite(MaxReconnectRate) || MaxReconnectRate < 0)
+            throw new StartupException($"maxReconnectRate {MaxReconnectRate} must be a number of reconnections per second, at least 0 (0: no spreading)");
         TimeSpan firstByte;
         try { firstByte = FirstByteTimeout; }
         catch (FormatException e) { throw new StartupException($"connectionFirstByteTimeout: {e.Message}"); }

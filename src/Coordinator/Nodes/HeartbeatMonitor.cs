@@ -7,12 +7,12 @@ using NodeFleet.Coordinator.Tokens;
 namespace NodeFleet.Coordinator.Nodes;
 
 /// <summary>
-/// Marks nodes offline after three missed heartbeats, keeps the heartbeat period in step with the number of connected
-/// agents (<see cref="HeartbeatPacer"/>) and flushes last-seen times. Each coordinator watches the streams it holds;
+/// Marks nodes offline after three missed heartbeats, keeps the heartbeat period and the reconnect window in step with
+/// the number of agents (<see cref="HeartbeatPacer"/>, <see cref="ReconnectWindow"/>) and flushes last-seen times. Each coordinator watches the streams it holds;
 /// the holder of the singleton lease (<see cref="SingletonLease"/>) also marks offline the nodes whose coordinator died,
 /// and purges expired tokens, each write under the lease.
 /// </summary>
-public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, NodeRegistry registry, TokenService tokens,
+public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, ReconnectWindow window, NodeRegistry registry, TokenService tokens,
     IOptions<CoordinatorOptions> options, TimeProvider time, ILogger<HeartbeatMonitor> log,
     SingletonLease? singleton = null, CoordinatorIdentity? me = null, ICoordinatorStore? store = null) : BackgroundService
 {
@@ -31,12 +31,8 @@ public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, No
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // Only the nodes whose stream this coordinator held: another's are its own to watch.
-        var wereOnline = registry.ListOnline().Where(n => me is null || n.Coordinator.Length == 0 || n.Coordinator == me.Id).ToList();
-        foreach (var node in wereOnline) presence.AddGrace(node.Name);
+        GiveRestartGrace();
         var interval = options.Value.HeartbeatPeriod;
-        // Nodes that were online before a restart get three of the periods a fleet of their number is told to come back.
-        _graceLimit = pacer.Target(wereOnline.Count) * MissedHeartbeats;
         var tick = TimeSpan.FromMilliseconds(Math.Clamp(interval.TotalMilliseconds / 4, 100, 1000));
         var lastFlush = time.GetUtcNow();
         var lastPurge = DateTimeOffset.MinValue;
@@ -49,6 +45,10 @@ public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, No
                 if (pacer.Update(presence.ConnectedCount))
                     log.LogInformation("Heartbeat period now {Seconds:0.#}s for {Connected} connected agents (at most about {Rate} heartbeats a second)",
                         pacer.Current.TotalSeconds, presence.ConnectedCount, options.Value.MaxHeartbeatRate);
+                // Agents still expected back after a restart count: they are the ones that would reconnect together.
+                if (window.Update(presence.Count))
+                    log.LogInformation("Reconnect window now {Seconds:0}s for {Agents} agents (about {Rate} reconnections a second after a restart)",
+                        window.Current.TotalSeconds, presence.Count, options.Value.MaxReconnectRate);
                 await CheckAsync(interval);
                 var now = time.GetUtcNow();
                 if (now - lastFlush >= FlushEvery)
@@ -78,6 +78,28 @@ public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, No
             }
         }
     }
+
+    /// <summary>
+    /// At start: the nodes that were online on this coordinator when it stopped keep their status while they reconnect.
+    /// They were told a reconnect window for a fleet of their number and spread their first attempts over it; each gets
+    /// that window plus three heartbeat periods (their retries, and a slow hello) before it is marked offline.
+    /// Returns how many were online.
+    /// </summary>
+    internal int GiveRestartGrace()
+    {
+        // Only the nodes whose stream this coordinator held: another's are its own to watch.
+        var wereOnline = registry.ListOnline().Where(n => me is null || n.Coordinator.Length == 0 || n.Coordinator == me.Id).ToList();
+        foreach (var node in wereOnline) presence.AddGrace(node.Name);
+        window.Update(wereOnline.Count);
+        _graceLimit = RestartGrace(wereOnline.Count);
+        if (wereOnline.Count > 0)
+            log.LogInformation("{Count} nodes were online before this start: they have {Seconds:0}s to reconnect (reconnect window {Window:0}s)",
+                wereOnline.Count, _graceLimit.Value.TotalSeconds, window.For(wereOnline.Count).TotalSeconds);
+        return wereOnline.Count;
+    }
+
+    /// <summary>How long after a start a node online before it may take to reconnect, for <paramref name="wereOnline"/> such nodes.</summary>
+    public TimeSpan RestartGrace(int wereOnline) => window.For(wereOnline) + pacer.Target(wereOnline) * MissedHeartbeats;
 
     /// <summary>
     /// False once the host stops: the loop then ends normally. Were the cancellation thrown out of ExecuteAsync, a host

@@ -130,9 +130,15 @@ public sealed class NodeRegistry(ICoordinatorStore store, TokenService tokens, C
         var node = s.Nodes.Get(name);
         if (node is null) return;
         var now = time.GetUtcNow().UtcDateTime;
+        var coordinator = me?.Id ?? "";
+        // A reconnection that changes nothing but the last-seen time (every node after a coordinator restart) writes
+        // nothing: presence holds the live time and the monitor's periodic flush stores it, as for a connected node.
+        if (node.Status == NodeState.Online && node.Address == address && node.Coordinator == coordinator &&
+            (facts is null || FactsMapping.ToMessage(node.Facts).Equals(facts)))
+            return;
         if (facts is not null) node.Facts = FactsMapping.ToRecord(facts);
         node.Address = address;
-        node.Coordinator = me?.Id ?? "";
+        node.Coordinator = coordinator;
         node.LastSeen = now;
         if (node.Status != NodeState.Online)
         {

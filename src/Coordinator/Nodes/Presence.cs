@@ -60,6 +60,9 @@ public sealed class Presence(TimeProvider time)
     /// <summary>Streams open now (grace placeholders after a restart not counted).</summary>
     public int ConnectedCount => Volatile.Read(ref _connected);
 
+    /// <summary>Nodes with a stream open now or expected back after a restart (grace placeholders counted).</summary>
+    public int Count => _sessions.Count;
+
     /// <summary>Registers a new stream for <paramref name="node"/>, closing any older stream of the same node.</summary>
     public Session Open(string node, string certificateSerial = "")
     {

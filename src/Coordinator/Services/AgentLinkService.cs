@@ -14,7 +14,7 @@ namespace NodeFleet.Coordinator.Services;
 /// <summary>The per-node stream: hello, heartbeats, and (later) commands and reports.</summary>
 public sealed class AgentLinkService(NodeRegistry registry, Presence presence, HeartbeatPacer pacer, PlanRecorder recorder, PlanService plans,
     NodeFleet.Coordinator.Rollouts.RolloutController rollouts, CoordinatorMetrics metrics, CertificateAuthority ca, TimeProvider time,
-    ILogger<AgentLinkService> log, OutboxDelivery delivery, ICoordinatorDirectory coordinators)
+    ILogger<AgentLinkService> log, OutboxDelivery delivery, ICoordinatorDirectory coordinators, ReconnectWindow reconnectWindow)
     : AgentLink.AgentLinkBase
 {
     public override async Task Connect(IAsyncStreamReader<AgentMessage> requestStream,
@@ -47,6 +47,7 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
             await registry.MarkOnlineAsync(caller.Name, requestStream.Current.Hello.Facts, address);
             log.LogInformation("Node {Node} connected from {Address}", caller.Name, address);
             var told = coordinators.Addresses();
+            var toldWindow = reconnectWindow.Current;
             var welcome = new Welcome
             {
                 NodeName = caller.Name,
@@ -54,6 +55,7 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                 // How a node offline during a CA rotation catches up: the CAs first, then a certificate of the new one.
                 TrustBundlePem = ca.TrustBundlePem,
                 RenewCertificateNow = renewNow,
+                ReconnectWindow = Duration.FromTimeSpan(toldWindow),
             };
             welcome.Coordinators.AddRange(told);
             await responseStream.WriteAsync(new CoordinatorMessage { Welcome = welcome }, ct);
@@ -116,6 +118,12 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                             session.SetInterval(period);
                         }
                         else session.IntervalAdopted();
+                        // The window the node spreads its next reconnection over followed the fleet's size.
+                        if (reconnectWindow.Current is var w && w != toldWindow)
+                        {
+                            ack.ReconnectWindow = Duration.FromTimeSpan(w);
+                            toldWindow = w;
+                        }
                         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { HeartbeatAck = ack }, ct);
                         // The fleet's coordinators changed since the node was told: it learns the new list.
                         if (coordinators.Addresses() is var now && !ReferenceEquals(now, told) && !now.SequenceEqual(told, StringComparer.Ordinal))

@@ -70,13 +70,15 @@ public sealed class AgentFilesTests : IDisposable
     public void The_link_state_round_trips_as_yaml_readable_by_all()
     {
         var since = new DateTime(2026, 12, 7, 1, 2, 3, DateTimeKind.Utc);
-        new LinkStatus { State = "connected", Coordinator = "h:1", NodeName = "n", Since = since, LastError = "x: y # z", Pid = 4242 }.Save(_root);
+        new LinkStatus { State = "connected", Coordinator = "h:1", NodeName = "n", Since = since, LastError = "x: y # z", Pid = 4242,
+            ReconnectWindowSeconds = 50 }.Save(_root);
         var path = _root.Path(AgentPaths.LinkStatus);
         Assert.EndsWith(".yaml", path);
         Assert.Equal(AtomicFile.Public, File.GetUnixFileMode(path));
         var loaded = LinkStatus.Load(_root)!;
         Assert.Equal(("connected", "h:1", "n", since, (DateTime?)null, "x: y # z", 4242),
             (loaded.State, loaded.Coordinator, loaded.NodeName, loaded.Since, loaded.LastHeartbeatAck, loaded.LastError, loaded.Pid));
+        Assert.Equal(50, loaded.ReconnectWindowSeconds);
     }
 
     // What an agent before link.yaml wrote (System.Text.Json, camelCase, indented) is read until the next write replaces it.

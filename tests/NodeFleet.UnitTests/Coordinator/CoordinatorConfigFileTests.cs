@@ -27,13 +27,14 @@ public sealed class CoordinatorConfigFileTests : IDisposable
     public void The_documented_keys_are_read()
     {
         var path = Write("listen: 127.0.0.1:9443\nmetricsListen: \"off\"\ndataDir: /srv/nf\nheartbeatInterval: 7s\n" +
-                         "maxHeartbeatRate: 2.5\nlogFormat: json\nlogLevel: Debug\n");
+                         "maxHeartbeatRate: 2.5\nmaxReconnectRate: 50\nlogFormat: json\nlogLevel: Debug\n");
         var o = CoordinatorOptions.Load(path, NoFlags, NoEnvironment);
         Assert.Equal("127.0.0.1:9443", o.Listen);
         Assert.Equal("off", o.MetricsListen);
         Assert.Equal("/srv/nf", o.DataDir);
         Assert.Equal("7s", o.HeartbeatInterval);
         Assert.Equal(2.5, o.MaxHeartbeatRate);
+        Assert.Equal(50, o.MaxReconnectRate);
         Assert.Equal("json", o.LogFormat);
         Assert.Equal("Debug", o.LogLevel);
         o.Validate();
@@ -48,6 +49,16 @@ public sealed class CoordinatorConfigFileTests : IDisposable
         Assert.Equal("127.0.0.1:3", o.Listen);
         Assert.Equal("8s", o.HeartbeatInterval);
         Assert.Equal("Warning", o.LogLevel);
+    }
+
+    [Fact]
+    public void A_reconnect_rate_that_is_not_a_non_negative_number_says_what_is_expected()
+    {
+        Assert.Equal("maxReconnectRate 'fast' is not a number: give reconnections per second, at least 0 (0: no spreading)",
+            Refused(Write("maxReconnectRate: fast\n")).Message);
+        var negative = CoordinatorOptions.Load(Write("maxReconnectRate: -1\n"), NoFlags, NoEnvironment);
+        Assert.Equal("maxReconnectRate -1 must be a number of reconnections per second, at least 0 (0: no spreading)",
+            Assert.Throws<StartupException>(negative.Validate).Message);
     }
 
     [Fact]

@@ -13,12 +13,15 @@ public sealed class HeartbeatMonitorTests : IAsyncLifetime
     private readonly CoordinatorRig _rig = new();
     private readonly Presence _presence;
     private readonly HeartbeatMonitor _monitor;
+    private readonly ReconnectWindow _window;
 
     public HeartbeatMonitorTests()
     {
         _presence = new Presence(_rig.Time);
-        var options = Options.Create(new CoordinatorOptions { HeartbeatInterval = "1s" });
-        _monitor = new HeartbeatMonitor(_presence, new HeartbeatPacer(options), _rig.Registry, _rig.Tokens, options, _rig.Time,
+        // A rate of one reconnection every ten seconds: the two nodes' window is 20 s.
+        var options = Options.Create(new CoordinatorOptions { HeartbeatInterval = "1s", MaxReconnectRate = 0.1 });
+        _window = new ReconnectWindow(options);
+        _monitor = new HeartbeatMonitor(_presence, new HeartbeatPacer(options), _window, _rig.Registry, _rig.Tokens, options, _rig.Time,
             NullLogger<HeartbeatMonitor>.Instance);
     }
 
@@ -115,6 +118,50 @@ public sealed class HeartbeatMonitorTests : IAsyncLifetime
         Assert.Null(_presence.Get("node-1"));
         Assert.Equal(NodeState.Online, Node("node-2").Status);
         Assert.True(_presence.Get("node-2")!.Connected);
+    }
+
+    [Fact]
+    public async Task After_a_restart_nodes_online_before_are_not_marked_offline_within_the_reconnect_window()
+    {
+        // A restarted coordinator: both nodes are online in the store, none has a stream yet.
+        Assert.Equal(2, _monitor.GiveRestartGrace());
+        var window = TimeSpan.FromSeconds(20);
+        Assert.Equal(window, _window.Current); // what the reconnecting agents are told from the first welcome on
+        var grace = _monitor.RestartGrace(2);
+        Assert.Equal(window + Interval * HeartbeatMonitor.MissedHeartbeats, grace);
+
+        // The whole window passes with neither back (their random delays were long): both stay online.
+        for (var t = TimeSpan.Zero; t < window; t += TimeSpan.FromSeconds(5))
+        {
+            _rig.Time.Advance(TimeSpan.FromSeconds(5));
+            await _monitor.CheckAsync(Interval);
+        }
+        Assert.Equal(NodeState.Online, Node("node-1").Status);
+        Assert.Equal(NodeState.Online, Node("node-2").Status);
+        Assert.DoesNotContain(_rig.Registry.Events("node-1", 10), e => e.Reason == "Offline");
+
+        // node-2 comes back; node-1 does not, and is marked offline once the grace is over.
+        var back = _presence.Open("node-2");
+        _rig.Time.Advance(grace - window);
+        back.Touch(_rig.Time.Now.UtcDateTime); // it heartbeats
+        await _monitor.CheckAsync(Interval);
+        Assert.Equal(NodeState.Online, Node("node-1").Status);
+        _rig.Time.Advance(TimeSpan.FromMilliseconds(1));
+        await _monitor.CheckAsync(Interval);
+        Assert.Equal(NodeState.Offline, Node("node-1").Status);
+        Assert.Contains("did not reconnect within 23s of a coordinator restart", Node("node-1").StatusReason);
+        Assert.Equal(NodeState.Online, Node("node-2").Status);
+    }
+
+    [Fact]
+    public void The_restart_grace_follows_the_number_of_nodes_that_were_online()
+    {
+        // 10,000 nodes at the defaults: a 50 s window, then three of the 100 s periods such a fleet heartbeats at.
+        var options = Options.Create(new CoordinatorOptions());
+        var monitor = new HeartbeatMonitor(_presence, new HeartbeatPacer(options), new ReconnectWindow(options), _rig.Registry, _rig.Tokens,
+            options, _rig.Time, NullLogger<HeartbeatMonitor>.Instance);
+        Assert.Equal(TimeSpan.FromSeconds(50 + 300), monitor.RestartGrace(10_000));
+        Assert.Equal(TimeSpan.FromSeconds(1 + 30), monitor.RestartGrace(3));
     }
 
     [Fact]
