@@ -43,6 +43,55 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
             if (r is not null) alsoWhenRecorded?.Invoke(s);
             return r;
         });
+        return Logged(node, report, recorded, duplicate);
+    }
+
+    /// <summary>What <see cref="RecordBatchAsync"/> came to.</summary>
+    /// <param name="Recorded">Per report of the batch handled, in order: recorded (true) or a duplicate (false).</param>
+    /// <param name="Error">Why the report after the handled ones could not be recorded; null when all were handled.</param>
+    public sealed record BatchOutcome(IReadOnlyList<bool> Recorded, Exception? Error);
+
+    /// <summary>
+    /// Records the reports of one batch, in order, in one store write (one transaction, one commit), each exactly once as
+    /// <see cref="RecordAsync"/> does. A report that fails ends the batch there: the ones before it are recorded and
+    /// may be acknowledged, the rest are not (the agent sends them again). A failure of the first fails the write.
+    /// </summary>
+    /// <param name="alsoWhenRecorded">Per report (same index), more to write in the transaction when it is recorded.</param>
+    public async Task<BatchOutcome> RecordBatchAsync(string node, IReadOnlyList<StepReport> reports,
+        IReadOnlyList<Action<IStoreWriter>?> alsoWhenRecorded)
+    {
+        if (alsoWhenRecorded.Count != reports.Count)
+            throw new ArgumentException($"{alsoWhenRecorded.Count} forwards for {reports.Count} reports", nameof(alsoWhenRecorded));
+        foreach (var report in reports) NodeLimits.Clamp(report);
+        var results = new List<(Recorded? Recorded, Duplicate? Duplicate)>(reports.Count);
+        Exception? error = null;
+        await store.WriteAsync(s =>
+        {
+            results.Clear();
+            error = null;
+            for (var i = 0; i < reports.Count; i++)
+            {
+                try
+                {
+                    var r = Record(s, node, reports[i], out var duplicate);
+                    if (r is not null) alsoWhenRecorded[i]?.Invoke(s);
+                    results.Add((r, duplicate));
+                }
+                catch (Exception e) when (i > 0)
+                {
+                    error = e;
+                    break;
+                }
+            }
+        });
+        var recorded = new bool[results.Count];
+        for (var i = 0; i < results.Count; i++) recorded[i] = Logged(node, reports[i], results[i].Recorded, results[i].Duplicate);
+        return new BatchOutcome(recorded, error);
+    }
+
+    /// <summary>Logs what recording <paramref name="report"/> did; true when it was recorded.</summary>
+    private bool Logged(string node, StepReport report, Recorded? recorded, Duplicate? duplicate)
+    {
         using var scope = log.BeginScope(Scope(node, report));
         if (recorded is null)
         {
