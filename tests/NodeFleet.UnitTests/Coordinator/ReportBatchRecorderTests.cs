@@ -121,6 +121,53 @@ public sealed class ReportBatchRecorderTests : IAsyncLifetime
         Assert.Empty(_rig.Store.Runs.ListByNode("ghost", 5));
     }
 
+    /// <summary>A run that changed files, failed restarting the kubelet and was undone, reported as the agent does.</summary>
+    private List<StepReport> FailedAndUndone()
+    {
+        var now = Timestamp.FromDateTimeOffset(_rig.Time.Now);
+        ulong seq = 0;
+        StepReport R(RunState run, string phase = "", string step = "", StepState state = StepState.Unspecified, bool changed = false,
+            string message = "") => new()
+        {
+            Sequence = ++seq, RunId = RunId, PlanName = "upgrade", Generation = 2, RunState = run, Time = now, StartedAt = now,
+            Phase = phase, Step = step, State = state, Changed = changed, Message = message, RolloutId = "r1", Stage = "apply",
+        };
+        const string failed = "error execution phase restart-services/restart-kubelet: systemctl restart kubelet exited 1";
+        return
+        [
+            R(RunState.Running),
+            R(RunState.Running, "containerd-config", "config-toml", StepState.Running),
+            R(RunState.Running, "containerd-config", "config-toml", StepState.Succeeded, changed: true, message: "applied"),
+            R(RunState.Running, "kubelet-config", "drop-in", StepState.Running),
+            R(RunState.Running, "kubelet-config", "drop-in", StepState.Succeeded, changed: true, message: "applied"),
+            R(RunState.Running, "restart-services", "restart-kubelet", StepState.Running),
+            R(RunState.UndoRunning, "restart-services", "restart-kubelet", StepState.Failed, message: failed),
+            R(RunState.Failed, message: failed),
+        ];
+    }
+
+    [Fact]
+    public async Task A_batch_records_what_the_same_reports_record_one_at_a_time()
+    {
+        await _rig.Store.WriteAsync(s => s.Nodes.Insert(new NodeRecord { Name = "w2", Phase = "" }));
+        foreach (var report in FailedAndUndone()) await _recorder.RecordAsync(Node, report);
+        var batch = FailedAndUndone();
+        var outcome = await _recorder.RecordBatchAsync("w2", batch, NoForwards(batch.Count));
+        Assert.All(outcome.Recorded, Assert.True);
+
+        static string Shape(RunHistory run) =>
+            $"{run.State} {run.Error} | " + string.Join("; ", run.Steps.Select(s => $"{s.Phase}/{s.Step} {s.State} {s.Changed} {s.Message}"));
+        var one = Assert.Single(_recorder.History(Node, 5));
+        var batched = Assert.Single(_recorder.History("w2", 5));
+        Assert.Equal(RunState.Undone, one.State);
+        Assert.Equal(Shape(one), Shape(batched));
+        Assert.Equal(_rig.Store.Nodes.Get(Node)!.Phase, _rig.Store.Nodes.Get("w2")!.Phase);
+        string Events(string node) => string.Join("\n", _rig.Store.Events.Newest(new EventQuery(1000, Node: node))
+            .OrderBy(e => e.Id).Select(e => $"{e.Type} {e.Reason} {e.Message}"));
+        Assert.Equal(Events(Node), Events("w2"));
+        Assert.Contains("PlanUndone", Events("w2"));
+    }
+
     /// <summary>The real store, with its writes counted.</summary>
     public class CountingStore : DispatchProxy
     {
