@@ -70,12 +70,12 @@ public sealed class ReportBatchesTests : IDisposable
     [Fact]
     public void Reports_with_long_output_are_cut_into_batches_under_the_byte_limit()
     {
-        // 120 reports of 8 KiB of output each: about 1 MiB in all, more than one batch may carry.
-        var reports = Reports(120, NodeLimits.MaxOutputTail);
+        // 100 reports of 16 KiB of output each: about 1.6 MiB in all, more than one batch may carry.
+        var reports = Reports(100, 2 * NodeLimits.MaxOutputTail);
         var messages = ReportBatches.Messages(reports, batches: true).ToList();
         Assert.True(messages.Count >= 2, $"{messages.Count} message(s)");
         Assert.All(messages, m => Assert.InRange(m.ReportBatch.CalculateSize(), 1, NodeLimits.MaxReportBatchBytes));
-        Assert.Equal(Enumerable.Range(1, 120).Select(i => (ulong)i), Sequences(messages));
+        Assert.Equal(Enumerable.Range(1, 100).Select(i => (ulong)i), Sequences(messages));
         // A report larger than the byte limit by itself still goes, alone.
         var single = Assert.Single(ReportBatches.Messages(Reports(1, 100), batches: true, maxBytes: 10));
         Assert.Equal(AgentMessage.KindOneofCase.Report, single.KindCase);
