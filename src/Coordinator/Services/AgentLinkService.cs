@@ -139,13 +139,15 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                         // Applied here when this coordinator runs the rollouts; else queued in the store for the one that does.
                         var forward = rollouts.ForwardFor(caller.Name, msg.Report);
                         var recorded = await recorder.RecordAsync(caller.Name, msg.Report, forward);
+                        // Handed on before the acknowledgement, which fails once the stream is gone: a report recorded
+                        // is not seen again (its resend is a duplicate), so the rollouts must have it now.
+                        metrics.ObserveReportIngest(time.GetElapsedTime(arrived));
+                        metrics.CountReport(recorded);
+                        if (recorded && forward is null) rollouts.OnReport(caller.Name, msg.Report);
                         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
                         {
                             ReportAck = new ReportAck { Sequence = msg.Report.Sequence },
                         }, ct);
-                        metrics.ObserveReportIngest(time.GetElapsedTime(arrived));
-                        metrics.CountReport(recorded);
-                        if (recorded && forward is null) rollouts.OnReport(caller.Name, msg.Report);
                         break;
                     case AgentMessage.KindOneofCase.ReportBatch:
                         await RecordBatchAsync(caller.Name, msg.ReportBatch, session, ct);
@@ -229,18 +231,19 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
         var forwards = reports.Select(r => rollouts.ForwardFor(node, r)).ToList();
         var outcome = await recorder.RecordBatchAsync(node, reports, forwards);
         var handled = outcome.Recorded.Count;
-        if (handled > 0)
-        {
-            // Every report up to this one is recorded (or was already): the agent drops them all from its outbox.
-            var highest = reports.Take(handled).Max(r => r.Sequence);
-            await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { ReportAck = new ReportAck { Sequence = highest } }, ct);
-        }
+        // Handed on before the acknowledgement, which fails once the stream is gone (see the single report).
         var elapsed = time.GetElapsedTime(arrived);
         for (var i = 0; i < handled; i++)
         {
             metrics.ObserveReportIngest(elapsed);
             metrics.CountReport(outcome.Recorded[i]);
             if (outcome.Recorded[i] && forwards[i] is null) rollouts.OnReport(node, reports[i]);
+        }
+        if (handled > 0)
+        {
+            // Every report up to this one is recorded (or was already): the agent drops them all from its outbox.
+            var highest = reports.Take(handled).Max(r => r.Sequence);
+            await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { ReportAck = new ReportAck { Sequence = highest } }, ct);
         }
         // The rest was not recorded and is not acknowledged: the stream ends as it does when a single report fails, and
         // the agent sends them again on its next one.
