@@ -16,27 +16,36 @@ namespace NodeFleet.Tests.Coordinator;
 /// A batch of an agent's reports as the coordinator records it: one store write for the batch, each report exactly once
 /// (a batch sent again after a reconnection records only what it did not have), forwards only for what is recorded.
 /// </summary>
-public sealed class ReportBatchRecorderTests : IAsyncLifetime
+public class ReportBatchRecorderTests : IAsyncLifetime
 {
     private const string Node = "w1";
     private const string RunId = "preflight-20301201120000-a1b2c3";
 
     private readonly CoordinatorRig _rig = new();
+    private ICoordinatorStore _real = null!;
     private CountingStore _counted = null!;
     private ICoordinatorStore _store = null!;
     private PlanRecorder _recorder = null!;
 
+    /// <summary>The store the reports are recorded in: the rig's LiteDB file here.</summary>
+    protected virtual Task<ICoordinatorStore> OpenAsync(TimeProvider time) => Task.FromResult(_rig.Store);
+
     public async Task InitializeAsync()
     {
-        await _rig.Store.WriteAsync(s => s.Nodes.Insert(new NodeRecord { Name = Node, Phase = "" }));
+        _real = await OpenAsync(_rig.Time);
+        await _real.WriteAsync(s => s.Nodes.Insert(new NodeRecord { Name = Node, Phase = "" }));
         _store = DispatchProxy.Create<ICoordinatorStore, CountingStore>();
         _counted = (CountingStore)(object)_store;
-        _counted.Inner = _rig.Store;
+        _counted.Inner = _real;
         _recorder = new PlanRecorder(_store, _rig.Events, new CoordinatorMetrics(Metrics.NewCustomRegistry()), _rig.Time,
             NullLogger<PlanRecorder>.Instance);
     }
 
-    public Task DisposeAsync() => _rig.DisposeAsync().AsTask();
+    public async Task DisposeAsync()
+    {
+        if (!ReferenceEquals(_real, _rig.Store)) await _real.DisposeAsync();
+        await _rig.DisposeAsync();
+    }
 
     /// <summary>The reports a preflight-only plan makes, as the agent numbers them: run started, two steps, run succeeded.</summary>
     private List<StepReport> Preflight()
@@ -59,7 +68,7 @@ public sealed class ReportBatchRecorderTests : IAsyncLifetime
     private static List<Action<IStoreWriter>?> NoForwards(int n) => Enumerable.Repeat<Action<IStoreWriter>?>(null, n).ToList();
 
     private List<string> EventReasons() =>
-        _rig.Store.Events.Newest(new EventQuery(1000, Node: Node)).Select(e => e.Reason).OrderBy(r => r, StringComparer.Ordinal).ToList();
+        _real.Events.Newest(new EventQuery(1000, Node: Node)).Select(e => e.Reason).OrderBy(r => r, StringComparer.Ordinal).ToList();
 
     [Fact]
     public async Task A_batch_is_recorded_in_one_store_write_each_report_once()
@@ -75,7 +84,7 @@ public sealed class ReportBatchRecorderTests : IAsyncLifetime
         Assert.Equal(["preflight/swap", "preflight/ip-forward"], run.Steps.Select(s => $"{s.Phase}/{s.Step}"));
         Assert.All(run.Steps, s => Assert.Equal(StepState.Succeeded, s.State));
         Assert.Equal(["PlanApplied", "PlanStarted"], EventReasons());
-        Assert.Equal(6, _rig.Store.Nodes.Get(Node)!.LastReportSequence);
+        Assert.Equal(6, _real.Nodes.Get(Node)!.LastReportSequence);
     }
 
     [Fact]
@@ -118,7 +127,7 @@ public sealed class ReportBatchRecorderTests : IAsyncLifetime
         var outcome = await _recorder.RecordBatchAsync("ghost", reports, NoForwards(reports.Count));
         Assert.All(outcome.Recorded, Assert.False);
         Assert.Equal(6, outcome.Recorded.Count);
-        Assert.Empty(_rig.Store.Runs.ListByNode("ghost", 5));
+        Assert.Empty(_real.Runs.ListByNode("ghost", 5));
     }
 
     /// <summary>A run that changed files, failed restarting the kubelet and was undone, reported as the agent does.</summary>
@@ -149,7 +158,7 @@ public sealed class ReportBatchRecorderTests : IAsyncLifetime
     [Fact]
     public async Task A_batch_records_what_the_same_reports_record_one_at_a_time()
     {
-        await _rig.Store.WriteAsync(s => s.Nodes.Insert(new NodeRecord { Name = "w2", Phase = "" }));
+        await _real.WriteAsync(s => s.Nodes.Insert(new NodeRecord { Name = "w2", Phase = "" }));
         foreach (var report in FailedAndUndone()) await _recorder.RecordAsync(Node, report);
         var batch = FailedAndUndone();
         var outcome = await _recorder.RecordBatchAsync("w2", batch, NoForwards(batch.Count));
@@ -161,8 +170,8 @@ public sealed class ReportBatchRecorderTests : IAsyncLifetime
         var batched = Assert.Single(_recorder.History("w2", 5));
         Assert.Equal(RunState.Undone, one.State);
         Assert.Equal(Shape(one), Shape(batched));
-        Assert.Equal(_rig.Store.Nodes.Get(Node)!.Phase, _rig.Store.Nodes.Get("w2")!.Phase);
-        string Events(string node) => string.Join("\n", _rig.Store.Events.Newest(new EventQuery(1000, Node: node))
+        Assert.Equal(_real.Nodes.Get(Node)!.Phase, _real.Nodes.Get("w2")!.Phase);
+        string Events(string node) => string.Join("\n", _real.Events.Newest(new EventQuery(1000, Node: node))
             .OrderBy(e => e.Id).Select(e => $"{e.Type} {e.Reason} {e.Message}"));
         Assert.Equal(Events(Node), Events("w2"));
         Assert.Contains("PlanUndone", Events("w2"));
@@ -185,4 +194,12 @@ public sealed class ReportBatchRecorderTests : IAsyncLifetime
             }
         }
     }
+}
+
+/// <summary>The same on PostgreSQL, where a batch is one transaction of its own.</summary>
+[Collection(PostgresServer.Collection)]
+public sealed class PostgresReportBatchRecorderTests(PostgresServer server) : ReportBatchRecorderTests
+{
+    protected override async Task<ICoordinatorStore> OpenAsync(TimeProvider time) =>
+        await NodeFleet.Coordinator.Store.Postgres.PostgresStore.OpenAsync((await server.CreateDatabaseAsync()).Setting, time);
 }
