@@ -1,6 +1,9 @@
 namespace NodeFleet.Agent.Execution;
 
-/// <summary>Told of every step transition after it is journaled (console progress, reports to the coordinator).</summary>
+/// <summary>
+/// Told of every step transition as it is journaled, mostly inside the transition's own transaction, so that what an
+/// observer journals too (the report in the outbox) is committed with it (console progress, reports to the coordinator).
+/// </summary>
 public interface IRunObserver
 {
     void StepChanged(RunRecord run, StepRecord step);

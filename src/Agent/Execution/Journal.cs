@@ -189,26 +189,56 @@ public sealed class Journal : IDisposable
     public ILiteCollection<InventoryRecord> Inventory => Db.GetCollection<InventoryRecord>("inventory");
     public ILiteCollection<OutboxRecord> Outbox => Db.GetCollection<OutboxRecord>("outbox");
 
-    /// <summary>Runs <paramref name="change"/> in one committed transaction.</summary>
+    /// <summary>
+    /// Runs <paramref name="change"/> in one committed transaction. Called from inside another change (on the same
+    /// thread), it is part of that one: a step's transition and its report to the coordinator are committed (and
+    /// flushed to the disk) together.
+    /// </summary>
     public T Write<T>(Func<Journal, T> change)
     {
+        List<Action> committed;
+        T result;
         lock (_gate)
         {
+            if (_afterCommit is not null) return change(this);
+            committed = _afterCommit = [];
             Db.BeginTrans();
             try
             {
-                var result = change(this);
+                result = change(this);
                 Db.Commit();
                 _sync?.Flush();
-                return result;
             }
             catch
             {
                 Db.Rollback();
                 throw;
             }
+            finally
+            {
+                _afterCommit = null;
+            }
         }
+        foreach (var action in committed) action();
+        return result;
     }
+
+    /// <summary>Runs <paramref name="action"/> once the transaction under way has committed; at once outside one.</summary>
+    public void AfterCommit(Action action)
+    {
+        lock (_gate)
+        {
+            if (_afterCommit is { } pending)
+            {
+                pending.Add(action);
+                return;
+            }
+        }
+        action();
+    }
+
+    // Set while a transaction is open (on the thread holding _gate): what runs once it has committed.
+    private List<Action>? _afterCommit;
 
     public void Write(Action<Journal> change) => Write(j => { change(j); return true; });
 

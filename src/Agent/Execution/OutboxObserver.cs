@@ -46,7 +46,8 @@ public sealed class OutboxObserver(Journal journal) : IRunObserver
         // The coordinator keeps no more than this (NodeLimits); cutting here keeps the journal and the link small too.
         NodeFleet.Net.NodeLimits.Clamp(report);
         journal.Enqueue(report.ToByteArray());
-        Enqueued?.Invoke();
+        // Inside the transition's own transaction (see RunDriver), the link can read the report only once it commits.
+        journal.AfterCommit(() => Enqueued?.Invoke());
     }
 
     public static Protocol.V1.RunState Map(RunState s) => s switch

@@ -89,8 +89,8 @@ public sealed class PlanAdmission(Journal journal, PhaseCatalog catalog, IRunObs
                     });
                 }
             }
+            observer.RunChanged(run);
         });
-        observer.RunChanged(run);
         log.LogInformation("Applying plan {Plan} as run {Run}: {Phases}", run.PlanName, run.Id, string.Join(", ", phases.Select(p => p.Id)));
         return run;
     }

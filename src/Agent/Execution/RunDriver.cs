@@ -111,8 +111,8 @@ public sealed class RunDriver(
             RunTransitions.Move(run, RunState.Succeeded);
             run.FinishedAt = time.GetUtcNow().UtcDateTime;
             j.Runs.Update(run);
+            observer.RunChanged(run);
         });
-        observer.RunChanged(run);
         log.LogInformation("Plan {Plan} applied (run {Run})", run.PlanName, run.Id);
         return run;
     }
@@ -122,8 +122,12 @@ public sealed class RunDriver(
         using var scope = log.BeginScope(new Dictionary<string, object> { ["Plan"] = run.PlanName, ["Phase"] = phase.Id, ["Step"] = step.Id });
         record.State = StepState.Running;
         record.StartedAt ??= time.GetUtcNow().UtcDateTime;
-        journal.Write(j => j.Steps.Update(record));
-        observer.StepChanged(run, record);
+        // The transition and its report in one transaction: one commit and one flush to the disk, before acting.
+        journal.Write(j =>
+        {
+            j.Steps.Update(record);
+            observer.StepChanged(run, record);
+        });
 
         var ctx = Context(NodePlan.Parser.ParseFrom(run.Plan), journal.Runs.FindById(run.Id), record, message =>
         {
@@ -167,8 +171,11 @@ public sealed class RunDriver(
         record.FinishedAt = time.GetUtcNow().UtcDateTime;
         record.Message = check is CheckResult.Satisfied s ? (s.Note.Length > 0 ? s.Note : "satisfied") : "applied";
         record.OutputTail = ctx.OutputTail();
-        journal.Write(j => j.Steps.Update(record));
-        observer.StepChanged(run, record);
+        journal.Write(j =>
+        {
+            j.Steps.Update(record);
+            observer.StepChanged(run, record);
+        });
         failpoints.Hit(phase.Id, step.Id, "after-step");
     }
 
@@ -189,8 +196,8 @@ public sealed class RunDriver(
             RunTransitions.Move(run, RunState.UndoRunning);
             run.Error = message;
             j.Runs.Update(run);
+            if (record is not null) observer.StepChanged(run, record);
         });
-        if (record is not null) observer.StepChanged(run, record);
         await undo.UndoAsync(run, ct);
     }
 

@@ -27,8 +27,8 @@ public sealed class RunUndo(Journal journal, IServiceManager services, JournalRe
         {
             RunTransitions.Move(run, RunState.UndoRunning);
             j.Runs.Update(run);
+            observer.RunChanged(run);
         });
-        observer.RunChanged(run);
         await UndoAsync(run, ct);
         return journal.Runs.FindById(runId);
     }

@@ -30,6 +30,8 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
     public static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan NotJoinedPoll = TimeSpan.FromSeconds(5);
+    // The longest new reports wait for the acknowledgement of those sent before them (see the flusher).
+    private static readonly TimeSpan MaxAckWait = TimeSpan.FromSeconds(1);
 
     private readonly LinkStatus _status = new() { Pid = Environment.ProcessId };
     private readonly TaskCompletionSource _firstConnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -163,9 +165,13 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
             finally { writeLock.Release(); }
         }
 
-        // Reports made while disconnected go first; the coordinator drops any it already has (by sequence).
+        // Reports made while disconnected go first; the coordinator drops any it already has (by sequence). Several at
+        // a time to a coordinator that says it takes batches (one store write and one acknowledgement for them all).
+        var batches = welcome.Features.Contains(LinkFeatures.ReportBatch);
         long sent = 0;
+        long acked = 0;
         using var flushSignal = new SemaphoreSlim(1, int.MaxValue);
+        using var ackSignal = new SemaphoreSlim(0, int.MaxValue);
         void Signal() { try { flushSignal.Release(); } catch (SemaphoreFullException) { } }
         outbox.Enqueued += Signal;
         var flusher = Task.Run(async () =>
@@ -173,10 +179,14 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
             while (!ct.IsCancellationRequested)
             {
                 await flushSignal.WaitAsync(ct);
-                foreach (var report in outbox.Pending(sent))
+                // As Nagle's algorithm does: while what was sent awaits its acknowledgement (one store commit away), the
+                // reports made meanwhile wait to go together; the steps themselves never wait for it.
+                while (batches && Interlocked.Read(ref acked) < sent && await ackSignal.WaitAsync(MaxAckWait, ct)) { }
+                // What has piled up since the last pass goes together when the coordinator takes batches.
+                foreach (var message in ReportBatches.Messages(outbox.Pending(sent), batches))
                 {
-                    await Send(new AgentMessage { Report = report });
-                    sent = (long)report.Sequence;
+                    await Send(message);
+                    sent = (long)ReportBatches.LastSequence(message);
                 }
             }
         }, ct);
@@ -241,6 +251,8 @@ public sealed class CoordinatorLink(HostRoot root, FactsCollector facts, PlanWor
                         break;
                     case CoordinatorMessage.KindOneofCase.ReportAck:
                         outbox.Acknowledge((long)msg.ReportAck.Sequence);
+                        Interlocked.Exchange(ref acked, (long)msg.ReportAck.Sequence);
+                        ackSignal.Release();
                         break;
                     case CoordinatorMessage.KindOneofCase.TrustBundle:
                         await StoreTrustBundleAsync(msg.TrustBundle.Pem, Send);

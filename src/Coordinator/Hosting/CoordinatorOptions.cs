@@ -21,7 +21,7 @@ public sealed class CoordinatorOptions
         ["listen", "metricsListen", "dataDir", "heartbeatInterval", "maxHeartbeatRate", "maxReconnectRate", "logFormat", "logLevel", "store",
          "connectionFirstByteTimeout", "maxSilentConnectionsPerSource", "maxHandshakesPerSource",
          "retentionEvents", "retentionRunsPerNode", "retentionSweepInterval",
-         "nodeCertificateLifetime", "servingCertificateLifetime", "leaseTtl", "coordinators"];
+         "nodeCertificateLifetime", "servingCertificateLifetime", "leaseTtl", "coordinators", "reportBatches"];
 
     public string Listen { get; set; } = "0.0.0.0:7443";
     /// <summary>Plain-HTTP address for /metrics, /healthz and /readyz; "" or "off" serves none of them.</summary>
@@ -39,6 +39,11 @@ public sealed class CoordinatorOptions
     /// random delay within nodes / this rate seconds (<see cref="Nodes.ReconnectWindow"/>). 0: the shortest window, 1 s.
     /// </summary>
     public double MaxReconnectRate { get; set; } = 200;
+    /// <summary>
+    /// Whether agents are told (Welcome.features) that they may send their pending reports in batches. On by default;
+    /// off, agents send each report alone as with a coordinator that predates batches (to compare the two).
+    /// </summary>
+    public bool ReportBatches { get; set; } = true;
     public string LogFormat { get; set; } = "text";
     public string LogLevel { get; set; } = "Information";
     /// <summary>
@@ -179,6 +184,13 @@ public sealed class CoordinatorOptions
         if (Get("servingCertificateLifetime") is { } servingLifetime) o.ServingCertificateLifetime = servingLifetime;
         if (Get("leaseTtl") is { } leaseTtl) o.LeaseTtl = leaseTtl;
         if (Get("coordinators") is { } coordinators) o.Coordinators = coordinators;
+        if (Get("reportBatches") is { } batches)
+            o.ReportBatches = batches.Trim().ToLowerInvariant() switch
+            {
+                "true" or "on" => true,
+                "false" or "off" => false,
+                _ => throw new StartupException($"reportBatches '{batches}' is not one of: true, false"),
+            };
         return o;
     }
 

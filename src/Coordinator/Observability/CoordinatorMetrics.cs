@@ -13,6 +13,7 @@ public sealed class CoordinatorMetrics
     private readonly Histogram _reportIngest;
     private readonly Counter.Child _recorded;
     private readonly Counter.Child _duplicate;
+    private readonly Counter _batches;
     private readonly Counter _dropped;
     private readonly Counter _joinRefusals;
 
@@ -36,6 +37,9 @@ public sealed class CoordinatorMetrics
         // Both series exist from the start, so rate() and alerts work before the first duplicate.
         _recorded = reports.WithLabels("recorded");
         _duplicate = reports.WithLabels("duplicate");
+        _batches = factory.CreateCounter("nodefleet_report_batches_total",
+            "Report batches received from agents (each recorded in one store write and acknowledged once); their reports are " +
+            "counted in nodefleet_reports_total too.");
         _dropped = factory.CreateCounter("nodefleet_connections_dropped_total",
             "Connections to the agent and operator port dropped before their TLS handshake: silent (no byte within the " +
             "first-byte timeout) or evicted (a newer connection from the same address took the place of a silent one).",
@@ -64,4 +68,6 @@ public sealed class CoordinatorMetrics
     public void ObserveReportIngest(TimeSpan elapsed) => _reportIngest.Observe(elapsed.TotalSeconds);
 
     public void CountReport(bool recorded) => (recorded ? _recorded : _duplicate).Inc();
+
+    public void CountReportBatch() => _batches.Inc();
 }

@@ -43,6 +43,57 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
             if (r is not null) alsoWhenRecorded?.Invoke(s);
             return r;
         });
+        return Logged(node, report, recorded, duplicate);
+    }
+
+    /// <summary>What <see cref="RecordBatchAsync"/> came to.</summary>
+    /// <param name="Recorded">Per report of the batch handled, in order: recorded (true) or a duplicate (false).</param>
+    /// <param name="Error">Why the report after the handled ones could not be recorded; null when all were handled.</param>
+    public sealed record BatchOutcome(IReadOnlyList<bool> Recorded, Exception? Error);
+
+    /// <summary>
+    /// Records the reports of one batch, in order, in one store write (one transaction, one commit), each exactly once as
+    /// <see cref="RecordAsync"/> does. A report that fails ends the batch there: the ones before it are recorded and
+    /// may be acknowledged, the rest are not (the agent sends them again). A failure of the first fails the write.
+    /// </summary>
+    /// <param name="alsoWhenRecorded">Per report (same index), more to write in the transaction when it is recorded.</param>
+    public async Task<BatchOutcome> RecordBatchAsync(string node, IReadOnlyList<StepReport> reports,
+        IReadOnlyList<Action<IStoreWriter>?> alsoWhenRecorded)
+    {
+        if (alsoWhenRecorded.Count != reports.Count)
+            throw new ArgumentException($"{alsoWhenRecorded.Count} forwards for {reports.Count} reports", nameof(alsoWhenRecorded));
+        foreach (var report in reports) NodeLimits.Clamp(report);
+        var results = new List<(Recorded? Recorded, Duplicate? Duplicate)>(reports.Count);
+        Exception? error = null;
+        await store.WriteAsync(s =>
+        {
+            results.Clear();
+            error = null;
+            var writes = new BatchWrites();
+            for (var i = 0; i < reports.Count; i++)
+            {
+                try
+                {
+                    var r = Record(s, node, reports[i], out var duplicate, writes);
+                    if (r is not null) alsoWhenRecorded[i]?.Invoke(s);
+                    results.Add((r, duplicate));
+                }
+                catch (Exception e) when (i > 0)
+                {
+                    error = e;
+                    break;
+                }
+            }
+            Flush(s, node, writes);
+        });
+        var recorded = new bool[results.Count];
+        for (var i = 0; i < results.Count; i++) recorded[i] = Logged(node, reports[i], results[i].Recorded, results[i].Duplicate);
+        return new BatchOutcome(recorded, error);
+    }
+
+    /// <summary>Logs what recording <paramref name="report"/> did; true when it was recorded.</summary>
+    private bool Logged(string node, StepReport report, Recorded? recorded, Duplicate? duplicate)
+    {
         using var scope = log.BeginScope(Scope(node, report));
         if (recorded is null)
         {
@@ -72,12 +123,58 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         return true;
     }
 
-    private Recorded? Record(IStoreWriter s, string node, StepReport report, out Duplicate? duplicate)
+    /// <summary>
+    /// What the reports of one batch change, written once at its end: each run they touch once (not once per report), the
+    /// node's progress once, then their events.
+    /// </summary>
+    private sealed class BatchWrites
+    {
+        public NodeProgress? Progress;
+        // By the run's key of this node (RunHistoryRecord.Key), as the reports look them up.
+        public readonly Dictionary<string, RunHistoryRecord> Runs = new(StringComparer.Ordinal);
+        public readonly List<EventRecord> Events = [];
+    }
+
+    private void Flush(IStoreWriter s, string node, BatchWrites writes)
+    {
+        try
+        {
+            foreach (var run in writes.Runs.Values) WriteRun(s, run);
+            if (writes.Progress is { } progress) s.Nodes.SetProgress(node, progress);
+            foreach (var e in writes.Events) s.AddEvent(events, e);
+        }
+        catch
+        {
+            foreach (var run in writes.Runs.Values) _openRuns.Remove(run.Id);
+            throw;
+        }
+    }
+
+    private static void WriteRun(IStoreWriter s, RunHistoryRecord run)
+    {
+        // A run read from the store (or kept since it was written) has a revision; a new one has none yet.
+        if (run.Revision == 0 && s.Runs.Get(run.Id) is null) s.Runs.Insert(run);
+        else s.Runs.Update(run);
+    }
+
+    private static void SetProgress(IStoreWriter s, BatchWrites? batch, string node, NodeProgress progress)
+    {
+        if (batch is not null) batch.Progress = progress;
+        else s.Nodes.SetProgress(node, progress);
+    }
+
+    private void AddEvent(IStoreWriter s, BatchWrites? batch, EventRecord e)
+    {
+        if (batch is not null) batch.Events.Add(e);
+        else s.AddEvent(events, e);
+    }
+
+    private Recorded? Record(IStoreWriter s, string node, StepReport report, out Duplicate? duplicate, BatchWrites? batch = null)
     {
         duplicate = null;
         try
         {
-            return RecordOnce(s, node, report, ref duplicate);
+            return RecordOnce(s, node, report, ref duplicate, batch);
         }
         catch
         {
@@ -87,10 +184,10 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         }
     }
 
-    private Recorded? RecordOnce(IStoreWriter s, string node, StepReport report, ref Duplicate? duplicate)
+    private Recorded? RecordOnce(IStoreWriter s, string node, StepReport report, ref Duplicate? duplicate, BatchWrites? batch)
     {
         // Only the node's report sequence and phase change here: read and written without the rest of its record.
-        if (s.Nodes.GetProgress(node) is not { } progress) return null;
+        if ((batch?.Progress ?? s.Nodes.GetProgress(node)) is not { } progress) return null;
         // Sequences count within one agent journal. A journal started anew (moved aside, the node re-imaged) numbers
         // from 1 under a new epoch: its reports are new whatever their sequence. An agent that predates epochs sends
         // none, and the first epoch a node's journal sends continues that journal's numbering.
@@ -107,7 +204,9 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         // rollout may well make the same one, and no node's reports may touch another node's run. A run recorded
         // before runs were keyed by node is found under its bare id, if it is this node's.
         var key = RunHistoryRecord.Key(node, report.RunId);
-        if (!_openRuns.TryGetValue(key, out var run))
+        RunHistoryRecord? run = null;
+        if (batch?.Runs.TryGetValue(key, out var pending) == true) run = pending;
+        else if (!_openRuns.TryGetValue(key, out run))
             run = s.Runs.Get(key) ?? (s.Runs.Get(report.RunId) is { } old && old.Node == node ? old : null);
         run ??= new RunHistoryRecord
         {
@@ -138,7 +237,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
                 Protocol.V1.RunState.Undone => run.Error.Length > 0 ? $"{LastPhase(run)} (failed)" : "",
                 _ => phase,
             };
-            recorded = AddRunEvent(s, node, report, run, reverted);
+            recorded = AddRunEvent(s, batch, node, report, run, reverted);
         }
         else
         {
@@ -148,7 +247,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
                 // A run has a few hundred steps at most; a node sending more does not grow its run record further.
                 if (run.Steps.Count >= NodeLimits.MaxStepsPerRun)
                 {
-                    s.Nodes.SetProgress(node, new NodeProgress((long)report.Sequence, phase, epoch));
+                    SetProgress(s, batch, node, new NodeProgress((long)report.Sequence, phase, epoch));
                     return new Recorded(null, $"step {report.Phase}/{report.Step} not recorded: run {report.RunId} already has {NodeLimits.MaxStepsPerRun} steps", null);
                 }
                 run.Steps.Add(step = new StepHistoryRecord { Phase = report.Phase, Step = report.Step });
@@ -164,7 +263,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
             if (report.State == Protocol.V1.StepState.Failed)
             {
                 phase = $"{report.Phase} (failed)";
-                s.AddEvent(events, new EventRecord
+                AddEvent(s, batch, new EventRecord
                 {
                     Time = time.GetUtcNow().UtcDateTime, Type = "Warning", Reason = "StepFailed",
                     Node = node, Rollout = report.RolloutId, Message = report.Message,
@@ -174,10 +273,9 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
             TimeSpan? duration = step is { StartedAt: { } started, FinishedAt: { } finished } ? finished - started : null;
             recorded = new Recorded(null, report.Message, duration);
         }
-        // A run read from the store (or kept since it was written) has a revision; a new one has none yet.
-        if (run.Revision == 0 && s.Runs.Get(run.Id) is null) s.Runs.Insert(run);
-        else s.Runs.Update(run);
-        s.Nodes.SetProgress(node, new NodeProgress((long)report.Sequence, phase, epoch));
+        if (batch is not null) batch.Runs[key] = run;
+        else WriteRun(s, run);
+        SetProgress(s, batch, node, new NodeProgress((long)report.Sequence, phase, epoch));
         if (newEpoch) recorded = recorded with { EpochReplaced = progress.ReportEpoch };
         if (run.State is (int)Protocol.V1.RunState.Succeeded or (int)Protocol.V1.RunState.Failed or (int)Protocol.V1.RunState.Undone)
             _openRuns.Remove(run.Id);
@@ -230,7 +328,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         run.Steps.LastOrDefault(x => x.State == (int)Protocol.V1.StepState.Failed)?.Phase
         ?? run.Steps.LastOrDefault()?.Phase ?? "plan";
 
-    private Recorded AddRunEvent(IStoreWriter s, string node, StepReport report, RunHistoryRecord run, List<StepHistoryRecord> undone)
+    private Recorded AddRunEvent(IStoreWriter s, BatchWrites? batch, string node, StepReport report, RunHistoryRecord run, List<StepHistoryRecord> undone)
     {
         var prepare = run.Stage == RolloutEngine.StagePrepare;
         var head = $"plan {report.PlanName} generation {report.Generation} (run {report.RunId}{(prepare ? ", prepare" : "")})";
@@ -255,7 +353,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
             // A rollback of a run that had succeeded.
             _ => ("Normal", EventReasons.PlanUndone, $"{head} undone ({RevertedText(undone)}{KeptText(run)})"),
         };
-        s.AddEvent(events, new EventRecord
+        AddEvent(s, batch, new EventRecord
         {
             Time = time.GetUtcNow().UtcDateTime, Type = type, Reason = reason, Node = node, Rollout = report.RolloutId, Message = message,
         });

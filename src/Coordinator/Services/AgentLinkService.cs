@@ -7,6 +7,7 @@ using NodeFleet.Coordinator.Nodes;
 using NodeFleet.Coordinator.Observability;
 using NodeFleet.Coordinator.Plans;
 using NodeFleet.Coordinator.Security;
+using NodeFleet.Net;
 using NodeFleet.Protocol.V1;
 
 namespace NodeFleet.Coordinator.Services;
@@ -14,9 +15,12 @@ namespace NodeFleet.Coordinator.Services;
 /// <summary>The per-node stream: hello, heartbeats, and (later) commands and reports.</summary>
 public sealed class AgentLinkService(NodeRegistry registry, Presence presence, HeartbeatPacer pacer, PlanRecorder recorder, PlanService plans,
     NodeFleet.Coordinator.Rollouts.RolloutController rollouts, CoordinatorMetrics metrics, CertificateAuthority ca, TimeProvider time,
-    ILogger<AgentLinkService> log, OutboxDelivery delivery, ICoordinatorDirectory coordinators, ReconnectWindow reconnectWindow)
+    ILogger<AgentLinkService> log, OutboxDelivery delivery, ICoordinatorDirectory coordinators, ReconnectWindow reconnectWindow,
+    IOptions<CoordinatorOptions> options)
     : AgentLink.AgentLinkBase
 {
+    private readonly bool _reportBatches = options.Value.ReportBatches;
+
     public override async Task Connect(IAsyncStreamReader<AgentMessage> requestStream,
         IServerStreamWriter<CoordinatorMessage> responseStream, ServerCallContext context)
     {
@@ -58,6 +62,7 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                 ReconnectWindow = Duration.FromTimeSpan(toldWindow),
             };
             welcome.Coordinators.AddRange(told);
+            if (_reportBatches) welcome.Features.Add(LinkFeatures.ReportBatch);
             await responseStream.WriteAsync(new CoordinatorMessage { Welcome = welcome }, ct);
             if (renewNow) log.LogInformation("Node {Node} holds a certificate of CA generation {Generation}: asked to renew from the new CA", caller.Name, generation);
             var sentBundle = ca.TrustBundleHash;
@@ -143,13 +148,18 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                         // Applied here when this coordinator runs the rollouts; else queued in the store for the one that does.
                         var forward = rollouts.ForwardFor(caller.Name, msg.Report);
                         var recorded = await recorder.RecordAsync(caller.Name, msg.Report, forward);
+                        // Handed on before the acknowledgement, which fails once the stream is gone: a report recorded
+                        // is not seen again (its resend is a duplicate), so the rollouts must have it now.
+                        metrics.ObserveReportIngest(time.GetElapsedTime(arrived));
+                        metrics.CountReport(recorded);
+                        if (recorded && forward is null) rollouts.OnReport(caller.Name, msg.Report);
                         await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
                         {
                             ReportAck = new ReportAck { Sequence = msg.Report.Sequence },
                         }, ct);
-                        metrics.ObserveReportIngest(time.GetElapsedTime(arrived));
-                        metrics.CountReport(recorded);
-                        if (recorded && forward is null) rollouts.OnReport(caller.Name, msg.Report);
+                        break;
+                    case AgentMessage.KindOneofCase.ReportBatch:
+                        await RecordBatchAsync(caller.Name, msg.ReportBatch, session, ct);
                         break;
                     case AgentMessage.KindOneofCase.DryRunResult:
                         await plans.CompleteDryRunAsync(msg.DryRunResult);
@@ -211,6 +221,42 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
         // A stream closed because the node was deleted or revoked ends with the reason, so the agent can log it.
         if (session.Closed.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
             registry.Authenticate(caller.Name, caller.Certificate);
+    }
+
+    /// <summary>
+    /// A batch of the node's reports: recorded in one store write (duplicates of a batch sent again after a reconnection
+    /// skipped, as single reports are), then acknowledged by one ReportAck of the highest sequence recorded, then each
+    /// report recorded is handed to the rollouts as a single one would be.
+    /// </summary>
+    private async Task RecordBatchAsync(string node, ReportBatch batch, Presence.Session session, CancellationToken ct)
+    {
+        if (batch.Reports.Count == 0) return;
+        if (batch.Reports.Count > NodeLimits.MaxReportsPerBatch)
+            throw new RpcException(new Status(StatusCode.InvalidArgument,
+                $"report_batch of {batch.Reports.Count} reports from node {node}; a batch may hold at most {NodeLimits.MaxReportsPerBatch}"));
+        var arrived = time.GetTimestamp();
+        metrics.CountReportBatch();
+        var reports = batch.Reports;
+        var forwards = reports.Select(r => rollouts.ForwardFor(node, r)).ToList();
+        var outcome = await recorder.RecordBatchAsync(node, reports, forwards);
+        var handled = outcome.Recorded.Count;
+        // Handed on before the acknowledgement, which fails once the stream is gone (see the single report).
+        var elapsed = time.GetElapsedTime(arrived);
+        for (var i = 0; i < handled; i++)
+        {
+            metrics.ObserveReportIngest(elapsed);
+            metrics.CountReport(outcome.Recorded[i]);
+            if (outcome.Recorded[i] && forwards[i] is null) rollouts.OnReport(node, reports[i]);
+        }
+        if (handled > 0)
+        {
+            // Every report up to this one is recorded (or was already): the agent drops them all from its outbox.
+            var highest = reports.Take(handled).Max(r => r.Sequence);
+            await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { ReportAck = new ReportAck { Sequence = highest } }, ct);
+        }
+        // The rest was not recorded and is not acknowledged: the stream ends as it does when a single report fails, and
+        // the agent sends them again on its next one.
+        if (outcome.Error is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
     }
 
     /// <summary>A renewal over the stream: persisted before it is answered; a refusal is answered, not thrown.</summary>

@@ -33,6 +33,18 @@ public static class NodeLimits
     /// <summary>Steps recorded for one run: a plan at its limits has a few hundred.</summary>
     public const int MaxStepsPerRun = 2000;
 
+    /// <summary>
+    /// Reports in one ReportBatch: a preflight-only plan makes about ten, a whole plan a few dozen; a longer backlog
+    /// (after a disconnection) goes in several batches. The coordinator refuses a batch above it.
+    /// </summary>
+    public const int MaxReportsPerBatch = 128;
+
+    /// <summary>
+    /// The bytes of one ReportBatch the agent sends: 1 MiB, a quarter of what a message may be
+    /// (<see cref="MessageLimits.MaxRequestBytes"/>), so that a batch of reports at their limits is never refused.
+    /// </summary>
+    public const int MaxReportBatchBytes = 1024 * 1024;
+
     /// <summary>How many characters of an offending value an error quotes.</summary>
     public const int MaxQuoted = 64;
 
