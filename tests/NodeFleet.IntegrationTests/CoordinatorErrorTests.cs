@@ -228,7 +228,7 @@ public sealed class CoordinatorErrorTests
         var shipped = await File.ReadAllLinesAsync(Path.Combine(Binaries.RepoRoot, "packaging", "config", "coordinator.yaml"));
         // Each setting is there commented out with its default: uncomment them all.
         var settings = shipped.Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, "^#[a-zA-Z]+: ")).Select(l => l[1..]).ToList();
-        Assert.Equal(15, settings.Count);
+        Assert.Equal(16, settings.Count);
         var config = dir.Combine("coordinator.yaml");
         await File.WriteAllLinesAsync(config, settings);
         var missing = dir.Combine("missing");

@@ -34,7 +34,8 @@ public sealed class FleetSimSmokeTests
         Passed("noop-rollout", "rollout of");
         Passed("noop-rollout", "every agent's journal has a succeeded run");
         Passed("config-rollout", "rollout of");
-        Passed("config-rollout", "10: drop-in and hosts.toml written");
+        Passed("config-rollout", "10 nodes, ");
+        Passed("config-rollout", "50 nodes: drop-in and hosts.toml written");
         Passed("report-burst", "every report acknowledged");
         Passed("report-burst", "0 lost");
         Passed("restart-storm", "all agents back online");
