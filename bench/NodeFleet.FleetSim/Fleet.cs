@@ -36,12 +36,15 @@ public sealed class SimFleet : IAsyncDisposable
     /// <summary>
     /// Every simulated agent connects from 127.0.0.1, where a fleet's agents each have an address of their own: the
     /// coordinator's per-source bounds (silent connections, handshakes at once), meant for one misbehaving address, are
-    /// lifted to what the whole simulated fleet needs; --coordinator-env can still set them.
+    /// lifted to what the whole simulated fleet needs. And where a real agent sends its TLS ClientHello as soon as its
+    /// TCP connection is up, thousands of simulated ones share this process's CPU and may take seconds to: the first-byte
+    /// timeout allows for that lag of the simulator, not of the coordinator. --coordinator-env can still set all three.
     /// </summary>
     private static IEnumerable<string> SharedSourceLimits(Options o) =>
     [
         $"NODEFLEET_MAXSILENTCONNECTIONSPERSOURCE={o.Agents + o.BurstSenders + 1000}",
         "NODEFLEET_MAXHANDSHAKESPERSOURCE=100000",
+        "NODEFLEET_CONNECTIONFIRSTBYTETIMEOUT=60s",
     ];
 
     public string WorkDir { get; }
