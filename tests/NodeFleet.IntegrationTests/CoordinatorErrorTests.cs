@@ -62,7 +62,7 @@ public sealed class CoordinatorErrorTests
         AssertError(r, $"{config}:2: unknown field 'bogusKey' (expected one of: listen, metricsListen, dataDir, heartbeatInterval, " +
                        "maxHeartbeatRate, maxReconnectRate, logFormat, logLevel, store, connectionFirstByteTimeout, maxSilentConnectionsPerSource, " +
                        "maxHandshakesPerSource, retentionEvents, retentionRunsPerNode, retentionSweepInterval, nodeCertificateLifetime, " +
-                       "servingCertificateLifetime, leaseTtl, coordinators)");
+                       "servingCertificateLifetime, leaseTtl, coordinators, reportBatches)");
     }
 
     [Fact]
