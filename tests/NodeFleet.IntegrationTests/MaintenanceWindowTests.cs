@@ -11,7 +11,7 @@ namespace NodeFleet.IntegrationTests;
 /// 30 times as fast as real time, so a window opens and closes within seconds. Event times are that clock's. Each
 /// window is set once the agents have joined, a few minutes of that clock ahead, however long the joins took.
 /// </summary>
-public sealed class MaintenanceWindowTests : IAsyncDisposable
+public sealed class MaintenanceWindowTests : IAsyncLifetime
 {
     private const double Speed = 30;
     private static readonly string[] Ignore = ["CRI", "Mirror-127.0.0.1:5000", "Port-10250", "Port-10256"];
@@ -30,7 +30,11 @@ public sealed class MaintenanceWindowTests : IAsyncDisposable
         _admin = new AdminClients(_cluster);
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xUnit 2 never calls the latter on a test class, and the coordinator and agents
+    // of each test would outlive the run.
+    public async Task DisposeAsync()
     {
         _admin?.Dispose();
         if (_cluster is not null) await _cluster.DisposeAsync();
