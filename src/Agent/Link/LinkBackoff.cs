@@ -30,8 +30,8 @@ public static class LinkBackoff
         return TimeSpan.FromTicks((long)(step * (0.5 + 0.5 * random)));
     }
 
-    /// <summary>The longest reconnect window the agent accepts from a coordinator (its own bound is the same).</summary>
-    public static readonly TimeSpan MaxReconnectWindow = TimeSpan.FromMinutes(10);
+    /// <summary>The longest reconnect window the agent accepts from a coordinator (the one a coordinator tells at most).</summary>
+    public static readonly TimeSpan MaxReconnectWindow = NodeFleet.Net.NodeLimits.MaxReconnectWindow;
 
     /// <summary>
     /// The wait before the first attempt after an established stream broke: a point of the coordinator's reconnect window

@@ -94,12 +94,12 @@ public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, Re
         _graceLimit = RestartGrace(wereOnline.Count);
         if (wereOnline.Count > 0)
             log.LogInformation("{Count} nodes were online before this start: they have {Seconds:0}s to reconnect (reconnect window {Window:0}s)",
-                wereOnline.Count, _graceLimit.Value.TotalSeconds, window.For(wereOnline.Count).TotalSeconds);
+                wereOnline.Count, _graceLimit.Value.TotalSeconds, window.Target(wereOnline.Count).TotalSeconds);
         return wereOnline.Count;
     }
 
     /// <summary>How long after a start a node online before it may take to reconnect, for <paramref name="wereOnline"/> such nodes.</summary>
-    public TimeSpan RestartGrace(int wereOnline) => window.For(wereOnline) + pacer.Target(wereOnline) * MissedHeartbeats;
+    public TimeSpan RestartGrace(int wereOnline) => window.Target(wereOnline) + pacer.Target(wereOnline) * MissedHeartbeats;
 
     /// <summary>
     /// False once the host stops: the loop then ends normally. Were the cancellation thrown out of ExecuteAsync, a host

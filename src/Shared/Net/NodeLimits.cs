@@ -12,6 +12,12 @@ namespace NodeFleet.Net;
 /// </summary>
 public static class NodeLimits
 {
+    /// <summary>
+    /// The longest reconnect window a coordinator tells and an agent accepts: beyond it a broken stream would leave a
+    /// node out of reach for too long, whatever the fleet.
+    /// </summary>
+    public static readonly TimeSpan MaxReconnectWindow = TimeSpan.FromMinutes(10);
+
     /// <summary>A step's last output lines: 8 KiB, its end kept (the end is where the error is).</summary>
     public const int MaxOutputTail = 8 * 1024;
 

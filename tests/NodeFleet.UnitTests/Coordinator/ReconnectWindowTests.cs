@@ -15,11 +15,11 @@ public sealed class ReconnectWindowTests
     [InlineData(119_999, 600)]  // ten minutes, the longest
     [InlineData(1_000_000, 600)]
     public void The_window_is_the_fleet_over_the_rate_in_whole_seconds_from_one_second_to_ten_minutes(int nodes, int seconds) =>
-        Assert.Equal(TimeSpan.FromSeconds(seconds), new ReconnectWindow(200).For(nodes));
+        Assert.Equal(TimeSpan.FromSeconds(seconds), new ReconnectWindow(200).Target(nodes));
 
     [Fact]
     public void No_rate_means_no_spreading() =>
-        Assert.Equal(ReconnectWindow.Min, new ReconnectWindow(0).For(1_000_000));
+        Assert.Equal(ReconnectWindow.Min, new ReconnectWindow(0).Target(1_000_000));
 
     [Fact]
     public void Current_grows_past_ten_percent_and_shrinks_only_well_below()
