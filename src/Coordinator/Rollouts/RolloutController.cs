@@ -263,7 +263,7 @@ public sealed partial class RolloutController(ICoordinatorStore store, Presence 
                         // once, not a pass later: the next wave starts in the pass that finished the last.
                         var seen = 0;
                         for (var again = 0; again < 4 && RolloutTransitions.IsActive(rollout.State) && notes.Count > seen
-                             && notes[^1].Reason is "WaveStarted" or "RolloutPreparing" or "RolloutRolling"; again++)
+                             && RolloutEngine.MovedOn(notes[^1]); again++)
                         {
                             seen = notes.Count;
                             var (more, moreNotes) = RolloutEngine.Decide(rollout, IsOnline, now, GateProbes, windows);

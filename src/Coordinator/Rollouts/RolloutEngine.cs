@@ -30,6 +30,19 @@ public static partial class RolloutEngine
     public const string StagePrepare = NodeFleet.Plans.RolloutStages.Prepare;
     public const string StageApply = NodeFleet.Plans.RolloutStages.Apply;
 
+    /// <summary>The reason of the note a wave's start makes.</summary>
+    public const string WaveStarted = "WaveStarted";
+
+    /// <summary>
+    /// Whether <paramref name="note"/> says a decision moved the rollout on (it started preparing or rolling, a wave
+    /// started), after which deciding again at once may start more: the next wave's nodes.
+    /// </summary>
+    public static bool MovedOn(RolloutNote note) =>
+        note.Reason == WaveStarted || note.Reason == TransitionReason(RolloutState.Preparing) || note.Reason == TransitionReason(RolloutState.Rolling);
+
+    /// <summary>The reason of the note a move to <paramref name="to"/> makes (<see cref="Transition"/>).</summary>
+    private static string TransitionReason(RolloutState to) => $"Rollout{to}";
+
     /// <summary>
     /// Splits the nodes into waves: the canary first, then waves of at most maxUnavailable nodes. Control-plane nodes
     /// (<paramref name="clusters"/>) go before all others, each in a wave of its own whatever maxUnavailable says; the
@@ -72,7 +85,7 @@ public static partial class RolloutEngine
         r.StateReason = reason;
         r.UpdatedAt = now;
         var type = to is RolloutState.Paused or RolloutState.Failed or RolloutState.Aborted or RolloutState.RollingBack ? "Warning" : "Normal";
-        return new RolloutNote(type, $"Rollout{to}", "", $"{RolloutTransitions.Name(from)} → {RolloutTransitions.Name(to)}" + (reason.Length > 0 ? $": {reason}" : ""));
+        return new RolloutNote(type, TransitionReason(to), "", $"{RolloutTransitions.Name(from)} → {RolloutTransitions.Name(to)}" + (reason.Length > 0 ? $": {reason}" : ""));
     }
 
     /// <summary>Decides what to start now under maintenance windows, with no gate observations.</summary>
@@ -229,7 +242,7 @@ public static partial class RolloutEngine
         r.WaveFinishedAt = null;
         r.CurrentWave++;
         r.UpdatedAt = now;
-        notes.Add(new RolloutNote("Normal", "WaveStarted", "", $"wave {r.CurrentWave} of {r.WaveCount - 1}"));
+        notes.Add(new RolloutNote("Normal", WaveStarted, "", $"wave {r.CurrentWave} of {r.WaveCount - 1}"));
     }
 
     private static void DecideRollingBack(RolloutRecord r, Func<string, bool> isOnline, DateTime now, List<RolloutAction> actions, List<RolloutNote> notes)
