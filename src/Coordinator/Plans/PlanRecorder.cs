@@ -32,19 +32,8 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
 
     /// <summary>Persists the report unless it is a duplicate (false); either way it may then be acknowledged.</summary>
     /// <param name="alsoWhenRecorded">More to write in the same transaction when the report is recorded (forwarding it).</param>
-    public async Task<bool> RecordAsync(string node, StepReport report, Action<IStoreWriter>? alsoWhenRecorded = null)
-    {
-        Duplicate? duplicate = null;
-        // Cut to what is kept (NodeLimits) before anything stores, logs or forwards it.
-        NodeLimits.Clamp(report);
-        var recorded = await store.WriteAsync(s =>
-        {
-            var r = Record(s, node, report, out duplicate);
-            if (r is not null) alsoWhenRecorded?.Invoke(s);
-            return r;
-        });
-        return Logged(node, report, recorded, duplicate);
-    }
+    public async Task<bool> RecordAsync(string node, StepReport report, Action<IStoreWriter>? alsoWhenRecorded = null) =>
+        (await RecordBatchAsync(node, [report], [alsoWhenRecorded])).Recorded[0];
 
     /// <summary>What <see cref="RecordBatchAsync"/> came to.</summary>
     /// <param name="Recorded">Per report of the batch handled, in order: recorded (true) or a duplicate (false).</param>
@@ -62,6 +51,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
     {
         if (alsoWhenRecorded.Count != reports.Count)
             throw new ArgumentException($"{alsoWhenRecorded.Count} forwards for {reports.Count} reports", nameof(alsoWhenRecorded));
+        // Cut to what is kept (NodeLimits) before anything stores, logs or forwards them.
         foreach (var report in reports) NodeLimits.Clamp(report);
         var results = new List<(Recorded? Recorded, Duplicate? Duplicate)>(reports.Count);
         Exception? error = null;
@@ -124,8 +114,8 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
     }
 
     /// <summary>
-    /// What the reports of one batch change, written once at its end: each run they touch once (not once per report), the
-    /// node's progress once, then their events.
+    /// What the reports of one batch (a single report is a batch of one) change, written once at its end: each run they
+    /// touch once (not once per report), the node's progress once, then their events.
     /// </summary>
     private sealed class BatchWrites
     {
@@ -157,19 +147,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         else s.Runs.Update(run);
     }
 
-    private static void SetProgress(IStoreWriter s, BatchWrites? batch, string node, NodeProgress progress)
-    {
-        if (batch is not null) batch.Progress = progress;
-        else s.Nodes.SetProgress(node, progress);
-    }
-
-    private void AddEvent(IStoreWriter s, BatchWrites? batch, EventRecord e)
-    {
-        if (batch is not null) batch.Events.Add(e);
-        else s.AddEvent(events, e);
-    }
-
-    private Recorded? Record(IStoreWriter s, string node, StepReport report, out Duplicate? duplicate, BatchWrites? batch = null)
+    private Recorded? Record(IStoreWriter s, string node, StepReport report, out Duplicate? duplicate, BatchWrites batch)
     {
         duplicate = null;
         try
@@ -184,10 +162,10 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         }
     }
 
-    private Recorded? RecordOnce(IStoreWriter s, string node, StepReport report, ref Duplicate? duplicate, BatchWrites? batch)
+    private Recorded? RecordOnce(IStoreWriter s, string node, StepReport report, ref Duplicate? duplicate, BatchWrites batch)
     {
         // Only the node's report sequence and phase change here: read and written without the rest of its record.
-        if ((batch?.Progress ?? s.Nodes.GetProgress(node)) is not { } progress) return null;
+        if ((batch.Progress ?? s.Nodes.GetProgress(node)) is not { } progress) return null;
         // Sequences count within one agent journal. A journal started anew (moved aside, the node re-imaged) numbers
         // from 1 under a new epoch: its reports are new whatever their sequence. An agent that predates epochs sends
         // none, and the first epoch a node's journal sends continues that journal's numbering.
@@ -204,9 +182,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         // rollout may well make the same one, and no node's reports may touch another node's run. A run recorded
         // before runs were keyed by node is found under its bare id, if it is this node's.
         var key = RunHistoryRecord.Key(node, report.RunId);
-        RunHistoryRecord? run = null;
-        if (batch?.Runs.TryGetValue(key, out var pending) == true) run = pending;
-        else if (!_openRuns.TryGetValue(key, out run))
+        if (!batch.Runs.TryGetValue(key, out var run) && !_openRuns.TryGetValue(key, out run))
             run = s.Runs.Get(key) ?? (s.Runs.Get(report.RunId) is { } old && old.Node == node ? old : null);
         run ??= new RunHistoryRecord
         {
@@ -237,7 +213,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
                 Protocol.V1.RunState.Undone => run.Error.Length > 0 ? $"{LastPhase(run)} (failed)" : "",
                 _ => phase,
             };
-            recorded = AddRunEvent(s, batch, node, report, run, reverted);
+            recorded = AddRunEvent(batch, node, report, run, reverted);
         }
         else
         {
@@ -247,7 +223,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
                 // A run has a few hundred steps at most; a node sending more does not grow its run record further.
                 if (run.Steps.Count >= NodeLimits.MaxStepsPerRun)
                 {
-                    SetProgress(s, batch, node, new NodeProgress((long)report.Sequence, phase, epoch));
+                    batch.Progress = new NodeProgress((long)report.Sequence, phase, epoch);
                     return new Recorded(null, $"step {report.Phase}/{report.Step} not recorded: run {report.RunId} already has {NodeLimits.MaxStepsPerRun} steps", null);
                 }
                 run.Steps.Add(step = new StepHistoryRecord { Phase = report.Phase, Step = report.Step });
@@ -263,7 +239,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
             if (report.State == Protocol.V1.StepState.Failed)
             {
                 phase = $"{report.Phase} (failed)";
-                AddEvent(s, batch, new EventRecord
+                batch.Events.Add(new EventRecord
                 {
                     Time = time.GetUtcNow().UtcDateTime, Type = "Warning", Reason = "StepFailed",
                     Node = node, Rollout = report.RolloutId, Message = report.Message,
@@ -273,9 +249,8 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
             TimeSpan? duration = step is { StartedAt: { } started, FinishedAt: { } finished } ? finished - started : null;
             recorded = new Recorded(null, report.Message, duration);
         }
-        if (batch is not null) batch.Runs[key] = run;
-        else WriteRun(s, run);
-        SetProgress(s, batch, node, new NodeProgress((long)report.Sequence, phase, epoch));
+        batch.Runs[key] = run;
+        batch.Progress = new NodeProgress((long)report.Sequence, phase, epoch);
         if (newEpoch) recorded = recorded with { EpochReplaced = progress.ReportEpoch };
         if (run.State is (int)Protocol.V1.RunState.Succeeded or (int)Protocol.V1.RunState.Failed or (int)Protocol.V1.RunState.Undone)
             _openRuns.Remove(run.Id);
@@ -328,7 +303,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         run.Steps.LastOrDefault(x => x.State == (int)Protocol.V1.StepState.Failed)?.Phase
         ?? run.Steps.LastOrDefault()?.Phase ?? "plan";
 
-    private Recorded AddRunEvent(IStoreWriter s, BatchWrites? batch, string node, StepReport report, RunHistoryRecord run, List<StepHistoryRecord> undone)
+    private Recorded AddRunEvent(BatchWrites batch, string node, StepReport report, RunHistoryRecord run, List<StepHistoryRecord> undone)
     {
         var prepare = run.Stage == RolloutEngine.StagePrepare;
         var head = $"plan {report.PlanName} generation {report.Generation} (run {report.RunId}{(prepare ? ", prepare" : "")})";
@@ -353,7 +328,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
             // A rollback of a run that had succeeded.
             _ => ("Normal", EventReasons.PlanUndone, $"{head} undone ({RevertedText(undone)}{KeptText(run)})"),
         };
-        AddEvent(s, batch, new EventRecord
+        batch.Events.Add(new EventRecord
         {
             Time = time.GetUtcNow().UtcDateTime, Type = type, Reason = reason, Node = node, Rollout = report.RolloutId, Message = message,
         });

@@ -143,23 +143,14 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                         await delivery.AcknowledgeAsync(caller.Name, msg.Delivered.Id);
                         break;
                     case AgentMessage.KindOneofCase.Report:
-                        // Persisted (or recognised as a duplicate) before it is acknowledged.
-                        var arrived = time.GetTimestamp();
-                        // Applied here when this coordinator runs the rollouts; else queued in the store for the one that does.
-                        var forward = rollouts.ForwardFor(caller.Name, msg.Report);
-                        var recorded = await recorder.RecordAsync(caller.Name, msg.Report, forward);
-                        // Handed on before the acknowledgement, which fails once the stream is gone: a report recorded
-                        // is not seen again (its resend is a duplicate), so the rollouts must have it now.
-                        metrics.ObserveReportIngest(time.GetElapsedTime(arrived));
-                        metrics.CountReport(recorded);
-                        if (recorded && forward is null) rollouts.OnReport(caller.Name, msg.Report);
-                        await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage
-                        {
-                            ReportAck = new ReportAck { Sequence = msg.Report.Sequence },
-                        }, ct);
+                        await RecordReportsAsync(caller.Name, [msg.Report], session, ct);
                         break;
                     case AgentMessage.KindOneofCase.ReportBatch:
-                        await RecordBatchAsync(caller.Name, msg.ReportBatch, session, ct);
+                        if (msg.ReportBatch.Reports.Count > NodeLimits.MaxReportsPerBatch)
+                            throw new RpcException(new Status(StatusCode.InvalidArgument,
+                                $"report_batch of {msg.ReportBatch.Reports.Count} reports from node {caller.Name}; a batch may hold at most {NodeLimits.MaxReportsPerBatch}"));
+                        if (msg.ReportBatch.Reports.Count > 0) metrics.CountReportBatch();
+                        await RecordReportsAsync(caller.Name, msg.ReportBatch.Reports, session, ct);
                         break;
                     case AgentMessage.KindOneofCase.DryRunResult:
                         await plans.CompleteDryRunAsync(msg.DryRunResult);
@@ -224,23 +215,20 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
     }
 
     /// <summary>
-    /// A batch of the node's reports: recorded in one store write (duplicates of a batch sent again after a reconnection
-    /// skipped, as single reports are), then acknowledged by one ReportAck of the highest sequence recorded, then each
-    /// report recorded is handed to the rollouts as a single one would be.
+    /// A report, or a batch of the node's reports: recorded in one store write (duplicates of reports sent again after a
+    /// reconnection skipped) before any is acknowledged, by one ReportAck of the highest sequence recorded; each report
+    /// recorded is handed to the rollouts here when this coordinator runs them, else queued in the store for the one that
+    /// does, in the same write.
     /// </summary>
-    private async Task RecordBatchAsync(string node, ReportBatch batch, Presence.Session session, CancellationToken ct)
+    private async Task RecordReportsAsync(string node, IReadOnlyList<StepReport> reports, Presence.Session session, CancellationToken ct)
     {
-        if (batch.Reports.Count == 0) return;
-        if (batch.Reports.Count > NodeLimits.MaxReportsPerBatch)
-            throw new RpcException(new Status(StatusCode.InvalidArgument,
-                $"report_batch of {batch.Reports.Count} reports from node {node}; a batch may hold at most {NodeLimits.MaxReportsPerBatch}"));
+        if (reports.Count == 0) return;
         var arrived = time.GetTimestamp();
-        metrics.CountReportBatch();
-        var reports = batch.Reports;
         var forwards = reports.Select(r => rollouts.ForwardFor(node, r)).ToList();
         var outcome = await recorder.RecordBatchAsync(node, reports, forwards);
         var handled = outcome.Recorded.Count;
-        // Handed on before the acknowledgement, which fails once the stream is gone (see the single report).
+        // Handed on before the acknowledgement, which fails once the stream is gone: a report recorded is not seen again
+        // (its resend is a duplicate), so the rollouts must have it now.
         var elapsed = time.GetElapsedTime(arrived);
         for (var i = 0; i < handled; i++)
         {
@@ -254,8 +242,7 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
             var highest = reports.Take(handled).Max(r => r.Sequence);
             await session.Outgoing.Writer.WriteAsync(new CoordinatorMessage { ReportAck = new ReportAck { Sequence = highest } }, ct);
         }
-        // The rest was not recorded and is not acknowledged: the stream ends as it does when a single report fails, and
-        // the agent sends them again on its next one.
+        // The rest was not recorded and is not acknowledged: the stream ends, and the agent sends them again on its next.
         if (outcome.Error is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
     }
 
