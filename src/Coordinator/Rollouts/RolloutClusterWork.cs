@@ -43,7 +43,7 @@ public sealed partial class RolloutController
     private void ResumeFinishing()
     {
         if (_finishingResumed) return;
-        foreach (var id in store.Rollouts.OverWithKubeSteps(KubeSteps.UnfinishedSteps))
+        foreach (var id in store.Rollouts.OverWithClusterWorkUnfinished())
         {
             log.LogInformation("Rollout {Rollout} is over with nodes still to put back into service: following them", id);
             _finishing[id] = true;

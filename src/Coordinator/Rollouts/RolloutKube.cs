@@ -25,11 +25,14 @@ public static class KubeSteps
     /// <summary>Steps the coordinator itself runs against the cluster (apply and undo are the agent's).</summary>
     public static bool IsClusterWork(string step) => step is Cordon or Drain or WaitReady or Uncordon or Recover;
 
+    /// <summary>Every step, in order (failed nodes' undo and recover after the others).</summary>
+    public static IReadOnlyList<string> All { get; } = [Cordon, Drain, Apply, WaitReady, Uncordon, Undo, Recover, Done];
+
     /// <summary>Steps during which the node is still out of service: it keeps its max-unavailable place.</summary>
     public static bool Unfinished(string step) => step.Length > 0 && step != Done;
 
-    /// <summary>Every step <see cref="Unfinished"/> holds for (what the store looks up).</summary>
-    public static IReadOnlyList<string> UnfinishedSteps { get; } = [Cordon, Drain, Apply, WaitReady, Uncordon, Undo, Recover];
+    /// <summary>Every step <see cref="Unfinished"/> holds for (what the LiteDB store looks up through its index).</summary>
+    public static IReadOnlyList<string> UnfinishedSteps { get; } = [.. All.Where(Unfinished)];
 }
 
 /// <summary>A node's place in its cluster, found when the rollout starts.</summary>

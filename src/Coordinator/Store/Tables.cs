@@ -115,10 +115,10 @@ public interface IRolloutReads
     /// </summary>
     IReadOnlyList<(string Id, long Revision)> ActiveRevisions();
     /// <summary>
-    /// The ids of the rollouts that are over (not active) and still have a node whose cluster work is unfinished (its
-    /// Kubernetes step is one of <paramref name="unfinishedSteps"/>).
+    /// The ids of the rollouts that are over (not active) and still have a node in a cluster whose cluster work is
+    /// unfinished (<see cref="Rollouts.KubeSteps.Unfinished"/>), in order.
     /// </summary>
-    IReadOnlyList<string> OverWithKubeSteps(IReadOnlyCollection<string> unfinishedSteps);
+    IReadOnlyList<string> OverWithClusterWorkUnfinished();
 }
 
 /// <summary>A node in an active rollout.</summary>

@@ -45,10 +45,10 @@ internal sealed class LiteDbRollouts(LiteDatabase db) : IRollouts
         db.GetCollection(LiteDbSchema.RolloutsCollection).Find(Query.In(nameof(RolloutRecord.State), ActiveStates))
             .Select(d => (d["_id"].AsString, Revisions.Of(d))).ToList();
 
-    public IReadOnlyList<string> OverWithKubeSteps(IReadOnlyCollection<string> unfinishedSteps)
+    public IReadOnlyList<string> OverWithClusterWorkUnfinished()
     {
         // Through the KubeStep index: only the nodes with cluster work under way are read, then their rollouts' state.
-        var ids = Nodes.Find(Query.In(nameof(RolloutNodeRecord.KubeStep), unfinishedSteps.Select(x => new BsonValue(x)).ToArray()))
+        var ids = Nodes.Find(Query.In(nameof(RolloutNodeRecord.KubeStep), KubeSteps.UnfinishedSteps.Select(x => new BsonValue(x)).ToArray()))
             .Where(d => d[nameof(RolloutNodeRecord.Cluster)] is { IsString: true } c && c.AsString.Length > 0)
             .Select(d => d[RolloutIdField].AsString).Distinct(StringComparer.Ordinal).ToList();
         var rollouts = db.GetCollection(LiteDbSchema.RolloutsCollection);

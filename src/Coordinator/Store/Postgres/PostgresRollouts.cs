@@ -39,12 +39,14 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
             r => (r.GetString(0), r.GetInt64(1)));
 
     // Through the partial index rollout_nodes_kube_unfinished: only the nodes with cluster work under way are looked at.
-    public IReadOnlyList<string> OverWithKubeSteps(IReadOnlyCollection<string> unfinishedSteps) =>
+    // The condition on the step is the index's own predicate, word for word, which is how PostgreSQL knows it may use it
+    // (a list of steps given as a parameter is not: it read every node of every rollout).
+    public IReadOnlyList<string> OverWithClusterWorkUnfinished() =>
         db.Rows(db.Command(
                 "SELECT DISTINCT r.id FROM rollout_nodes n JOIN rollouts r ON r.id = n.rollout_id " +
-                "WHERE n.doc->>'KubeStep' = ANY(@steps) AND coalesce(n.doc->>'Cluster', '') <> '' " +
+                $"WHERE {PostgresSchema.KubeStepUnfinished("n")} AND coalesce(n.doc->>'Cluster', '') <> '' " +
                 "AND NOT (r.state = ANY(@states)) ORDER BY r.id")
-            .With("steps", unfinishedSteps.ToArray()).With("states", ActiveStates),
+            .With("states", ActiveStates),
             r => r.GetString(0));
 
     public void Insert(RolloutRecord rollout)

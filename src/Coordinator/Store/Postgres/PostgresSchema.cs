@@ -15,6 +15,13 @@ public static class PostgresSchema
     /// <summary>The key of the advisory lock that serialises migrations (per database): "nodefleet" in ASCII.</summary>
     private const long LockKey = 0x6e6f6465666c6565;
 
+    /// <summary>
+    /// A rollout node's cluster work is under way (<see cref="Rollouts.KubeSteps.Unfinished"/>), for the rollout_nodes row
+    /// named <paramref name="alias"/>: the predicate of the partial index rollout_nodes_kube_unfinished (migration 11),
+    /// which a query must state as written there for PostgreSQL to use the index.
+    /// </summary>
+    internal static string KubeStepUnfinished(string alias) => $"coalesce({alias}.doc->>'KubeStep', '') NOT IN ('', 'done')";
+
     // Keys and names sort by code point (COLLATE "C"), as LiteDB and the rest of the coordinator compare them. A
     // rollout node's doc is json, not jsonb: it reads back as the very text written, which an update compares with.
     private static readonly string[] Migrations =

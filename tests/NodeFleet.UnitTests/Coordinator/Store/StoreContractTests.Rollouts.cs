@@ -143,11 +143,11 @@ public abstract partial class StoreContractTests
         {
             foreach (var r in new[] { aborted, done, live, hosts, rolledBack }) s.Rollouts.Update(r);
         });
-        Assert.Equal(["aborted", "rolledback"], Store.Rollouts.OverWithKubeSteps(KubeSteps.UnfinishedSteps));
+        Assert.Equal(["aborted", "rolledback"], Store.Rollouts.OverWithClusterWorkUnfinished());
 
         Step(aborted, "w2", KubeSteps.Done);
         await Store.WriteAsync(s => s.Rollouts.Update(aborted));
-        Assert.Equal(["rolledback"], Store.Rollouts.OverWithKubeSteps(KubeSteps.UnfinishedSteps));
+        Assert.Equal(["rolledback"], Store.Rollouts.OverWithClusterWorkUnfinished());
     }
 
     [Fact]
