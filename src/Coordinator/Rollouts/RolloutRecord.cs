@@ -155,14 +155,9 @@ public sealed class RolloutNodeRecord
     public List<string> Windows { get; set; } = [];
 
     /// <summary>
-    /// The store's memory of this node as it last read or wrote it, so that an update writes only the nodes that
-    /// changed. Opaque to the domain; not stored.
-    /// </summary>
-    internal object? Stored { get; set; }
-
-    /// <summary>
-    /// A copy of this node as the store last read or wrote it (with <see cref="Stored"/>): an update compares the node
-    /// with it field by field, which costs far less than serialising every node of a 10,000-node rollout each pass.
+    /// The store's memory of this node: a copy as it last read or wrote it (null: never stored). An update writes only
+    /// the nodes that differ from it field by field (<see cref="SameFields"/>), which costs far less than serialising
+    /// every node of a 10,000-node rollout each pass. Opaque to the domain; not stored.
     /// </summary>
     internal RolloutNodeRecord? Saved { get; set; }
 
@@ -174,7 +169,6 @@ public sealed class RolloutNodeRecord
         c.DrainDeleted = [.. DrainDeleted];
         c.Windows = [.. Windows];
         c.Topology = new Dictionary<string, string>(Topology);
-        c.Stored = null;
         c.Saved = null;
         return c;
     }

@@ -81,7 +81,6 @@ internal sealed class LiteDbRollouts(LiteDatabase db) : IRollouts
         r.Nodes = NodeDocuments(r.Id).Select(doc =>
         {
             var node = mapper.ToObject<RolloutNodeRecord>(doc);
-            node.Stored = doc;
             node.Saved = node.Copy();
             return node;
         }).ToList();
@@ -94,35 +93,11 @@ internal sealed class LiteDbRollouts(LiteDatabase db) : IRollouts
         for (var i = 0; i < rollout.Nodes.Count; i++)
         {
             var node = rollout.Nodes[i];
-            // Compared field by field first: most nodes of a large rollout are unchanged, and mapping each would cost more.
-            if (node.Stored is BsonDocument && node.Saved is { } saved && node.SameFields(saved)) continue;
-            var fields = mapper.ToDocument(node);
-            if (node.Stored is BsonDocument stored && SameFields(stored, fields))
-            {
-                node.Saved = node.Copy();
-                continue;
-            }
-            var doc = NodeDocument(rollout.Id, i, fields);
-            Nodes.Upsert(doc);
-            node.Stored = doc;
+            if (node.Saved is { } saved && node.SameFields(saved)) continue;
+            Nodes.Upsert(NodeDocument(rollout.Id, i, mapper.ToDocument(node)));
             node.Saved = node.Copy();
         }
     }
-
-    /// <summary>Whether a node's fields are those of its stored document (which also holds its key, rollout and order).</summary>
-    private static bool SameFields(BsonDocument stored, BsonDocument fields)
-    {
-        // A field that became null is left out of the new document: the counts differ.
-        if (stored.Count - Bookkeeping(stored) != fields.Count) return false;
-        foreach (var (k, v) in fields)
-        {
-            if (!stored.TryGetValue(k, out var old) || old != v) return false;
-        }
-        return true;
-    }
-
-    private static int Bookkeeping(BsonDocument d) =>
-        (d.ContainsKey("_id") ? 1 : 0) + (d.ContainsKey(RolloutIdField) ? 1 : 0) + (d.ContainsKey(OrderField) ? 1 : 0);
 
     /// <summary>A node's stored document: its fields, its key, its rollout and its place in the rollout's list.</summary>
     public static BsonDocument NodeDocument(string rolloutId, int order, BsonDocument fields)

@@ -76,8 +76,6 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
             foreach (var doc in docs)
             {
                 var node = PgJson.Read<RolloutNodeRecord>(doc);
-                // What an update compares with: the text as written (json keeps it), so nothing is serialised here.
-                node.Stored = doc;
                 node.Saved = node.Copy();
                 rollout.Nodes.Add(node);
             }
@@ -90,7 +88,7 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
         var names = new List<string>();
         var orders = new List<int>();
         var docs = new List<string>();
-        var written = new List<(RolloutNodeRecord Node, string Doc, RolloutNodeRecord Saved)>();
+        var written = new List<(RolloutNodeRecord Node, RolloutNodeRecord Saved)>();
         // One row per name: a name listed twice is stored once, at its last place (one statement may not write a row twice).
         var last = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < rollout.Nodes.Count; i++) last[rollout.Nodes[i].Name] = i;
@@ -98,14 +96,11 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
         {
             var node = rollout.Nodes[i];
             if (last[node.Name] != i) continue;
-            // Compared field by field first: most nodes of a large rollout are unchanged, and serialising each would cost more.
-            if (node.Stored is string && node.Saved is { } saved && node.SameFields(saved)) continue;
-            var doc = PgJson.Write(node);
-            if (node.Stored is string stored && stored == doc) continue;
+            if (node.Saved is { } saved && node.SameFields(saved)) continue;
             names.Add(node.Name);
             orders.Add(i);
-            docs.Add(doc);
-            written.Add((node, doc, node.Copy()));
+            docs.Add(PgJson.Write(node));
+            written.Add((node, node.Copy()));
         }
         if (names.Count == 0) return;
         db.Execute(db.Command(
@@ -116,7 +111,7 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
         // Remembered once committed: after a rollback the nodes must be written again next time.
         void Remember()
         {
-            foreach (var (node, doc, saved) in written) (node.Stored, node.Saved) = (doc, saved);
+            foreach (var (node, saved) in written) node.Saved = saved;
         }
         if (onCommitted is null) Remember();
         else onCommitted(Remember);

@@ -23,7 +23,7 @@ public static class PostgresSchema
     internal static string KubeStepUnfinished(string alias) => $"coalesce({alias}.doc->>'KubeStep', '') NOT IN ('', 'done')";
 
     // Keys and names sort by code point (COLLATE "C"), as LiteDB and the rest of the coordinator compare them. A
-    // rollout node's doc is json, not jsonb: it reads back as the very text written, which an update compares with.
+    // rollout node's doc is json, not jsonb: it reads back as the very text written.
     private static readonly string[] Migrations =
     [
         // 1: the first tables: tokens, nodes, plans, runs, the cluster record, rollouts, events, leases.
