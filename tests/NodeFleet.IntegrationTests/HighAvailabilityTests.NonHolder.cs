@@ -32,13 +32,7 @@ public sealed partial class HighAvailabilityTests
 
         // Started through the holder, which holds half the streams; the other coordinator is killed once the canary succeeded.
         using var admin = new AdminClients(cluster, cluster.Address);
-        var request = new StartRolloutRequest
-        {
-            Plan = AdminClients.Plan(AgentApplyTests.Plan), Selector = "role=worker",
-            Strategy = new RolloutStrategy { Canary = 1, MaxUnavailable = "2" },
-        };
-        request.IgnorePreflightErrors.AddRange(["CRI", "Mirror-127.0.0.1:5000", "Port-10250", "Port-10256"]);
-        var r = await admin.Rollouts.StartAsync(request);
+        var r = await admin.Rollouts.StartAsync(Rollout("2"));
         await Proc.WaitUntilAsync(async () => (await admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).Nodes.Any(n => n.State == RolloutNodeState.Succeeded),
             TimeSpan.FromSeconds(60), "the canary to succeed");
         await b.Process.KillHardAsync();
@@ -54,9 +48,8 @@ public sealed partial class HighAvailabilityTests
         Assert.Single(await LeaseEventsAsync(db), e => e.Reason == "LeaseAcquired");
 
         // Each node ran the plan once: one run per node and stage recorded, one apply's calls in each recording systemctl.
-        var stored = $"FROM runs WHERE doc->>'RolloutId' = '{r.Id}'";
-        Assert.Equal(PairAgents, await server.ScalarAsync<long>(db, $"SELECT count(DISTINCT node) {stored}"));
-        Assert.Equal(0L, await server.ScalarAsync<long>(db, $"SELECT count(*) FROM (SELECT node, doc->>'Stage' {stored} GROUP BY 1, 2 HAVING count(*) > 1) twice"));
+        Assert.Equal(PairAgents, await NodesRunAsync(db, r.Id));
+        Assert.Equal(0L, await StagesRunTwiceAsync(db, r.Id));
         foreach (var agent in agents)
             Assert.Equal(["daemon-reload", "restart containerd", "is-active containerd", "restart kubelet", "is-active kubelet"], agent.Node.SystemctlCalls());
         // Nothing lost: every message for a node delivered and acknowledged, the killed coordinator's included.

@@ -90,16 +90,26 @@ public sealed partial class HighAvailabilityTests(PostgresServer server, Xunit.A
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
-    private static StartRolloutRequest Rollout()
+    /// <summary>The test plan on every worker, a canary first, then <paramref name="maxUnavailable"/> at a time.</summary>
+    private static StartRolloutRequest Rollout(string maxUnavailable = "1")
     {
         var request = new StartRolloutRequest
         {
             Plan = AdminClients.Plan(AgentApplyTests.Plan), Selector = "role=worker",
-            Strategy = new RolloutStrategy { Canary = 1, MaxUnavailable = "1" },
+            Strategy = new RolloutStrategy { Canary = 1, MaxUnavailable = maxUnavailable },
         };
         request.IgnorePreflightErrors.AddRange(["CRI", "Mirror-127.0.0.1:5000", "Port-10250", "Port-10256"]);
         return request;
     }
+
+    /// <summary>How many nodes have a run of the rollout recorded in the store.</summary>
+    private Task<long> NodesRunAsync(string db, string rollout) =>
+        server.ScalarAsync<long>(db, $"SELECT count(DISTINCT node) FROM runs WHERE doc->>'RolloutId' = '{rollout}'");
+
+    /// <summary>How many (node, stage) pairs of the rollout have more than one run recorded: 0 when nothing ran twice.</summary>
+    private Task<long> StagesRunTwiceAsync(string db, string rollout) =>
+        server.ScalarAsync<long>(db, "SELECT count(*) FROM (SELECT node, doc->>'Stage' FROM runs " +
+                                     $"WHERE doc->>'RolloutId' = '{rollout}' GROUP BY 1, 2 HAVING count(*) > 1) twice");
 
     private async Task<List<(string Reason, string Message, DateTime Time)>> LeaseEventsAsync(string db)
     {
@@ -148,9 +158,8 @@ public sealed partial class HighAvailabilityTests(PostgresServer server, Xunit.A
 
         await WaitForHolderAsync(db, b.Address, TimeSpan.FromSeconds(60));
         await admin.WaitForStateAsync(r.Id, RolloutState.Succeeded, TimeSpan.FromSeconds(120));
-        var stored = $"FROM runs WHERE doc->>'RolloutId' = '{r.Id}'";
-        Assert.Equal(3L, await server.ScalarAsync<long>(db, $"SELECT count(DISTINCT node) {stored}"));
-        Assert.Equal(0L, await server.ScalarAsync<long>(db, $"SELECT count(*) FROM (SELECT node, doc->>'Stage' {stored} GROUP BY 1, 2 HAVING count(*) > 1) twice"));
+        Assert.Equal(3L, await NodesRunAsync(db, r.Id));
+        Assert.Equal(0L, await StagesRunTwiceAsync(db, r.Id));
         Assert.All((await admin.Rollouts.GetAsync(new GetRolloutRequest { Id = r.Id })).Nodes, n => Assert.Equal(RolloutNodeState.Succeeded, n.State));
 
         // The records: two tenures, the second with the larger fencing token; the nodes (on the survivor) still online.
@@ -220,8 +229,7 @@ public sealed partial class HighAvailabilityTests(PostgresServer server, Xunit.A
         // It never took the lease back, and nothing of the rollout ran twice.
         Assert.Equal(2, events.Count(e => e.Reason == "LeaseAcquired"));
         Assert.True(Holds(await HolderAsync(db), b.Address));
-        var stored = $"FROM runs WHERE doc->>'RolloutId' = '{r.Id}'";
-        Assert.Equal(0L, await server.ScalarAsync<long>(db, $"SELECT count(*) FROM (SELECT node, doc->>'Stage' {stored} GROUP BY 1, 2 HAVING count(*) > 1) twice"));
+        Assert.Equal(0L, await StagesRunTwiceAsync(db, r.Id));
         await Proc.WaitUntilAsync(async () => await server.ScalarAsync<bool>(db,
                 $"SELECT coalesce((SELECT NOT lease_held FROM coordinators WHERE address = '{cluster.Address}' AND last_seen > now() - interval '3 seconds'), false)"),
             TimeSpan.FromSeconds(30), "the first coordinator's record to say it holds no lease");
