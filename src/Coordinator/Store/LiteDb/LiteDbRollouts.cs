@@ -60,7 +60,7 @@ internal sealed class LiteDbRollouts(LiteDatabase db) : IRollouts
     public void Insert(RolloutRecord rollout)
     {
         Revisions.Insert(db, LiteDbSchema.RolloutsCollection, "rollout", rollout.Id, rollout, r => rollout.Revision = r);
-        WriteNodes(rollout);
+        WriteNodes(rollout, all: true);
     }
 
     public void Update(RolloutRecord rollout)
@@ -87,13 +87,14 @@ internal sealed class LiteDbRollouts(LiteDatabase db) : IRollouts
         return r;
     }
 
-    private void WriteNodes(RolloutRecord rollout)
+    // Every node when the rollout is new here: a memory of a stored node may come from another store (a copy between stores).
+    private void WriteNodes(RolloutRecord rollout, bool all = false)
     {
         var mapper = db.Mapper;
         for (var i = 0; i < rollout.Nodes.Count; i++)
         {
             var node = rollout.Nodes[i];
-            if (node.Saved is { } saved && node.SameFields(saved)) continue;
+            if (!all && node.Saved is { } saved && node.SameFields(saved)) continue;
             Nodes.Upsert(NodeDocument(rollout.Id, i, mapper.ToDocument(node)));
             node.Saved = node.Copy();
         }

@@ -53,7 +53,7 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
     {
         _rows.Insert(rollout.Id, PgJson.Write(rollout), Rows.Column("state", rollout.State.ToString()));
         rollout.Revision = 1;
-        WriteNodes(rollout);
+        WriteNodes(rollout, all: true);
     }
 
     public void Update(RolloutRecord rollout)
@@ -83,7 +83,8 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
         });
     }
 
-    private void WriteNodes(RolloutRecord rollout)
+    // Every node when the rollout is new here: a memory of a stored node may come from another store (a copy between stores).
+    private void WriteNodes(RolloutRecord rollout, bool all = false)
     {
         var names = new List<string>();
         var orders = new List<int>();
@@ -96,7 +97,7 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
         {
             var node = rollout.Nodes[i];
             if (last[node.Name] != i) continue;
-            if (node.Saved is { } saved && node.SameFields(saved)) continue;
+            if (!all && node.Saved is { } saved && node.SameFields(saved)) continue;
             names.Add(node.Name);
             orders.Add(i);
             docs.Add(PgJson.Write(node));

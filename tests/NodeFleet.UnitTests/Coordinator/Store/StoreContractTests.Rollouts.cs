@@ -38,6 +38,18 @@ public abstract partial class StoreContractTests
     }
 
     [Fact]
+    public async Task A_rollout_read_from_a_store_and_inserted_as_new_is_stored_with_every_node()
+    {
+        // What a copy between stores does: the nodes it read were stored there, never here.
+        await Store.WriteAsync(s => s.Rollouts.Insert(Rollout("r1", RolloutState.Succeeded, "w1", "w2")));
+        var read = Store.Rollouts.Get("r1")!;
+        read.Id = "r2";
+        await Store.WriteAsync(s => s.Rollouts.Insert(read));
+
+        Assert.Equal(["w1", "w2"], Store.Rollouts.Get("r2")!.Nodes.Select(n => n.Name));
+    }
+
+    [Fact]
     public async Task A_node_in_a_cluster_keeps_its_step_its_cordon_and_its_drain_progress()
     {
         var at = new DateTime(2030, 1, 1, 0, 0, 5, DateTimeKind.Utc);
