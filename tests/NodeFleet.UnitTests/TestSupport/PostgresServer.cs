@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 using NodeFleet.Security;
 
@@ -21,12 +18,12 @@ public sealed class PostgresServer : IAsyncLifetime
     public const string Collection = "postgres";
     private const string SuperuserPassword = "superuser-password-for-tests";
 
-    private string _bin = "";
-    private readonly bool _asRoot = Environment.IsPrivilegedProcess;
+    private PrivatePostgres? _pg;
+    private PrivatePostgres Pg => _pg ?? throw new InvalidOperationException("the PostgreSQL cluster is not started");
 
     /// <summary>The cluster's directory: its data, log, socket, and the CA's certificate.</summary>
     public string Dir { get; } = Path.Combine(Path.GetTempPath(), "nodefleet-pg-" + Guid.NewGuid().ToString("N")[..12]);
-    public int Port { get; private set; }
+    public int Port => Pg.Port;
     /// <summary>The CA that signed the server's certificate (for 127.0.0.1 and localhost), as PEM.</summary>
     public string CaFile => Path.Combine(Dir, "ca.crt");
 
@@ -34,41 +31,33 @@ public sealed class PostgresServer : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _bin = Directory.Exists("/usr/lib/postgresql")
-            ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin"))
-                .Where(b => File.Exists(Path.Combine(b, "initdb"))).OrderByDescending(b => b, StringComparer.Ordinal).FirstOrDefault() ?? ""
-            : "";
-        if (_bin.Length == 0)
-            throw new InvalidOperationException("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: apt-get install postgresql (scripts/test.sh does)");
+        var bin = PrivatePostgres.FindBin()
+            ?? throw new InvalidOperationException("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: apt-get install postgresql (scripts/test.sh does)");
         Directory.CreateDirectory(Dir);
         await File.WriteAllTextAsync(Path.Combine(Dir, "pwfile"), SuperuserPassword);
         WriteTlsFiles();
-        if (_asRoot) await RunAsync("chown", "-R", "postgres", Dir);
-        await RunAsync(Path.Combine(_bin, "initdb"), ["-D", Path.Combine(Dir, "data"), "-U", "postgres", "-E", "UTF8", "--no-sync",
-            "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile", Path.Combine(Dir, "pwfile")]);
-        Port = FreePort();
+        _pg = new PrivatePostgres(bin, Dir);
+        await _pg.InitAsync("--no-sync", "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile", Path.Combine(Dir, "pwfile"));
         await StartAsync();
     }
 
     /// <summary>Starts the cluster again after <see cref="StopAsync"/>, on the same port.</summary>
     public async Task StartAsync()
     {
-        var options = $"-p {Port} -k {Dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off " +
-                      $"-c ssl=on -c ssl_cert_file={Dir}/server.crt -c ssl_key_file={Dir}/server.key";
-        await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(Dir, "data"), "-o", options, "-l", Path.Combine(Dir, "log"), "-w", "start"]);
+        await Pg.StartAsync($"-c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off " +
+                            $"-c ssl=on -c ssl_cert_file={Dir}/server.crt -c ssl_key_file={Dir}/server.key");
         // The pooled connections of this process went with the server they were open to.
         NpgsqlConnection.ClearAllPools();
     }
 
     /// <summary>Stops the cluster as a crash does (-m immediate): every connection drops, nothing answers until <see cref="StartAsync"/>.</summary>
-    public Task StopAsync() => RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(Dir, "data"), "-m", "immediate", "-w", "stop"]);
+    public Task StopAsync() => Pg.StopAsync("immediate");
 
     public async Task DisposeAsync()
     {
-        try { await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(Dir, "data"), "-m", "immediate", "stop"]); }
+        try { if (_pg is not null) await _pg.StopAsync("immediate", wait: false); }
         finally { Directory.Delete(Dir, recursive: true); }
     }
-
     /// <summary>A new, empty database (owned by <paramref name="owner"/> when given) and a store setting for it as the superuser.</summary>
     public async Task<(string Name, string Setting)> CreateDatabaseAsync(string? owner = null)
     {
@@ -111,30 +100,5 @@ public sealed class PostgresServer : IAsyncLifetime
         var keyFile = Path.Combine(Dir, "server.key");
         File.WriteAllText(keyFile, Pki.KeyToPem(serverKey));
         File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-    }
-
-    private async Task RunAsync(string file, params string[] args)
-    {
-        var psi = _asRoot && file != "chown" ? new ProcessStartInfo("runuser") : new ProcessStartInfo(file);
-        if (_asRoot && file != "chown")
-        {
-            foreach (var a in new[] { "-u", "postgres", "--", file }) psi.ArgumentList.Add(a);
-        }
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        if (p.ExitCode != 0)
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({p.ExitCode}): {await stderr}{await stdout}");
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }
