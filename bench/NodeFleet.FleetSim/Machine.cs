@@ -97,13 +97,18 @@ public static partial class ProcStats
     }
 
     /// <summary>utime + stime of the process (all threads) so far, from /proc/PID/stat (10 ms resolution).</summary>
-    public static TimeSpan Cpu(int pid)
+    public static TimeSpan Cpu(int pid) => Seconds(Ticks(StatFields(pid), 11, 12));
+
+    /// <summary>The fields of /proc/PID/stat after the command name (state first: field 3 of proc(5) is index 0 here).</summary>
+    private static string[] StatFields(int pid)
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        return TimeSpan.FromSeconds((double)ticks / TicksPerSecond);
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
+
+    private static long Ticks(string[] fields, params int[] at) => at.Sum(i => long.Parse(fields[i], CultureInfo.InvariantCulture));
+
+    private static TimeSpan Seconds(long ticks) => TimeSpan.FromSeconds((double)ticks / TicksPerSecond);
 
     /// <summary>
     /// CPU time of a process and of its children (the PostgreSQL postmaster and its backends): its own, its children's
@@ -115,17 +120,15 @@ public static partial class ProcStats
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var p)) continue;
-            string stat;
-            try { stat = File.ReadAllText($"/proc/{p}/stat"); }
+            string[] fields;
+            try { fields = StatFields(p); }
             catch (IOException) { continue; }
             catch (UnauthorizedAccessException) { continue; }
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
             var parent = int.Parse(fields[1], CultureInfo.InvariantCulture);
             if (p != pid && parent != pid) continue;
-            ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-            if (p == pid) ticks += long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture);
+            ticks += p == pid ? Ticks(fields, 11, 12, 13, 14) : Ticks(fields, 11, 12);
         }
-        return TimeSpan.FromSeconds((double)ticks / TicksPerSecond);
+        return Seconds(ticks);
     }
 
     /// <summary>The 1-minute load average, to tell a quiet machine from a busy one.</summary>

@@ -159,6 +159,14 @@ public sealed record Options
                 return int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min
                     ? n : throw new ArgumentException($"{name}: '{v}' is not a whole number ≥ {min}");
             }
+            // A CPU list as taskset takes it: 0, 0,2 or 0-3.
+            string CpuList()
+            {
+                var name = args[i];
+                var v = Value();
+                return v.Length > 0 && v.All(c => char.IsAsciiDigit(c) || c is ',' or '-')
+                    ? v : throw new ArgumentException($"{name}: '{v}' is not a CPU list such as 0 or 0,2-3");
+            }
             switch (args[i])
             {
                 case "--quick": break;
@@ -193,12 +201,7 @@ public sealed record Options
                     var nv = Value();
                     o = o with { CoordinatorNice = int.TryParse(nv, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var nice) && nice is >= -20 and <= 19 ? nice : throw new ArgumentException($"--coordinator-nice: '{nv}'") };
                     break;
-                case "--coordinator-cpus":
-                    var cpus = Value();
-                    if (cpus.Length == 0 || cpus.Any(c => !(char.IsAsciiDigit(c) || c is ',' or '-')))
-                        throw new ArgumentException($"--coordinator-cpus: '{cpus}' is not a CPU list such as 0 or 0,2-3");
-                    o = o with { CoordinatorCpus = cpus };
-                    break;
+                case "--coordinator-cpus": o = o with { CoordinatorCpus = CpuList() }; break;
                 case "--hold": o = o with { HoldSeconds = Int(0) }; break;
                 case "--rollout-timeout": o = o with { RolloutTimeoutSeconds = Int(1) }; break;
                 case "--coordinator-env":
@@ -224,12 +227,7 @@ public sealed record Options
                     break;
                 case "--coordinators": o = o with { Coordinators = Int(1) }; break;
                 case "--lease-ttl": o = o with { LeaseTtl = Value() }; break;
-                case "--postgres-cpus":
-                    var pcpus = Value();
-                    if (pcpus.Length == 0 || pcpus.Any(c => !(char.IsAsciiDigit(c) || c is ',' or '-')))
-                        throw new ArgumentException($"--postgres-cpus: '{pcpus}' is not a CPU list such as 0 or 0,2-3");
-                    o = o with { PostgresCpus = pcpus };
-                    break;
+                case "--postgres-cpus": o = o with { PostgresCpus = CpuList() }; break;
                 case "--postgres-setting":
                     var setting = Value();
                     if (setting.IndexOf('=', StringComparison.Ordinal) <= 0 || setting.Any(char.IsWhiteSpace))
