@@ -15,7 +15,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
     public const string FileName = "coordinator.db";
 
     private readonly LiteDatabase _db;
-    private readonly Channel<IWrite> _writes = Channel.CreateUnbounded<IWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<QueuedWrite> _writes = Channel.CreateUnbounded<QueuedWrite>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
     private readonly Writer _tx;
     private int _disposed;
@@ -98,8 +98,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
     /// <summary>Runs <paramref name="write"/> on the writer and completes once it is committed.</summary>
     public Task<T> WriteAsync<T>(Func<IStoreWriter, T> write)
     {
-        // The writer runs the lambda on its own thread: the caller's actor goes with it, for the events it records.
-        var w = new Write<T>(write, NodeFleet.Coordinator.Events.Actor.Current);
+        var w = new QueuedWrite<T>(write);
         if (!_writes.Writer.TryWrite(w)) throw new ObjectDisposedException(nameof(LiteDbStore));
         return w.Completion.Task;
     }
@@ -128,7 +127,7 @@ public sealed partial class LiteDbStore : ICoordinatorStore
 
     private async Task WriteLoop()
     {
-        var batch = new List<IWrite>(256);
+        var batch = new List<QueuedWrite>(256);
         var afterCommit = new List<Action>();
         while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
@@ -199,38 +198,6 @@ public sealed partial class LiteDbStore : ICoordinatorStore
         await _writer.ConfigureAwait(false);
         _db.Dispose();
         _logSync.Dispose();
-    }
-
-    private interface IWrite
-    {
-        void Run(IStoreWriter writer);
-        void Complete();
-        void Fail(Exception e);
-    }
-
-    /// <summary>
-    /// A queued write. A write that throws is reported to its caller alone; writes validate before they
-    /// change anything, so the rest of its batch still commits.
-    /// </summary>
-    private sealed class Write<T>(Func<IStoreWriter, T> run, string? actor) : IWrite
-    {
-        public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private T _result = default!;
-        private Exception? _error;
-
-        public void Run(IStoreWriter writer)
-        {
-            try { _result = NodeFleet.Coordinator.Events.Actor.Run(actor, () => run(writer)); }
-            catch (Exception e) { _error = e; }
-        }
-
-        public void Complete()
-        {
-            if (_error is null) Completion.TrySetResult(_result);
-            else Completion.TrySetException(_error);
-        }
-
-        public void Fail(Exception e) => Completion.TrySetException(e);
     }
 
     /// <summary>The tables, shared by reads and writes (writes reach them only through the writer).</summary>

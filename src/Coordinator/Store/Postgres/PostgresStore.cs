@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Threading.Channels;
 using Npgsql;
 using NodeFleet.Coordinator.Errors;
 
@@ -7,20 +8,29 @@ namespace NodeFleet.Coordinator.Store.Postgres;
 
 /// <summary>
 /// The coordinator's store on PostgreSQL, which several coordinators may share. Reads take a pooled connection per
-/// statement and see what is committed. Each WriteAsync is one transaction of its own on one connection (READ
-/// COMMITTED): its lambda's statements run in it, a compare-and-swap is an UPDATE … WHERE revision = the one read, and
-/// the task completes once the transaction has committed; a lambda that throws rolls back all it did, and the error
-/// goes to that caller alone. Nothing outside this folder sees an Npgsql type: a database failure is an IOException
-/// that names the store without its password.
+/// statement and see what is committed. Writes are queued to a few writers; each writer commits what queued while it
+/// was busy in one transaction on one connection (READ COMMITTED), as the LiteDB writer does: one commit and one flush
+/// of the log for many writes, which is what a burst of reports needs. A lambda's statements run in that transaction
+/// (inside a savepoint of its own when it shares it), a compare-and-swap is an UPDATE … WHERE revision = the one read,
+/// and the task completes once the transaction has committed; a lambda that throws rolls back all it did, and the
+/// error goes to that caller alone. Nothing outside this folder sees an Npgsql type: a database failure is an
+/// IOException that names the store without its password.
 /// </summary>
 public sealed partial class PostgresStore : ICoordinatorStore
 {
-    /// <summary>Write transactions open at once: each holds a connection and, while its lambda runs, a thread.</summary>
-    private const int MaxConcurrentWrites = 16;
+    /// <summary>Write transactions open at once: each holds a connection and, while its lambdas run, a thread.</summary>
+    internal const int Writers = 4;
+
+    /// <summary>
+    /// Writes committed together at most: what queued while the writers were busy goes in one transaction (one commit,
+    /// one flush of the log). Each is a subtransaction; PostgreSQL keeps up to 64 of a transaction in shared memory.
+    /// </summary>
+    internal const int MaxBatch = 32;
 
     private readonly NpgsqlDataSource _source;
     private readonly TimeProvider? _clock;
-    private readonly SemaphoreSlim _writes = new(MaxConcurrentWrites, MaxConcurrentWrites);
+    private readonly Channel<QueuedWrite> _queue = Channel.CreateUnbounded<QueuedWrite>();
+    private readonly Task[] _writers;
     private int _disposed;
     private readonly PgSession _reads;
 
@@ -49,6 +59,7 @@ public sealed partial class PostgresStore : ICoordinatorStore
         Leases = new PgLeases(source, clock, display);
         Coordinators = new PgCoordinators(reads);
         _outbox = new PgOutbox(source, clock, display);
+        _writers = Enumerable.Range(0, Writers).Select(_ => Task.Run(WriteLoop)).ToArray();
     }
 
     private readonly PgOutbox _outbox;
@@ -105,36 +116,112 @@ public sealed partial class PostgresStore : ICoordinatorStore
     /// <summary>Never called: a lost connection is not the end of the store; the next write connects again.</summary>
     public Action<Exception>? Fatal { get; set; }
 
-    public async Task<T> WriteAsync<T>(Func<IStoreWriter, T> write)
+    public Task<T> WriteAsync<T>(Func<IStoreWriter, T> write)
     {
         ObjectDisposedException.ThrowIf(!IsOpen, this);
-        await _writes.WaitAsync().ConfigureAwait(false);
+        var w = new QueuedWrite<T>(write);
+        if (!_queue.Writer.TryWrite(w)) throw new ObjectDisposedException(nameof(PostgresStore));
+        return w.Completion.Task;
+    }
+
+    private async Task WriteLoop()
+    {
+        var batch = new List<QueuedWrite>(MaxBatch);
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var w)) batch.Add(w);
+            if (batch.Count > 0) await CommitAsync(batch).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Runs the writes of <paramref name="batch"/> in one transaction and completes their callers once it has committed.
+    /// With several, each runs inside a savepoint: one that throws, or leaves the transaction failed, is rolled back to
+    /// it and fails alone, and the others still commit.
+    /// </summary>
+    private async Task CommitAsync(List<QueuedWrite> batch)
+    {
         try
         {
-            var afterCommit = new List<Action>();
-            T result;
             await using (var conn = await _source.OpenConnectionAsync().ConfigureAwait(false))
             await using (var tx = await conn.BeginTransactionAsync().ConfigureAwait(false))
             {
-                result = write(new Writer(new PgSession(conn, tx), afterCommit, _clock));
+                var db = new PgSession(conn, tx);
+                if (batch.Count == 1)
+                {
+                    if (!batch[0].Run(new Writer(db, batch[0].AfterCommit, _clock))) throw batch[0].Error!;
+                }
+                else
+                {
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        // Releasing the previous write's savepoint checks it left the transaction usable.
+                        if (!Savepoint(db, i == 0 ? "SAVEPOINT w" : "RELEASE SAVEPOINT w; SAVEPOINT w") && i > 0)
+                        {
+                            Undo(db, batch[i - 1]);
+                            Savepoint(db, "SAVEPOINT w", required: true);
+                        }
+                        if (!batch[i].Run(new Writer(db, batch[i].AfterCommit, _clock))) Undo(db, batch[i]);
+                    }
+                    if (batch[^1].Error is null && !Savepoint(db, "RELEASE SAVEPOINT w")) Undo(db, batch[^1]);
+                }
                 await tx.CommitAsync().ConfigureAwait(false);
             }
-            foreach (var action in afterCommit) RunAfterCommit(action);
-            return result;
         }
-        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected)
+        catch (Exception e)
         {
-            throw new ConflictException($"a concurrent write to the same records won ({e.MessageText}); read them again");
+            // Nothing committed: each caller gets its own error, or the one that stopped the transaction.
+            var error = Mapped(e);
+            foreach (var w in batch)
+            {
+                if (w.Error is null) w.Fail(error);
+                else
+                {
+                    w.Error = Mapped(w.Error);
+                    w.Complete();
+                }
+            }
+            return;
         }
-        catch (NpgsqlException e)
+        foreach (var w in batch)
         {
-            throw new IOException($"the store {Display}: {Reason(e)}", e);
+            if (w.Error is null) foreach (var action in w.AfterCommit) RunAfterCommit(action);
+            else w.Error = Mapped(w.Error);
         }
-        finally
+        foreach (var w in batch) w.Complete();
+    }
+
+    /// <summary>Runs a savepoint statement; false when the transaction had failed under the write before it.</summary>
+    private static bool Savepoint(PgSession db, string sql, bool required = false)
+    {
+        try
         {
-            _writes.Release();
+            db.Execute(db.Command(sql));
+            return true;
+        }
+        catch (PostgresException e) when (!required && e.SqlState == PostgresErrorCodes.InFailedSqlTransaction)
+        {
+            return false;
         }
     }
+
+    /// <summary>Rolls the transaction back to before <paramref name="w"/>, which fails (with what it threw, if it did).</summary>
+    private static void Undo(PgSession db, QueuedWrite w)
+    {
+        w.Error ??= new IOException("a statement of this write failed and the write caught it; nothing of it was committed");
+        w.AfterCommit.Clear();
+        db.Execute(db.Command("ROLLBACK TO SAVEPOINT w"));
+    }
+
+    /// <summary>A database failure as the caller sees it: a conflict to read again and retry, or an IOException naming the store.</summary>
+    private Exception Mapped(Exception e) => e switch
+    {
+        PostgresException pg when pg.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected =>
+            new ConflictException($"a concurrent write to the same records won ({pg.MessageText}); read them again"),
+        NpgsqlException db => new IOException($"the store {Display}: {Reason(db)}", db),
+        _ => e,
+    };
 
     public Task WriteAsync(Action<IStoreWriter> write) => WriteAsync(s => { write(s); return true; });
 
@@ -172,8 +259,9 @@ public sealed partial class PostgresStore : ICoordinatorStore
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
-        // Writes under way finish (and complete their callers) before the connections go.
-        for (var i = 0; i < MaxConcurrentWrites; i++) await _writes.WaitAsync().ConfigureAwait(false);
+        // Writes queued or under way finish (and complete their callers) before the connections go.
+        _queue.Writer.TryComplete();
+        await Task.WhenAll(_writers).ConfigureAwait(false);
         await _outbox.DisposeAsync().ConfigureAwait(false);
         await _source.DisposeAsync().ConfigureAwait(false);
     }

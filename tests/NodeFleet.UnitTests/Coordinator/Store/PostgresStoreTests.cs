@@ -137,6 +137,64 @@ public sealed class PostgresStoreTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task Writes_queued_while_the_writers_are_busy_commit_together_and_one_that_fails_is_undone_alone()
+    {
+        var (_, setting) = await server.CreateDatabaseAsync();
+        await using var store = await PostgresStore.OpenAsync(setting);
+        await store.WriteAsync(s => s.Plans.Insert(new PlanRecord { Name = "taken" }));
+        // Each writer held inside a write of its own, taken one at a time so that no writer holds two.
+        var gates = Enumerable.Range(0, PostgresStore.Writers).Select(_ => new ManualResetEventSlim()).ToList();
+        var held = new List<Task>();
+        for (var i = 0; i < gates.Count; i++)
+        {
+            using var started = new ManualResetEventSlim();
+            var gate = gates[i];
+            var name = $"held{i}";
+            held.Add(store.WriteAsync(s => { started.Set(); gate.Wait(); s.Plans.Insert(new PlanRecord { Name = name }); }));
+            Assert.True(started.Wait(TimeSpan.FromSeconds(10)));
+        }
+
+        // Queued meanwhile: good writes, one that throws after its insert, and two that catch a statement PostgreSQL
+        // refused (the transaction is then unusable), one in the middle and one last.
+        const int count = 30;
+        var firstSeenByLast = true;
+        var writes = new List<(string Name, Task Task)>();
+        for (var i = 0; i < count; i++)
+        {
+            var name = i switch { 7 => "thrown", 12 => "swallowed-middle", count - 1 => "swallowed-last", _ => $"ok{i}" };
+            var last = i == count - 2;
+            writes.Add((name, store.WriteAsync(s =>
+            {
+                s.Plans.Insert(new PlanRecord { Name = name });
+                if (name == "thrown") throw new InvalidOperationException("refused by its lambda");
+                if (name.StartsWith("swallowed", StringComparison.Ordinal))
+                {
+                    // A NUL in a text column: PostgreSQL refuses the statement.
+                    try { s.Plans.Insert(new PlanRecord { Name = "nul\0" }); }
+                    catch (Exception) { }
+                }
+                // Read through another connection: the first write is not committed while the last runs.
+                if (last) firstSeenByLast = store.Plans.Get("ok0") is not null;
+            })));
+        }
+        gates[0].Set();
+        await held[0];
+        foreach (var (name, task) in writes.Where(w => w.Name.StartsWith("ok", StringComparison.Ordinal))) await task;
+        foreach (var gate in gates) gate.Set();
+        await Task.WhenAll(held);
+
+        Assert.False(firstSeenByLast);
+        Assert.Equal("refused by its lambda",
+            (await Assert.ThrowsAsync<InvalidOperationException>(() => writes.Single(w => w.Name == "thrown").Task)).Message);
+        foreach (var name in new[] { "swallowed-middle", "swallowed-last" })
+            Assert.Contains("caught", (await Assert.ThrowsAsync<IOException>(() => writes.Single(w => w.Name == name).Task)).Message);
+        var stored = store.Plans.List().Select(p => p.Name).ToHashSet();
+        Assert.All(writes, w => Assert.Equal(w.Name.StartsWith("ok", StringComparison.Ordinal), stored.Contains(w.Name)));
+        Assert.Equal(count - 3 + PostgresStore.Writers + 1, stored.Count);
+        foreach (var gate in gates) gate.Dispose();
+    }
+
+    [Fact]
     public async Task An_event_committed_while_an_older_transaction_runs_is_shown_only_after_it_so_a_reader_misses_none()
     {
         var (_, setting) = await server.CreateDatabaseAsync();
