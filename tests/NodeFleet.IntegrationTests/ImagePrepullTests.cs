@@ -35,7 +35,8 @@ public sealed class ImagePrepullTests : IAsyncLifetime
         _containerd = await RuntimeDaemons.StartContainerdAsync(ContainerdWork, Socket, systemdCgroup: true,
             certsDir: _node.HostPath("/etc/containerd/certs.d"));
 
-    private string Plan(string images = "[]", string runtime = "containerd", string skip = "stage-artifacts, install-artifacts, restart-services") => $"""
+    private string Plan(string images = "[]", string runtime = "containerd", string skip = "stage-artifacts, install-artifacts, restart-services",
+        string? mirror = null) => $"""
         apiVersion: nodefleet.io/v1
         kind: NodePlan
         metadata:
@@ -46,7 +47,7 @@ public sealed class ImagePrepullTests : IAsyncLifetime
             kind: {runtime}
           registry:
             mirrors:
-              registry.k8s.io: ["{_registry.Url}"]
+              registry.k8s.io: ["{mirror ?? _registry.Url}"]
           images: {images}
           skipPhases: [{skip}]
         """;
@@ -126,12 +127,13 @@ public sealed class ImagePrepullTests : IAsyncLifetime
     [Fact]
     public async Task Containerd_restarted_mid_pull_the_step_completes_after_it_returns()
     {
-        var large = await TestImages.PushLargeAsync(_registry, "big", "v1", megabytes: 20, layers: 4);
+        var large = await TestImages.PushLargeAsync(_registry, "big", "v1", megabytes: 8, layers: 2);
         await StartContainerdAsync();
-        // One image: a second, small one would be unpacking when containerd is killed, and a kill between the native
-        // snapshotter's rename and its commit leaves a directory that fails every later unpack ("file exists"), a
-        // containerd fault no client can repair.
-        var apply = _node.AgentAsync(["apply", _node.WritePlan(Plan($"[{large.As("registry.k8s.io")}]")),
+        // The mirror behind a slow link (the first layer takes about two seconds), so that containerd is killed while
+        // it fetches, before any layer unpacks: a kill between the native snapshotter's rename and its commit leaves a
+        // directory that fails every later unpack ("file exists"), a containerd fault no client can repair.
+        await using var slow = new TcpProxy(_registry.Port) { BytesPerSecond = 2 * 1024 * 1024 };
+        var apply = _node.AgentAsync(["apply", _node.WritePlan(Plan($"[{large.As("registry.k8s.io")}]", mirror: $"http://127.0.0.1:{slow.Port}")),
             "--ignore-preflight-errors=all"]);
         // Kill containerd as soon as the pull has started, bring it back a moment later.
         await Proc.WaitUntilAsync(() => Task.FromResult(_registry.Requests("/v2/big/blobs/").Any(r => r.UserAgent.Contains("containerd", StringComparison.Ordinal))),

@@ -80,9 +80,26 @@ public sealed class TcpProxy : IAsyncDisposable
         }
     }
 
-    private static async Task PumpAsync(TcpClient from, TcpClient to, CancellationToken ct)
+    /// <summary>When set, each direction of each connection is held to about this many bytes a second (a slow link).</summary>
+    public int? BytesPerSecond { get; init; }
+
+    private async Task PumpAsync(TcpClient from, TcpClient to, CancellationToken ct)
     {
-        try { await from.GetStream().CopyToAsync(to.GetStream(), ct); }
+        try
+        {
+            if (BytesPerSecond is not { } rate) await from.GetStream().CopyToAsync(to.GetStream(), ct);
+            else
+            {
+                // Chunks of a tenth of a second's worth, each followed by its tenth of a second.
+                var buffer = new byte[Math.Max(1, rate / 10)];
+                int n;
+                while ((n = await from.GetStream().ReadAsync(buffer, ct)) > 0)
+                {
+                    await to.GetStream().WriteAsync(buffer.AsMemory(0, n), ct);
+                    await Task.Delay(TimeSpan.FromSeconds((double)n / rate), ct);
+                }
+            }
+        }
         catch (Exception) { }
         from.Dispose();
         to.Dispose();
