@@ -42,6 +42,13 @@ public sealed class PostgresConnection
         // The coordinator leaves no session state on a pooled connection (the outbox's LISTEN connection UNLISTENs before
         // it goes back): returning one need not cost a DISCARD ALL, which was a round trip and a statement per write.
         builder.NoResetOnClose = true;
+        // The same few statements run for every report: prepared on each connection after their second use, PostgreSQL
+        // parses and plans them once instead of every time.
+        if (builder.MaxAutoPrepare == 0)
+        {
+            builder.MaxAutoPrepare = 64;
+            builder.AutoPrepareMinUsages = 2;
+        }
         return new PostgresConnection(builder, Describe(builder));
     }
 
