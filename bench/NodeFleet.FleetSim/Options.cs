@@ -25,7 +25,7 @@ public sealed record Options
     /// Seconds of reports at a quarter of the burst rate before the burst is measured: a coordinator that has run a
     /// while has its code compiled; one measured right after start spends a fifth of its core compiling.
     /// </summary>
-    public int BurstWarmupSeconds { get; init; } = 10;
+    public int BurstWarmupSeconds { get; init; } = 60;
     public int[] ConfigSizes { get; init; } = [50, 1000];
     public int FootprintSeconds { get; init; } = 60;
     public int FootprintStarts { get; init; } = 5;
@@ -116,7 +116,7 @@ public sealed record Options
           --burst-rate R           reports per second (default 2000)
           --burst-seconds S        burst length (default 15)
           --burst-senders K        node identities sending the burst, each its own stream (default 100)
-          --burst-warmup S         seconds of reports at a quarter of the rate before the measured burst (default 10; 0: none)
+          --burst-warmup S         seconds of reports at a quarter of the rate before the measured burst (default 60; 0: none)
           --config-sizes A,B       node counts of the configuration rollouts (default 50,1000)
           --footprint-seconds S    idle window of `agent-footprint` (default 60)
           --footprint-starts K     start-to-connected samples (default 5)
