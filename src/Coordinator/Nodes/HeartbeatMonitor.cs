@@ -120,15 +120,16 @@ public sealed class HeartbeatMonitor(Presence presence, HeartbeatPacer pacer, Re
         var now = time.GetUtcNow().UtcDateTime;
         var limit = ttl + CoordinatorHeartbeat.Period * 3;
         var coordinators = db.Coordinators.List().ToDictionary(c => c.Id, StringComparer.Ordinal);
-        foreach (var node in registry.ListOnline())
+        // Names and coordinators only, of the nodes another coordinator holds: reading every online node's record every
+        // few seconds was a third of an idle coordinator's CPU at 10,000 agents.
+        foreach (var (name, holder) in db.Nodes.OnlineElsewhere(self.Id))
         {
-            if (node.Coordinator.Length == 0 || node.Coordinator == self.Id) continue;
-            if (coordinators.TryGetValue(node.Coordinator, out var c) && now - c.LastSeen <= limit) continue;
+            if (holder.Length == 0) continue;
+            if (coordinators.TryGetValue(holder, out var c) && now - c.LastSeen <= limit) continue;
             var seen = c is null ? "" : $" (last seen {c.LastSeen:yyyy-MM-ddTHH:mm:ssZ})";
             log.LogWarning("Node {Node} was connected to coordinator {Coordinator}, which stopped{Seen}; marking it offline",
-                node.Name, node.Coordinator, seen);
-            await registry.MarkOfflineAsync(node.Name, $"its coordinator {node.Coordinator} stopped{seen}", null,
-                heldBy: node.Coordinator, lease: lease);
+                name, holder, seen);
+            await registry.MarkOfflineAsync(name, $"its coordinator {holder} stopped{seen}", null, heldBy: holder, lease: lease);
         }
     }
 

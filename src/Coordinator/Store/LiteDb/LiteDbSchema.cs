@@ -89,6 +89,8 @@ public static class LiteDbSchema
         // collection page"), and after that error the engine refuses every further call: a fresh coordinator whose
         // first joins arrive together would be left unable to write. An index creates its collection.
         db.GetCollection(NodesCollection).EnsureIndex(nameof(NodeRecord.Status));
+        // Nodes held by another coordinator are looked for every few seconds: through this index, not every node's document.
+        db.GetCollection(NodesCollection).EnsureIndex(nameof(NodeRecord.Coordinator));
         db.GetCollection(PlansCollection).EnsureIndex(nameof(PlanRecord.UpdatedAt));
         db.GetCollection(TokensCollection).EnsureIndex(nameof(TokenRecord.ExpiresAt));
         db.GetCollection(EventsCollection).EnsureIndex(nameof(EventRecord.Node));

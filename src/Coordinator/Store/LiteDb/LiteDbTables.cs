@@ -64,9 +64,11 @@ internal sealed class LiteDbNodes(LiteDatabase db) : INodes
 
     public IReadOnlyList<NodeRecord> ListByStatus(NodeState status) => Nodes.Find(n => n.Status == status).ToList();
 
+    // Through the Coordinator index: only the documents of nodes whose stream another coordinator opened are read
+    // (none, when this is the only one), not every node's.
     public IReadOnlyList<(string Name, string Coordinator)> OnlineElsewhere(string coordinator) =>
-        Nodes.Query().Where(n => n.Status == NodeState.Online).Select(n => new { n.Name, n.Coordinator }).ToEnumerable()
-            .Where(n => (n.Coordinator ?? "") != coordinator).Select(n => (n.Name, n.Coordinator ?? "")).ToList();
+        Nodes.Find(Query.Not(nameof(NodeRecord.Coordinator), coordinator)).Where(n => n.Status == NodeState.Online)
+            .Select(n => (n.Name, n.Coordinator ?? "")).OrderBy(n => n.Name, StringComparer.Ordinal).ToList();
 
     public IReadOnlyDictionary<(NodeState Status, string Phase), int> CountByStatusAndPhase()
     {
