@@ -44,13 +44,18 @@ public sealed class PostgresConnection
         builder.NoResetOnClose = true;
         // The same few statements run for every report: prepared on each connection after their second use, PostgreSQL
         // parses and plans them once instead of every time.
-        if (builder.MaxAutoPrepare == 0)
+        if (!NamesAutoPrepare(s))
         {
             builder.MaxAutoPrepare = 64;
             builder.AutoPrepareMinUsages = 2;
         }
         return new PostgresConnection(builder, Describe(builder));
     }
+
+    /// <summary>Whether a key=value setting gives Max Auto Prepare itself (0 turns preparing off).</summary>
+    private static bool NamesAutoPrepare(string setting) =>
+        !setting.Contains("://", StringComparison.Ordinal) && setting.Split(';').Any(part =>
+            part.Split('=', 2)[0].Replace(" ", "", StringComparison.Ordinal).Trim().Equals("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Text that names where the store is, for messages: postgres://user@host:port/db.</summary>
     private static string Describe(NpgsqlConnectionStringBuilder b)

@@ -86,6 +86,14 @@ public sealed class PostgresConnectionTests(PostgresServer server) : IDisposable
         Assert.Equal($"store: password file {missing} does not exist", noFile.Message);
     }
 
+    [Theory]
+    [InlineData("postgres://fleet@db.example/nodefleet", 64)]
+    [InlineData("Host=db.example;Username=fleet", 64)]
+    [InlineData("Host=db.example;Username=fleet;Max Auto Prepare=0", 0)]
+    [InlineData("Host=db.example;maxautoprepare = 10;Username=fleet", 10)]
+    public void Statements_are_prepared_automatically_unless_the_setting_says_otherwise(string setting, int expected) =>
+        Assert.Equal(expected, PostgresConnection.Parse(setting).Builder.MaxAutoPrepare);
+
     [Fact]
     public void An_unreachable_server_is_one_error_line_naming_the_store()
     {
