@@ -148,10 +148,8 @@ public sealed partial class PostgresStore : ICoordinatorStore
             await using (var tx = await conn.BeginTransactionAsync().ConfigureAwait(false))
             {
                 var db = new PgSession(conn, tx);
-                if (batch.Count == 1)
-                {
-                    if (!batch[0].Run(new Writer(db, batch[0].AfterCommit, _clock))) throw batch[0].Error!;
-                }
+                // Alone, a write that throws is undone by not committing; its caller gets its own error below.
+                if (batch.Count == 1) batch[0].Run(new Writer(db, batch[0].AfterCommit, _clock));
                 else
                 {
                     for (var i = 0; i < batch.Count; i++)
@@ -166,23 +164,14 @@ public sealed partial class PostgresStore : ICoordinatorStore
                     }
                     if (batch[^1].Error is null && !Savepoint(db, "RELEASE SAVEPOINT w")) Undo(db, batch[^1]);
                 }
-                await tx.CommitAsync().ConfigureAwait(false);
+                if (batch.Any(w => w.Error is null)) await tx.CommitAsync().ConfigureAwait(false);
             }
         }
         catch (Exception e)
         {
             // Nothing committed: each caller gets its own error, or the one that stopped the transaction.
             var error = Mapped(e);
-            foreach (var w in batch)
-            {
-                if (w.Error is null) w.Fail(error);
-                else
-                {
-                    w.Error = Mapped(w.Error);
-                    w.Complete();
-                }
-            }
-            return;
+            foreach (var w in batch) w.Error ??= error;
         }
         foreach (var w in batch)
         {
