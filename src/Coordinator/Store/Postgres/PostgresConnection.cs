@@ -53,9 +53,14 @@ public sealed class PostgresConnection
     }
 
     /// <summary>Whether a key=value setting gives Max Auto Prepare itself (0 turns preparing off).</summary>
-    private static bool NamesAutoPrepare(string setting) =>
-        !setting.Contains("://", StringComparison.Ordinal) && setting.Split(';').Any(part =>
-            part.Split('=', 2)[0].Replace(" ", "", StringComparison.Ordinal).Trim().Equals("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase));
+    private static bool NamesAutoPrepare(string setting)
+    {
+        if (setting.Contains("://", StringComparison.Ordinal)) return false;
+        // Read with the same parser as FromKeyValues (quoted values may hold ';' or '=').
+        var parsed = new DbConnectionStringBuilder { ConnectionString = setting };
+        return parsed.Keys.Cast<string>().Any(k =>
+            k.Replace(" ", "", StringComparison.Ordinal).Equals("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase));
+    }
 
     /// <summary>Text that names where the store is, for messages: postgres://user@host:port/db.</summary>
     private static string Describe(NpgsqlConnectionStringBuilder b)
