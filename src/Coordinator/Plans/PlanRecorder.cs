@@ -14,10 +14,15 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
     ILogger<PlanRecorder> log)
 {
     /// <summary>
-    /// Runs still in progress, as last written, so that each report of a run does not read it back and map it again.
-    /// Only the store's writer touches it (inside <see cref="Record"/>); the recorder is the only writer of runs.
+    /// Runs still in progress, as last written, so that each report of a run does not read it back and map it again; and
+    /// each node's progress as last committed, so that a report does not read it first (its write is a compare-and-swap
+    /// of it). Touched by the store's writers (several at once on PostgreSQL, each with other nodes) under
+    /// <see cref="_cached"/>. A run or progress that another write changed meanwhile makes the write conflict: both are
+    /// forgotten, and the write is made again from what is stored.
     /// </summary>
     private readonly Dictionary<string, RunHistoryRecord> _openRuns = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NodeProgress> _progress = new(StringComparer.Ordinal);
+    private readonly Lock _cached = new();
     private const int MaxOpenRuns = 50_000;
 
     /// <summary>What one recorded report changed, for the logs and metrics that follow the commit.</summary>
@@ -55,27 +60,44 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         foreach (var report in reports) NodeLimits.Clamp(report);
         var results = new List<(Recorded? Recorded, Duplicate? Duplicate)>(reports.Count);
         Exception? error = null;
-        await store.WriteAsync(s =>
+        var touched = new List<string>();
+        for (var attempt = 1; ; attempt++)
         {
-            results.Clear();
-            error = null;
-            var writes = new BatchWrites();
-            for (var i = 0; i < reports.Count; i++)
+            try
             {
-                try
+                await store.WriteAsync(s =>
                 {
-                    var r = Record(s, node, reports[i], out var duplicate, writes);
-                    if (r is not null) alsoWhenRecorded[i]?.Invoke(s);
-                    results.Add((r, duplicate));
-                }
-                catch (Exception e) when (i > 0)
-                {
-                    error = e;
-                    break;
-                }
+                    results.Clear();
+                    error = null;
+                    var writes = new BatchWrites();
+                    for (var i = 0; i < reports.Count; i++)
+                    {
+                        try
+                        {
+                            var r = Record(s, node, reports[i], out var duplicate, writes);
+                            if (r is not null) alsoWhenRecorded[i]?.Invoke(s);
+                            results.Add((r, duplicate));
+                        }
+                        catch (Exception e) when (i > 0)
+                        {
+                            error = e;
+                            break;
+                        }
+                    }
+                    touched.AddRange(writes.Runs.Keys);
+                    Flush(s, node, writes);
+                });
+                break;
             }
-            Flush(s, node, writes);
-        });
+            catch (Exception e)
+            {
+                // Nothing of the write committed: what it left in memory is forgotten, and a conflict (another write
+                // moved the node's progress or run on since they were kept here) is tried once more from the store.
+                Forget(node, touched);
+                touched.Clear();
+                if (attempt > 1 || e is not Errors.ConflictException) throw;
+            }
+        }
         var recorded = new bool[results.Count];
         for (var i = 0; i < results.Count; i++) recorded[i] = Logged(node, reports[i], results[i].Recorded, results[i].Duplicate);
         return new BatchOutcome(recorded, error);
@@ -119,6 +141,12 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
     /// </summary>
     private sealed class BatchWrites
     {
+        /// <summary>The node's progress before the batch: what its write replaces.</summary>
+        public NodeProgress? Before;
+        /// <summary>Whether <see cref="Before"/> is what this recorder kept, not what it read.</summary>
+        public bool BeforeKept;
+        /// <summary>The progress is read from the store, not taken from what was kept.</summary>
+        public bool KeptRefused;
         public NodeProgress? Progress;
         // By the run's key of this node (RunHistoryRecord.Key), as the reports look them up.
         public readonly Dictionary<string, RunHistoryRecord> Runs = new(StringComparer.Ordinal);
@@ -129,14 +157,44 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
     {
         try
         {
+            // The progress first: a store that finds a conflict at once (LiteDB) then has written nothing of the batch.
+            if (writes.Progress is { } progress && writes.Before is { } before) s.Nodes.SetProgressIf(node, before, progress);
             foreach (var run in writes.Runs.Values) WriteRun(s, run);
-            if (writes.Progress is { } progress) s.Nodes.SetProgress(node, progress);
             foreach (var e in writes.Events) s.AddEvent(events, e);
+            if ((writes.Progress ?? writes.Before) is { } now) s.OnCommitted(() => KeepProgress(node, now));
         }
         catch
         {
-            foreach (var run in writes.Runs.Values) _openRuns.Remove(run.Id);
+            Forget(node, writes.Runs.Keys);
             throw;
+        }
+    }
+
+    /// <summary>The node's progress: as this recorder last committed it, else read.</summary>
+    private NodeProgress? ProgressBefore(IStoreWriter s, string node, BatchWrites batch)
+    {
+        NodeProgress? kept = null;
+        if (!batch.KeptRefused) lock (_cached) kept = _progress.TryGetValue(node, out var p) ? p : null;
+        batch.BeforeKept = kept is not null;
+        return batch.Before = kept ?? s.Nodes.GetProgress(node);
+    }
+
+    private void KeepProgress(string node, NodeProgress progress)
+    {
+        lock (_cached)
+        {
+            if (_progress.Count >= MaxOpenRuns && !_progress.ContainsKey(node)) _progress.Clear();
+            _progress[node] = progress;
+        }
+    }
+
+    /// <summary>Forgets the node's progress and the runs given, as kept in memory: the next write reads them.</summary>
+    private void Forget(string node, IEnumerable<string> runs)
+    {
+        lock (_cached)
+        {
+            _progress.Remove(node);
+            foreach (var key in runs) _openRuns.Remove(key);
         }
     }
 
@@ -157,7 +215,7 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         catch
         {
             // The cached run may hold changes that were not written; read it from the database next time.
-            _openRuns.Remove(RunHistoryRecord.Key(node, report.RunId));
+            Forget(node, [RunHistoryRecord.Key(node, report.RunId)]);
             throw;
         }
     }
@@ -165,12 +223,20 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
     private Recorded? RecordOnce(IStoreWriter s, string node, StepReport report, ref Duplicate? duplicate, BatchWrites batch)
     {
         // Only the node's report sequence and phase change here: read and written without the rest of its record.
-        if ((batch.Progress ?? s.Nodes.GetProgress(node)) is not { } progress) return null;
+        if ((batch.Progress ?? batch.Before ?? ProgressBefore(s, node, batch)) is not { } progress) return null;
         // Sequences count within one agent journal. A journal started anew (moved aside, the node re-imaged) numbers
         // from 1 under a new epoch: its reports are new whatever their sequence. An agent that predates epochs sends
         // none, and the first epoch a node's journal sends continues that journal's numbering.
         var epoch = report.JournalEpoch.Length > 0 ? report.JournalEpoch : progress.ReportEpoch;
         var newEpoch = epoch != progress.ReportEpoch && progress.ReportEpoch.Length > 0;
+        if (!newEpoch && (long)report.Sequence <= progress.LastReportSequence && batch is { Progress: null, BeforeKept: true })
+        {
+            // Never acknowledged unrecorded on the strength of memory alone: a duplicate by what was kept is checked
+            // against the store.
+            batch.KeptRefused = true;
+            batch.Before = null;
+            return RecordOnce(s, node, report, ref duplicate, batch);
+        }
         if (!newEpoch && (long)report.Sequence <= progress.LastReportSequence)
         {
             duplicate = new Duplicate(progress.LastReportSequence, progress.ReportEpoch);
@@ -182,8 +248,11 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         // rollout may well make the same one, and no node's reports may touch another node's run. A run recorded
         // before runs were keyed by node is found under its bare id, if it is this node's.
         var key = RunHistoryRecord.Key(node, report.RunId);
-        if (!batch.Runs.TryGetValue(key, out var run) && !_openRuns.TryGetValue(key, out run))
-            run = s.Runs.Get(key) ?? (s.Runs.Get(report.RunId) is { } old && old.Node == node ? old : null);
+        if (!batch.Runs.TryGetValue(key, out var run))
+        {
+            lock (_cached) _openRuns.TryGetValue(key, out run);
+            run ??= s.Runs.Get(key) ?? (s.Runs.Get(report.RunId) is { } old && old.Node == node ? old : null);
+        }
         run ??= new RunHistoryRecord
         {
             Id = key, RunId = report.RunId, Node = node, PlanName = report.PlanName, Generation = report.Generation,
@@ -252,12 +321,15 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         batch.Runs[key] = run;
         batch.Progress = new NodeProgress((long)report.Sequence, phase, epoch);
         if (newEpoch) recorded = recorded with { EpochReplaced = progress.ReportEpoch };
-        if (run.State is (int)Protocol.V1.RunState.Succeeded or (int)Protocol.V1.RunState.Failed or (int)Protocol.V1.RunState.Undone)
-            _openRuns.Remove(run.Id);
-        else
+        lock (_cached)
         {
-            if (_openRuns.Count >= MaxOpenRuns && !_openRuns.ContainsKey(run.Id)) _openRuns.Clear();
-            _openRuns[run.Id] = run;
+            if (run.State is (int)Protocol.V1.RunState.Succeeded or (int)Protocol.V1.RunState.Failed or (int)Protocol.V1.RunState.Undone)
+                _openRuns.Remove(run.Id);
+            else
+            {
+                if (_openRuns.Count >= MaxOpenRuns && !_openRuns.ContainsKey(run.Id)) _openRuns.Clear();
+                _openRuns[run.Id] = run;
+            }
         }
         return recorded;
     }

@@ -52,6 +52,12 @@ public interface INodes : INodeReads
     NodeProgress? GetProgress(string name);
     /// <summary>Writes only the report sequence and phase (a hot path: one per step report).</summary>
     void SetProgress(string name, NodeProgress progress);
+    /// <summary>
+    /// Writes the node's progress if it is still <paramref name="expected"/> (a compare-and-swap of the three fields,
+    /// so that a writer that remembers the progress need not read it first). When another write changed it, or the node
+    /// is gone, the write fails with a <see cref="Errors.ConflictException"/>: here, or at the end of the write.
+    /// </summary>
+    void SetProgressIf(string name, NodeProgress expected, NodeProgress progress);
     /// <summary>Moves the node's last-seen time forward (never back); false when the node is gone or already later.</summary>
     bool SetLastSeen(string name, DateTime lastSeen);
 }

@@ -177,6 +177,41 @@ public class ReportBatchRecorderTests : IAsyncLifetime
         Assert.Contains("PlanUndone", Events("w2"));
     }
 
+    [Fact]
+    public async Task Reports_another_coordinator_recorded_meanwhile_are_not_recorded_again_from_what_this_one_remembered()
+    {
+        var reports = Preflight();
+        await _recorder.RecordBatchAsync(Node, reports[..2], NoForwards(2));
+        // The node's stream moved to another coordinator on the same store, which recorded two more.
+        var other = new PlanRecorder(_real, _rig.Events, new CoordinatorMetrics(Metrics.NewCustomRegistry()), _rig.Time,
+            NullLogger<PlanRecorder>.Instance);
+        Assert.All((await other.RecordBatchAsync(Node, reports[2..4], NoForwards(2))).Recorded, Assert.True);
+
+        // Back here, the agent sends what it has not seen acknowledged: this recorder remembers the node at report 2,
+        // the store has it at 4. The write made from memory conflicts and is made again from the store.
+        var outcome = await _recorder.RecordBatchAsync(Node, reports[2..], NoForwards(4));
+        Assert.Null(outcome.Error);
+        Assert.Equal([false, false, true, true], outcome.Recorded);
+        Assert.Equal(["PlanApplied", "PlanStarted"], EventReasons());
+        var run = Assert.Single(_recorder.History(Node, 5));
+        Assert.Equal(RunState.Succeeded, run.State);
+        Assert.Equal(["preflight/swap", "preflight/ip-forward"], run.Steps.Select(x => $"{x.Phase}/{x.Step}"));
+        Assert.Equal(6, _real.Nodes.Get(Node)!.LastReportSequence);
+    }
+
+    [Fact]
+    public async Task A_report_this_coordinator_remembers_as_recorded_is_checked_against_the_store_before_it_is_dropped()
+    {
+        var reports = Preflight();
+        await _recorder.RecordBatchAsync(Node, reports[..4], NoForwards(4));
+        // The stored progress went back (written by another coordinator's store copy, say): report 4 is not recorded there.
+        await _real.WriteAsync(s => s.Nodes.SetProgress(Node, new NodeProgress(3, "preflight", "0123456789abcdef")));
+
+        var outcome = await _recorder.RecordBatchAsync(Node, reports[3..4], NoForwards(1));
+        Assert.Equal([true], outcome.Recorded);
+        Assert.Equal(4, _real.Nodes.Get(Node)!.LastReportSequence);
+    }
+
     /// <summary>The real store, with its writes counted.</summary>
     public class CountingStore : DispatchProxy
     {

@@ -114,6 +114,13 @@ internal sealed class LiteDbNodes(LiteDatabase db) : INodes
         Documents.Update(doc);
     }
 
+    public void SetProgressIf(string name, NodeProgress expected, NodeProgress progress)
+    {
+        if (GetProgress(name) != expected)
+            throw new ConflictException($"node {name}: its report progress was changed meanwhile, or the node deleted; read it again");
+        SetProgress(name, progress);
+    }
+
     public bool SetLastSeen(string name, DateTime lastSeen)
     {
         var doc = Documents.FindById(name);

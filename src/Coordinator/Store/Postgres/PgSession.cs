@@ -34,27 +34,166 @@ internal sealed class PgSession
     public NpgsqlCommand Command(string sql) =>
         _source is not null ? _source.CreateCommand(sql) : new NpgsqlCommand(sql, _connection, _transaction);
 
-    public List<T> Rows<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read) => Run(command, c =>
+    public List<T> Rows<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read)
     {
-        using var reader = c.ExecuteReader();
+        if (_pending.Count > 0)
+        {
+            return Together(command, batch =>
+            {
+                using var reader = batch.ExecuteReader();
+                return All(reader, read);
+            });
+        }
+        return Run(command, c =>
+        {
+            using var reader = c.ExecuteReader();
+            return All(reader, read);
+        });
+    }
+
+    private static List<T> All<T>(NpgsqlDataReader reader, Func<NpgsqlDataReader, T> read)
+    {
         var rows = new List<T>();
         while (reader.Read()) rows.Add(read(reader));
         return rows;
-    });
+    }
 
     public T? Row<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read) where T : class =>
         Rows(command, read).FirstOrDefault();
 
-    public int Execute(NpgsqlCommand command) => Run(command, c => c.ExecuteNonQuery());
+    public int Execute(NpgsqlCommand command)
+    {
+        if (_pending.Count > 0)
+        {
+            return Together(command, batch =>
+            {
+                batch.ExecuteNonQuery();
+                return batch.BatchCommands[^1].RecordsAffected;
+            });
+        }
+        return Run(command, c => c.ExecuteNonQuery());
+    }
+
+    /// <summary>
+    /// Statements of the write whose answers are not needed yet, sent with its next statement or at its end
+    /// (<see cref="Flush"/>): one round trip to the database for several. Each has a check of the rows it changed,
+    /// run once it has been sent, which throws what the statement would have (a conflict, say).
+    /// </summary>
+    private readonly List<(NpgsqlBatchCommand Command, Action<int>? Check)> _pending = [];
+
+    /// <summary>Whether a statement was sent since <see cref="Mark"/>.</summary>
+    public bool SentSinceMark { get; private set; }
+
+    public void Mark() => SentSinceMark = false;
+
+    /// <summary>
+    /// Whether a statement of this write's transaction failed (PostgreSQL then refuses every statement until a rollback),
+    /// whoever caught the error.
+    /// </summary>
+    public bool Failed { get; private set; }
+
+    /// <summary>The transaction was rolled back to before the failure.</summary>
+    public void Recovered() => Failed = false;
+
+    /// <summary>Runs <paramref name="execute"/> in the write's transaction, noting a failure of the database.</summary>
+    private T Noted<T>(Func<T> execute)
+    {
+        try { return execute(); }
+        catch (PostgresException) when (_source is null)
+        {
+            Failed = true;
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Inside a write, queues <paramref name="command"/> to be sent with the next statement or at the write's end, then
+    /// <paramref name="check"/> given the rows it changed; outside one, runs both now.
+    /// </summary>
+    public void Defer(NpgsqlCommand command, Action<int>? check = null)
+    {
+        if (_source is not null)
+        {
+            var rows = Execute(command);
+            check?.Invoke(rows);
+            return;
+        }
+        using (command) _pending.Add((Queued(command), check));
+    }
+
+    private static NpgsqlBatchCommand Queued(NpgsqlCommand command)
+    {
+        var queued = new NpgsqlBatchCommand(command.CommandText);
+        // A parameter belongs to one collection at a time.
+        var parameters = command.Parameters.ToArray();
+        command.Parameters.Clear();
+        queued.Parameters.AddRange(parameters);
+        return queued;
+    }
+
+    /// <summary>Sends the statements <see cref="Defer"/> queued and runs their checks.</summary>
+    public void Flush()
+    {
+        if (_pending.Count == 0) return;
+        var (batch, sent) = Batch();
+        using (batch)
+        {
+            Noted(batch.ExecuteNonQuery);
+            Checked(batch, sent);
+        }
+    }
+
+    /// <summary>Forgets the statements queued and not sent (the write they belong to is being undone).</summary>
+    public void Discard() => _pending.Clear();
+
+    /// <summary>A batch of the statements queued, taken off the queue (sent or failed, they are not sent again).</summary>
+    private (NpgsqlBatch Batch, (NpgsqlBatchCommand Command, Action<int>? Check)[] Sent) Batch()
+    {
+        var batch = new NpgsqlBatch(_connection, _transaction);
+        var sent = _pending.ToArray();
+        _pending.Clear();
+        foreach (var (command, _) in sent) batch.BatchCommands.Add(command);
+        SentSinceMark = true;
+        return (batch, sent);
+    }
+
+    /// <summary>Runs the checks of the queued statements <paramref name="batch"/> sent, in order.</summary>
+    private static void Checked(NpgsqlBatch batch, (NpgsqlBatchCommand Command, Action<int>? Check)[] sent)
+    {
+        for (var i = 0; i < sent.Length; i++) sent[i].Check?.Invoke(batch.BatchCommands[i].RecordsAffected);
+    }
 
     private T Run<T>(NpgsqlCommand command, Func<NpgsqlCommand, T> run)
     {
         using (command)
         {
             // Inside a write, WriteAsync turns a database failure into the caller's error; outside, it is done here.
-            if (_source is null) return run(command);
+            if (_source is null)
+            {
+                SentSinceMark = true;
+                return Noted(() => run(command));
+            }
             try { return run(command); }
             catch (NpgsqlException e) { throw new IOException($"the store {_display}: {PostgresStore.Reason(e)}", e); }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="command"/> in one round trip with the statements queued before it (only a write queues
+    /// any), then their checks.
+    /// </summary>
+    private T Together<T>(NpgsqlCommand command, Func<NpgsqlBatch, T> run)
+    {
+        using (command)
+        {
+            var (batch, sent) = Batch();
+            using (batch)
+            {
+                batch.BatchCommands.Add(Queued(command));
+                var result = Noted(() => run(batch));
+                Checked(batch, sent);
+                return result;
+            }
         }
     }
 }

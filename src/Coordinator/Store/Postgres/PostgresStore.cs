@@ -29,7 +29,9 @@ public sealed partial class PostgresStore : ICoordinatorStore
 
     private readonly NpgsqlDataSource _source;
     private readonly TimeProvider? _clock;
-    private readonly Channel<QueuedWrite> _queue = Channel.CreateUnbounded<QueuedWrite>();
+    // A writer waiting for work is woken by the caller that queues it, on the caller's thread (see WaitForWrites).
+    private readonly Channel<QueuedWrite> _queue =
+        Channel.CreateUnbounded<QueuedWrite>(new UnboundedChannelOptions { AllowSynchronousContinuations = true });
     private readonly Task[] _writers;
     private int _disposed;
     private readonly PgSession _reads;
@@ -59,7 +61,11 @@ public sealed partial class PostgresStore : ICoordinatorStore
         Leases = new PgLeases(source, clock, display);
         Coordinators = new PgCoordinators(reads);
         _outbox = new PgOutbox(source, clock, display);
-        _writers = Enumerable.Range(0, Writers).Select(_ => Task.Run(WriteLoop)).ToArray();
+        // Threads of their own: a writer blocks on its statements, which must not take the thread pool's threads from the
+        // streams and calls (on a small machine the pool then waits to grow, and every call waits with it).
+        _writers = Enumerable.Range(0, Writers)
+            .Select(_ => Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))
+            .ToArray();
     }
 
     private readonly PgOutbox _outbox;
@@ -124,15 +130,32 @@ public sealed partial class PostgresStore : ICoordinatorStore
         return w.Completion.Task;
     }
 
-    private async Task WriteLoop()
+    private void WriteLoop()
     {
         var batch = new List<QueuedWrite>(MaxBatch);
-        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        using var woken = new ManualResetEventSlim(false, spinCount: 0);
+        while (WaitForWrites(woken))
         {
             batch.Clear();
             while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var w)) batch.Add(w);
-            if (batch.Count > 0) await CommitAsync(batch).ConfigureAwait(false);
+            if (batch.Count > 0) Commit(batch);
         }
+    }
+
+    /// <summary>
+    /// Blocks the writer until a write is queued (false: the store is closing), without spinning first: on a machine of
+    /// one or two cores, where the coordinator shares them with PostgreSQL, a writer that spins or yields before it
+    /// sleeps takes the core from the processes that would give it work.
+    /// </summary>
+    private bool WaitForWrites(ManualResetEventSlim woken)
+    {
+        var wait = _queue.Reader.WaitToReadAsync();
+        if (wait.IsCompleted) return wait.Result;
+        woken.Reset();
+        var awaiter = wait.GetAwaiter();
+        awaiter.UnsafeOnCompleted(woken.Set);
+        woken.Wait();
+        return awaiter.GetResult();
     }
 
     /// <summary>
@@ -140,31 +163,34 @@ public sealed partial class PostgresStore : ICoordinatorStore
     /// With several, each runs inside a savepoint: one that throws, or leaves the transaction failed, is rolled back to
     /// it and fails alone, and the others still commit.
     /// </summary>
-    private async Task CommitAsync(List<QueuedWrite> batch)
+    private void Commit(List<QueuedWrite> batch)
     {
         try
         {
-            await using (var conn = await _source.OpenConnectionAsync().ConfigureAwait(false))
-            await using (var tx = await conn.BeginTransactionAsync().ConfigureAwait(false))
+            using (var conn = _source.OpenConnection())
+            using (var tx = conn.BeginTransaction())
             {
                 var db = new PgSession(conn, tx);
-                // Alone, a write that throws is undone by not committing; its caller gets its own error below.
-                if (batch.Count == 1) batch[0].Run(new Writer(db, batch[0].AfterCommit, _clock));
+                // Alone, a write that fails is undone by not committing; its caller gets its own error below.
+                if (batch.Count == 1)
+                {
+                    if (batch[0].Run(new Writer(db, batch[0].AfterCommit, _clock))) Finish(db, batch[0]);
+                }
                 else
                 {
                     for (var i = 0; i < batch.Count; i++)
                     {
-                        // Releasing the previous write's savepoint checks it left the transaction usable.
-                        if (!Savepoint(db, i == 0 ? "SAVEPOINT w" : "RELEASE SAVEPOINT w; SAVEPOINT w") && i > 0)
-                        {
-                            Undo(db, batch[i - 1]);
-                            Savepoint(db, "SAVEPOINT w", required: true);
-                        }
-                        if (!batch[i].Run(new Writer(db, batch[i].AfterCommit, _clock))) Undo(db, batch[i]);
+                        var w = batch[i];
+                        // Sent with the write's first statement: the write before it is over (checked), its savepoint
+                        // released, and this one's set.
+                        db.Mark();
+                        if (i > 0) db.Defer(db.Command("RELEASE SAVEPOINT w"));
+                        db.Defer(db.Command("SAVEPOINT w"));
+                        if (w.Run(new Writer(db, w.AfterCommit, _clock))) Finish(db, w);
+                        if (w.Error is not null) Undo(db, w);
                     }
-                    if (batch[^1].Error is null && !Savepoint(db, "RELEASE SAVEPOINT w")) Undo(db, batch[^1]);
                 }
-                if (batch.Any(w => w.Error is null)) await tx.CommitAsync().ConfigureAwait(false);
+                if (batch.Any(w => w.Error is null)) tx.Commit();
             }
         }
         catch (Exception e)
@@ -181,26 +207,33 @@ public sealed partial class PostgresStore : ICoordinatorStore
         foreach (var w in batch) w.Complete();
     }
 
-    /// <summary>Runs a savepoint statement; false when the transaction had failed under the write before it.</summary>
-    private static bool Savepoint(PgSession db, string sql, bool required = false)
+    /// <summary>
+    /// Sends what the write queued to be sent at its end and runs their checks; a failure there (a conflict, say), or
+    /// a statement of the write that failed under a lambda that caught it, is the write's.
+    /// </summary>
+    private static void Finish(PgSession db, QueuedWrite w)
     {
         try
         {
-            db.Execute(db.Command(sql));
-            return true;
+            if (db.Failed)
+                throw new IOException("a statement of this write failed and the write caught it; nothing of it was committed");
+            db.Flush();
         }
-        catch (PostgresException e) when (!required && e.SqlState == PostgresErrorCodes.InFailedSqlTransaction)
+        catch (Exception e)
         {
-            return false;
+            w.Error = e;
         }
     }
 
-    /// <summary>Rolls the transaction back to before <paramref name="w"/>, which fails (with what it threw, if it did).</summary>
+    /// <summary>Rolls the transaction back to before <paramref name="w"/>, which failed: nothing of it is committed.</summary>
     private static void Undo(PgSession db, QueuedWrite w)
     {
-        w.Error ??= new IOException("a statement of this write failed and the write caught it; nothing of it was committed");
         w.AfterCommit.Clear();
+        db.Discard();
+        // Nothing of it reached the database when its savepoint was still waiting to be sent.
+        if (!db.SentSinceMark) return;
         db.Execute(db.Command("ROLLBACK TO SAVEPOINT w"));
+        db.Recovered();
     }
 
     /// <summary>A database failure as the caller sees it: a conflict to read again and retry, or an IOException naming the store.</summary>

@@ -35,10 +35,14 @@ internal sealed class Rows(PgSession db, string table, string what)
         var cmd = db.Command($"UPDATE {table} SET revision = revision + 1, doc = @doc{sets} WHERE id = @id AND revision = @expected")
             .With("id", id).With("expected", expected).WithJson("doc", doc);
         cmd.Parameters.AddRange(columns);
-        if (db.Execute(cmd) == 1) return;
-        var stored = db.Rows(db.Command($"SELECT revision FROM {table} WHERE id = @id").With("id", id), r => r.GetInt64(0));
-        if (stored.Count == 0) throw new ConflictException($"{what} {id} was deleted meanwhile");
-        throw new ConflictException($"{what} {id} was changed meanwhile (revision {stored[0]}, this change was made on {expected}); read it again");
+        // Inside a write, sent with its next statement: a conflict fails the write then, or at its end.
+        db.Defer(cmd, rows =>
+        {
+            if (rows == 1) return;
+            var stored = db.Rows(db.Command($"SELECT revision FROM {table} WHERE id = @id").With("id", id), r => r.GetInt64(0));
+            if (stored.Count == 0) throw new ConflictException($"{what} {id} was deleted meanwhile");
+            throw new ConflictException($"{what} {id} was changed meanwhile (revision {stored[0]}, this change was made on {expected}); read it again");
+        });
     }
 
     public bool Delete(string id) => db.Execute(db.Command($"DELETE FROM {table} WHERE id = @id").With("id", id)) > 0;
@@ -125,9 +129,19 @@ internal sealed class PgNodes(PgSession db) : INodes
         db.Rows(db.Command("SELECT last_report_sequence, phase, report_epoch FROM nodes WHERE id = @id").With("id", name),
             r => new NodeProgress(r.GetInt64(0), r.GetString(1), r.GetString(2))) is [var p] ? p : null;
 
-    public void SetProgress(string name, NodeProgress progress) => db.Execute(db.Command(
+    public void SetProgress(string name, NodeProgress progress) => db.Defer(db.Command(
             "UPDATE nodes SET revision = revision + 1, last_report_sequence = @seq, phase = @phase, report_epoch = @epoch WHERE id = @id")
         .With("id", name).With("seq", progress.LastReportSequence).With("phase", progress.Phase).With("epoch", progress.ReportEpoch));
+
+    public void SetProgressIf(string name, NodeProgress expected, NodeProgress progress) => db.Defer(db.Command(
+                "UPDATE nodes SET revision = revision + 1, last_report_sequence = @seq, phase = @phase, report_epoch = @epoch " +
+                "WHERE id = @id AND last_report_sequence = @was_seq AND phase = @was_phase AND report_epoch = @was_epoch")
+            .With("id", name).With("seq", progress.LastReportSequence).With("phase", progress.Phase).With("epoch", progress.ReportEpoch)
+            .With("was_seq", expected.LastReportSequence).With("was_phase", expected.Phase).With("was_epoch", expected.ReportEpoch),
+        rows =>
+        {
+            if (rows != 1) throw new ConflictException($"node {name}: its report progress was changed meanwhile, or the node deleted; read it again");
+        });
 
     public bool SetLastSeen(string name, DateTime lastSeen) => db.Execute(db.Command(
             "UPDATE nodes SET revision = revision + 1, last_seen = @seen WHERE id = @id AND (last_seen IS NULL OR last_seen < @seen)")

@@ -142,6 +142,9 @@ public sealed class PostgresStoreTests(PostgresServer server)
         var (_, setting) = await server.CreateDatabaseAsync();
         await using var store = await PostgresStore.OpenAsync(setting);
         await store.WriteAsync(s => s.Plans.Insert(new PlanRecord { Name = "taken" }));
+        // A copy that a write below updates from after another write moved the plan on: a compare-and-swap that must fail.
+        var stale = store.Plans.Get("taken")!;
+        await store.WriteAsync(s => s.Plans.Update(s.Plans.Get("taken")!));
         // Each writer held inside a write of its own, taken one at a time so that no writer holds two.
         var gates = Enumerable.Range(0, PostgresStore.Writers).Select(_ => new ManualResetEventSlim()).ToList();
         var held = new List<Task>();
@@ -154,19 +157,28 @@ public sealed class PostgresStoreTests(PostgresServer server)
             Assert.True(started.Wait(TimeSpan.FromSeconds(10)));
         }
 
-        // Queued meanwhile: good writes, one that throws after its insert, and two that catch a statement PostgreSQL
-        // refused (the transaction is then unusable), one in the middle and one last.
+        // Queued meanwhile: good writes, one that throws after its insert, two that catch a statement PostgreSQL
+        // refused (the transaction is then unusable), one in the middle and one last, and one whose compare-and-swap
+        // finds the plan changed (an update sent with the write's last statements, its conflict seen there). One good
+        // write updates the plan and reads it back inside the write: it sees its own update.
         const int count = 30;
         var firstSeenByLast = true;
+        long revisionSeen = 0;
         var writes = new List<(string Name, Task Task)>();
         for (var i = 0; i < count; i++)
         {
-            var name = i switch { 7 => "thrown", 12 => "swallowed-middle", count - 1 => "swallowed-last", _ => $"ok{i}" };
+            var name = i switch { 7 => "thrown", 12 => "swallowed-middle", 20 => "stale", count - 1 => "swallowed-last", _ => $"ok{i}" };
             var last = i == count - 2;
             writes.Add((name, store.WriteAsync(s =>
             {
                 s.Plans.Insert(new PlanRecord { Name = name });
                 if (name == "thrown") throw new InvalidOperationException("refused by its lambda");
+                if (name == "stale") s.Plans.Update(stale);
+                if (name == "ok3")
+                {
+                    s.Plans.Update(s.Plans.Get("taken")!);
+                    revisionSeen = s.Plans.Get("taken")!.Revision;
+                }
                 if (name.StartsWith("swallowed", StringComparison.Ordinal))
                 {
                     // A NUL in a text column: PostgreSQL refuses the statement.
@@ -188,9 +200,12 @@ public sealed class PostgresStoreTests(PostgresServer server)
             (await Assert.ThrowsAsync<InvalidOperationException>(() => writes.Single(w => w.Name == "thrown").Task)).Message);
         foreach (var name in new[] { "swallowed-middle", "swallowed-last" })
             Assert.Contains("caught", (await Assert.ThrowsAsync<IOException>(() => writes.Single(w => w.Name == name).Task)).Message);
+        Assert.Contains("changed meanwhile", (await Assert.ThrowsAsync<ConflictException>(() => writes.Single(w => w.Name == "stale").Task)).Message);
         var stored = store.Plans.List().Select(p => p.Name).ToHashSet();
         Assert.All(writes, w => Assert.Equal(w.Name.StartsWith("ok", StringComparison.Ordinal), stored.Contains(w.Name)));
-        Assert.Equal(count - 3 + PostgresStore.Writers + 1, stored.Count);
+        Assert.Equal(count - 4 + PostgresStore.Writers + 1, stored.Count);
+        Assert.Equal(3, revisionSeen);
+        Assert.Equal(3, store.Plans.Get("taken")!.Revision);
         foreach (var gate in gates) gate.Dispose();
     }
 

@@ -171,6 +171,30 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_nodes_progress_written_if_unchanged_conflicts_when_another_write_moved_it_or_the_node_is_gone()
+    {
+        await Store.WriteAsync(s => s.Nodes.Insert(Node("n1")));
+        var start = new NodeProgress(0, "");
+        var moved = new NodeProgress(3, "drain", "0123456789abcdef");
+        await Store.WriteAsync(s => s.Nodes.SetProgressIf("n1", start, moved));
+        Assert.Equal(moved, await Store.WriteAsync(s => s.Nodes.GetProgress("n1")));
+
+        // From a memory of the progress that is stale: the write fails, and what it wrote after is not committed (the
+        // conflict may be found at once or only at the end of the write).
+        await Assert.ThrowsAsync<ConflictException>(() => Store.WriteAsync(s =>
+        {
+            s.Nodes.SetProgressIf("n1", start, new NodeProgress(4, "x"));
+            s.Plans.Insert(new PlanRecord { Name = "beside-a-stale-progress" });
+        }));
+        Assert.Null(Store.Plans.Get("beside-a-stale-progress"));
+        // A phase that another write changed is a change too.
+        await Assert.ThrowsAsync<ConflictException>(() =>
+            Store.WriteAsync(s => s.Nodes.SetProgressIf("n1", moved with { Phase = "other" }, new NodeProgress(4, "x"))));
+        await Assert.ThrowsAsync<ConflictException>(() => Store.WriteAsync(s => s.Nodes.SetProgressIf("ghost", start, moved)));
+        Assert.Equal(moved, await Store.WriteAsync(s => s.Nodes.GetProgress("n1")));
+    }
+
+    [Fact]
     public async Task Runs_of_a_node_are_listed_newest_first()
     {
         var t0 = new DateTime(2030, 1, 1, 0, 0, 0, DateTimeKind.Utc);
