@@ -131,6 +131,34 @@ public sealed class ReportBatchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Single_reports_sent_without_waiting_are_each_recorded_once_and_acknowledged_in_order()
+    {
+        _cluster = await TestCluster.StartAsync();
+        var (token, _) = await _cluster.CreateTokenAsync();
+        using var cert = await RawNode.JoinAsync(_cluster, "b3", token);
+        using var channel = GrpcChannels.Create(_cluster.Address, ClientConfig.Load(_cluster.AdminConf).CaCertificate(), cert);
+        using var call = new AgentLink.AgentLinkClient(channel).Connect();
+        await call.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { Facts = new NodeFacts { Hostname = "b3" } } });
+        await NextAsync(call, CoordinatorMessage.KindOneofCase.Welcome);
+
+        // All eight written at once, as an agent that did not negotiate batches sends its outbox: the coordinator takes
+        // those that queued behind the one it is recording into one write, and acknowledges each write by its highest.
+        foreach (var r in Reports()) await call.RequestStream.WriteAsync(new AgentMessage { Report = r });
+        var acks = new List<ulong>();
+        while (acks.LastOrDefault() < 8) acks.Add((await NextAsync(call, CoordinatorMessage.KindOneofCase.ReportAck)).ReportAck.Sequence);
+        await call.RequestStream.CompleteAsync();
+
+        Assert.Equal(acks.Order(), acks);
+        Assert.Equal(acks.Distinct(), acks);
+        Assert.Equal(8, await MetricAsync("nodefleet_reports_total{outcome=\"recorded\"}"));
+        Assert.Equal(0, await MetricAsync("nodefleet_reports_total{outcome=\"duplicate\"}"));
+        var run = Assert.Single((await RunsAsync("b3")).EnumerateArray());
+        Assert.Equal("RUN_STATE_SUCCEEDED", run.GetProperty("state").GetString());
+        Assert.Equal(3, run.GetProperty("steps").GetArrayLength());
+        Assert.Equal(1, await EventCountAsync("b3", "PlanApplied"));
+    }
+
+    [Fact]
     public async Task A_coordinator_refuses_a_batch_larger_than_the_limit_naming_it()
     {
         _cluster = await TestCluster.StartAsync();

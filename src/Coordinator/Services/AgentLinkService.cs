@@ -102,8 +102,11 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
             // Messages for the node from the fleet's outbox (plans, dry runs, cancels, undos), whoever enqueued them.
             deliverer = Task.Run(() => delivery.RunAsync(session, deliveryStop.Token), ct);
 
-            while (await requestStream.MoveNext(ct))
+            // The next message, when it was already read: reports taken behind a report (see TakeReportsBehind).
+            Task<bool>? next = null;
+            while (await (next ?? requestStream.MoveNext(ct)))
             {
+                next = null;
                 var msg = requestStream.Current;
                 session.Touch(time.GetUtcNow().UtcDateTime);
                 if (session.Silent)
@@ -142,15 +145,11 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
                     case AgentMessage.KindOneofCase.Delivered:
                         await delivery.AcknowledgeAsync(caller.Name, msg.Delivered.Id);
                         break;
-                    case AgentMessage.KindOneofCase.Report:
-                        await RecordReportsAsync(caller.Name, [msg.Report], session, ct);
-                        break;
-                    case AgentMessage.KindOneofCase.ReportBatch:
-                        if (msg.ReportBatch.Reports.Count > NodeLimits.MaxReportsPerBatch)
-                            throw new RpcException(new Status(StatusCode.InvalidArgument,
-                                $"report_batch of {msg.ReportBatch.Reports.Count} reports from node {caller.Name}; a batch may hold at most {NodeLimits.MaxReportsPerBatch}"));
-                        if (msg.ReportBatch.Reports.Count > 0) metrics.CountReportBatch();
-                        await RecordReportsAsync(caller.Name, msg.ReportBatch.Reports, session, ct);
+                    case AgentMessage.KindOneofCase.Report or AgentMessage.KindOneofCase.ReportBatch:
+                        var reports = new List<StepReport>();
+                        AddReports(caller.Name, msg, reports);
+                        next = TakeReportsBehind(requestStream, caller.Name, reports, session, ct);
+                        await RecordReportsAsync(caller.Name, reports, session, ct);
                         break;
                     case AgentMessage.KindOneofCase.DryRunResult:
                         await plans.CompleteDryRunAsync(msg.DryRunResult);
@@ -213,6 +212,33 @@ public sealed class AgentLinkService(NodeRegistry registry, Presence presence, H
         if (session.Closed.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
             registry.Authenticate(caller.Name, caller.Certificate);
     }
+
+    /// <summary>Reports taken into one store write at most, from the messages that were waiting behind each other.</summary>
+    internal const int MaxReportsTakenTogether = NodeLimits.MaxReportsPerBatch;
+
+    /// <summary>Adds the report or report batch of <paramref name="msg"/> to <paramref name="reports"/>, refusing an oversized batch.</summary>
+    private void AddReports(string node, AgentMessage msg, List<StepReport> reports)
+    {
+        if (msg.KindCase == AgentMessage.KindOneofCase.Report)
+        {
+            reports.Add(msg.Report);
+            return;
+        }
+        if (msg.ReportBatch.Reports.Count > NodeLimits.MaxReportsPerBatch)
+            throw new RpcException(new Status(StatusCode.InvalidArgument,
+                $"report_batch of {msg.ReportBatch.Reports.Count} reports from node {node}; a batch may hold at most {NodeLimits.MaxReportsPerBatch}"));
+        if (msg.ReportBatch.Reports.Count > 0) metrics.CountReportBatch();
+        reports.AddRange(msg.ReportBatch.Reports);
+    }
+
+    /// <summary>The reports already waiting behind <paramref name="reports"/>' last on the stream, taken into them (see <see cref="ReportsBehind"/>).</summary>
+    private Task<bool>? TakeReportsBehind(IAsyncStreamReader<AgentMessage> requestStream, string node, List<StepReport> reports,
+        Presence.Session session, CancellationToken ct) =>
+        ReportsBehind.Take(requestStream, reports, MaxReportsTakenTogether, msg =>
+        {
+            session.Touch(time.GetUtcNow().UtcDateTime);
+            AddReports(node, msg, reports);
+        }, ct);
 
     /// <summary>
     /// A report, or a batch of the node's reports: recorded in one store write (duplicates of reports sent again after a
