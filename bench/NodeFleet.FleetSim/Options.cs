@@ -26,6 +26,8 @@ public sealed record Options
     /// while has its code compiled; one measured right after start spends a fifth of its core compiling.
     /// </summary>
     public int BurstWarmupSeconds { get; init; } = 60;
+    /// <summary>Reports per second of the warm-up; 0 for a quarter of the burst rate.</summary>
+    public int BurstWarmupRate { get; init; }
     public int[] ConfigSizes { get; init; } = [50, 1000];
     public int FootprintSeconds { get; init; } = 60;
     public int FootprintStarts { get; init; } = 5;
@@ -117,6 +119,8 @@ public sealed record Options
           --burst-seconds S        burst length (default 15)
           --burst-senders K        node identities sending the burst, each its own stream (default 100)
           --burst-warmup S         seconds of reports at a quarter of the rate before the measured burst (default 60; 0: none)
+          --burst-warmup-rate R    the warm-up's reports per second instead (the burst's own rate: a coordinator that has
+                                   seen a burst before)
           --config-sizes A,B       node counts of the configuration rollouts (default 50,1000)
           --footprint-seconds S    idle window of `agent-footprint` (default 60)
           --footprint-starts K     start-to-connected samples (default 5)
@@ -186,6 +190,7 @@ public sealed record Options
                 case "--burst-seconds": o = o with { BurstSeconds = Int(1) }; break;
                 case "--burst-senders": o = o with { BurstSenders = Int(1) }; break;
                 case "--burst-warmup": o = o with { BurstWarmupSeconds = Int(0) }; break;
+                case "--burst-warmup-rate": o = o with { BurstWarmupRate = Int(1) }; break;
                 case "--config-sizes":
                     o = o with
                     {

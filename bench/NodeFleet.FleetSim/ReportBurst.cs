@@ -12,6 +12,9 @@ namespace NodeFleet.FleetSim;
 /// <summary>What a burst achieved: how many reports went out and came back acknowledged, and each one's latency.</summary>
 public sealed record BurstOutcome(long Sent, long Acked, TimeSpan SendDuration, double[] LatenciesMs)
 {
+    /// <summary>Per second of the burst (by when each report was sent): the p99 of those reports' ack latencies, in ms.</summary>
+    public IReadOnlyList<double> P99BySecond { get; init; } = [];
+
     /// <summary>The <paramref name="q"/> quantile of the ack latencies, in ms (nearest rank).</summary>
     public double P(double q)
     {
@@ -47,8 +50,11 @@ public sealed class ReportBurst(IReadOnlyList<string> addresses, IReadOnlyList<B
         // Wait for the last acknowledgements.
         var deadline = Stopwatch.StartNew();
         while (streams.Sum(s => s.Acked) < streams.Sum(s => s.Sent) && deadline.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(50);
-        var latencies = streams.SelectMany(s => s.Latencies).Order().ToArray();
-        var outcome = new BurstOutcome(streams.Sum(s => s.Sent), streams.Sum(s => s.Acked), sendDuration, latencies);
+        var timed = streams.SelectMany(s => s.Latencies).ToList();
+        var latencies = timed.Select(t => t.Ms).Order().ToArray();
+        var bySecond = timed.GroupBy(t => (int)Stopwatch.GetElapsedTime(start, t.SentAt).TotalSeconds).Where(g => g.Key >= 0).OrderBy(g => g.Key)
+            .Select(g => new BurstOutcome(0, 0, TimeSpan.Zero, g.Select(t => t.Ms).Order().ToArray()).P(0.99)).ToList();
+        var outcome = new BurstOutcome(streams.Sum(s => s.Sent), streams.Sum(s => s.Acked), sendDuration, latencies) { P99BySecond = bySecond };
         foreach (var st in streams) await st.DisposeAsync();
         return outcome;
     }
@@ -62,7 +68,7 @@ public sealed class ReportBurst(IReadOnlyList<string> addresses, IReadOnlyList<B
         private long[] _sentAt = [];
         private ulong _first;
         private Task _reader = Task.CompletedTask;
-        private readonly List<double> _latencies = [];
+        private readonly List<(long SentAt, double Ms)> _latencies = [];
 
         private Sender(string name, Grpc.Net.Client.GrpcChannel channel)
         {
@@ -74,7 +80,7 @@ public sealed class ReportBurst(IReadOnlyList<string> addresses, IReadOnlyList<B
         public long Sent { get; private set; }
         public long Acked => Interlocked.Read(ref _acked);
         private long _acked;
-        public IReadOnlyList<double> Latencies
+        public IReadOnlyList<(long SentAt, double Ms)> Latencies
         {
             get { lock (_latencies) return _latencies.ToList(); }
         }
@@ -133,10 +139,14 @@ public sealed class ReportBurst(IReadOnlyList<string> addresses, IReadOnlyList<B
                     var m = _call.ResponseStream.Current;
                     if (m.KindCase != CoordinatorMessage.KindOneofCase.ReportAck) continue;
                     var now = Stopwatch.GetTimestamp();
+                    // An acknowledgement covers every report up to its sequence (the agent drops them all from its
+                    // outbox): a coordinator that recorded several in one write acknowledges them with one.
                     var j = (long)(m.ReportAck.Sequence - _first);
                     if (j < 0 || j >= _sentAt.Length) continue;
-                    lock (_latencies) _latencies.Add(Stopwatch.GetElapsedTime(_sentAt[j], now).TotalMilliseconds);
-                    Interlocked.Increment(ref _acked);
+                    var from = Interlocked.Read(ref _acked);
+                    lock (_latencies)
+                        for (var k = from; k <= j; k++) _latencies.Add((_sentAt[k], Stopwatch.GetElapsedTime(_sentAt[k], now).TotalMilliseconds));
+                    if (j + 1 > from) Interlocked.Exchange(ref _acked, j + 1);
                 }
             }
             catch (RpcException) { }

@@ -195,8 +195,9 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
         var addresses = fleet.BurstIdentities.Select((_, i) => live[i % live.Count].Address).ToList();
         if (options.BurstWarmupSeconds > 0)
         {
-            // The same streams' identities at a quarter of the rate first; measured apart, and checked all acknowledged.
-            var warmRate = Math.Max(1, options.BurstRate / 4);
+            // The same streams' identities at a quarter of the rate first (or the rate given); measured apart, and
+            // checked all acknowledged.
+            var warmRate = options.BurstWarmupRate > 0 ? options.BurstWarmupRate : Math.Max(1, options.BurstRate / 4);
             var warm = await new ReportBurst(addresses, fleet.BurstIdentities, warmRate, TimeSpan.FromSeconds(options.BurstWarmupSeconds)).RunAsync(output);
             results.Note(s, $"warm-up before the measured burst: {warm.Sent} reports at {warmRate}/s over {options.BurstWarmupSeconds} s " +
                             $"(ack p99 {warm.P(0.99):0.0} ms), as a coordinator that has run a while has its code compiled");
@@ -233,6 +234,8 @@ public sealed class Scenarios(Options options, SimFleet fleet, Results results, 
         results.Figure(s, "ack latency p50 (send → ReportAck)", outcome.P(0.50), "ms");
         results.Figure(s, "ack latency p99", outcome.P(0.99), "ms", "< 100 ms", outcome.P(0.99) < 100);
         results.Figure(s, "ack latency max", outcome.P(1.0), "ms");
+        results.Note(s, "ack latency p99 by second of the burst (ms): " +
+                        string.Join(", ", outcome.P99BySecond.Select(v => v.ToString("0", CultureInfo.InvariantCulture))));
         results.Figure(s, live.Count > 1 ? "coordinators' CPU-seconds during the burst (all)" : "coordinator CPU-seconds during the burst", cpu, "s");
         var lost = outcome.Sent - (long)recorded;
         results.Figure(s, "reports lost (sent − recorded by the coordinator)", lost, "", "0", lost == 0);
