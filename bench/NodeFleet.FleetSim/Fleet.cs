@@ -121,7 +121,7 @@ public sealed class SimFleet : IAsyncDisposable
         {
             Postgres = _options.Postgres is { } given
                 ? PostgresCluster.External(given)
-                : await PostgresCluster.StartAsync(_options.PostgresCpus, _options.PostgresSettings, _out);
+                : await PostgresCluster.StartAsync(_options.PostgresCpus, _options.CoordinatorNice, _options.PostgresSettings, _out);
             store = Postgres.ConnectionString;
         }
         for (var i = 0; i < _options.Coordinators; i++) Coordinators.Add(NewCoordinator(i, store));

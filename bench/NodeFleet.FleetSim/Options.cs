@@ -135,7 +135,9 @@ public sealed record Options
           --coordinator-cpus L     pin the coordinator to these CPUs (taskset -c L, e.g. 0); start this process itself
                                    under `taskset -c 1` so that the two never share a core
           --coordinator-nice N     run the coordinator at this nice value relative to the simulator (default -10: on
-                                   a real fleet the agents do not share the coordinator's CPU; 0 to share it evenly)
+                                   a real fleet the agents do not share the coordinator's CPU; 0 to share it evenly);
+                                   the private PostgreSQL of --store postgres runs at the same value, so that the
+                                   servers share their cores evenly among themselves
           --rollout-timeout S      give up on a rollout after S seconds (default 600; quick 120)
           --hold S                 keep the fleet up S seconds after the scenarios (to attach a profiler)
           --coordinator-env K=V    extra environment variable for the coordinator (repeatable; e.g. DOTNET_gcServer=0)

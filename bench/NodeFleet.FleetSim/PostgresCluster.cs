@@ -34,8 +34,11 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <summary>A server the operator runs: used as given (its database must be empty of NodeFleet tables).</summary>
     public static PostgresCluster External(string connectionString) => new(null, connectionString);
 
-    /// <summary>initdb and pg_ctl start; <paramref name="settings"/> are extra `-c NAME=VALUE` server settings.</summary>
-    public static async Task<PostgresCluster> StartAsync(string? cpus, IReadOnlyList<string> settings, TextWriter output)
+    /// <summary>
+    /// initdb and pg_ctl start; <paramref name="settings"/> are extra `-c NAME=VALUE` server settings. The server and its
+    /// processes run at <paramref name="nice"/> (the coordinators' value; backends started later inherit it).
+    /// </summary>
+    public static async Task<PostgresCluster> StartAsync(string? cpus, int nice, IReadOnlyList<string> settings, TextWriter output)
     {
         var bin = PrivatePostgres.FindBin()
             ?? throw new InvalidOperationException("--store postgres: PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin " +
@@ -45,6 +48,8 @@ public sealed class PostgresCluster : IAsyncDisposable
         await pg.InitAsync("--auth-local=trust", "--auth-host=reject");
         // Three coordinators with their connection pools, and the tests' margin: more than the default 100 connections.
         await pg.StartAsync("-c listen_addresses= -c max_connections=400 " + string.Join(' ', settings.Select(s => $"-c {s}")), cpus);
+        var cluster = new PostgresCluster(pg, $"Host={pg.Dir};Port={pg.Port};Username=postgres;Database=fleetsim");
+        if (nice != 0) Renice(cluster.Pid, nice);
         await using (var conn = new NpgsqlConnection($"Host={pg.Dir};Port={pg.Port};Username=postgres;Database=postgres"))
         {
             await conn.OpenAsync();
@@ -52,8 +57,33 @@ public sealed class PostgresCluster : IAsyncDisposable
             await cmd.ExecuteNonQueryAsync();
         }
         output.WriteLine($"PostgreSQL {Path.GetFileName(Path.GetDirectoryName(bin))} on socket {pg.Dir} port {pg.Port}" +
-                         (cpus is null ? "" : $", pinned to CPUs {cpus}") + (settings.Count > 0 ? $", {string.Join(' ', settings)}" : "") + $"; log {pg.LogFile}");
-        return new PostgresCluster(pg, $"Host={pg.Dir};Port={pg.Port};Username=postgres;Database=fleetsim");
+                         (cpus is null ? "" : $", pinned to CPUs {cpus}") + (nice != 0 ? $", nice {nice}" : "") +
+                         (settings.Count > 0 ? $", {string.Join(' ', settings)}" : "") + $"; log {pg.LogFile}");
+        return cluster;
+    }
+
+    /// <summary>The parent PID of a process (field 4 of /proc/PID/stat); 0 when it is gone.</summary>
+    private static int ParentOf(string? pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException) { return 0; }
+    }
+
+    /// <summary>The postmaster and the processes it has started (checkpointer, WAL writer…) to <paramref name="nice"/>.</summary>
+    private static void Renice(int postmaster, int nice)
+    {
+        var children = Directory.EnumerateDirectories("/proc").Select(Path.GetFileName)
+            .Where(d => d!.All(char.IsAsciiDigit) && ParentOf(d) == postmaster);
+        var psi = new System.Diagnostics.ProcessStartInfo("renice") { RedirectStandardOutput = true };
+        foreach (var a in new[] { "-n", nice.ToString(System.Globalization.CultureInfo.InvariantCulture), "-p", postmaster.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(children!))
+            psi.ArgumentList.Add(a!);
+        using var p = System.Diagnostics.Process.Start(psi) ?? throw new InvalidOperationException("cannot start renice");
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"renice -n {nice} of PostgreSQL (pid {postmaster}) failed ({p.ExitCode})");
     }
 
     /// <summary>Runs one query and returns its single value (the run's checks: the outbox left empty).</summary>
