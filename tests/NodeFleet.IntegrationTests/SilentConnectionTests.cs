@@ -52,10 +52,12 @@ public sealed class SilentConnectionTests : IAsyncLifetime
 
     /// <summary>
     /// Each call is timed against the same call made before the attack, so that a loaded machine (process start-up
-    /// alone can take a second there) does not decide the result: the attack may cost at most 2 s more.
+    /// alone can take a second there) does not decide the result: the attack may cost at most 4 s more (under CI's load
+    /// a join took 2.1 s before it and 4.2 s during it); a call it blocked would wait for the stalled handshakes to time
+    /// out (Kestrel's handshake timeout is 10 s).
     /// </summary>
-    private static void WithinTwoSecondsOf(TimeSpan baseline, TimeSpan attacked, string what) =>
-        Assert.True(attacked < baseline + TimeSpan.FromSeconds(2), $"{what} took {attacked} under attack, {baseline} before it");
+    private static void WithinFourSecondsOf(TimeSpan baseline, TimeSpan attacked, string what) =>
+        Assert.True(attacked < baseline + TimeSpan.FromSeconds(4), $"{what} took {attacked} under attack, {baseline} before it");
 
     private async Task<TimeSpan> JoinAsync(string node, string token, string hash)
     {
@@ -98,9 +100,9 @@ public sealed class SilentConnectionTests : IAsyncLifetime
         await OpenSilentAsync(300, IPAddress.Loopback);
         await Task.Delay(500); // the coordinator accepts them all before the real clients come
 
-        WithinTwoSecondsOf(joinBefore, await JoinAsync("newcomer", token, hash), "join");
-        WithinTwoSecondsOf(nodesBefore, await NodesAsync(), "nodefleet nodes");
-        WithinTwoSecondsOf(connectBefore, await ConnectAsync(agent), "the agent's reconnect");
+        WithinFourSecondsOf(joinBefore, await JoinAsync("newcomer", token, hash), "join");
+        WithinFourSecondsOf(nodesBefore, await NodesAsync(), "nodefleet nodes");
+        WithinFourSecondsOf(connectBefore, await ConnectAsync(agent), "the agent's reconnect");
 
         // 300 silent connections from one address, 256 at most kept: the coordinator dropped the oldest and counted them.
         var metrics = await new HttpClient().GetStringAsync($"{_cluster.MetricsUrl}/metrics");
@@ -115,6 +117,6 @@ public sealed class SilentConnectionTests : IAsyncLifetime
         var before = await JoinAsync("before", token, hash);
         await OpenSilentAsync(200, Attacker, oneByte: true);
         await Task.Delay(500);
-        WithinTwoSecondsOf(before, await JoinAsync("other", token, hash), "join");
+        WithinFourSecondsOf(before, await JoinAsync("other", token, hash), "join");
     }
 }
