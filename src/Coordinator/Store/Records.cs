@@ -159,6 +159,26 @@ public sealed class StepHistoryRecord
     public string Message { get; set; } = "";
     public string OutputTail { get; set; } = "";
     public bool Changed { get; set; }
+
+    /// <summary>
+    /// The store's memory of this step: a copy as it last read or wrote it (null: never stored). A store that keeps steps
+    /// as rows of their own writes only the steps that differ from it (<see cref="SameFields"/>), so that a report of
+    /// one step is one small write, not the run's whole list. Opaque to the domain; not stored.
+    /// </summary>
+    internal StepHistoryRecord? Saved { get; set; }
+
+    /// <summary>A copy of every stored field.</summary>
+    internal StepHistoryRecord Copy()
+    {
+        var c = (StepHistoryRecord)MemberwiseClone();
+        c.Saved = null;
+        return c;
+    }
+
+    /// <summary>Whether every stored field equals <paramref name="o"/>'s (StepHistoryRecordTests checks that none is left out).</summary>
+    internal bool SameFields(StepHistoryRecord o) =>
+        Phase == o.Phase && Step == o.Step && State == o.State && StartedAt == o.StartedAt && FinishedAt == o.FinishedAt
+        && Message == o.Message && OutputTail == o.OutputTail && Changed == o.Changed;
 }
 
 /// <summary>Something that happened to a node, kept for on-call.</summary>

@@ -95,15 +95,11 @@ internal sealed class PgSession
     /// <summary>The transaction was rolled back to before the failure.</summary>
     public void Recovered() => Failed = false;
 
-    /// <summary>Runs <paramref name="execute"/> in the write's transaction, noting a failure of the database.</summary>
-    private T Noted<T>(Func<T> execute)
+    /// <summary>Notes a failure of the database in the write's transaction (the filter of the catch around a statement).</summary>
+    private bool Noted(Exception e)
     {
-        try { return execute(); }
-        catch (PostgresException) when (_source is null)
-        {
-            Failed = true;
-            throw;
-        }
+        if (e is PostgresException && _source is null) Failed = true;
+        return false;
     }
 
     /// <summary>
@@ -138,7 +134,8 @@ internal sealed class PgSession
         var (batch, sent) = Batch();
         using (batch)
         {
-            Noted(batch.ExecuteNonQuery);
+            try { batch.ExecuteNonQuery(); }
+            catch (Exception e) when (Noted(e)) { throw; }
             Checked(batch, sent);
         }
     }
@@ -171,7 +168,8 @@ internal sealed class PgSession
             if (_source is null)
             {
                 SentSinceMark = true;
-                return Noted(() => run(command));
+                try { return run(command); }
+                catch (Exception e) when (Noted(e)) { throw; }
             }
             try { return run(command); }
             catch (NpgsqlException e) { throw new IOException($"the store {_display}: {PostgresStore.Reason(e)}", e); }
@@ -190,7 +188,9 @@ internal sealed class PgSession
             using (batch)
             {
                 batch.BatchCommands.Add(Queued(command));
-                var result = Noted(() => run(batch));
+                T result;
+                try { result = run(batch); }
+                catch (Exception e) when (Noted(e)) { throw; }
                 Checked(batch, sent);
                 return result;
             }
@@ -242,7 +242,7 @@ internal static class Pg
 
 /// <summary>
 /// Records as JSON documents (System.Text.Json, property names as in C#). Left out: the revision (a column of its
-/// own), a rollout's nodes (rows of their own) and what is computed from other fields.
+/// own), a rollout's nodes and a run's steps (rows of their own) and what is computed from other fields.
 /// </summary>
 internal static class PgJson
 {
@@ -264,6 +264,7 @@ internal static class PgJson
             var name = type.Properties[i].Name;
             if (name == "Revision"
                 || (type.Type == typeof(RolloutRecord) && name == nameof(RolloutRecord.Nodes))
+                || (type.Type == typeof(RunHistoryRecord) && name == nameof(RunHistoryRecord.Steps))
                 || (type.Type == typeof(RunHistoryRecord) && name == nameof(RunHistoryRecord.AgentRunId)))
                 type.Properties.RemoveAt(i);
         }

@@ -133,6 +133,18 @@ public static class PostgresSchema
         CREATE INDEX rollout_nodes_kube_unfinished ON rollout_nodes ((doc->>'KubeStep'))
             WHERE coalesce(doc->>'KubeStep', '') NOT IN ('', 'done');
         """,
+        // 12: a run's steps as rows of their own, so that a step's report writes that step, not the run's whole list
+        // (the run's document was parsed, compressed and rewritten for every report). The steps stored move out.
+        """
+        CREATE TABLE run_steps (
+            run_id text COLLATE "C" NOT NULL REFERENCES runs (id) ON DELETE CASCADE, ord integer NOT NULL,
+            doc json NOT NULL, PRIMARY KEY (run_id, ord));
+        INSERT INTO run_steps (run_id, ord, doc)
+            SELECT r.id, s.ord - 1, s.step::text::json
+            FROM runs r, jsonb_array_elements(r.doc->'Steps') WITH ORDINALITY AS s(step, ord)
+            WHERE jsonb_typeof(r.doc->'Steps') = 'array';
+        UPDATE runs SET doc = doc - 'Steps' WHERE doc ? 'Steps';
+        """,
     ];
 
     /// <summary>Brings the database to <see cref="Version"/>; returns the version it found.</summary>

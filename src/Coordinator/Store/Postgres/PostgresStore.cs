@@ -49,7 +49,7 @@ public sealed partial class PostgresStore : ICoordinatorStore
         Tokens = new PgTokens(reads);
         Nodes = new PgNodes(reads);
         Plans = new PgPlans(reads);
-        Runs = new PgRuns(reads);
+        Runs = new PgRuns(reads, null);
         Rollouts = new PgRollouts(reads, null);
         Events = new PgEvents(reads);
         Cluster = new PgCluster(reads);
@@ -294,7 +294,7 @@ public sealed partial class PostgresStore : ICoordinatorStore
         public ITokens Tokens { get; } = new PgTokens(db);
         public INodes Nodes { get; } = new PgNodes(db);
         public IPlans Plans { get; } = new PgPlans(db);
-        public IRuns Runs { get; } = new PgRuns(db);
+        public IRuns Runs { get; } = new PgRuns(db, afterCommit.Add);
         public IRollouts Rollouts { get; } = new PgRollouts(db, afterCommit.Add);
         public IEvents Events { get; } = new PgEvents(db);
         public ICluster Cluster { get; } = new PgCluster(db);

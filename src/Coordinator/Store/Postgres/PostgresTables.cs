@@ -129,19 +129,21 @@ internal sealed class PgNodes(PgSession db) : INodes
         db.Rows(db.Command("SELECT last_report_sequence, phase, report_epoch FROM nodes WHERE id = @id").With("id", name),
             r => new NodeProgress(r.GetInt64(0), r.GetString(1), r.GetString(2))) is [var p] ? p : null;
 
-    public void SetProgress(string name, NodeProgress progress) => db.Defer(db.Command(
-            "UPDATE nodes SET revision = revision + 1, last_report_sequence = @seq, phase = @phase, report_epoch = @epoch WHERE id = @id")
-        .With("id", name).With("seq", progress.LastReportSequence).With("phase", progress.Phase).With("epoch", progress.ReportEpoch));
+    public void SetProgress(string name, NodeProgress progress) => db.Defer(ProgressUpdate(name, progress, ""));
 
-    public void SetProgressIf(string name, NodeProgress expected, NodeProgress progress) => db.Defer(db.Command(
-                "UPDATE nodes SET revision = revision + 1, last_report_sequence = @seq, phase = @phase, report_epoch = @epoch " +
-                "WHERE id = @id AND last_report_sequence = @was_seq AND phase = @was_phase AND report_epoch = @was_epoch")
-            .With("id", name).With("seq", progress.LastReportSequence).With("phase", progress.Phase).With("epoch", progress.ReportEpoch)
+    public void SetProgressIf(string name, NodeProgress expected, NodeProgress progress) => db.Defer(
+        ProgressUpdate(name, progress, " AND last_report_sequence = @was_seq AND phase = @was_phase AND report_epoch = @was_epoch")
             .With("was_seq", expected.LastReportSequence).With("was_phase", expected.Phase).With("was_epoch", expected.ReportEpoch),
         rows =>
         {
             if (rows != 1) throw new ConflictException($"node {name}: its report progress was changed meanwhile, or the node deleted; read it again");
         });
+
+    /// <summary>The update of a node's report progress, on the condition <paramref name="and"/> (" AND …", or "").</summary>
+    private NpgsqlCommand ProgressUpdate(string name, NodeProgress progress, string and) => db.Command(
+            "UPDATE nodes SET revision = revision + 1, last_report_sequence = @seq, phase = @phase, report_epoch = @epoch " +
+            "WHERE id = @id" + and)
+        .With("id", name).With("seq", progress.LastReportSequence).With("phase", progress.Phase).With("epoch", progress.ReportEpoch);
 
     public bool SetLastSeen(string name, DateTime lastSeen) => db.Execute(db.Command(
             "UPDATE nodes SET revision = revision + 1, last_seen = @seen WHERE id = @id AND (last_seen IS NULL OR last_seen < @seen)")
@@ -173,19 +175,6 @@ internal sealed class PgNodes(PgSession db) : INodes
 }
 
 internal sealed class PgPlans(PgSession db) : PgRevisioned<PlanRecord, string>(db, "plans", "plan", p => p.Name), IPlans;
-
-internal sealed class PgRuns(PgSession db) : PgRevisioned<RunHistoryRecord, string>(db, "runs", "run", r => r.Id,
-    columns: r => [Rows.Column("node", r.Node), Rows.Time("started_at", r.StartedAt)]), IRuns
-{
-    public IReadOnlyList<RunHistoryRecord> ListByNode(string node, int max) =>
-        max <= 0 ? [] : Rows.Select<RunHistoryRecord>("WHERE node = @node ORDER BY started_at DESC, id DESC LIMIT @max",
-            c => c.With("node", node).With("max", max), Rev);
-
-    public int DeleteBeyond(string node, int keep, IReadOnlySet<string> keepRollouts) => Db.Execute(Db.Command(
-            "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE node = @node ORDER BY started_at DESC, id DESC OFFSET @keep) " +
-            "AND NOT (coalesce(doc->>'RolloutId', '') = ANY(@rollouts))")
-        .With("node", node).With("keep", keep).With("rollouts", keepRollouts.ToArray()));
-}
 
 internal sealed class PgCluster(PgSession db) : ICluster
 {

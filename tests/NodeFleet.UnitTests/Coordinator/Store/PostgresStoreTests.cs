@@ -293,6 +293,81 @@ public sealed class PostgresStoreTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task One_steps_report_rewrites_that_steps_row_alone_not_the_runs_list()
+    {
+        var (db, setting) = await server.CreateDatabaseAsync();
+        await using var store = await PostgresStore.OpenAsync(setting);
+        var run = new RunHistoryRecord
+        {
+            Id = "n1:r", RunId = "r", Node = "n1",
+            Steps = Enumerable.Range(0, 20).Select(i => new StepHistoryRecord { Phase = "p", Step = $"s{i:00}", State = 2 }).ToList(),
+        };
+        await store.WriteAsync(s => s.Runs.Insert(run));
+        Task<long> RowsWrittenLast() => server.ScalarAsync<long>(db,
+            "SELECT count(*) FROM run_steps WHERE xmin::text::bigint = (SELECT max(xmin::text::bigint) FROM run_steps)");
+        Assert.Equal(20, await RowsWrittenLast());
+        Assert.False(await server.ScalarAsync<bool>(db, "SELECT doc ? 'Steps' FROM runs"));
+
+        var read = store.Runs.Get("n1:r")!;
+        read.Steps[7].State = 3;
+        await store.WriteAsync(s => s.Runs.Update(read));
+        Assert.Equal(1, await RowsWrittenLast());
+        Assert.Equal(7, await server.ScalarAsync<int>(db, "SELECT ord FROM run_steps ORDER BY xmin::text::bigint DESC LIMIT 1"));
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => i == 7 ? 3 : 2), store.Runs.Get("n1:r")!.Steps.Select(x => x.State));
+
+        // A write that fails after changing a step commits nothing; the next write of the same record still writes it.
+        read.Steps[3].State = 4;
+        await Assert.ThrowsAsync<InvalidOperationException>(() => store.WriteAsync(s =>
+        {
+            s.Runs.Update(read);
+            throw new InvalidOperationException("after the update");
+        }));
+        Assert.Equal(2, store.Runs.Get("n1:r")!.Steps[3].State);
+        read.Revision = 2;
+        await store.WriteAsync(s => s.Runs.Update(read));
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => i switch { 7 => 3, 3 => 4, _ => 2 }), store.Runs.Get("n1:r")!.Steps.Select(x => x.State));
+
+        // Deleted with its run (retention, or a run removed).
+        await store.WriteAsync(s => s.Runs.Delete("n1:r"));
+        Assert.Equal(0, await server.ScalarAsync<long>(db, "SELECT count(*) FROM run_steps"));
+    }
+
+    [Fact]
+    public async Task Runs_stored_with_their_steps_in_the_document_have_them_moved_to_rows_by_the_migration()
+    {
+        var (db, setting) = await server.CreateDatabaseAsync();
+        await (await PostgresStore.OpenAsync(setting)).DisposeAsync();
+        // The database as schema version 11 left it: each run's steps inside its document.
+        await server.ExecuteAsync(db, """
+            DROP TABLE run_steps;
+            UPDATE nodefleet_schema SET version = 11;
+            INSERT INTO runs (id, revision, doc, node, started_at) VALUES
+              ('n1:r1', 4, '{"Id": "n1:r1", "RunId": "r1", "Node": "n1", "State": 2, "Steps": [
+                 {"Phase": "preflight", "Step": "a", "State": 2, "Message": "ok", "OutputTail": "", "Changed": false},
+                 {"Phase": "kubelet-config", "Step": "b", "State": 3, "Message": "no", "OutputTail": "tail", "Changed": true,
+                  "StartedAt": "2030-01-01T00:00:00Z", "FinishedAt": null}]}', 'n1', '2030-01-01T00:00:00Z'),
+              ('n1:r2', 1, '{"Id": "n1:r2", "RunId": "r2", "Node": "n1", "State": 1, "Steps": []}', 'n1', '2030-01-02T00:00:00Z'),
+              ('n1:r3', 1, '{"Id": "n1:r3", "RunId": "r3", "Node": "n1", "State": 1}', 'n1', '2030-01-03T00:00:00Z');
+            """);
+
+        await using var store = await PostgresStore.OpenAsync(setting);
+        Assert.Equal(PostgresSchema.Version, await server.ScalarAsync<int>(db, "SELECT version FROM nodefleet_schema"));
+        var r1 = store.Runs.Get("n1:r1")!;
+        Assert.Equal((4L, 2), (r1.Revision, r1.State));
+        Assert.Equal([("preflight", "a", 2, "ok", "", false), ("kubelet-config", "b", 3, "no", "tail", true)],
+            r1.Steps.Select(x => (x.Phase, x.Step, x.State, x.Message, x.OutputTail, x.Changed)));
+        Assert.Equal(new DateTime(2030, 1, 1, 0, 0, 0, DateTimeKind.Utc), r1.Steps[1].StartedAt);
+        Assert.Empty(store.Runs.Get("n1:r2")!.Steps);
+        Assert.Empty(store.Runs.Get("n1:r3")!.Steps);
+        Assert.Equal(0, await server.ScalarAsync<long>(db, "SELECT count(*) FROM runs WHERE doc ? 'Steps'"));
+
+        // Written on from there as any run.
+        r1.Steps[0].Message = "again";
+        await store.WriteAsync(s => s.Runs.Update(r1));
+        Assert.Equal(["again", "no"], store.Runs.ListByNode("n1", 5).Single(r => r.Id == "n1:r1").Steps.Select(x => x.Message));
+    }
+
+    [Fact]
     public async Task A_write_that_throws_leaves_nothing_behind_and_the_next_write_goes_through()
     {
         var (_, setting) = await server.CreateDatabaseAsync();

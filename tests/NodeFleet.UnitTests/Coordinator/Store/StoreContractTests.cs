@@ -210,6 +210,33 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_run_updated_step_by_step_reads_back_every_step_in_order()
+    {
+        StepHistoryRecord Step(string name, int state) => new() { Phase = "p", Step = name, State = state, Message = name };
+        await Store.WriteAsync(s => s.Runs.Insert(new RunHistoryRecord { Id = "n1:r", RunId = "r", Node = "n1", Steps = [Step("a", 1), Step("b", 1)] }));
+        var run = Store.Runs.Get("n1:r")!;
+        run.Steps[1].State = 2;
+        run.Steps.Add(Step("c", 1));
+        run.State = 1;
+        await Store.WriteAsync(s => s.Runs.Update(run));
+        // The same record written on (as the report recorder keeps a run in progress): only the first step changed.
+        run.Steps[0].Message = "again";
+        await Store.WriteAsync(s => s.Runs.Update(run));
+        var read = Store.Runs.Get("n1:r")!;
+        Assert.Equal(3, read.Revision);
+        Assert.Equal(1, read.State);
+        Assert.Equal([("a", 1, "again"), ("b", 2, "b"), ("c", 1, "c")], read.Steps.Select(x => (x.Step, x.State, x.Message)));
+
+        // A run deleted meanwhile is a conflict, whatever steps its update changes.
+        var stale = Store.Runs.Get("n1:r")!;
+        stale.Steps[0].State = 4;
+        stale.Steps.Add(Step("d", 1));
+        await Store.WriteAsync(s => s.Runs.Delete("n1:r"));
+        await Assert.ThrowsAsync<ConflictException>(() => Store.WriteAsync(s => s.Runs.Update(stale)));
+        Assert.Null(Store.Runs.Get("n1:r"));
+    }
+
+    [Fact]
     public async Task The_cluster_record_is_put_and_read()
     {
         Assert.Null(Store.Cluster.Get());
