@@ -153,21 +153,14 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
         public readonly List<EventRecord> Events = [];
     }
 
+    // A failure here fails the write: RecordBatchAsync then forgets what it kept of the node and its runs.
     private void Flush(IStoreWriter s, string node, BatchWrites writes)
     {
-        try
-        {
-            // The progress first: a store that finds a conflict at once (LiteDB) then has written nothing of the batch.
-            if (writes.Progress is { } progress && writes.Before is { } before) s.Nodes.SetProgressIf(node, before, progress);
-            foreach (var run in writes.Runs.Values) WriteRun(s, run);
-            foreach (var e in writes.Events) s.AddEvent(events, e);
-            if ((writes.Progress ?? writes.Before) is { } now) s.OnCommitted(() => KeepProgress(node, now));
-        }
-        catch
-        {
-            Forget(node, writes.Runs.Keys);
-            throw;
-        }
+        // The progress first: a store that finds a conflict at once (LiteDB) then has written nothing of the batch.
+        if (writes.Progress is { } progress && writes.Before is { } before) s.Nodes.SetProgressIf(node, before, progress);
+        foreach (var run in writes.Runs.Values) WriteRun(s, run);
+        foreach (var e in writes.Events) s.AddEvent(events, e);
+        if ((writes.Progress ?? writes.Before) is { } now) s.OnCommitted(() => KeepProgress(node, now));
     }
 
     /// <summary>The node's progress: as this recorder last committed it, else read.</summary>
