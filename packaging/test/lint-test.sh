@@ -47,6 +47,9 @@ check "nodefleet-agent.deb depends on glibc 2.34 (Native AOT) and libssl" sh -c 
   dpkg-deb -f '$(deb nodefleet-agent)' Depends | grep -q 'libc6 (>= 2.34), libssl3 | libssl1.1'"
 check "nodefleet-coordinator.deb depends on adduser and glibc 2.27 (single file)" sh -c "
   dpkg-deb -f '$(deb nodefleet-coordinator)' Depends | grep -q '^adduser, libc6 (>= 2.27)'"
+check "nodefleet-coordinator.deb: the coordinator runs without tiered recompilation (its runtime configuration)" sh -c "
+  tmp=\$(mktemp -d); trap 'rm -rf \$tmp' EXIT; dpkg-deb -x '$(deb nodefleet-coordinator)' \$tmp;
+  grep -aq '\"System.Runtime.TieredCompilation\": false' \$tmp/usr/bin/nodefleet-coordinator"
 check "maintainer scripts guard systemctl with /run/systemd/system and use deb-systemd-helper/-invoke" sh -c "
   tmp=\$(mktemp -d); trap 'rm -rf \$tmp' EXIT; dpkg-deb -e '$(deb nodefleet-agent)' \$tmp/a; dpkg-deb -e '$(deb nodefleet-coordinator)' \$tmp/c;
   for d in \$tmp/a \$tmp/c; do
