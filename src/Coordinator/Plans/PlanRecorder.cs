@@ -106,7 +106,11 @@ public sealed partial class PlanRecorder(ICoordinatorStore store, EventBus event
     /// <summary>Logs what recording <paramref name="report"/> did; true when it was recorded.</summary>
     private bool Logged(string node, StepReport report, Recorded? recorded, Duplicate? duplicate)
     {
-        using var scope = log.BeginScope(Scope(node, report));
+        // The report's properties only for lines that are written: a step's progress is logged at Debug, the rest at
+        // Information or Warning (so a log at Warning or below writes them).
+        var level = recorded is { EpochReplaced: null } && report.Phase.Length > 0 && report.State != StepState.Failed
+            ? LogLevel.Debug : LogLevel.Warning;
+        using var scope = log.IsEnabled(level) ? log.BeginScope(Scope(node, report)) : null;
         if (recorded is null)
         {
             // Never dropped unseen: a resent report after a lost acknowledgement is normal, anything else is a finding.

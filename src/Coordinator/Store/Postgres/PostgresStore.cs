@@ -18,8 +18,13 @@ namespace NodeFleet.Coordinator.Store.Postgres;
 /// </summary>
 public sealed partial class PostgresStore : ICoordinatorStore
 {
-    /// <summary>Write transactions open at once: each holds a connection and, while its lambdas run, a thread.</summary>
-    internal const int Writers = 4;
+    /// <summary>
+    /// Write transactions open at once: each holds a connection and, while its lambdas run, a thread. Two, not more: a
+    /// writer that is busy makes the next group larger (fewer commits, fewer database backends woken per write), and a
+    /// burst of reports on one core was answered sooner with two than with four (BENCHMARKS.md, "Report burst on
+    /// PostgreSQL: steps as rows…").
+    /// </summary>
+    internal const int Writers = 2;
 
     /// <summary>
     /// Writes committed together at most: what queued while the writers were busy goes in one transaction (one commit,
