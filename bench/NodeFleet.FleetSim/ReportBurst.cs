@@ -16,11 +16,14 @@ public sealed record BurstOutcome(long Sent, long Acked, TimeSpan SendDuration, 
     public IReadOnlyList<double> P99BySecond { get; init; } = [];
 
     /// <summary>The <paramref name="q"/> quantile of the ack latencies, in ms (nearest rank).</summary>
-    public double P(double q)
+    public double P(double q) => Quantile(LatenciesMs, q);
+
+    /// <summary>The <paramref name="q"/> quantile of <paramref name="sorted"/> (ascending), nearest rank; NaN when empty.</summary>
+    public static double Quantile(double[] sorted, double q)
     {
-        if (LatenciesMs.Length == 0) return double.NaN;
-        var i = (int)Math.Ceiling(q * LatenciesMs.Length) - 1;
-        return LatenciesMs[Math.Clamp(i, 0, LatenciesMs.Length - 1)];
+        if (sorted.Length == 0) return double.NaN;
+        var i = (int)Math.Ceiling(q * sorted.Length) - 1;
+        return sorted[Math.Clamp(i, 0, sorted.Length - 1)];
     }
 }
 
@@ -53,7 +56,7 @@ public sealed class ReportBurst(IReadOnlyList<string> addresses, IReadOnlyList<B
         var timed = streams.SelectMany(s => s.Latencies).ToList();
         var latencies = timed.Select(t => t.Ms).Order().ToArray();
         var bySecond = timed.GroupBy(t => (int)Stopwatch.GetElapsedTime(start, t.SentAt).TotalSeconds).Where(g => g.Key >= 0).OrderBy(g => g.Key)
-            .Select(g => new BurstOutcome(0, 0, TimeSpan.Zero, g.Select(t => t.Ms).Order().ToArray()).P(0.99)).ToList();
+            .Select(g => BurstOutcome.Quantile(g.Select(t => t.Ms).Order().ToArray(), 0.99)).ToList();
         var outcome = new BurstOutcome(streams.Sum(s => s.Sent), streams.Sum(s => s.Acked), sendDuration, latencies) { P99BySecond = bySecond };
         foreach (var st in streams) await st.DisposeAsync();
         return outcome;

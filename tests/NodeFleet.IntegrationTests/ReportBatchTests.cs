@@ -52,6 +52,34 @@ public sealed class ReportBatchTests : IAsyncLifetime
         return new AgentMessage { ReportBatch = batch };
     }
 
+    /// <summary>A node joined to a new coordinator, its stream open and welcomed.</summary>
+    private sealed class Welcomed(System.Security.Cryptography.X509Certificates.X509Certificate2 cert, Grpc.Net.Client.GrpcChannel channel,
+        AsyncDuplexStreamingCall<AgentMessage, CoordinatorMessage> call) : IAsyncDisposable
+    {
+        public AsyncDuplexStreamingCall<AgentMessage, CoordinatorMessage> Call => call;
+
+        public ValueTask DisposeAsync()
+        {
+            call.Dispose();
+            channel.Dispose();
+            cert.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private async Task<Welcomed> WelcomedAsync(string name)
+    {
+        _cluster = await TestCluster.StartAsync();
+        var (token, _) = await _cluster.CreateTokenAsync();
+        var cert = await RawNode.JoinAsync(_cluster, name, token);
+        var channel = GrpcChannels.Create(_cluster.Address, ClientConfig.Load(_cluster.AdminConf).CaCertificate(), cert);
+        var call = new AgentLink.AgentLinkClient(channel).Connect();
+        var node = new Welcomed(cert, channel, call);
+        await call.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { Facts = new NodeFacts { Hostname = name } } });
+        await NextAsync(call, CoordinatorMessage.KindOneofCase.Welcome);
+        return node;
+    }
+
     /// <summary>The next message of <paramref name="kind"/> on the stream (others skipped), within 30 seconds.</summary>
     private static async Task<CoordinatorMessage> NextAsync(AsyncDuplexStreamingCall<AgentMessage, CoordinatorMessage> call,
         CoordinatorMessage.KindOneofCase kind)
@@ -133,13 +161,8 @@ public sealed class ReportBatchTests : IAsyncLifetime
     [Fact]
     public async Task Single_reports_sent_without_waiting_are_each_recorded_once_and_acknowledged_in_order()
     {
-        _cluster = await TestCluster.StartAsync();
-        var (token, _) = await _cluster.CreateTokenAsync();
-        using var cert = await RawNode.JoinAsync(_cluster, "b3", token);
-        using var channel = GrpcChannels.Create(_cluster.Address, ClientConfig.Load(_cluster.AdminConf).CaCertificate(), cert);
-        using var call = new AgentLink.AgentLinkClient(channel).Connect();
-        await call.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { Facts = new NodeFacts { Hostname = "b3" } } });
-        await NextAsync(call, CoordinatorMessage.KindOneofCase.Welcome);
+        await using var node = await WelcomedAsync("b3");
+        var call = node.Call;
 
         // All eight written at once, as an agent that did not negotiate batches sends its outbox: the coordinator takes
         // those that queued behind the one it is recording into one write, and acknowledges each write by its highest.
@@ -161,13 +184,8 @@ public sealed class ReportBatchTests : IAsyncLifetime
     [Fact]
     public async Task A_coordinator_refuses_a_batch_larger_than_the_limit_naming_it()
     {
-        _cluster = await TestCluster.StartAsync();
-        var (token, _) = await _cluster.CreateTokenAsync();
-        using var cert = await RawNode.JoinAsync(_cluster, "b2", token);
-        using var channel = GrpcChannels.Create(_cluster.Address, ClientConfig.Load(_cluster.AdminConf).CaCertificate(), cert);
-        using var call = new AgentLink.AgentLinkClient(channel).Connect();
-        await call.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { Facts = new NodeFacts { Hostname = "b2" } } });
-        await NextAsync(call, CoordinatorMessage.KindOneofCase.Welcome);
+        await using var node = await WelcomedAsync("b2");
+        var call = node.Call;
         var many = Enumerable.Range(1, NodeLimits.MaxReportsPerBatch + 1)
             .Select(i => Report((ulong)i, RunState.Running, $"step-{i}", StepState.Running));
         await call.RequestStream.WriteAsync(Batch(many));
