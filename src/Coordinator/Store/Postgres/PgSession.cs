@@ -58,6 +58,27 @@ internal sealed class PgSession
         return rows;
     }
 
+    /// <summary>
+    /// The records <c>SELECT revision, doc, ARRAY(the docs of its rows, in order)</c> returns: a record with the rows kept
+    /// apart from it (a rollout's nodes, a run's steps), given to <paramref name="set"/> with its revision; each row is
+    /// first given to <paramref name="remember"/> (the store then writes only the rows that change).
+    /// </summary>
+    public List<T> WithRows<T, TRow>(NpgsqlCommand command, Action<T, long, List<TRow>> set, Action<TRow> remember) =>
+        Rows(command, r =>
+        {
+            var record = PgJson.Read<T>(r.GetString(1));
+            var docs = r.GetFieldValue<string[]>(2);
+            var rows = new List<TRow>(docs.Length);
+            foreach (var doc in docs)
+            {
+                var row = PgJson.Read<TRow>(doc);
+                remember(row);
+                rows.Add(row);
+            }
+            set(record, r.GetInt64(0), rows);
+            return record;
+        });
+
     public T? Row<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read) where T : class =>
         Rows(command, read).FirstOrDefault();
 
@@ -255,6 +276,7 @@ internal static class PgJson
 
     public static T Read<T>(string json) => JsonSerializer.Deserialize<T>(json, Options)
         ?? throw new InvalidDataException($"a stored {typeof(T).Name} is null");
+
 
     private static void LeaveOut(JsonTypeInfo type)
     {

@@ -67,20 +67,8 @@ internal sealed class PgRollouts(PgSession db, Action<Action>? onCommitted) : IR
     {
         var cmd = db.Command(WithNodes + where);
         bind(cmd);
-        return db.Rows(cmd, r =>
-        {
-            var rollout = PgJson.Read<RolloutRecord>(r.GetString(1));
-            rollout.Revision = r.GetInt64(0);
-            var docs = r.GetFieldValue<string[]>(2);
-            rollout.Nodes = new List<RolloutNodeRecord>(docs.Length);
-            foreach (var doc in docs)
-            {
-                var node = PgJson.Read<RolloutNodeRecord>(doc);
-                node.Saved = node.Copy();
-                rollout.Nodes.Add(node);
-            }
-            return rollout;
-        });
+        return db.WithRows<RolloutRecord, RolloutNodeRecord>(cmd, (rollout, revision, nodes) => (rollout.Revision, rollout.Nodes) = (revision, nodes),
+            node => node.Saved = node.Copy());
     }
 
     // Every node when the rollout is new here: a memory of a stored node may come from another store (a copy between stores).

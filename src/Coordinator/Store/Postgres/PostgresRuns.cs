@@ -52,20 +52,8 @@ internal sealed class PgRuns(PgSession db, Action<Action>? onCommitted) : IRuns
     {
         var cmd = db.Command(WithSteps + where);
         bind(cmd);
-        return db.Rows(cmd, r =>
-        {
-            var run = PgJson.Read<RunHistoryRecord>(r.GetString(1));
-            run.Revision = r.GetInt64(0);
-            var docs = r.GetFieldValue<string[]>(2);
-            run.Steps = new List<StepHistoryRecord>(docs.Length);
-            foreach (var doc in docs)
-            {
-                var step = PgJson.Read<StepHistoryRecord>(doc);
-                step.Saved = step.Copy();
-                run.Steps.Add(step);
-            }
-            return run;
-        });
+        return db.WithRows<RunHistoryRecord, StepHistoryRecord>(cmd, (run, revision, steps) => (run.Revision, run.Steps) = (revision, steps),
+            step => step.Saved = step.Copy());
     }
 
     // Every step when the run is new here: a memory of a stored step may come from another store (a copy between stores).
