@@ -38,11 +38,16 @@ internal sealed class Rows(PgSession db, string table, string what)
         // Inside a write, sent with its next statement: a conflict fails the write then, or at its end.
         db.Defer(cmd, rows =>
         {
-            if (rows == 1) return;
-            var stored = db.Rows(db.Command($"SELECT revision FROM {table} WHERE id = @id").With("id", id), r => r.GetInt64(0));
-            if (stored.Count == 0) throw new ConflictException($"{what} {id} was deleted meanwhile");
-            throw new ConflictException($"{what} {id} was changed meanwhile (revision {stored[0]}, this change was made on {expected}); read it again");
+            if (rows != 1) Conflict(id, expected);
         });
+    }
+
+    /// <summary>Throws the conflict of a compare-and-swap of row <paramref name="id"/> made on <paramref name="expected"/> that found it changed.</summary>
+    public void Conflict(string id, long expected)
+    {
+        var stored = db.Rows(db.Command($"SELECT revision FROM {table} WHERE id = @id").With("id", id), r => r.GetInt64(0));
+        if (stored.Count == 0) throw new ConflictException($"{what} {id} was deleted meanwhile");
+        throw new ConflictException($"{what} {id} was changed meanwhile (revision {stored[0]}, this change was made on {expected}); read it again");
     }
 
     public bool Delete(string id) => db.Execute(db.Command($"DELETE FROM {table} WHERE id = @id").With("id", id)) > 0;

@@ -333,6 +333,41 @@ public sealed class PostgresStoreTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task A_runs_update_that_finds_the_run_changed_writes_none_of_its_steps_even_when_the_conflict_is_caught()
+    {
+        var (_, setting) = await server.CreateDatabaseAsync();
+        await using var a = await PostgresStore.OpenAsync(setting);
+        await using var b = await PostgresStore.OpenAsync(setting);
+        await a.WriteAsync(s => s.Runs.Insert(new RunHistoryRecord
+        {
+            Id = "n1:r", RunId = "r", Node = "n1", Steps = [new StepHistoryRecord { Phase = "p", Step = "s0", State = 1 }],
+        }));
+        var stale = a.Runs.Get("n1:r")!;
+        // Another coordinator moves the run on by one revision: the revision the stale update would write next.
+        var moved = b.Runs.Get("n1:r")!;
+        moved.Steps[0].State = 2;
+        await b.WriteAsync(s => s.Runs.Update(moved));
+
+        stale.Steps[0].State = 9;
+        stale.Steps.Add(new StepHistoryRecord { Phase = "p", Step = "s1", State = 9 });
+        var caught = await a.WriteAsync(s =>
+        {
+            try
+            {
+                s.Runs.Update(stale);
+                // Sends the update (queued until the write's next statement) and runs its check.
+                s.Runs.Get("n1:r");
+                return "";
+            }
+            catch (ConflictException e) { return e.Message; }
+        });
+        Assert.Contains("run n1:r was changed meanwhile (revision 2, this change was made on 1)", caught);
+        var stored = a.Runs.Get("n1:r")!;
+        Assert.Equal(2, stored.Revision);
+        Assert.Equal([("s0", 2)], stored.Steps.Select(x => (x.Step, x.State)));
+    }
+
+    [Fact]
     public async Task Runs_stored_with_their_steps_in_the_document_have_them_moved_to_rows_by_the_migration()
     {
         var (db, setting) = await server.CreateDatabaseAsync();
