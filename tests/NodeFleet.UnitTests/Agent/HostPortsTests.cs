@@ -131,14 +131,34 @@ public sealed class HostPortsTests : IDisposable
     {
         using var http = new HttpClient();
         var network = new HostNetwork(http);
-        var listener = new TcpListener(IPAddress.Any, 0);
-        listener.Start();
+        var listener = ListenBelowEphemeralPorts();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         Assert.False(network.IsTcpPortFree(port));
         await network.ConnectTcpAsync("127.0.0.1", port, CancellationToken.None);
         listener.Stop();
         Assert.True(network.IsTcpPortFree(port));
         await Assert.ThrowsAsync<SocketException>(() => network.ConnectTcpAsync("127.0.0.1", port, CancellationToken.None));
+    }
+
+    /// <summary>
+    /// A listener on a port below the range the kernel gives outgoing connections: once it is closed, no connection
+    /// made meanwhile (by a test running beside this one) takes its port. One on port 0 got a port from that range.
+    /// </summary>
+    private static TcpListener ListenBelowEphemeralPorts()
+    {
+        var low = int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split('\t', ' ')[0]);
+        var start = Random.Shared.Next(10_000, low - 1);
+        for (var port = start; port < low; port++)
+        {
+            var listener = new TcpListener(IPAddress.Any, port);
+            try
+            {
+                listener.Start();
+                return listener;
+            }
+            catch (SocketException) { listener.Dispose(); }
+        }
+        throw new InvalidOperationException($"no free port from {start} to {low}");
     }
 
     [Fact]
